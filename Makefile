@@ -1,0 +1,29 @@
+# portwatch — see README.md. Every target that needs system packages runs `deps` first.
+GO      ?= go
+DB      ?= var/ports.db
+PREFIX  ?= /usr/local
+SECONDS_PER_ROUND ?= 10
+
+.PHONY: build run test bench deps demo install clean fuzz
+
+build:
+	$(GO) build -o bin/ ./cmd/...
+
+deps:
+	@bash scripts/deps.sh
+
+# One real collect round into $(DB), then what it stored.
+run: deps build
+	@mkdir -p $(dir $(DB))
+	./bin/collect -d $(DB) -r $(SECONDS_PER_ROUND) -p --best-effort
+	@bash scripts/show.sh $(DB)
+
+test: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+bench: deps build
+	@bash scripts/bench.sh
+
+clean:
+	rm -rf bin var

@@ -1,0 +1,116 @@
+// Package nn holds the tensor kernels of portwatch's ONNX engine: one type per
+// ONNX op, each with a forward pass and, where gradients flow through it, a
+// backward pass, plus the Adam optimizer and the losses used to train.
+//
+// Values are *tensor.Dense from gorgonia.org/tensor. Kernels work on the
+// backing slices directly (see tensor.go) so the hot loops stay plain Go and
+// BLAS calls. The graph that wires kernels together lives in pkg/engine.
+package nn
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"gorgonia.org/tensor"
+)
+
+// Pass says how a forward pass runs.
+type Pass struct {
+	// Train selects training behaviour: Dropout drops, and kernels return in
+	// saved what their Backward needs.
+	Train bool
+	// Rand draws Dropout masks in training mode; seeded by the caller so that
+	// training is deterministic for a given seed.
+	Rand *rand.Rand
+}
+
+// Op is one ONNX node's computation.
+type Op interface {
+	// Forward computes every output the op defines (all of them, in ONNX
+	// order, even those the node leaves unnamed). Optional inputs the node
+	// leaves empty are nil. saved carries what Backward needs; it is only
+	// required when p.Train is set.
+	Forward(p *Pass, in []*tensor.Dense) (out []*tensor.Dense, saved any, err error)
+}
+
+// Differentiable is an Op that gradients flow through.
+type Differentiable interface {
+	Op
+	// Backward takes the forward inputs and outputs, the loss gradient for
+	// each output (nil where an output does not reach the loss) and the saved
+	// value of the matching Forward, and returns the gradient for each input:
+	// nil for inputs that carry no gradient (shapes, indices, masks).
+	Backward(in, out, gradOut []*tensor.Dense, saved any) (gradIn []*tensor.Dense, err error)
+}
+
+// UnsupportedError reports an op, an attribute value or an input type that the
+// engine does not implement. The engine adds the node and model names.
+type UnsupportedError struct {
+	Op     string
+	Reason string
+}
+
+func (e *UnsupportedError) Error() string {
+	return fmt.Sprintf("unsupported op %s: %s", e.Op, e.Reason)
+}
+
+// Supported lists the op types New accepts.
+func Supported() []string {
+	return []string{
+		"Add", "Cast", "Concat", "Constant", "ConstantOfShape", "Conv", "Div", "Dropout",
+		"Expand", "Flatten", "Gather", "Gemm", "Identity", "LSTM", "LeakyRelu", "MatMul",
+		"MaxPool", "Mul", "Relu", "Reshape", "Shape", "Sigmoid", "Slice", "Squeeze",
+		"Sub", "Tanh", "Transpose", "Unsqueeze",
+	}
+}
+
+// New builds the kernel for one node of the given op type, at the opset the
+// model imports for the default domain. Attributes the op does not define, or
+// values outside what the kernel implements, give an *UnsupportedError.
+func New(opType string, opset int, a Attrs) (Op, error) {
+	switch opType {
+	case "Add", "Sub", "Mul", "Div":
+		return newBinary(opType, opset, a)
+	case "Relu", "Sigmoid", "Tanh", "LeakyRelu":
+		return newActivation(opType, opset, a)
+	case "Gemm":
+		return newGemm(opset, a)
+	case "MatMul":
+		return newMatMul(opset, a)
+	case "Conv":
+		return newConv(opset, a)
+	case "MaxPool":
+		return newMaxPool(opset, a)
+	case "LSTM":
+		return newLSTM(opset, a)
+	case "Dropout":
+		return newDropout(opset, a)
+	case "Reshape":
+		return newReshape(opset, a)
+	case "Transpose":
+		return newTranspose(opset, a)
+	case "Squeeze", "Unsqueeze":
+		return newSqueeze(opType, opset, a)
+	case "Flatten":
+		return newFlatten(opset, a)
+	case "Slice":
+		return newSlice(opset, a)
+	case "Gather":
+		return newGather(opset, a)
+	case "Concat":
+		return newConcat(opset, a)
+	case "Shape":
+		return newShape(opset, a)
+	case "Constant":
+		return newConstant(opset, a)
+	case "ConstantOfShape":
+		return newConstantOfShape(opset, a)
+	case "Identity":
+		return newIdentity(opset, a)
+	case "Expand":
+		return newExpand(opset, a)
+	case "Cast":
+		return newCast(opset, a)
+	}
+	return nil, &UnsupportedError{Op: opType, Reason: "not implemented by portwatch's engine"}
+}

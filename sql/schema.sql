@@ -12,7 +12,8 @@ CREATE TABLE rounds (
     source          TEXT    NOT NULL,            -- 'live' or 'pcap:<file name>'
     scans           INTEGER NOT NULL DEFAULT 0,  -- occupancy scans taken in the round
     frames          INTEGER NOT NULL DEFAULT 0,  -- frames read from the interface or file
-    frames_skipped  INTEGER NOT NULL DEFAULT 0,  -- frames that could not be decoded (kept out of packets)
+    frames_malformed INTEGER NOT NULL DEFAULT 0, -- frames only partly decoded (stored with the layers that did)
+    frames_skipped  INTEGER NOT NULL DEFAULT 0,  -- frame records that could not be read at all (not stored)
     frames_dropped  INTEGER NOT NULL DEFAULT 0   -- frames the kernel dropped (live capture)
 );
 CREATE INDEX rounds_start_time ON rounds (start_time);

@@ -25,5 +25,13 @@ test: deps
 bench: deps build
 	@bash scripts/bench.sh
 
+# Build a history, train, inject an anomaly, detect, show the table and the plot.
+demo: deps build
+	@bash scripts/demo.sh
+
+# Binaries into $(PREFIX)/bin; collect gets CAP_NET_RAW so nothing runs as root.
+install: build
+	@bash scripts/install.sh $(PREFIX)
+
 clean:
 	rm -rf bin var

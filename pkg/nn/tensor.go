@@ -63,3 +63,36 @@ func Size(shape []int) int {
 	}
 	return n
 }
+
+// newDense makes a zeroed tensor of any dtype; an empty shape makes a scalar.
+func newDense(dt tensor.Dtype, shape []int) *tensor.Dense {
+	return tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+}
+
+// backing returns t's backing slice as []float32, []float64, []int64, []int32
+// or []bool, or nil for any other dtype. Scalars give a slice of one.
+func backing(t *tensor.Dense) any {
+	switch t.Dtype() {
+	case tensor.Float32:
+		return t.Float32s()
+	case tensor.Float64:
+		return t.Float64s()
+	case tensor.Int64:
+		return t.Int64s()
+	case tensor.Int32:
+		return t.Int32s()
+	case tensor.Bool:
+		return t.Bools()
+	}
+	return nil
+}
+
+// view returns a tensor of the given shape sharing t's backing slice, so
+// Reshape, Squeeze and friends move no data. The sizes must agree.
+func view(t *tensor.Dense, shape []int) (*tensor.Dense, error) {
+	b := backing(t)
+	if b == nil {
+		return nil, fmt.Errorf("dtype %v not supported", t.Dtype())
+	}
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(b)), nil
+}

@@ -5,7 +5,6 @@ package nn
 
 func notYet(op string) error { return &UnsupportedError{Op: op, Reason: "not implemented yet"} }
 
-func newActivation(op string, opset int, a Attrs) (Op, error) { return nil, notYet(op) }
 func newGemm(opset int, a Attrs) (Op, error)                  { return nil, notYet("Gemm") }
 func newMatMul(opset int, a Attrs) (Op, error)                { return nil, notYet("MatMul") }
 func newDropout(opset int, a Attrs) (Op, error)               { return nil, notYet("Dropout") }

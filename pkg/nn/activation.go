@@ -1,0 +1,107 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"gorgonia.org/tensor"
+)
+
+// activation is an element-wise float32 function: Relu, Sigmoid, Tanh or
+// LeakyRelu.
+type activation struct {
+	op    string
+	alpha float32 // LeakyRelu's slope for x < 0
+}
+
+var _ Differentiable = (*activation)(nil)
+
+func newActivation(op string, _ int, a Attrs) (Op, error) {
+	act := &activation{op: op}
+	if op != "LeakyRelu" {
+		return act, a.Check(op)
+	}
+	if err := a.Check(op, "alpha"); err != nil {
+		return nil, err
+	}
+	alpha, err := a.Float("alpha", 0.01)
+	if err != nil {
+		return nil, fmt.Errorf("LeakyRelu: %w", err)
+	}
+	act.alpha = alpha
+	return act, nil
+}
+
+func (a *activation) Forward(_ *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, error) {
+	if len(in) != 1 || in[0] == nil {
+		return nil, nil, fmt.Errorf("%s: want 1 input", a.op)
+	}
+	x, err := F32(in[0])
+	if err != nil {
+		return nil, nil, &UnsupportedError{Op: a.op, Reason: err.Error()}
+	}
+	y := make([]float32, len(x))
+	switch a.op {
+	case "Relu":
+		for i, v := range x {
+			y[i] = max(v, 0)
+		}
+	case "LeakyRelu":
+		for i, v := range x {
+			if v < 0 {
+				v *= a.alpha
+			}
+			y[i] = v
+		}
+	case "Sigmoid":
+		for i, v := range x {
+			y[i] = sigmoid(v)
+		}
+	case "Tanh":
+		for i, v := range x {
+			y[i] = float32(math.Tanh(float64(v)))
+		}
+	}
+	return []*tensor.Dense{NewF32(Shape(in[0]), y)}, nil, nil
+}
+
+// sigmoid never evaluates exp of a large positive number, so it neither
+// overflows nor loses the small outputs for very negative x.
+func sigmoid(v float32) float32 {
+	if v >= 0 {
+		return float32(1 / (1 + math.Exp(-float64(v))))
+	}
+	e := math.Exp(float64(v))
+	return float32(e / (1 + e))
+}
+
+func (a *activation) Backward(in, out, gradOut []*tensor.Dense, _ any) ([]*tensor.Dense, error) {
+	if gradOut[0] == nil {
+		return []*tensor.Dense{nil}, nil
+	}
+	g := gradOut[0].Float32s()
+	x, y := in[0].Float32s(), out[0].Float32s()
+	if len(g) != len(x) {
+		return nil, fmt.Errorf("%s: gradient has %d values, input %d", a.op, len(g), len(x))
+	}
+	gx := make([]float32, len(g))
+	switch a.op {
+	case "Relu", "LeakyRelu":
+		for i, v := range x {
+			if v > 0 {
+				gx[i] = g[i]
+			} else {
+				gx[i] = g[i] * a.alpha
+			}
+		}
+	case "Sigmoid":
+		for i, v := range y {
+			gx[i] = g[i] * v * (1 - v)
+		}
+	case "Tanh":
+		for i, v := range y {
+			gx[i] = g[i] * (1 - v*v)
+		}
+	}
+	return []*tensor.Dense{NewF32(Shape(in[0]), gx)}, nil
+}

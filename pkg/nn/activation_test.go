@@ -1,0 +1,70 @@
+package nn
+
+import (
+	"math"
+	"testing"
+
+	"gorgonia.org/tensor"
+)
+
+func TestActivationForward(t *testing.T) {
+	x := f32([]int{2, 3}, -2, -0.5, 0, 0.5, 2, 100)
+	// Sigmoid and Tanh values from their definitions, computed in float64.
+	sig := func(v float64) float32 { return float32(1 / (1 + math.Exp(-v))) }
+	th := func(v float64) float32 { return float32((math.Exp(2*v) - 1) / (math.Exp(2*v) + 1)) }
+	tests := []struct {
+		op    string
+		attrs Attrs
+		want  []float32
+	}{
+		{"Relu", nil, []float32{0, 0, 0, 0.5, 2, 100}},
+		{"LeakyRelu", nil, []float32{-0.02, -0.005, 0, 0.5, 2, 100}},
+		{"LeakyRelu", Attrs{"alpha": float32(0.5)}, []float32{-1, -0.25, 0, 0.5, 2, 100}},
+		{"Sigmoid", nil, []float32{sig(-2), sig(-0.5), 0.5, sig(0.5), sig(2), 1}},
+		{"Tanh", nil, []float32{th(-2), th(-0.5), 0, th(0.5), th(2), 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.op, func(t *testing.T) {
+			wantTensor(t, run1(t, tt.op, 14, tt.attrs, x)[0], []int{2, 3}, tt.want)
+		})
+	}
+}
+
+func TestSigmoidExtremes(t *testing.T) {
+	out := run1(t, "Sigmoid", 13, nil, f32([]int{3}, -1000, -100, 1000))[0].Float32s()
+	// exp(-100)/(1+exp(-100)) ≈ 3.72e-44 is a float32 denormal, not 0.
+	if out[0] != 0 || out[1] <= 0 || out[1] > 1e-43 || out[2] != 1 {
+		t.Fatalf("sigmoid(-1000, -100, 1000) = %v, want 0, ~3.7e-44, 1", out)
+	}
+	for _, v := range out {
+		if math.IsNaN(float64(v)) {
+			t.Fatalf("NaN in %v", out)
+		}
+	}
+}
+
+func TestActivationErrors(t *testing.T) {
+	_, err := New("Relu", 14, Attrs{"alpha": float32(1)})
+	wantUnsupported(t, err)
+	_, err = New("Relu", 1, Attrs{"consumed_inputs": []int64{0}})
+	wantUnsupported(t, err)
+	_, err = New("LeakyRelu", 14, Attrs{"alpha": int64(1)})
+	if err == nil {
+		t.Fatal("LeakyRelu with an int alpha: want error")
+	}
+	_, _, err = mustNew(t, "Tanh", 14, nil).Forward(noRand(), []*tensor.Dense{i64([]int{1}, 1)})
+	wantUnsupported(t, err)
+}
+
+func TestActivationGrad(t *testing.T) {
+	for _, tt := range []struct {
+		op    string
+		attrs Attrs
+	}{{"Relu", nil}, {"LeakyRelu", Attrs{"alpha": float32(0.2)}}, {"Sigmoid", nil}, {"Tanh", nil}} {
+		t.Run(tt.op, func(t *testing.T) {
+			// Values at least 0.1 from the kink at 0, where finite differences step over it.
+			x := f32([]int{2, 4}, -2, -0.7, -0.3, -0.1, 0.1, 0.4, 1.3, 3)
+			checkGrad(t, mustNew(t, tt.op, 14, tt.attrs).(Differentiable), noRand, []*tensor.Dense{x}, []int{0})
+		})
+	}
+}

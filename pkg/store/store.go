@@ -1,0 +1,224 @@
+// Package store is portwatch's SQLite database: it creates and migrates the
+// schema (sql/schema.sql, versioned by PRAGMA user_version), takes the
+// per-database run lock, and writes collection rounds, port occupancy and
+// packets in batched transactions.
+//
+// A run that writes does, in order:
+//
+//	lock, err := store.TryLock(path) // before anything touches the file; errors.Is(err, store.ErrLocked) if another run holds it
+//	defer lock.Unlock()
+//	db, err := store.Open(ctx, path)  // creates the file (mode 0600), migrates, seeds ports 0..65535, recreates the views
+//	defer db.Close()
+//	n, err := db.MarkInterrupted(ctx) // rounds a killed run left "running"
+//	w, err := db.NewWriter()          // one write transaction at a time, committed by w.Commit
+//	id, err := w.StartRound(start, "live")
+//	err = w.AddScan(id, at, ports)    // once per occupancy scan
+//	err = w.AddPacket(id, &pkt)       // once per frame, batched into multi-row INSERTs
+//	err = w.EndRound(id, end, store.Complete, counts)
+//	err = w.Commit()                  // a durable point; call it often enough that a kill loses little
+//	err = w.Close()                   // commits what is pending
+//
+// Readers (detect, cleanup, sqlite3) use DB.SQL. Every time column holds
+// FormatTime's fixed-width text, so times sort and compare as text.
+//
+// The database runs in WAL mode with synchronous=NORMAL (a power cut may lose
+// the last commits, never consistency), a busy timeout and foreign keys on.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+
+	"github.com/mattn/go-sqlite3"
+
+	schema "portwatch/sql"
+)
+
+// SchemaVersion is the PRAGMA user_version this code creates and expects.
+const SchemaVersion = 1
+
+// migration returns the statements that take a database from user_version
+// v to v+1. Add a case to change the schema; never edit one that has shipped.
+func migration(v int) (string, error) {
+	switch v {
+	case 0:
+		return schema.Schema() + seedPorts, nil
+	}
+	return "", fmt.Errorf("no migration from schema version %d", v)
+}
+
+// seedPorts fills ports with 0..65535 in the migration's transaction.
+const seedPorts = `
+WITH RECURSIVE n(v) AS (SELECT 0 UNION ALL SELECT v + 1 FROM n WHERE v < 65535)
+INSERT INTO ports (id, value) SELECT v, v FROM n;
+`
+
+// busyTimeoutMS is how long a statement waits for another connection's
+// write lock before failing; readers such as sqlite3 or detect hold it briefly.
+const busyTimeoutMS = 5000
+
+// DB is an open portwatch database.
+type DB struct {
+	db   *sql.DB
+	path string
+}
+
+// VersionError reports a database written by a newer portwatch.
+type VersionError struct {
+	Path          string
+	Found, Wanted int
+}
+
+func (e *VersionError) Error() string {
+	return fmt.Sprintf("database %s has schema version %d, newer than this build's %d; upgrade portwatch", e.Path, e.Found, e.Wanted)
+}
+
+// ErrForeign reports a SQLite file that holds tables but is not a portwatch database.
+var ErrForeign = errors.New("not a portwatch database (it has tables but no portwatch schema version); pass a new file or a portwatch database")
+
+// Open opens the database at path, creating it with mode 0600 when missing,
+// and migrates it to SchemaVersion. Take the run lock (TryLock) first.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("create database %s: %w", path, err)
+	}
+	db, err := sql.Open("sqlite3", dsn(path))
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	d := &DB{db: db, path: path}
+	if err := d.migrate(ctx); err != nil {
+		db.Close()
+		return nil, explain(path, err)
+	}
+	return d, nil
+}
+
+// dsn builds go-sqlite3's URI; the path is escaped so names with '?' or '#' work.
+func dsn(path string) string {
+	q := url.Values{}
+	q.Set("_busy_timeout", fmt.Sprint(busyTimeoutMS))
+	q.Set("_foreign_keys", "on")
+	q.Set("_synchronous", "NORMAL")
+	// Write transactions take the write lock at BEGIN, so a busy database
+	// fails (or waits) at the start instead of deadlocking on upgrade.
+	q.Set("_txlock", "immediate")
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// createPrivate creates an empty file with mode 0600 so SQLite (which gives
+// its -wal and -shm files the database's mode) never makes a world-readable one.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// explain turns SQLite's codes for the usual user mistakes into one line
+// naming the file and what to do.
+func explain(path string, err error) error {
+	var se sqlite3.Error
+	var ve *VersionError
+	switch {
+	case errors.As(err, &ve):
+		return err
+	case errors.As(err, &se) && se.Code == sqlite3.ErrNotADB:
+		return fmt.Errorf("open database %s: not a SQLite database; pass a new file or a portwatch database: %w", path, err)
+	case errors.As(err, &se) && se.Code == sqlite3.ErrReadonly:
+		return fmt.Errorf("open database %s: read-only; make the file and its directory writable by this user: %w", path, err)
+	case errors.As(err, &se) && se.Code == sqlite3.ErrBusy:
+		return fmt.Errorf("open database %s: locked by another program for more than %d ms; retry when it is done: %w", path, busyTimeoutMS, err)
+	}
+	return fmt.Errorf("open database %s: %w", path, err)
+}
+
+// migrate checks the file is a portwatch database of a version this code
+// knows before changing anything in it (even the journal mode, which is
+// stored in the file), then applies the missing migrations in one transaction.
+func (d *DB) migrate(ctx context.Context) error {
+	if _, err := d.version(ctx, d.db); err != nil {
+		return err
+	}
+	var mode string
+	if err := d.db.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
+		return fmt.Errorf("set WAL mode: %w", err)
+	}
+	if mode != "wal" {
+		return fmt.Errorf("set WAL mode: the file system left journal mode %q; use a local file system", mode)
+	}
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	version, err := d.version(ctx, tx) // again, under the write lock
+	if err != nil {
+		return err
+	}
+	for v := version; v < SchemaVersion; v++ {
+		stmts, err := migration(v)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, stmts); err != nil {
+			return fmt.Errorf("migrate schema %d to %d: %w", v, v+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", SchemaVersion)); err != nil {
+		return fmt.Errorf("set schema version: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, schema.Views()); err != nil {
+		return fmt.Errorf("create views: %w", err)
+	}
+	return tx.Commit()
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// version returns the file's schema version, or an error when this code
+// cannot use the file.
+func (d *DB) version(ctx context.Context, q querier) (int, error) {
+	var version, tables int
+	if err := q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	if version > SchemaVersion {
+		return 0, &VersionError{Path: d.path, Found: version, Wanted: SchemaVersion}
+	}
+	if version > 0 {
+		return version, nil
+	}
+	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'").Scan(&tables); err != nil {
+		return 0, fmt.Errorf("list tables: %w", err)
+	}
+	if tables > 0 {
+		return 0, ErrForeign
+	}
+	return 0, nil
+}
+
+// SQL returns the connection pool for queries. Writes that must not wait on
+// a Writer's open transaction belong in the Writer.
+func (d *DB) SQL() *sql.DB { return d.db }
+
+// Path returns the file the database was opened from.
+func (d *DB) Path() string { return d.path }
+
+// Close closes the database.
+func (d *DB) Close() error {
+	if err := d.db.Close(); err != nil {
+		return fmt.Errorf("close database %s: %w", d.path, err)
+	}
+	return nil
+}

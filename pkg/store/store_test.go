@@ -1,0 +1,205 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	_ "github.com/mattn/go-sqlite3"
+
+	"portwatch/pkg/store"
+	"portwatch/pkg/store/storetest"
+)
+
+func TestOpenCreatesSchema(t *testing.T) {
+	db, path := storetest.New(t)
+	for _, c := range []struct {
+		query string
+		want  int64
+	}{
+		{"PRAGMA user_version", store.SchemaVersion},
+		{"PRAGMA foreign_keys", 1},
+		{"SELECT count(*) FROM ports", 65536},
+		{"SELECT count(*) FROM ports WHERE id = value", 65536},
+		{"SELECT max(value) FROM ports", 65535},
+		{"SELECT count(*) FROM sqlite_schema WHERE type = 'view' AND name = 'latest_listeners'", 1},
+	} {
+		if got := storetest.Int(t, db, c.query); got != c.want {
+			t.Errorf("%s = %d, want %d", c.query, got, c.want)
+		}
+	}
+	var mode string
+	if err := db.SQL().QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "wal" {
+		t.Errorf("journal_mode = %q, want wal", mode)
+	}
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != 0o600 {
+			t.Errorf("mode of %s = %o, want 600", filepath.Base(f), got)
+		}
+	}
+	storetest.Integrity(t, db)
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	db, path := storetest.New(t)
+	w, err := db.NewWriter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.StartRound(t0, "live"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer again.Close()
+	if got := storetest.Int(t, again, "SELECT count(*) FROM rounds"); got != 1 {
+		t.Errorf("rounds after reopen = %d, want 1", got)
+	}
+	if got := storetest.Int(t, again, "SELECT count(*) FROM ports"); got != 65536 {
+		t.Errorf("ports after reopen = %d, want 65536", got)
+	}
+}
+
+func TestOpenPathNeedsEscaping(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "my ports?#%.db")
+	db, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("database not created under its exact name: %v", err)
+	}
+}
+
+// sqliteFile makes a SQLite file outside the store, as another program would.
+func sqliteFile(t *testing.T, stmts string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "other.db")
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(stmts); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestOpenRejectsBadFiles(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		path     func(t *testing.T) string
+		wantText string
+	}{
+		{"text file", func(t *testing.T) string {
+			p := filepath.Join(t.TempDir(), "notes.txt")
+			if err := os.WriteFile(p, []byte(strings.Repeat("not a database\n", 100)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}, "not a SQLite database"},
+		{"foreign database", func(t *testing.T) string {
+			return sqliteFile(t, "CREATE TABLE mine (x); INSERT INTO mine VALUES (1)")
+		}, "not a portwatch database"},
+		{"newer schema", func(t *testing.T) string {
+			return sqliteFile(t, "PRAGMA user_version = 99")
+		}, "schema version 99, newer"},
+		{"missing directory", func(t *testing.T) string {
+			return filepath.Join(t.TempDir(), "no", "such", "dir.db")
+		}, "create database"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := c.path(t)
+			before, _ := os.ReadFile(path)
+			db, err := store.Open(context.Background(), path)
+			if err == nil {
+				db.Close()
+				t.Fatalf("Open(%s) succeeded, want an error", c.name)
+			}
+			if got := err.Error(); !strings.Contains(got, c.wantText) || !strings.Contains(got, path) {
+				t.Errorf("error = %q, want it to name %s and say %q", got, path, c.wantText)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q spans lines", err)
+			}
+			after, _ := os.ReadFile(path)
+			if string(before) != string(after) {
+				t.Errorf("Open changed the rejected file")
+			}
+		})
+	}
+}
+
+func TestOpenNewerSchemaIsTyped(t *testing.T) {
+	path := sqliteFile(t, "PRAGMA user_version = 7")
+	_, err := store.Open(context.Background(), path)
+	var ve *store.VersionError
+	if !errors.As(err, &ve) {
+		t.Fatalf("error %v is not a *VersionError", err)
+	}
+	if ve.Found != 7 || ve.Wanted != store.SchemaVersion {
+		t.Errorf("VersionError = %+v, want Found 7, Wanted %d", ve, store.SchemaVersion)
+	}
+}
+
+func TestOpenReadOnlyDirectory(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root ignores file permissions, so a read-only database cannot be made here")
+	}
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(dir, 0o700)
+	_, err := store.Open(context.Background(), filepath.Join(dir, "ports.db"))
+	if err == nil {
+		t.Fatal("Open in a read-only directory succeeded, want an error")
+	}
+}
+
+func TestLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ports.db")
+	first, err := store.TryLock(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.TryLock(path); !errors.Is(err, store.ErrLocked) {
+		t.Fatalf("second TryLock error = %v, want ErrLocked", err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("TryLock touched the database file (stat error %v)", err)
+	}
+	fi, err := os.Stat(store.LockPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got != 0o600 {
+		t.Errorf("lock file mode = %o, want 600", got)
+	}
+	if err := first.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := store.TryLock(path)
+	if err != nil {
+		t.Fatalf("TryLock after Unlock: %v", err)
+	}
+	again.Unlock()
+}

@@ -1,0 +1,321 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Status is a round's state in rounds.status.
+type Status string
+
+// Round states. A round is Running until its run ends it Complete, or
+// Interrupted when the run was stopped (signal, damaged file, kill).
+const (
+	Running     Status = "running"
+	Complete    Status = "complete"
+	Interrupted Status = "interrupted"
+)
+
+// Port is one local socket seen by an occupancy scan: a rounds_ports row.
+type Port struct {
+	Port     uint16
+	Protocol string // "tcp" or "udp"
+	Family   int    // 4 or 6
+	Address  string // local address: 0.0.0.0, 127.0.0.1, ::, ...
+	State    string // ss names, lower case: listen, established, unconn, ...
+	PID      int    // 0 when unknown (stored NULL)
+	Process  string // "" when unknown (stored NULL)
+}
+
+// Packet is one frame: a packets row. Empty strings, TCPFlags -1 and a nil
+// Payload are stored as NULL.
+type Packet struct {
+	Frame     int64 // 1-based frame number in the file or capture
+	Time      time.Time
+	Length    int // length on the wire
+	Protocols string
+	SrcIP     string
+	DstIP     string
+	SrcPort   uint16
+	DstPort   uint16
+	TCPFlags  int
+	QryName   string
+	RespName  string
+	Payload   []byte // copied by AddPacket; the caller may reuse it
+}
+
+// Counts are a round's frame counters (rounds.frames...).
+type Counts struct {
+	Frames    int64 // frames read, each stored as a packets row
+	Malformed int64 // frames only partly decoded
+	Skipped   int64 // records that could not be read at all
+	Dropped   int64 // frames the kernel dropped
+}
+
+// packetsPerInsert rows go into one multi-row INSERT: large enough that
+// per-statement cost vanishes, small enough to stay far under SQLite's
+// 32766 bound parameters.
+const packetsPerInsert = 64
+
+const packetColumns = "round_id, frame, timestamp, protocols, qry_name, resp_name, port_id, dest_port, src_ip, dst_ip, length, tcp_flags, payload"
+
+const numPacketColumns = 13
+
+// packetValues returns the VALUES list of an INSERT of rows packets.
+func packetValues(rows int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", numPacketColumns), ",") + ")"
+	return strings.TrimSuffix(strings.Repeat(row+",", rows), ",")
+}
+
+// Writer writes rounds, scans and packets through one connection, inside one
+// write transaction at a time that Commit ends. It is not safe for
+// concurrent use. After a failed write every call returns that error and
+// Close rolls the open transaction back; what earlier commits stored stays.
+type Writer struct {
+	conn *sql.Conn
+	ctx  context.Context
+	tx   bool
+	err  error
+
+	startRound, endRound, addPort, countScan, onePacket, manyPackets *sql.Stmt
+
+	rows  int   // packets buffered in args
+	args  []any // packetsPerInsert rows of numPacketColumns arguments, reused
+	arena []byte
+}
+
+// NewWriter returns a Writer on its own connection. Its statements run under
+// context.Background: a run's context is cancelled by SIGTERM, and the round
+// must still be ended and committed after that.
+func (d *DB) NewWriter() (*Writer, error) {
+	ctx := context.Background()
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect to database %s: %w", d.path, err)
+	}
+	w := &Writer{conn: conn, ctx: ctx, args: make([]any, packetsPerInsert*numPacketColumns)}
+	stmts := []struct {
+		s    **sql.Stmt
+		text string
+	}{
+		{&w.startRound, "INSERT INTO rounds (start_time, status, source) VALUES (?, 'running', ?)"},
+		{&w.endRound, `UPDATE rounds SET end_time = ?, status = ?, frames = ?, frames_malformed = ?,
+			frames_skipped = ?, frames_dropped = ? WHERE id = ?`},
+		// OR IGNORE keeps the row, pid and process of the first scan that saw it.
+		{&w.addPort, `INSERT OR IGNORE INTO rounds_ports
+			(round_id, port_id, timestamp, protocol, family, address, state, pid, process) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&w.countScan, "UPDATE rounds SET scans = scans + 1 WHERE id = ?"},
+		{&w.onePacket, "INSERT INTO packets (" + packetColumns + ") VALUES " + packetValues(1)},
+		{&w.manyPackets, "INSERT INTO packets (" + packetColumns + ") VALUES " + packetValues(packetsPerInsert)},
+	}
+	for _, s := range stmts {
+		if *s.s, err = conn.PrepareContext(ctx, s.text); err != nil {
+			w.closeStmts()
+			conn.Close()
+			return nil, fmt.Errorf("prepare statements on %s: %w", d.path, err)
+		}
+	}
+	return w, nil
+}
+
+// begin opens the write transaction if none is open.
+func (w *Writer) begin() error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.tx {
+		return nil
+	}
+	if _, err := w.conn.ExecContext(w.ctx, "BEGIN IMMEDIATE"); err != nil {
+		return w.fail(fmt.Errorf("begin transaction: %w", err))
+	}
+	w.tx = true
+	return nil
+}
+
+func (w *Writer) fail(err error) error {
+	w.err = err
+	return err
+}
+
+// StartRound inserts a running round and returns its id.
+func (w *Writer) StartRound(start time.Time, source string) (int64, error) {
+	if err := w.begin(); err != nil {
+		return 0, err
+	}
+	res, err := w.startRound.ExecContext(w.ctx, FormatTime(start), source)
+	if err != nil {
+		return 0, w.fail(fmt.Errorf("start round: %w", err))
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, w.fail(fmt.Errorf("start round: %w", err))
+	}
+	return id, nil
+}
+
+// AddScan stores one occupancy scan taken at at: each port once per round,
+// and one more scan in rounds.scans.
+func (w *Writer) AddScan(round int64, at time.Time, ports []Port) error {
+	if err := w.begin(); err != nil {
+		return err
+	}
+	ts := FormatTime(at)
+	for _, p := range ports {
+		_, err := w.addPort.ExecContext(w.ctx, round, int64(p.Port), ts, p.Protocol, int64(p.Family), p.Address, p.State,
+			nullInt(p.PID, 0), nullString(p.Process))
+		if err != nil {
+			return w.fail(fmt.Errorf("store port %s/%d %s: %w", p.Protocol, p.Port, p.State, err))
+		}
+	}
+	if _, err := w.countScan.ExecContext(w.ctx, round); err != nil {
+		return w.fail(fmt.Errorf("count scan of round %d: %w", round, err))
+	}
+	return nil
+}
+
+// AddPacket buffers p for round and inserts a full batch; Commit inserts the rest.
+func (w *Writer) AddPacket(round int64, p *Packet) error {
+	if err := w.begin(); err != nil {
+		return err
+	}
+	a := w.args[w.rows*numPacketColumns : (w.rows+1)*numPacketColumns]
+	a[0] = round
+	a[1] = p.Frame
+	a[2] = FormatTime(p.Time)
+	a[3] = p.Protocols
+	a[4] = nullString(p.QryName)
+	a[5] = nullString(p.RespName)
+	a[6] = int64(p.SrcPort)
+	a[7] = int64(p.DstPort)
+	a[8] = nullString(p.SrcIP)
+	a[9] = nullString(p.DstIP)
+	a[10] = int64(p.Length)
+	a[11] = nullInt(p.TCPFlags, -1)
+	a[12] = nil
+	if p.Payload != nil {
+		// Earlier rows keep their slices of an outgrown arena, whose
+		// bytes were copied when they were added.
+		start := len(w.arena)
+		w.arena = append(w.arena, p.Payload...)
+		a[12] = w.arena[start:len(w.arena):len(w.arena)]
+	}
+	w.rows++
+	if w.rows < packetsPerInsert {
+		return nil
+	}
+	w.rows = 0
+	w.arena = w.arena[:0]
+	if _, err := w.manyPackets.ExecContext(w.ctx, w.args...); err != nil {
+		return w.fail(fmt.Errorf("insert packets up to frame %d: %w", p.Frame, err))
+	}
+	return nil
+}
+
+// flushPackets inserts the packets buffered since the last full batch.
+func (w *Writer) flushPackets() error {
+	for i := 0; i < w.rows; i++ {
+		a := w.args[i*numPacketColumns : (i+1)*numPacketColumns]
+		if _, err := w.onePacket.ExecContext(w.ctx, a...); err != nil {
+			return w.fail(fmt.Errorf("insert packet of frame %d: %w", a[1], err))
+		}
+	}
+	w.rows = 0
+	w.arena = w.arena[:0]
+	return nil
+}
+
+// EndRound sets a round's end time, status and frame counts.
+func (w *Writer) EndRound(round int64, end time.Time, status Status, c Counts) error {
+	if err := w.begin(); err != nil {
+		return err
+	}
+	_, err := w.endRound.ExecContext(w.ctx, FormatTime(end), string(status), c.Frames, c.Malformed, c.Skipped, c.Dropped, round)
+	if err != nil {
+		return w.fail(fmt.Errorf("end round %d as %s: %w", round, status, err))
+	}
+	return nil
+}
+
+// Commit stores everything written so far for good.
+func (w *Writer) Commit() error {
+	if w.err != nil {
+		return w.err
+	}
+	if !w.tx {
+		return nil
+	}
+	if err := w.flushPackets(); err != nil {
+		return err
+	}
+	if _, err := w.conn.ExecContext(w.ctx, "COMMIT"); err != nil {
+		return w.fail(fmt.Errorf("commit: %w", err))
+	}
+	w.tx = false
+	return nil
+}
+
+// Close commits what is pending, unless a write failed, and releases the
+// connection. It returns the first error the Writer met.
+func (w *Writer) Close() error {
+	err := w.Commit()
+	if w.tx {
+		// Only a failed write leaves a transaction open; undo its partial batch.
+		if _, rerr := w.conn.ExecContext(w.ctx, "ROLLBACK"); rerr != nil && !errors.Is(err, rerr) {
+			err = errors.Join(err, fmt.Errorf("roll back: %w", rerr))
+		}
+	}
+	w.closeStmts()
+	if cerr := w.conn.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close connection: %w", cerr)
+	}
+	return err
+}
+
+func (w *Writer) closeStmts() {
+	for _, s := range []*sql.Stmt{w.startRound, w.endRound, w.addPort, w.countScan, w.onePacket, w.manyPackets} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+// MarkInterrupted ends every round still running, left by a run that was
+// killed, as interrupted: end time from its last stored packet or scan,
+// frames from its stored packets. Call it holding the run lock, before
+// starting rounds. It returns how many rounds it marked.
+func (d *DB) MarkInterrupted(ctx context.Context) (int64, error) {
+	res, err := d.db.ExecContext(ctx, `
+UPDATE rounds SET status = 'interrupted',
+	end_time = coalesce(end_time, max(
+		coalesce((SELECT max(timestamp) FROM packets WHERE round_id = rounds.id), start_time),
+		coalesce((SELECT max(timestamp) FROM rounds_ports WHERE round_id = rounds.id), start_time))),
+	frames = max(frames, (SELECT count(*) FROM packets WHERE round_id = rounds.id))
+WHERE status = 'running'`)
+	if err != nil {
+		return 0, fmt.Errorf("mark running rounds of %s interrupted: %w", d.path, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("mark running rounds of %s interrupted: %w", d.path, err)
+	}
+	return n, nil
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func nullInt(v, null int) any {
+	if v == null {
+		return nil
+	}
+	return int64(v)
+}

@@ -1,0 +1,302 @@
+package store_test
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+
+	"portwatch/pkg/store"
+	"portwatch/pkg/store/storetest"
+)
+
+func newWriter(t testing.TB, db *store.DB) *store.Writer {
+	t.Helper()
+	w, err := db.NewWriter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func TestAddScanStoresEachPortOncePerRound(t *testing.T) {
+	db, _ := storetest.New(t)
+	w := newWriter(t, db)
+	id, err := w.StartRound(t0, "live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ssh := store.Port{Port: 22, Protocol: "tcp", Family: 4, Address: "0.0.0.0", State: "listen", PID: 10, Process: "sshd"}
+	dns := store.Port{Port: 53, Protocol: "udp", Family: 6, Address: "::", State: "unconn"}
+	// The second scan sees sshd under another pid: the first scan's pid stays.
+	sshLater := ssh
+	sshLater.PID, sshLater.Process = 11, "sshd-new"
+	scans := [][]store.Port{{ssh, dns}, {sshLater, dns}, {sshLater}}
+	for i, s := range scans {
+		if err := w.AddScan(id, t0.Add(time.Duration(i)*time.Second), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.EndRound(id, t0.Add(5*time.Second), store.Complete, store.Counts{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := dumpPorts(t, db)
+	want := "22 tcp 4 0.0.0.0 listen 10 sshd 2026-11-21T10:00:00.000000Z\n" +
+		"53 udp 6 :: unconn <nil> <nil> 2026-11-21T10:00:00.000000Z\n"
+	if got != want {
+		t.Errorf("rounds_ports =\n%s\nwant\n%s", got, want)
+	}
+	if got := storetest.Int(t, db, "SELECT scans FROM rounds WHERE id = ?", id); got != int64(len(scans)) {
+		t.Errorf("scans = %d, want %d", got, len(scans))
+	}
+	storetest.Integrity(t, db)
+}
+
+func dumpPorts(t *testing.T, db *store.DB) string {
+	t.Helper()
+	rows, err := db.SQL().Query(`SELECT port_id, protocol, family, address, state, pid, process, timestamp
+		FROM rounds_ports ORDER BY port_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var b bytes.Buffer
+	for rows.Next() {
+		var port, family int
+		var proto, addr, state, ts string
+		var pid, process any
+		if err := rows.Scan(&port, &proto, &family, &addr, &state, &pid, &process, &ts); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintln(&b, port, proto, family, addr, state, pid, process, ts)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// packet returns frame n of a made-up capture; every third has a payload.
+func packet(n int64, payload []byte) *store.Packet {
+	p := &store.Packet{
+		Frame: n, Time: t0.Add(time.Duration(n) * time.Millisecond), Length: 60 + int(n),
+		Protocols: "eth:ipv4:udp:dns", SrcIP: "10.0.0.1", DstIP: "10.0.0.2",
+		SrcPort: uint16(40000 + n), DstPort: 53, TCPFlags: -1, QryName: fmt.Sprintf("q%d.example", n),
+	}
+	if n%3 == 0 {
+		p.Protocols, p.QryName, p.TCPFlags, p.DstPort = "eth:ipv4:tcp", "", int(n%512), 443
+		p.Payload = payload
+	}
+	return p
+}
+
+func TestAddPacketBatchesAndKeepsOrder(t *testing.T) {
+	for _, n := range []int64{0, 1, 63, 64, 65, 200} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			db, _ := storetest.New(t)
+			w := newWriter(t, db)
+			id, err := w.StartRound(t0, "pcap:test.pcap")
+			if err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 4)
+			for i := int64(1); i <= n; i++ {
+				// One buffer reused for every payload, as capture does.
+				copy(buf, fmt.Sprintf("%04d", i))
+				if err := w.AddPacket(id, packet(i, buf)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.EndRound(id, t0.Add(time.Second), store.Complete, store.Counts{Frames: n}); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			rows, err := db.SQL().Query(`SELECT id, frame, timestamp, protocols, qry_name, resp_name, port_id, dest_port,
+				src_ip, dst_ip, length, tcp_flags, payload FROM packets ORDER BY id`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var count, lastID int64
+			for rows.Next() {
+				var id, frame, length, sport, dport int64
+				var ts, protos, src, dst string
+				var qry, resp, flags, payload any
+				if err := rows.Scan(&id, &frame, &ts, &protos, &qry, &resp, &sport, &dport, &src, &dst, &length, &flags, &payload); err != nil {
+					t.Fatal(err)
+				}
+				count++
+				if id <= lastID {
+					t.Errorf("packet id %d after %d: ids must grow with frames", id, lastID)
+				}
+				lastID = id
+				want := packet(frame, []byte(fmt.Sprintf("%04d", frame)))
+				got := store.Packet{Frame: frame, Protocols: protos, SrcIP: src, DstIP: dst, SrcPort: uint16(sport),
+					DstPort: uint16(dport), Length: int(length), TCPFlags: -1}
+				if frame != count {
+					t.Errorf("row %d holds frame %d", count, frame)
+				}
+				if got.Time, err = store.ParseTime(ts); err != nil {
+					t.Fatal(err)
+				}
+				if q, ok := qry.(string); ok {
+					got.QryName = q
+				}
+				if f, ok := flags.(int64); ok {
+					got.TCPFlags = int(f)
+				}
+				if p, ok := payload.([]byte); ok {
+					got.Payload = p
+				}
+				if resp != nil {
+					t.Errorf("frame %d resp_name = %v, want NULL", frame, resp)
+				}
+				if fmt.Sprint(got) != fmt.Sprint(*want) {
+					t.Errorf("frame %d stored as\n%+v\nwant\n%+v", frame, got, *want)
+				}
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if count != n {
+				t.Errorf("packets = %d, want %d", count, n)
+			}
+			if got := storetest.Int(t, db, "SELECT frames FROM rounds WHERE id = ?", id); got != n {
+				t.Errorf("rounds.frames = %d, want %d", got, n)
+			}
+			storetest.Integrity(t, db)
+		})
+	}
+}
+
+func TestFailedWriteKeepsCommittedRows(t *testing.T) {
+	db, _ := storetest.New(t)
+	w := newWriter(t, db)
+	id, err := w.StartRound(t0, "live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := int64(1); i <= 10; i++ {
+		if err := w.AddPacket(id, packet(i, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	// Round 999 does not exist: the foreign key fails the batch.
+	var failed error
+	for i := int64(11); i <= 200 && failed == nil; i++ {
+		failed = w.AddPacket(999, packet(i, nil))
+	}
+	if failed == nil {
+		t.Fatal("packets of a missing round were accepted")
+	}
+	if err := w.EndRound(id, t0, store.Complete, store.Counts{}); err == nil {
+		t.Error("EndRound after a failed write succeeded, want the first error again")
+	}
+	if err := w.Close(); err == nil {
+		t.Error("Close after a failed write succeeded, want the error")
+	}
+	if got := storetest.Int(t, db, "SELECT count(*) FROM packets"); got != 10 {
+		t.Errorf("packets after failed write = %d, want the 10 committed", got)
+	}
+	if got := storetest.Int(t, db, "SELECT count(*) FROM rounds WHERE status = 'running'"); got != 1 {
+		t.Errorf("running rounds = %d, want 1", got)
+	}
+	storetest.Integrity(t, db)
+}
+
+func TestMarkInterrupted(t *testing.T) {
+	db, _ := storetest.New(t)
+	w := newWriter(t, db)
+	done, err := w.StartRound(t0, "live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.EndRound(done, t0.Add(time.Minute), store.Complete, store.Counts{Frames: 0}); err != nil {
+		t.Fatal(err)
+	}
+	killed, err := w.StartRound(t0.Add(time.Minute), "live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := int64(1); i <= 3; i++ {
+		p := packet(i, nil)
+		p.Time = t0.Add(time.Minute + time.Duration(i)*time.Second)
+		if err := w.AddPacket(killed, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	empty, err := w.StartRound(t0.Add(2*time.Minute), "live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	n, err := db.MarkInterrupted(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("MarkInterrupted marked %d rounds, want 2", n)
+	}
+	for _, c := range []struct {
+		id          int64
+		status, end string
+		frames      int64
+	}{
+		{done, "complete", "2026-11-21T10:01:00.000000Z", 0},
+		{killed, "interrupted", "2026-11-21T10:01:03.000000Z", 3},
+		{empty, "interrupted", "2026-11-21T10:02:00.000000Z", 0},
+	} {
+		var status, end string
+		var frames int64
+		if err := db.SQL().QueryRow("SELECT status, end_time, frames FROM rounds WHERE id = ?", c.id).Scan(&status, &end, &frames); err != nil {
+			t.Fatal(err)
+		}
+		if status != c.status || end != c.end || frames != c.frames {
+			t.Errorf("round %d = %s %s %d frames, want %s %s %d", c.id, status, end, frames, c.status, c.end, c.frames)
+		}
+	}
+	if n, err := db.MarkInterrupted(t.Context()); err != nil || n != 0 {
+		t.Errorf("second MarkInterrupted = %d, %v; want 0, nil", n, err)
+	}
+	storetest.Integrity(t, db)
+}
+
+// BenchmarkAddPacket measures the store's share of pcap ingest: rows per
+// second into a new file, committed every 50,000 rows like collect does.
+func BenchmarkAddPacket(b *testing.B) {
+	db, _ := storetest.New(b)
+	w := newWriter(b, db)
+	id, err := w.StartRound(t0, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	pkts := make([]*store.Packet, 1024)
+	for i := range pkts {
+		pkts[i] = packet(int64(i+1), nil)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := w.AddPacket(id, pkts[i%len(pkts)]); err != nil {
+			b.Fatal(err)
+		}
+		if i%50000 == 49999 {
+			if err := w.Commit(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+}

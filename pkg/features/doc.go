@@ -1,0 +1,54 @@
+// Package features turns stored collection rounds into the autoencoder's
+// input: windows of T consecutive complete rounds, each round a [C, 65536]
+// plane of per-port values, one row per channel.
+//
+// # Channels
+//
+// A model names its channels (ONNX metadata portwatch.channels); NewLayout
+// checks them and refuses unknown names. Occupancy channels are 0 or 1 per
+// port and merge IPv4 and IPv6:
+//
+//	tcp_listen           a TCP socket in state listen on the port
+//	udp_bound            a UDP socket bound to the port (unconn or established)
+//	tcp_conn             a TCP socket in any other state (established, time-wait, ...)
+//	tcp_listen_wildcard  a TCP listener on 0.0.0.0 or ::, reachable from the network
+//	tcp_listen_loopback  a TCP listener on 127.0.0.0/8 or ::1, local only
+//
+// The default three are tcp_listen, udp_bound and tcp_conn. The address
+// splits let a model see a service rebound from loopback to the wildcard
+// address, which tcp_listen alone cannot. One packet-derived channel exists:
+//
+//	syn_in   TCP SYNs without ACK whose destination port is the port, scaled
+//	         min(1, log1p(n)/log1p(1024)): 1 SYN is 0.1, 1024 or more are 1.
+//
+// The capture does not record which addresses are local, so syn_in counts
+// SYNs to the port in both directions; outgoing SYNs land on remote service
+// ports (443, 80), which are steady and which a model learns as normal.
+//
+// # Loading
+//
+// Load reads complete rounds, selected by id, start time and source, in one
+// query over rounds and rounds_ports ordered by round id and port (plus one
+// grouped query over packets when a packet channel is asked for). Query.Context
+// adds the rounds just before the selection, so the first selected round
+// still gets a full window.
+//
+// # Windows and gaps
+//
+// Windows returns one window per round, ending at it. Rounds are meant to be
+// a minute apart; a host asleep or a missed cron run leaves a gap. A gap
+// longer than three times the median spacing of the rounds given (or a clock
+// that went backwards) breaks the chain: no window reaches across it. The
+// first T-1 rounds after a gap, and the first T-1 rounds of the slice, get
+// windows padded at the front by repeating the first round after the gap, as
+// if the host had been steady since it woke; Window.Padded says how many
+// entries are padding, so a caller may choose not to score such windows.
+// Scoring them means a listener opened at boot is still judged.
+//
+// # Filling
+//
+// Layout.Fill writes one window as [T, C, 65536] float32 into a buffer the
+// caller owns, so a detector can fill a micro-batch and reuse it;
+// Layout.FillRound writes one round as [C, 65536], the autoencoder's target
+// (the window's last round).
+package features

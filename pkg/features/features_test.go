@@ -1,0 +1,372 @@
+package features
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3"
+
+	schema "portwatch/sql"
+)
+
+// newDB returns a temp database with the real schema.
+func newDB(t testing.TB) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite3", filepath.Join(t.TempDir(), "ports.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Exec(schema.Schema()); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	return db
+}
+
+var t0 = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+
+// addRound inserts a round starting minute minutes after t0 and its sockets.
+func addRound(t testing.TB, db *sql.DB, id int64, minute int, status, source string, socks ...Socket) {
+	t.Helper()
+	start := t0.Add(time.Duration(minute) * time.Minute).Format(timeLayout)
+	if _, err := db.Exec("INSERT INTO rounds (id, start_time, end_time, status, source) VALUES (?, ?, ?, ?, ?)",
+		id, start, start, status, source); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range socks {
+		var pid, proc any
+		if s.PID != 0 {
+			pid, proc = s.PID, s.Process
+		}
+		if _, err := db.Exec(`INSERT INTO rounds_ports (round_id, port_id, timestamp, protocol, family, address, state, pid, process)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, s.Port, start, s.Protocol, s.Family, s.Address, s.State, pid, proc); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+var hostSockets = []Socket{
+	{Port: 22, Protocol: "tcp", Family: 4, Address: "0.0.0.0", State: "listen", PID: 812, Process: "sshd"},
+	{Port: 22, Protocol: "tcp", Family: 6, Address: "::", State: "listen", PID: 812, Process: "sshd"},
+	{Port: 22, Protocol: "tcp", Family: 4, Address: "192.168.1.5", State: "established", PID: 9001, Process: "sshd"},
+	{Port: 53, Protocol: "udp", Family: 4, Address: "127.0.0.53", State: "unconn"},
+	{Port: 5432, Protocol: "tcp", Family: 4, Address: "127.0.0.1", State: "listen", PID: 900, Process: "postgres"},
+	{Port: 631, Protocol: "tcp", Family: 6, Address: "::1", State: "listen"},
+	{Port: 8080, Protocol: "tcp", Family: 4, Address: "192.168.1.5", State: "listen"},
+	{Port: 41000, Protocol: "udp", Family: 4, Address: "192.168.1.5", State: "established"},
+	{Port: 45000, Protocol: "tcp", Family: 4, Address: "192.168.1.5", State: "established"},
+	{Port: 45001, Protocol: "tcp", Family: 6, Address: "2001:db8::5", State: "time-wait"},
+}
+
+// onPorts returns the ports set to a nonzero value in channel c of a [C, 65536] plane.
+func onPorts(plane []float32, c int) []int {
+	var ports []int
+	for p, v := range plane[c*Ports : (c+1)*Ports] {
+		if v != 0 {
+			ports = append(ports, p)
+		}
+	}
+	return ports
+}
+
+func TestChannelMapping(t *testing.T) {
+	db := newDB(t)
+	addRound(t, db, 1, 0, "complete", "live", hostSockets...)
+	rounds, err := Load(context.Background(), db, Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rounds) != 1 {
+		t.Fatalf("got %d rounds, want 1", len(rounds))
+	}
+	names := []string{TCPListen, UDPBound, TCPConn, TCPListenWildcard, TCPListenLoopback}
+	l, err := NewLayout(names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plane := make([]float32, l.C()*Ports)
+	if err := l.FillRound(plane, &rounds[0]); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]int{
+		TCPListen:         {22, 631, 5432, 8080},
+		UDPBound:          {53, 41000},
+		TCPConn:           {22, 45000, 45001},
+		TCPListenWildcard: {22},
+		TCPListenLoopback: {631, 5432},
+	}
+	for c, name := range names {
+		if got := onPorts(plane, c); !slices.Equal(got, want[name]) {
+			t.Errorf("channel %s: got ports %v, want %v", name, got, want[name])
+		}
+	}
+	if got := plane[0*Ports+22]; got != 1 {
+		t.Errorf("tcp_listen port 22: got %v, want 1", got)
+	}
+	// The loaded rows keep what explains an anomaly.
+	got := l.Explain(&rounds[0], 0, 5432)
+	want5432 := []Socket{hostSockets[4]}
+	if !slices.Equal(got, want5432) {
+		t.Errorf("explain tcp_listen 5432: got %+v, want %+v", got, want5432)
+	}
+}
+
+func ids(rounds []Round) []int64 {
+	out := make([]int64, len(rounds))
+	for i, r := range rounds {
+		out[i] = r.ID
+	}
+	return out
+}
+
+func TestLoadQuery(t *testing.T) {
+	db := newDB(t)
+	for i := int64(1); i <= 8; i++ {
+		status, source := "complete", "live"
+		switch i {
+		case 3:
+			status = "interrupted"
+		case 4:
+			status = "running"
+		case 6:
+			source = "pcap:x.pcap"
+		}
+		addRound(t, db, i, int(i), status, source, hostSockets[:int(i)%len(hostSockets)]...)
+	}
+	tests := []struct {
+		name string
+		q    Query
+		want []int64
+	}{
+		{"all complete", Query{}, []int64{1, 2, 5, 6, 7, 8}},
+		{"live", Query{Source: "live"}, []int64{1, 2, 5, 7, 8}},
+		{"after", Query{AfterID: 5}, []int64{6, 7, 8}},
+		{"limit", Query{AfterID: 1, Limit: 2}, []int64{2, 5}},
+		{"context", Query{AfterID: 5, Source: "live", Context: 2}, []int64{2, 5, 7, 8}},
+		{"context at start", Query{Context: 3, Limit: 1}, []int64{1}},
+		{"context of nothing", Query{AfterID: 8, Context: 3}, nil},
+		{"since until", Query{Since: t0.Add(2 * time.Minute), Until: t0.Add(7 * time.Minute)}, []int64{2, 5, 6}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rounds, err := Load(context.Background(), db, tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ids(rounds); !slices.Equal(got, tt.want) {
+				t.Errorf("got rounds %v, want %v", got, tt.want)
+			}
+			for _, r := range rounds {
+				if got, want := len(r.Sockets), int(r.ID)%len(hostSockets); got != want {
+					t.Errorf("round %d: got %d sockets, want %d", r.ID, got, want)
+				}
+				if want := t0.Add(time.Duration(r.ID) * time.Minute); !r.Start.Equal(want) {
+					t.Errorf("round %d: got start %v, want %v", r.ID, r.Start, want)
+				}
+			}
+		})
+	}
+}
+
+func TestSYN(t *testing.T) {
+	db := newDB(t)
+	addRound(t, db, 1, 0, "complete", "live", hostSockets[0])
+	addRound(t, db, 2, 1, "complete", "live")
+	const (
+		fin, syn, ack = 1, 2, 16
+	)
+	frames := []struct {
+		round int64
+		dport int
+		flags any
+		n     int
+	}{
+		{1, 22, syn, 3},
+		{1, 22, syn | ack, 5}, // replies, not openings
+		{1, 80, ack, 4},
+		{1, 0, nil, 2}, // UDP/ICMP: no flags
+		{2, 4444, syn, 1500},
+		{2, 443, syn | fin, 1}, // odd, but still no ACK
+	}
+	frame := 0
+	for _, f := range frames {
+		for range f.n {
+			frame++
+			if _, err := db.Exec(`INSERT INTO packets (round_id, frame, timestamp, protocols, dest_port, length, tcp_flags)
+				VALUES (?, ?, '2026-11-21T10:00:00.000000Z', 'eth:ipv4:tcp', ?, 60, ?)`, f.round, frame, f.dport, f.flags); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	l, err := NewLayout([]string{TCPListen, SYNIn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !l.Packets() {
+		t.Fatal("Packets: got false for a layout with syn_in, want true")
+	}
+	rounds, err := Load(context.Background(), db, Query{Packets: l.Packets()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		round int
+		port  int
+		want  float32
+	}{
+		{0, 22, synScale(3)},
+		{0, 80, 0},
+		{1, 4444, 1},
+		{1, 443, synScale(1)},
+		{1, 22, 0},
+	}
+	for _, tt := range tests {
+		plane := make([]float32, l.C()*Ports)
+		if err := l.FillRound(plane, &rounds[tt.round]); err != nil {
+			t.Fatal(err)
+		}
+		if got := plane[Ports+tt.port]; got != tt.want {
+			t.Errorf("round %d syn_in port %d: got %v, want %v", rounds[tt.round].ID, tt.port, got, tt.want)
+		}
+	}
+	if got := synScale(1); got < 0.09 || got > 0.11 {
+		t.Errorf("synScale(1): got %v, want about 0.1", got)
+	}
+}
+
+func TestWindowsAcrossGap(t *testing.T) {
+	// Minute rounds 0..3, the host asleep, then 10..13 and a round 15
+	// (a missed cron run, not a gap: 2 min <= 3x the 1 min median).
+	minutes := []int{0, 1, 2, 3, 10, 11, 12, 13, 15}
+	rounds := make([]Round, len(minutes))
+	for i, m := range minutes {
+		rounds[i] = Round{ID: int64(i + 1), Start: t0.Add(time.Duration(m) * time.Minute)}
+	}
+	ws, err := Windows(rounds, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		ids    []int64
+		padded int
+	}{
+		{[]int64{1, 1, 1}, 2},
+		{[]int64{1, 1, 2}, 1},
+		{[]int64{1, 2, 3}, 0},
+		{[]int64{2, 3, 4}, 0},
+		{[]int64{5, 5, 5}, 2}, // nothing reaches back across the gap
+		{[]int64{5, 5, 6}, 1},
+		{[]int64{5, 6, 7}, 0},
+		{[]int64{6, 7, 8}, 0},
+		{[]int64{7, 8, 9}, 0},
+	}
+	if len(ws) != len(want) {
+		t.Fatalf("got %d windows, want %d", len(ws), len(want))
+	}
+	for i, w := range ws {
+		var got []int64
+		for _, r := range w.Rounds {
+			got = append(got, r.ID)
+		}
+		if !slices.Equal(got, want[i].ids) || w.Padded != want[i].padded {
+			t.Errorf("window %d: got %v padded %d, want %v padded %d", i, got, w.Padded, want[i].ids, want[i].padded)
+		}
+	}
+	if _, err := Windows(rounds, 0); err == nil {
+		t.Error("Windows(t=0): got nil error, want one")
+	}
+}
+
+func TestFill(t *testing.T) {
+	rounds := []Round{
+		{ID: 1, Start: t0, Sockets: []Socket{{Port: 22, Protocol: "tcp", State: "listen", Address: "0.0.0.0"}}},
+		{ID: 2, Start: t0.Add(time.Minute), Sockets: []Socket{
+			{Port: 22, Protocol: "tcp", State: "listen", Address: "0.0.0.0"},
+			{Port: 65535, Protocol: "udp", State: "unconn", Address: "::"},
+			{Port: 0, Protocol: "tcp", State: "established", Address: "10.0.0.1"},
+		}},
+	}
+	l, err := NewLayout([]string{UDPBound, TCPListen, TCPConn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := Windows(rounds, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const T, C = 2, 3
+	dst := make([]float32, T*C*Ports)
+	for i := range dst {
+		dst[i] = 7 // a reused buffer's leftovers must go
+	}
+	if err := l.Fill(dst, ws[1]); err != nil {
+		t.Fatal(err)
+	}
+	at := func(t, c, port int) int { return (t*C+c)*Ports + port }
+	wantOnes := []int{at(0, 1, 22), at(1, 1, 22), at(1, 0, 65535), at(1, 2, 0)}
+	var gotOnes []int
+	for i, v := range dst {
+		switch v {
+		case 0:
+		case 1:
+			gotOnes = append(gotOnes, i)
+		default:
+			t.Fatalf("dst[%d]: got %v, want 0 or 1", i, v)
+		}
+	}
+	slices.Sort(wantOnes)
+	if !slices.Equal(gotOnes, wantOnes) {
+		t.Errorf("got ones at %v, want %v", gotOnes, wantOnes)
+	}
+	target := make([]float32, C*Ports)
+	if err := l.FillRound(target, ws[1].Last()); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(target, dst[C*Ports:]) {
+		t.Error("FillRound of the last round differs from the window's last plane")
+	}
+	if err := l.Fill(dst[1:], ws[1]); err == nil {
+		t.Error("Fill into a short buffer: got nil error, want one")
+	}
+}
+
+func TestNewLayout(t *testing.T) {
+	tests := []struct {
+		names   []string
+		wantErr []string // substrings of the error; nil for none
+	}{
+		{DefaultChannels(), nil},
+		{[]string{SYNIn, TCPListenLoopback}, nil},
+		{[]string{TCPListen, "tcp_lsten", "icmp"}, []string{`"tcp_lsten"`, `"icmp"`, "known channels are tcp_listen"}},
+		{[]string{TCPConn, TCPConn}, []string{`"tcp_conn" listed twice`}},
+		{nil, []string{"no channels"}},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.names), func(t *testing.T) {
+			l, err := NewLayout(tt.names)
+			if tt.wantErr == nil {
+				if err != nil {
+					t.Fatalf("got error %v, want none", err)
+				}
+				if got := l.Channels(); !slices.Equal(got, tt.names) {
+					t.Errorf("got channels %v, want %v", got, tt.names)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("got nil error, want one naming %v", tt.wantErr)
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("got error %q, want it to contain %q", err, w)
+				}
+			}
+		})
+	}
+}

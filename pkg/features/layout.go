@@ -1,0 +1,178 @@
+package features
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"strings"
+)
+
+// Ports is the width of a channel: one value per port number 0..65535.
+const Ports = 65536
+
+// Channel names, as models list them in portwatch.channels.
+const (
+	TCPListen         = "tcp_listen"
+	UDPBound          = "udp_bound"
+	TCPConn           = "tcp_conn"
+	TCPListenWildcard = "tcp_listen_wildcard"
+	TCPListenLoopback = "tcp_listen_loopback"
+	SYNIn             = "syn_in"
+)
+
+// DefaultChannels returns the channels a new model uses.
+func DefaultChannels() []string { return []string{TCPListen, UDPBound, TCPConn} }
+
+// synCap is the SYN count that fills syn_in to 1.
+const synCap = 1024
+
+// Layout is a checked, ordered channel list.
+type Layout struct {
+	names []string
+}
+
+// NewLayout checks names and returns their layout, in the order given. It
+// refuses unknown and repeated names, naming them.
+func NewLayout(names []string) (Layout, error) {
+	if len(names) == 0 {
+		return Layout{}, fmt.Errorf("no channels; known channels are %s", strings.Join(known(), ", "))
+	}
+	var unknown []string
+	seen := make(map[string]bool, len(names))
+	for _, n := range names {
+		if seen[n] {
+			return Layout{}, fmt.Errorf("channel %q listed twice", n)
+		}
+		seen[n] = true
+		if !isChannel(n) {
+			unknown = append(unknown, fmt.Sprintf("%q", n))
+		}
+	}
+	if len(unknown) > 0 {
+		return Layout{}, fmt.Errorf("unknown channels %s; known channels are %s",
+			strings.Join(unknown, ", "), strings.Join(known(), ", "))
+	}
+	return Layout{names: append([]string(nil), names...)}, nil
+}
+
+func known() []string {
+	return []string{TCPListen, UDPBound, TCPConn, TCPListenWildcard, TCPListenLoopback, SYNIn}
+}
+
+func isChannel(name string) bool {
+	for _, k := range known() {
+		if k == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Channels returns the channel names in order.
+func (l Layout) Channels() []string { return append([]string(nil), l.names...) }
+
+// C returns the number of channels.
+func (l Layout) C() int { return len(l.names) }
+
+// Packets reports whether a channel is derived from packets, so Load must
+// read them (Query.Packets).
+func (l Layout) Packets() bool {
+	for _, n := range l.names {
+		if n == SYNIn {
+			return true
+		}
+	}
+	return false
+}
+
+// FillRound writes r as [C, 65536] into dst, which must hold exactly C*65536
+// values; everything else in dst is set to 0.
+func (l Layout) FillRound(dst []float32, r *Round) error {
+	if len(dst) != l.C()*Ports {
+		return fmt.Errorf("fill round %d: buffer holds %d values, want %d", r.ID, len(dst), l.C()*Ports)
+	}
+	clear(dst)
+	for c, name := range l.names {
+		row := dst[c*Ports : (c+1)*Ports]
+		if name == SYNIn {
+			for _, pc := range r.SYN {
+				row[pc.Port] = synScale(pc.N)
+			}
+			continue
+		}
+		for i := range r.Sockets {
+			if s := &r.Sockets[i]; on(name, s) {
+				row[s.Port] = 1
+			}
+		}
+	}
+	return nil
+}
+
+// Fill writes w as [T, C, 65536] into dst, which must hold exactly
+// len(w.Rounds)*C*65536 values.
+func (l Layout) Fill(dst []float32, w Window) error {
+	plane := l.C() * Ports
+	if len(dst) != len(w.Rounds)*plane {
+		return fmt.Errorf("fill window of round %d: buffer holds %d values, want %d",
+			w.Last().ID, len(dst), len(w.Rounds)*plane)
+	}
+	for t, r := range w.Rounds {
+		if err := l.FillRound(dst[t*plane:(t+1)*plane], r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Explain returns the sockets of r that put port on channel c: what a
+// detector names when that value looks wrong. Packet channels have none.
+func (l Layout) Explain(r *Round, c int, port uint16) []Socket {
+	var out []Socket
+	for i := range r.Sockets {
+		if s := &r.Sockets[i]; s.Port == port && on(l.names[c], s) {
+			out = append(out, *s)
+		}
+	}
+	return out
+}
+
+// on reports whether s sets its port on the occupancy channel name.
+func on(name string, s *Socket) bool {
+	switch name {
+	case TCPListen:
+		return s.Protocol == "tcp" && s.State == "listen"
+	case UDPBound:
+		return s.Protocol == "udp"
+	case TCPConn:
+		return s.Protocol == "tcp" && s.State != "listen"
+	case TCPListenWildcard:
+		return s.Protocol == "tcp" && s.State == "listen" && Wildcard(s.Address)
+	case TCPListenLoopback:
+		return s.Protocol == "tcp" && s.State == "listen" && Loopback(s.Address)
+	}
+	return false
+}
+
+func synScale(n int) float32 {
+	if n >= synCap {
+		return 1
+	}
+	return float32(math.Log1p(float64(n)) / math.Log1p(synCap))
+}
+
+// Wildcard reports whether a local address accepts from any address
+// (0.0.0.0, ::, or * as ss prints it).
+func Wildcard(addr string) bool {
+	if addr == "*" {
+		return true
+	}
+	a, err := netip.ParseAddr(strings.Trim(addr, "[]"))
+	return err == nil && a.IsUnspecified()
+}
+
+// Loopback reports whether a local address is a loopback address.
+func Loopback(addr string) bool {
+	a, err := netip.ParseAddr(strings.Trim(addr, "[]"))
+	return err == nil && a.IsLoopback()
+}

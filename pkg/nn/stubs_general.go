@@ -5,19 +5,15 @@ package nn
 
 func notYet(op string) error { return &UnsupportedError{Op: op, Reason: "not implemented yet"} }
 
-func newGemm(opset int, a Attrs) (Op, error)                  { return nil, notYet("Gemm") }
-func newMatMul(opset int, a Attrs) (Op, error)                { return nil, notYet("MatMul") }
-func newDropout(opset int, a Attrs) (Op, error)               { return nil, notYet("Dropout") }
-func newReshape(opset int, a Attrs) (Op, error)               { return nil, notYet("Reshape") }
-func newTranspose(opset int, a Attrs) (Op, error)             { return nil, notYet("Transpose") }
-func newSqueeze(op string, opset int, a Attrs) (Op, error)    { return nil, notYet(op) }
-func newFlatten(opset int, a Attrs) (Op, error)               { return nil, notYet("Flatten") }
-func newSlice(opset int, a Attrs) (Op, error)                 { return nil, notYet("Slice") }
-func newGather(opset int, a Attrs) (Op, error)                { return nil, notYet("Gather") }
-func newConcat(opset int, a Attrs) (Op, error)                { return nil, notYet("Concat") }
-func newShape(opset int, a Attrs) (Op, error)                 { return nil, notYet("Shape") }
-func newConstant(opset int, a Attrs) (Op, error)              { return nil, notYet("Constant") }
-func newConstantOfShape(opset int, a Attrs) (Op, error)       { return nil, notYet("ConstantOfShape") }
-func newIdentity(opset int, a Attrs) (Op, error)              { return nil, notYet("Identity") }
-func newExpand(opset int, a Attrs) (Op, error)                { return nil, notYet("Expand") }
-func newCast(opset int, a Attrs) (Op, error)                  { return nil, notYet("Cast") }
+func newGemm(opset int, a Attrs) (Op, error)            { return nil, notYet("Gemm") }
+func newMatMul(opset int, a Attrs) (Op, error)          { return nil, notYet("MatMul") }
+func newDropout(opset int, a Attrs) (Op, error)         { return nil, notYet("Dropout") }
+func newTranspose(opset int, a Attrs) (Op, error)       { return nil, notYet("Transpose") }
+func newSlice(opset int, a Attrs) (Op, error)           { return nil, notYet("Slice") }
+func newGather(opset int, a Attrs) (Op, error)          { return nil, notYet("Gather") }
+func newConcat(opset int, a Attrs) (Op, error)          { return nil, notYet("Concat") }
+func newShape(opset int, a Attrs) (Op, error)           { return nil, notYet("Shape") }
+func newConstant(opset int, a Attrs) (Op, error)        { return nil, notYet("Constant") }
+func newConstantOfShape(opset int, a Attrs) (Op, error) { return nil, notYet("ConstantOfShape") }
+func newExpand(opset int, a Attrs) (Op, error)          { return nil, notYet("Expand") }
+func newCast(opset int, a Attrs) (Op, error)            { return nil, notYet("Cast") }

@@ -1,0 +1,118 @@
+// Package capture reads network packets from capture files (pcap, pcapng) or
+// from a live interface and decodes each frame into the few fields portwatch
+// stores: layers, addresses, ports, TCP flags, DNS names and, when asked, the
+// first payload bytes.
+//
+// Decoding uses gopacket's DecodingLayerParser over layers allocated once per
+// Source, so the steady state does not allocate per packet. The file reader is
+// the package's own: it streams pcap and pcapng in constant memory and
+// tolerates what real files contain (caplen > snaplen, sub-second fields out
+// of range, timestamps going backwards, FCS bits in the link-type field,
+// unknown link types). A damaged file yields every frame before the damage,
+// then a *FileError saying where.
+//
+// Protocols names, outermost first, joined by ':': eth, vlan (802.1Q and
+// 802.1ad), sll, sll2, null (BSD loopback), ppp, pppoe, chdlc, ipv4, ipv6,
+// gre, arp, tcp, udp, icmp, icmpv6, dns (port 53), mdns (UDP 5353), llmnr
+// (UDP 5355). Raw-IP link types start at ipv4/ipv6. A frame on a link type the
+// package does not decode gets Protocols "linktype<N>" and Malformed.
+//
+// Ports and TCP flags are those of the outermost TCP or UDP header; tunnels
+// without one (IP in IP, GRE) are decoded through, so their inner transport
+// counts. SrcIP and DstIP come from the IP header that carries the transport
+// (the innermost IP decoded). The first fragment of a fragmented IP datagram
+// is decoded as far as its bytes go; later fragments stop at the IP layer.
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Packet is one decoded frame. Strings are empty and numbers zero where the
+// frame has no such field.
+type Packet struct {
+	Frame        int64     // 1-based frame number in the file or capture
+	Time         time.Time // capture time
+	Length       int       // length on the wire
+	Protocols    string    // decoded layers outermost first: "eth:ipv4:udp:dns"
+	Malformed    bool      // only partly decoded (the layers that decoded are kept)
+	SrcIP, DstIP string    // "" when no IP layer
+	SrcPort      uint16    // 0 when the frame has none
+	DstPort      uint16    // 0 when the frame has none
+	TCPFlags     int       // FIN=1 SYN=2 RST=4 PSH=8 ACK=16 URG=32 ECE=64 CWR=128 NS=256; -1 without TCP
+	QryName      string    // first DNS question's name
+	RespName     string    // answer records' names, comma-separated, in order
+	Payload      []byte    // first PayloadBytes transport payload bytes; nil unless asked; valid until the next Next
+}
+
+// Stats counts what a Source has seen so far.
+type Stats struct {
+	Frames    int64 // frames returned by Next
+	Malformed int64 // frames only partly decoded
+	Skipped   int64 // records that could not be read at all (not returned)
+	Dropped   int64 // frames the kernel dropped (live capture only)
+}
+
+// Source yields decoded packets one at a time.
+type Source interface {
+	// Next returns the next packet; io.EOF at the end of a file; ErrTimeout
+	// (live only) when no packet arrived within the read timeout; a
+	// *FileError, after every good frame before it, when a file is damaged.
+	// The *Packet is reused by the next call.
+	Next() (*Packet, error)
+	Stats() Stats
+	Close() error
+}
+
+// Options tune file reading.
+type Options struct {
+	PayloadBytes int // keep the first N transport payload bytes; 0 keeps none
+}
+
+// ErrTimeout is returned by a live Source's Next when no packet arrived
+// within the read timeout; the caller may call Next again.
+var ErrTimeout = errors.New("capture: read timeout")
+
+// ErrNotCapture is wrapped by OpenFile when a file is neither pcap nor pcapng.
+var ErrNotCapture = errors.New("not a pcap or pcapng file")
+
+// FileError reports a damaged capture file: the frames before Frame were
+// returned; the damage starts at byte Offset.
+type FileError struct {
+	Path   string
+	Offset int64 // byte offset of the damaged record or block
+	Frame  int64 // 1-based number the damaged frame would have had
+	Err    error
+}
+
+func (e *FileError) Error() string {
+	return fmt.Sprintf("capture file %s damaged at byte %d (frame %d): %v", e.Path, e.Offset, e.Frame, e.Err)
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// PermissionError reports that live capture is not allowed for this process.
+type PermissionError struct {
+	Interface string
+	Err       error
+}
+
+func (e *PermissionError) Error() string {
+	return fmt.Sprintf("capture on %s not permitted (grant CAP_NET_RAW with `setcap cap_net_raw+ep bin/collect`, or run as root): %v", e.Interface, e.Err)
+}
+
+func (e *PermissionError) Unwrap() error { return e.Err }
+
+// FilterError reports a BPF filter that libpcap could not compile.
+type FilterError struct {
+	Filter string
+	Err    error
+}
+
+func (e *FilterError) Error() string {
+	return fmt.Sprintf("invalid BPF filter %q: %v", e.Filter, e.Err)
+}
+
+func (e *FilterError) Unwrap() error { return e.Err }

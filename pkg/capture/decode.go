@@ -1,0 +1,464 @@
+package capture
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"strconv"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
+)
+
+// Link types decoded here (LINKTYPE_* values as stored in files).
+const (
+	linkNull     = 0
+	linkEthernet = 1
+	linkPPP      = 9
+	linkRawBSD   = 12 // DLT_RAW on most BSDs, seen in files written there
+	linkRawOBSD  = 14 // DLT_RAW on OpenBSD
+	linkRaw      = 101
+	linkCHDLC    = 104
+	linkLoop     = 108
+	linkSLL      = 113
+	linkIPv4     = 228
+	linkIPv6     = 229
+	linkSLL2     = 276
+)
+
+// maxRounds bounds how often decoding resumes past an IP fragment header,
+// so a crafted chain of headers cannot loop.
+const maxRounds = 4
+
+// internLimit bounds each string cache; it is emptied when full.
+const internLimit = 1 << 14
+
+// decoder turns frame bytes into Packet fields. It owns one instance of each
+// layer, reused for every frame, and caches the strings it hands out so the
+// steady state does not allocate.
+type decoder struct {
+	eth   layers.Ethernet
+	dot1q layers.Dot1Q
+	sll   layers.LinuxSLL
+	loop  layers.Loopback
+	pppoe pppoeLayer
+	ip4   layers.IPv4
+	ip6   layers.IPv6
+	ext   layers.IPv6ExtensionSkipper
+	gre   layers.GRE
+	arp   layers.ARP
+	tcp   layers.TCP
+	udp   layers.UDP
+	icmp4 layers.ICMPv4
+	icmp6 layers.ICMPv6
+	dns   layers.DNS
+
+	container gopacket.DecodingLayerContainer
+	parsers   map[gopacket.LayerType]*gopacket.DecodingLayerParser
+	decoded   []gopacket.LayerType // one parser run
+	layers    []gopacket.LayerType // the whole frame
+	payload   int                  // Options.PayloadBytes
+	payBuf    []byte
+	nameBuf   []byte
+
+	strs map[string]string // DNS names and protocol lists
+	ips  map[string]string // addresses, keyed by their 4 or 16 bytes
+	link map[uint32]string // names of link types not decoded
+}
+
+func newDecoder(payloadBytes int) *decoder {
+	d := &decoder{
+		payload: max(payloadBytes, 0),
+		parsers: make(map[gopacket.LayerType]*gopacket.DecodingLayerParser),
+		decoded: make([]gopacket.LayerType, 0, 16),
+		layers:  make([]gopacket.LayerType, 0, 16),
+		strs:    make(map[string]string),
+		ips:     make(map[string]string),
+		link:    make(map[uint32]string),
+	}
+	c := gopacket.DecodingLayerContainer(gopacket.DecodingLayerSparse(nil))
+	for _, l := range []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.sll, &d.loop, &d.pppoe,
+		&d.ip4, &d.ip6, &d.ext, &d.gre, &d.arp, &d.tcp, &d.udp, &d.icmp4, &d.icmp6} {
+		c = c.Put(l)
+	}
+	// A fragment header ends the run: decoding resumes only for first
+	// fragments, which the skipper cannot tell apart.
+	sparse := c.(gopacket.DecodingLayerSparse)
+	sparse[layers.LayerTypeIPv6Fragment] = nil
+	d.container = sparse
+	for t, l := range sparse {
+		if l == nil {
+			continue
+		}
+		p := gopacket.NewDecodingLayerParser(gopacket.LayerType(t))
+		p.IgnoreUnsupported = true
+		p.SetDecodingLayerContainer(sparse)
+		d.parsers[gopacket.LayerType(t)] = p
+	}
+	if d.payload > 0 {
+		d.payBuf = make([]byte, d.payload)
+	}
+	return d
+}
+
+// decode fills p (all but Frame and Time) from one frame on the given link type.
+func (d *decoder) decode(p *Packet, data []byte, linkType uint32) {
+	p.Protocols, p.Malformed = "", false
+	p.SrcIP, p.DstIP, p.SrcPort, p.DstPort = "", "", 0, 0
+	p.TCPFlags, p.QryName, p.RespName, p.Payload = -1, "", "", nil
+	d.layers = d.layers[:0]
+	d.nameBuf = d.nameBuf[:0]
+
+	first, data, ok := d.linkLayer(linkType, data)
+	if !ok {
+		p.Malformed = true
+		p.Protocols = d.linkName(linkType)
+		return
+	}
+	if !d.run(first, data) {
+		p.Malformed = true
+	}
+	d.fields(p)
+}
+
+// linkLayer strips link headers gopacket has no DecodingLayer for and says
+// which layer decodes the rest. The name of a stripped header goes into nameBuf.
+func (d *decoder) linkLayer(linkType uint32, data []byte) (gopacket.LayerType, []byte, bool) {
+	switch linkType {
+	case linkEthernet:
+		return layers.LayerTypeEthernet, data, true
+	case linkSLL:
+		return layers.LayerTypeLinuxSLL, data, true
+	case linkNull, linkLoop:
+		return layers.LayerTypeLoopback, data, true
+	case linkIPv4:
+		return layers.LayerTypeIPv4, data, true
+	case linkIPv6:
+		return layers.LayerTypeIPv6, data, true
+	case linkRaw, linkRawBSD, linkRawOBSD:
+		if len(data) > 0 && data[0]>>4 == 6 {
+			return layers.LayerTypeIPv6, data, true
+		}
+		return layers.LayerTypeIPv4, data, true
+	case linkSLL2:
+		d.nameBuf = append(d.nameBuf, "sll2"...)
+		if len(data) < 20 {
+			return gopacket.LayerTypeZero, nil, true
+		}
+		return layers.EthernetType(binary.BigEndian.Uint16(data)).LayerType(), data[20:], true
+	case linkCHDLC:
+		return d.chdlc(data)
+	case linkPPP:
+		// Cisco HDLC framing (address 0x0f or 0x8f) also appears on this link type.
+		if len(data) > 0 && (data[0] == 0x0f || data[0] == 0x8f) {
+			return d.chdlc(data)
+		}
+		d.nameBuf = append(d.nameBuf, "ppp"...)
+		if len(data) >= 2 && data[0] == 0xff && data[1] == 0x03 {
+			data = data[2:]
+		}
+		t, n := pppNext(data)
+		return t, data[n:], true
+	}
+	return gopacket.LayerTypeZero, nil, false
+}
+
+func (d *decoder) chdlc(data []byte) (gopacket.LayerType, []byte, bool) {
+	d.nameBuf = append(d.nameBuf, "chdlc"...)
+	if len(data) < 4 {
+		return gopacket.LayerTypeZero, nil, true
+	}
+	return layers.EthernetType(binary.BigEndian.Uint16(data[2:])).LayerType(), data[4:], true
+}
+
+// pppNext reads a PPP protocol field (1 byte when compressed) and returns the
+// layer it announces and the field's length.
+func pppNext(b []byte) (gopacket.LayerType, int) {
+	var proto uint16
+	n := 0
+	switch {
+	case len(b) >= 1 && b[0]&1 == 1:
+		proto, n = uint16(b[0]), 1
+	case len(b) >= 2:
+		proto, n = binary.BigEndian.Uint16(b), 2
+	default:
+		return gopacket.LayerTypeZero, 0
+	}
+	switch proto {
+	case 0x21:
+		return layers.LayerTypeIPv4, n
+	case 0x57:
+		return layers.LayerTypeIPv6, n
+	}
+	return gopacket.LayerTypePayload, n
+}
+
+// run decodes data starting at layer first, resuming past first IP
+// fragments. It reports false when a layer failed to decode.
+func (d *decoder) run(first gopacket.LayerType, data []byte) bool {
+	typ := first
+	for range maxRounds {
+		p, ok := d.parsers[typ]
+		if !ok || len(data) == 0 {
+			return true
+		}
+		err := p.DecodeLayers(data, &d.decoded)
+		d.layers = append(d.layers, d.decoded...)
+		if err != nil || len(d.decoded) == 0 {
+			return false
+		}
+		last := d.decoded[len(d.decoded)-1]
+		switch {
+		case last == layers.LayerTypeIPv4 && d.ip4.Flags&layers.IPv4MoreFragments != 0 && d.ip4.FragOffset == 0:
+			typ, data = d.ip4.Protocol.LayerType(), d.ip4.Payload
+		case (last == layers.LayerTypeIPv6 || layers.LayerClassIPv6Extension.Contains(last)) &&
+			d.nextOf(last) == layers.LayerTypeIPv6Fragment:
+			frag := d.payloadOf(last)
+			if len(frag) < 8 || binary.BigEndian.Uint16(frag[2:])>>3 != 0 {
+				return true
+			}
+			typ, data = layers.IPProtocol(frag[0]).LayerType(), frag[8:]
+		default:
+			return true
+		}
+	}
+	return true
+}
+
+func (d *decoder) nextOf(t gopacket.LayerType) gopacket.LayerType {
+	l, _ := d.container.Decoder(t)
+	return l.NextLayerType()
+}
+
+func (d *decoder) payloadOf(t gopacket.LayerType) []byte {
+	l, _ := d.container.Decoder(t)
+	return l.LayerPayload()
+}
+
+// fields copies what the decoded layers hold into p.
+func (d *decoder) fields(p *Packet) {
+	var ipSrc, ipDst []byte
+	var transport []byte
+	hasTransport := false
+	for _, t := range d.layers {
+		name := ""
+		switch t {
+		case layers.LayerTypeEthernet:
+			name = "eth"
+		case layers.LayerTypeDot1Q:
+			name = "vlan"
+		case layers.LayerTypeLinuxSLL:
+			name = "sll"
+		case layers.LayerTypeLoopback:
+			name = "null"
+		case layers.LayerTypePPPoE:
+			name = "pppoe"
+		case layers.LayerTypeIPv4:
+			name, ipSrc, ipDst = "ipv4", d.ip4.SrcIP, d.ip4.DstIP
+		case layers.LayerTypeIPv6:
+			name, ipSrc, ipDst = "ipv6", d.ip6.SrcIP, d.ip6.DstIP
+		case layers.LayerTypeGRE:
+			name = "gre"
+		case layers.LayerTypeARP:
+			name = "arp"
+		case layers.LayerTypeICMPv4:
+			name, transport = "icmp", d.icmp4.Payload
+		case layers.LayerTypeICMPv6:
+			name, transport = "icmpv6", d.icmp6.Payload
+		case layers.LayerTypeTCP:
+			if hasTransport {
+				continue
+			}
+			hasTransport = true
+			name, transport = "tcp", d.tcp.Payload
+			p.SrcPort, p.DstPort, p.TCPFlags = uint16(d.tcp.SrcPort), uint16(d.tcp.DstPort), tcpFlags(&d.tcp)
+		case layers.LayerTypeUDP:
+			if hasTransport {
+				continue
+			}
+			hasTransport = true
+			name, transport = "udp", d.udp.Payload
+			p.SrcPort, p.DstPort = uint16(d.udp.SrcPort), uint16(d.udp.DstPort)
+		default:
+			continue // IPv6 extension headers belong to ipv6
+		}
+		d.addName(name)
+	}
+	if ipSrc != nil {
+		p.SrcIP, p.DstIP = d.ipString(ipSrc), d.ipString(ipDst)
+	}
+	last := gopacket.LayerTypeZero
+	if n := len(d.layers); n > 0 {
+		last = d.layers[n-1]
+	}
+	switch last {
+	case layers.LayerTypeUDP:
+		if name := dnsPort(p.SrcPort, p.DstPort); name != "" {
+			d.decodeDNS(p, name, d.udp.Payload)
+		}
+	case layers.LayerTypeTCP:
+		// DNS over TCP: a 2-byte length, then the message. Only a segment
+		// that starts a message is decoded; others carry the middle of one.
+		if (p.SrcPort == 53 || p.DstPort == 53) && len(d.tcp.Payload) >= 2+12 {
+			b := d.tcp.Payload[2:]
+			b = b[:min(len(b), int(binary.BigEndian.Uint16(d.tcp.Payload)))]
+			d.decodeDNS(p, "dns", b)
+		}
+	}
+	p.Protocols = d.intern(d.nameBuf)
+	if d.payload > 0 && len(transport) > 0 {
+		n := copy(d.payBuf, transport)
+		p.Payload = d.payBuf[:n]
+	}
+}
+
+// dnsPort names the DNS flavour a UDP port pair carries, or "".
+func dnsPort(src, dst uint16) string {
+	switch {
+	case src == 53 || dst == 53:
+		return "dns"
+	case src == 5353 || dst == 5353:
+		return "mdns"
+	case src == 5355 || dst == 5355:
+		return "llmnr"
+	}
+	return ""
+}
+
+// decodeDNS fills the DNS names. A message that decodes only in part keeps
+// the names read before the damage and marks the frame malformed.
+func (d *decoder) decodeDNS(p *Packet, name string, b []byte) {
+	err := d.dns.DecodeFromBytes(b, gopacket.NilDecodeFeedback)
+	if err != nil {
+		p.Malformed = true
+		if len(b) < 12 {
+			return // not even a header: d.dns holds the previous message
+		}
+	}
+	d.addName(name)
+	if len(d.dns.Questions) > 0 {
+		p.QryName = d.dnsName(d.dns.Questions[0].Name)
+	}
+	if len(d.dns.Answers) == 0 {
+		return
+	}
+	start := len(d.nameBuf)
+	for i := range d.dns.Answers {
+		if i > 0 {
+			d.nameBuf = append(d.nameBuf, ',')
+		}
+		d.nameBuf = appendDNSName(d.nameBuf, d.dns.Answers[i].Name)
+	}
+	p.RespName = d.intern(d.nameBuf[start:])
+	d.nameBuf = d.nameBuf[:start]
+}
+
+func (d *decoder) dnsName(b []byte) string {
+	start := len(d.nameBuf)
+	d.nameBuf = appendDNSName(d.nameBuf, b)
+	s := d.intern(d.nameBuf[start:])
+	d.nameBuf = d.nameBuf[:start]
+	return s
+}
+
+// appendDNSName writes a name as text: the root as "<Root>" and bytes that
+// are not printable ASCII as \DDD (RFC 1035 master-file style), so the
+// database only ever holds plain text.
+func appendDNSName(dst, name []byte) []byte {
+	if len(name) == 0 {
+		return append(dst, "<Root>"...)
+	}
+	for _, c := range name {
+		if c < 0x20 || c > 0x7e {
+			dst = append(dst, '\\', '0'+c/100, '0'+c/10%10, '0'+c%10)
+			continue
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+func (d *decoder) addName(name string) {
+	if len(d.nameBuf) > 0 {
+		d.nameBuf = append(d.nameBuf, ':')
+	}
+	d.nameBuf = append(d.nameBuf, name...)
+}
+
+// intern returns b as a string, shared with earlier equal strings.
+func (d *decoder) intern(b []byte) string {
+	if s, ok := d.strs[string(b)]; ok {
+		return s
+	}
+	if len(d.strs) >= internLimit {
+		clear(d.strs)
+	}
+	s := string(b)
+	d.strs[s] = s
+	return s
+}
+
+func (d *decoder) ipString(ip []byte) string {
+	if s, ok := d.ips[string(ip)]; ok {
+		return s
+	}
+	a, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return ""
+	}
+	if len(d.ips) >= internLimit {
+		clear(d.ips)
+	}
+	s := a.String()
+	d.ips[string(ip)] = s
+	return s
+}
+
+func (d *decoder) linkName(lt uint32) string {
+	if s, ok := d.link[lt]; ok {
+		return s
+	}
+	s := "linktype" + strconv.FormatUint(uint64(lt), 10)
+	d.link[lt] = s
+	return s
+}
+
+func tcpFlags(t *layers.TCP) int {
+	f := 0
+	for i, set := range [...]bool{t.FIN, t.SYN, t.RST, t.PSH, t.ACK, t.URG, t.ECE, t.CWR, t.NS} {
+		if set {
+			f |= 1 << i
+		}
+	}
+	return f
+}
+
+var errShortPPPoE = errors.New("pppoe header shorter than 6 bytes")
+
+// pppoeLayer decodes a PPPoE session header and the PPP protocol field
+// after it; gopacket's PPPoE is not a DecodingLayer.
+type pppoeLayer struct {
+	layers.BaseLayer
+	next gopacket.LayerType
+}
+
+var _ gopacket.DecodingLayer = (*pppoeLayer)(nil)
+
+func (l *pppoeLayer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+	if len(data) < 6 {
+		df.SetTruncated()
+		return errShortPPPoE
+	}
+	body := data[6:]
+	if n := int(binary.BigEndian.Uint16(data[4:])); n < len(body) {
+		body = body[:n]
+	}
+	t, n := pppNext(body)
+	l.next = t
+	l.BaseLayer = layers.BaseLayer{Contents: data[:6+n], Payload: body[n:]}
+	return nil
+}
+
+func (l *pppoeLayer) CanDecode() gopacket.LayerClass    { return layers.LayerTypePPPoE }
+func (l *pppoeLayer) NextLayerType() gopacket.LayerType { return l.next }
+func (l *pppoeLayer) LayerPayload() []byte              { return l.Payload }

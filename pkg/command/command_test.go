@@ -1,0 +1,75 @@
+package command
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"portwatch/pkg/store"
+)
+
+func TestParseDuration(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		err  bool
+	}{
+		{"7d", 7 * 24 * time.Hour, false},
+		{"36h", 36 * time.Hour, false},
+		{"1d12h", 36 * time.Hour, false},
+		{"90m", 90 * time.Minute, false},
+		{"0d", 0, true},
+		{"-1h", 0, true},
+		{"d", 0, true},
+		{"7days", 0, true},
+		{"", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseDuration(tt.in)
+		if (err != nil) != tt.err || got != tt.want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.err)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		err  bool
+	}{
+		{"4096", 4096, false},
+		{"500M", 500 << 20, false},
+		{"200MiB", 200 << 20, false},
+		{"1.5G", 3 << 29, false},
+		{"2k", 2048, false},
+		{"0", 0, true},
+		{"lots", 0, true},
+		{"", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseSize(tt.in)
+		if (err != nil) != tt.err || got != tt.want {
+			t.Errorf("ParseSize(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.err)
+		}
+	}
+}
+
+func TestCode(t *testing.T) {
+	tests := []struct {
+		err  error
+		want int
+	}{
+		{nil, ExitOK},
+		{errors.New("disk full"), ExitError},
+		{Usagef("--keep %q: bad", "x"), ExitUsage},
+		{fmt.Errorf("cleanup: %w", Usagef("bad")), ExitUsage},
+		{fmt.Errorf("collect: %w", store.ErrLocked), ExitLocked},
+	}
+	for _, tt := range tests {
+		if got := Code(tt.err); got != tt.want {
+			t.Errorf("Code(%v) = %d, want %d", tt.err, got, tt.want)
+		}
+	}
+}

@@ -7,7 +7,6 @@ func notYet(op string) error { return &UnsupportedError{Op: op, Reason: "not imp
 
 func newGemm(opset int, a Attrs) (Op, error)            { return nil, notYet("Gemm") }
 func newMatMul(opset int, a Attrs) (Op, error)          { return nil, notYet("MatMul") }
-func newDropout(opset int, a Attrs) (Op, error)         { return nil, notYet("Dropout") }
 func newSlice(opset int, a Attrs) (Op, error)           { return nil, notYet("Slice") }
 func newGather(opset int, a Attrs) (Op, error)          { return nil, notYet("Gather") }
 func newConcat(opset int, a Attrs) (Op, error)          { return nil, notYet("Concat") }

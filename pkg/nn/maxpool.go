@@ -1,0 +1,151 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"gorgonia.org/tensor"
+)
+
+// maxPool is ONNX MaxPool over any number of spatial axes, with the Indices
+// output. Indices are always computed: tracking the argmax beside the max
+// costs one store per improvement, and Backward needs it anyway.
+type maxPool struct {
+	win      windowAttrs
+	colMajor bool // storage_order 1: Indices count the first spatial axis fastest
+}
+
+var _ Differentiable = (*maxPool)(nil)
+
+func newMaxPool(opset int, a Attrs) (Op, error) {
+	known := []string{"auto_pad", "kernel_shape", "pads", "strides"}
+	if opset >= 8 {
+		known = append(known, "storage_order")
+	}
+	if opset >= 10 {
+		known = append(known, "ceil_mode", "dilations")
+	}
+	if err := a.Check("MaxPool", known...); err != nil {
+		return nil, err
+	}
+	w, err := parseWindowAttrs("MaxPool", a)
+	if err != nil {
+		return nil, err
+	}
+	if w.kernel == nil {
+		return nil, fmt.Errorf("MaxPool: attribute kernel_shape is required")
+	}
+	ceil, err := a.Int("ceil_mode", 0)
+	if err != nil {
+		return nil, fmt.Errorf("MaxPool: %w", err)
+	}
+	order, err := a.Int("storage_order", 0)
+	if err != nil {
+		return nil, fmt.Errorf("MaxPool: %w", err)
+	}
+	if ceil != 0 && ceil != 1 || order != 0 && order != 1 {
+		return nil, fmt.Errorf("MaxPool: ceil_mode %d and storage_order %d, want 0 or 1", ceil, order)
+	}
+	w.ceil = ceil == 1
+	return &maxPool{win: w, colMajor: order == 1}, nil
+}
+
+// pool returns the maxima and, for each, the row-major flat index into X of
+// the element that gave it (the first one on ties).
+func (o *maxPool) pool(in []*tensor.Dense) (y []float32, arg []int64, w *window, err error) {
+	if len(in) < 1 || in[0] == nil {
+		return nil, nil, nil, fmt.Errorf("MaxPool: want input X")
+	}
+	if in[0].Dtype() != tensor.Float32 {
+		return nil, nil, nil, &UnsupportedError{Op: "MaxPool", Reason: fmt.Sprintf("X of type %v (float32 only)", in[0].Dtype())}
+	}
+	x := in[0].Float32s()
+	xs := Shape(in[0])
+	if len(xs) != len(o.win.kernel)+2 {
+		return nil, nil, nil, fmt.Errorf("MaxPool: X shape %v, want [N,C] and %d spatial axes", xs, len(o.win.kernel))
+	}
+	if w, err = o.win.geometry("MaxPool", xs[2:], toInts(o.win.kernel)); err != nil {
+		return nil, nil, nil, err
+	}
+	planes := xs[0] * xs[1]
+	y = make([]float32, planes*w.nOut)
+	arg = make([]int64, planes*w.nOut)
+	for pl := range planes {
+		xc := x[pl*w.inSize:][:w.inSize]
+		yp := y[pl*w.nOut:][:w.nOut]
+		ap := arg[pl*w.nOut:][:w.nOut]
+		for q := range ap {
+			yp[q] = float32(math.Inf(-1))
+			ap[q] = -1
+		}
+		// Taps outermost so that the inner loop runs along the outputs.
+		for t := range w.nTaps {
+			for q, p := range w.tap[t*w.nOut:][:w.nOut] {
+				if p >= 0 && (ap[q] < 0 || xc[p] > yp[q]) {
+					yp[q], ap[q] = xc[p], int64(p)
+				}
+			}
+		}
+		base := int64(pl * w.inSize)
+		for q := range ap {
+			if ap[q] < 0 {
+				return nil, nil, nil, fmt.Errorf("MaxPool: output %d of plane %d lies wholly in padding", q, pl)
+			}
+			ap[q] += base
+		}
+	}
+	return y, arg, w, nil
+}
+
+func (o *maxPool) Forward(_ *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, error) {
+	y, arg, w, err := o.pool(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.colMajor {
+		arg = colMajorIndices(arg, Shape(in[0])[2:])
+	}
+	shape := append(Shape(in[0])[:2], w.out...)
+	return []*tensor.Dense{NewF32(shape, y), NewI64(shape, arg)}, nil, nil
+}
+
+// colMajorIndices rewrites row-major flat indices with the spatial part
+// counted first axis fastest, as storage_order 1 asks; the (n, c) offset
+// stays row-major, as in onnxruntime.
+func colMajorIndices(arg []int64, spatial []int) []int64 {
+	size := int64(Size(spatial))
+	r := make([]int64, len(arg))
+	for i, a := range arg {
+		p, cm, stride := a%size, int64(0), int64(1)
+		for d := len(spatial) - 1; d >= 0; d-- {
+			// Peel row-major coordinates from the last axis.
+			cm += (p % int64(spatial[d])) * (size / int64(spatial[d]) / stride)
+			p /= int64(spatial[d])
+			stride *= int64(spatial[d])
+		}
+		r[i] = a - a%size + cm
+	}
+	return r
+}
+
+// Backward routes each output gradient to the input that gave the maximum.
+// The argmax is recomputed rather than read from Indices, which storage_order
+// may have rewritten.
+func (o *maxPool) Backward(in, _, gradOut []*tensor.Dense, _ any) ([]*tensor.Dense, error) {
+	_, arg, _, err := o.pool(in)
+	if err != nil {
+		return nil, err
+	}
+	if len(gradOut) < 1 || gradOut[0] == nil {
+		return nil, fmt.Errorf("MaxPool backward: no gradient for Y")
+	}
+	gy, err := F32(gradOut[0])
+	if err != nil || len(gy) != len(arg) {
+		return nil, fmt.Errorf("MaxPool backward: gradient of Y has shape %v, want %d values", Shape(gradOut[0]), len(arg))
+	}
+	dx := make([]float32, Size(Shape(in[0])))
+	for q, a := range arg {
+		dx[a] += gy[q]
+	}
+	return []*tensor.Dense{NewF32(Shape(in[0]), dx)}, nil
+}

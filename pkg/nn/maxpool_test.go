@@ -1,0 +1,134 @@
+package nn
+
+import (
+	"errors"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"gorgonia.org/tensor"
+)
+
+func TestMaxPoolConformance(t *testing.T) {
+	for _, pattern := range []string{"test_maxpool_*", "pytorch-converted/test_MaxPool1d*"} {
+		dirs, _ := filepath.Glob(filepath.Join(conformanceDir, pattern))
+		if len(dirs) == 0 {
+			t.Skipf("no cases %s", pattern)
+		}
+		for _, dir := range dirs {
+			if filepath.Base(dir) == "test_maxpool_2d_uint8" {
+				continue // refused: see TestMaxPoolRefusesUint8
+			}
+			t.Run(filepath.Base(dir), func(t *testing.T) { runCase(t, dir, 1e-3, 1e-7) })
+		}
+	}
+}
+
+func TestMaxPoolRefusesUint8(t *testing.T) {
+	dir := filepath.Join(conformanceDir, "test_maxpool_2d_uint8")
+	nodes, _, _ := readModel(t, filepath.Join(dir, "model.onnx"))
+	op, err := New("MaxPool", 22, nodes[0].attrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// onnx-go cannot decode the uint8 data file; the dtype is what matters.
+	x := tensor.New(tensor.WithShape(1, 3, 5, 5), tensor.Of(tensor.Uint8))
+	var ue *UnsupportedError
+	if _, _, err := op.Forward(&Pass{}, []*tensor.Dense{x}); !errors.As(err, &ue) {
+		t.Fatalf("got %v, want *UnsupportedError", err)
+	}
+}
+
+// TestMaxPoolIndices: X [1,1,2,3] = [[1 6 2] [5 3 4]], kernel 2x2, stride 1,
+// the last axis padded by one at the end: outputs at (0,0) (0,1) (0,2).
+//
+//	(0,0): {1,6,5,3} -> 6 at (0,1): row-major 1, column-major 0+1*2 = 2
+//	(0,1): {6,2,3,4} -> 6 at (0,1): 1, 2
+//	(0,2): {2,4} (right column padded) -> 4 at (1,2): row-major 5, column-major 1+2*2 = 5
+func TestMaxPoolIndices(t *testing.T) {
+	x := NewF32([]int{1, 1, 2, 3}, []float32{1, 6, 2, 5, 3, 4})
+	for _, tc := range []struct {
+		order int64
+		want  []int64
+	}{{0, []int64{1, 1, 5}}, {1, []int64{2, 2, 5}}} {
+		op, err := New("MaxPool", 12, Attrs{"kernel_shape": []int64{2, 2}, "pads": []int64{0, 0, 0, 1}, "storage_order": tc.order})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _, err := op.Forward(&Pass{}, []*tensor.Dense{x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		compareTensors(t, "Y", out[0], NewF32([]int{1, 1, 1, 3}, []float32{6, 6, 4}), 0, 0)
+		compareTensors(t, "Indices", out[1], NewI64([]int{1, 1, 1, 3}, tc.want), 0, 0)
+	}
+}
+
+// distinctF32 is a tensor of well separated values in random order, so that
+// finite differences never change which element is the maximum.
+func distinctF32(rng *rand.Rand, shape ...int) *tensor.Dense {
+	v := make([]float32, Size(shape))
+	for i, p := range rng.Perm(len(v)) {
+		v[i] = float32(p)*0.1 - 1
+	}
+	return NewF32(shape, v)
+}
+
+func TestMaxPoolGrad(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, tc := range []struct {
+		name  string
+		attrs Attrs
+		x     []int
+	}{
+		{"1d-overlap", Attrs{"kernel_shape": []int64{3}, "strides": []int64{2}, "pads": []int64{1, 1}}, []int{2, 2, 9}},
+		{"2d-ceil-dilation", Attrs{"kernel_shape": []int64{2, 2}, "strides": []int64{2, 1}, "dilations": []int64{1, 2}, "ceil_mode": int64(1)}, []int{1, 2, 5, 6}},
+		{"3d-same", Attrs{"kernel_shape": []int64{2, 2, 2}, "auto_pad": "SAME_UPPER", "storage_order": int64(1)}, []int{1, 1, 3, 3, 4}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			op, err := New("MaxPool", 22, tc.attrs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkGrad(t, op.(Differentiable), func() *Pass { return &Pass{Train: true} }, []*tensor.Dense{distinctF32(rng, tc.x...)}, []int{0})
+		})
+	}
+}
+
+func TestMaxPoolErrors(t *testing.T) {
+	var ue *UnsupportedError
+	if _, err := New("MaxPool", 9, Attrs{"kernel_shape": []int64{2}, "dilations": []int64{2}}); !errors.As(err, &ue) {
+		t.Errorf("dilations at opset 9: got %v, want *UnsupportedError", err)
+	}
+	if _, err := New("MaxPool", 22, Attrs{}); err == nil {
+		t.Error("no kernel_shape: no error")
+	}
+	op, err := New("MaxPool", 22, Attrs{"kernel_shape": []int64{2, 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := op.Forward(&Pass{}, []*tensor.Dense{randF32(1, -1, 1, 1, 1, 4)}); err == nil {
+		t.Error("1-D input for a 2-D kernel: no error")
+	}
+	pad, err := New("MaxPool", 22, Attrs{"kernel_shape": []int64{2}, "pads": []int64{3, 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := pad.Forward(&Pass{}, []*tensor.Dense{randF32(1, -1, 1, 1, 1, 4)}); err == nil {
+		t.Error("window wholly in padding: no error")
+	}
+}
+
+// BenchmarkMaxPool pools the portae Conv output [600, 8, 4096] by 4.
+func BenchmarkMaxPool(b *testing.B) {
+	op, err := New("MaxPool", 22, Attrs{"kernel_shape": []int64{4}, "strides": []int64{4}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := []*tensor.Dense{randF32(1, -1, 1, 600, 8, 4096)}
+	for b.Loop() {
+		if _, _, err := op.Forward(&Pass{}, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,184 @@
+// Package portae builds portwatch's own model, portae v1: a Conv1D-LSTM
+// autoencoder over port occupancy, as a complete ONNX file.
+//
+// Input `occupancy` float32 [N, T, C, 65536] holds T consecutive rounds of C
+// per-port channels; output `reconstruction` float32 [N, C, 65536] is the
+// model's rebuild of the window's last round, each value the probability
+// that the port is in use on that channel. Per round: Conv (1-D along the
+// ports) -> Relu -> MaxPool -> Dropout; the T round codes -> LSTM along
+// time -> Gemm bottleneck -> Relu -> Gemm -> Sigmoid. Only standard ops, so
+// the file opens unchanged in onnxruntime and Netron.
+package portae
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+
+	"gorgonia.org/tensor"
+
+	"portwatch/pkg/nn"
+	"portwatch/pkg/onnx"
+)
+
+// Metadata keys of the model file (the contract with detect).
+const (
+	KeyVersion       = "portwatch.version"
+	KeyChannels      = "portwatch.channels"
+	KeyWindow        = "portwatch.window"
+	KeyThreshold     = "portwatch.threshold"
+	KeyCalibration   = "portwatch.calibration"
+	KeyRoundsTrained = "portwatch.rounds_trained"
+	KeyTrainedUntil  = "portwatch.trained_until"
+
+	// Version is KeyVersion's value for this architecture.
+	Version = "portae-v1"
+	// Input and Output name the graph's input and output.
+	Input  = "occupancy"
+	Output = "reconstruction"
+	// Ports is the length of the port axis.
+	Ports = 65536
+)
+
+// DefaultChannels are the occupancy channels collect records.
+func DefaultChannels() []string { return []string{"tcp_listen", "udp_bound", "tcp_conn"} }
+
+// Sizes of the layers. Conv blocks of 64 ports (1024 per round), max over
+// 4 blocks: 8 filters x 256 = 2048 features per round, small enough that the
+// LSTM's input projection stays cheap at batch 60 yet each feature still
+// covers only 256 ports. The 16-wide bottleneck feeds the one big layer,
+// 16 x C x 65536 weights, so it sets most of the cost of a step.
+const (
+	Filters    = 8
+	Kernel     = 64
+	Pool       = 4
+	Hidden     = 32
+	Bottleneck = 16
+	// DropoutRatio drops round codes while training.
+	DropoutRatio = 0.1
+	// Prior is the occupancy an untrained model predicts for every port:
+	// the last Gemm's bias starts at its logit, so a fresh model says
+	// "mostly empty" rather than noise.
+	Prior = 1e-3
+)
+
+// Config chooses the window, the channels and the initial weights.
+type Config struct {
+	Window   int      // rounds per window, T (default 10)
+	Channels []string // channel names, C of them (default DefaultChannels())
+	Seed     uint64   // seeds the initial weights
+}
+
+// Build returns a fresh, untrained portae v1 as a serialized ONNX model.
+func Build(cfg Config) ([]byte, error) {
+	if cfg.Window == 0 {
+		cfg.Window = 10
+	}
+	if cfg.Channels == nil {
+		cfg.Channels = DefaultChannels()
+	}
+	if cfg.Window < 1 {
+		return nil, fmt.Errorf("build portae: window %d, want at least 1", cfg.Window)
+	}
+	if len(cfg.Channels) == 0 {
+		return nil, errors.New("build portae: no channels")
+	}
+	for _, c := range cfg.Channels {
+		if c == "" || strings.Contains(c, ",") {
+			return nil, fmt.Errorf("build portae: bad channel name %q", c)
+		}
+	}
+	spec := graph(cfg)
+	b, err := onnx.Encode(spec)
+	if err != nil {
+		return nil, fmt.Errorf("build portae: %w", err)
+	}
+	return b, nil
+}
+
+func graph(cfg Config) *onnx.Spec {
+	t, c := int64(cfg.Window), int64(len(cfg.Channels))
+	positions := int64(Ports / Kernel / Pool)
+	features := int64(Filters) * positions
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x706f72746165)) // "portae"
+	uniform := func(bound float64, shape ...int) *tensor.Dense {
+		v := make([]float32, nn.Size(shape))
+		for i := range v {
+			v[i] = float32((rng.Float64()*2 - 1) * bound)
+		}
+		return nn.NewF32(shape, v)
+	}
+	fill := func(x float32, shape ...int) *tensor.Dense {
+		v := make([]float32, nn.Size(shape))
+		for i := range v {
+			v[i] = x
+		}
+		return nn.NewF32(shape, v)
+	}
+	ints := func(v ...int64) *tensor.Dense { return nn.NewI64([]int{len(v)}, v) }
+
+	h, cp := int(Hidden), int(c)*Ports
+	// PyTorch's default init: uniform within 1/sqrt(fan in).
+	inits := []onnx.NamedTensor{
+		{Name: "conv.weight", Tensor: uniform(1/math.Sqrt(float64(c*Kernel)), Filters, int(c), Kernel)},
+		{Name: "conv.bias", Tensor: uniform(1/math.Sqrt(float64(c*Kernel)), Filters)},
+		{Name: "lstm.W", Tensor: uniform(1/math.Sqrt(Hidden), 1, 4*h, int(features))},
+		{Name: "lstm.R", Tensor: uniform(1/math.Sqrt(Hidden), 1, 4*h, h)},
+		{Name: "lstm.B", Tensor: uniform(1/math.Sqrt(Hidden), 1, 8*h)},
+		{Name: "encode.weight", Tensor: uniform(1/math.Sqrt(Hidden), Bottleneck, h)},
+		{Name: "encode.bias", Tensor: uniform(1/math.Sqrt(Hidden), Bottleneck)},
+		{Name: "decode.weight", Tensor: uniform(1/math.Sqrt(Bottleneck), cp, Bottleneck)},
+		{Name: "decode.bias", Tensor: fill(float32(math.Log(Prior/(1-Prior))), cp)},
+		{Name: "shape.rounds", Tensor: ints(-1, c, Ports)},
+		{Name: "shape.codes", Tensor: ints(-1, t, features)},
+		{Name: "shape.out", Tensor: ints(-1, c, Ports)},
+		{Name: "axes.dir", Tensor: ints(0)},
+	}
+	ratio := nn.NewF32(nil, []float32{DropoutRatio})
+	nodes := []onnx.NodeSpec{
+		{Name: "rounds", OpType: "Reshape", Inputs: []string{Input, "shape.rounds"}, Outputs: []string{"rounds"}},
+		{Name: "conv", OpType: "Conv", Inputs: []string{"rounds", "conv.weight", "conv.bias"}, Outputs: []string{"conv"},
+			Attrs: []onnx.Attr{{Name: "kernel_shape", Value: []int64{Kernel}}, {Name: "strides", Value: []int64{Kernel}}}},
+		{Name: "conv.relu", OpType: "Relu", Inputs: []string{"conv"}, Outputs: []string{"conv.relu"}},
+		{Name: "pool", OpType: "MaxPool", Inputs: []string{"conv.relu"}, Outputs: []string{"pool"},
+			Attrs: []onnx.Attr{{Name: "kernel_shape", Value: []int64{Pool}}, {Name: "strides", Value: []int64{Pool}}}},
+		{Name: "dropout.ratio", OpType: "Constant", Outputs: []string{"dropout.ratio"},
+			Attrs: []onnx.Attr{{Name: "value", Value: ratio}}},
+		{Name: "dropout", OpType: "Dropout", Inputs: []string{"pool", "dropout.ratio"}, Outputs: []string{"dropout"}},
+		{Name: "codes", OpType: "Reshape", Inputs: []string{"dropout", "shape.codes"}, Outputs: []string{"codes"}},
+		{Name: "time_major", OpType: "Transpose", Inputs: []string{"codes"}, Outputs: []string{"time_major"},
+			Attrs: []onnx.Attr{{Name: "perm", Value: []int64{1, 0, 2}}}},
+		{Name: "lstm", OpType: "LSTM", Inputs: []string{"time_major", "lstm.W", "lstm.R", "lstm.B"}, Outputs: []string{"", "lstm.h"},
+			Attrs: []onnx.Attr{{Name: "hidden_size", Value: int64(Hidden)}}},
+		{Name: "state", OpType: "Squeeze", Inputs: []string{"lstm.h", "axes.dir"}, Outputs: []string{"state"}},
+		{Name: "encode", OpType: "Gemm", Inputs: []string{"state", "encode.weight", "encode.bias"}, Outputs: []string{"encode"},
+			Attrs: []onnx.Attr{{Name: "transB", Value: int64(1)}}},
+		{Name: "encode.relu", OpType: "Relu", Inputs: []string{"encode"}, Outputs: []string{"encode.relu"}},
+		{Name: "decode", OpType: "Gemm", Inputs: []string{"encode.relu", "decode.weight", "decode.bias"}, Outputs: []string{"decode"},
+			Attrs: []onnx.Attr{{Name: "transB", Value: int64(1)}}},
+		{Name: "decode.sigmoid", OpType: "Sigmoid", Inputs: []string{"decode"}, Outputs: []string{"decode.sigmoid"}},
+		{Name: "reconstruction", OpType: "Reshape", Inputs: []string{"decode.sigmoid", "shape.out"}, Outputs: []string{Output}},
+	}
+	return &onnx.Spec{
+		IRVersion:       8,
+		Opset:           17,
+		Producer:        "portwatch",
+		ProducerVersion: Version,
+		GraphName:       "portae",
+		Nodes:           nodes,
+		Inputs: []onnx.ValueInfo{{Name: Input, ElemType: onnx.TypeFloat,
+			Dims: []onnx.Dim{{Param: "N"}, {Value: t}, {Value: c}, {Value: Ports}}}},
+		Outputs: []onnx.ValueInfo{{Name: Output, ElemType: onnx.TypeFloat,
+			Dims: []onnx.Dim{{Param: "N"}, {Value: c}, {Value: Ports}}}},
+		Initializers: inits,
+		Metadata: []onnx.Prop{
+			{Key: KeyVersion, Value: Version},
+			{Key: KeyChannels, Value: strings.Join(cfg.Channels, ",")},
+			{Key: KeyWindow, Value: strconv.Itoa(cfg.Window)},
+			{Key: KeyRoundsTrained, Value: "0"},
+		},
+	}
+}

@@ -228,3 +228,19 @@ func normAxis(axis int64, rank int) (int, error) {
 	}
 	return int(axis), nil
 }
+
+// each calls f for every element of the iteration shape with each
+// operand's offset, starting from base. f must not keep off.
+func (w *walker) each(base []int, f func(off []int)) {
+	n, step := w.run()
+	cur := make([]int, len(step))
+	w.rows(base, func(off []int) {
+		copy(cur, off)
+		for range n {
+			f(cur)
+			for k := range cur {
+				cur[k] += step[k]
+			}
+		}
+	})
+}

@@ -7,9 +7,7 @@ func notYet(op string) error { return &UnsupportedError{Op: op, Reason: "not imp
 
 func newSlice(opset int, a Attrs) (Op, error)           { return nil, notYet("Slice") }
 func newGather(opset int, a Attrs) (Op, error)          { return nil, notYet("Gather") }
-func newConcat(opset int, a Attrs) (Op, error)          { return nil, notYet("Concat") }
 func newShape(opset int, a Attrs) (Op, error)           { return nil, notYet("Shape") }
 func newConstant(opset int, a Attrs) (Op, error)        { return nil, notYet("Constant") }
 func newConstantOfShape(opset int, a Attrs) (Op, error) { return nil, notYet("ConstantOfShape") }
-func newExpand(opset int, a Attrs) (Op, error)          { return nil, notYet("Expand") }
 func newCast(opset int, a Attrs) (Op, error)            { return nil, notYet("Cast") }

@@ -10,23 +10,18 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3"
-
-	schema "portwatch/sql"
+	"portwatch/pkg/store"
 )
 
-// newDB returns a temp database with the real schema.
+// newDB returns a temp database opened, and so created, by the store.
 func newDB(t testing.TB) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite3", filepath.Join(t.TempDir(), "ports.db"))
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "ports.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if _, err := db.Exec(schema.Schema()); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	return db
+	return db.SQL()
 }
 
 var t0 = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
@@ -34,7 +29,7 @@ var t0 = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 // addRound inserts a round starting minute minutes after t0 and its sockets.
 func addRound(t testing.TB, db *sql.DB, id int64, minute int, status, source string, socks ...Socket) {
 	t.Helper()
-	start := t0.Add(time.Duration(minute) * time.Minute).Format(timeLayout)
+	start := store.FormatTime(t0.Add(time.Duration(minute) * time.Minute))
 	if _, err := db.Exec("INSERT INTO rounds (id, start_time, end_time, status, source) VALUES (?, ?, ?, ?, ?)",
 		id, start, start, status, source); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"portwatch/pkg/store"
 )
 
 // Query selects complete rounds. Zero fields do not restrict.
@@ -21,9 +23,6 @@ type Query struct {
 	Context int
 	Packets bool // load packet-derived counts (see Layout.Packets)
 }
-
-// timeLayout is the store's fixed-width time format; stored times compare as text.
-const timeLayout = "2006-01-02T15:04:05.000000Z"
 
 // selection returns the CTE naming the selected round ids as "ids", and its arguments.
 func (q Query) selection() (string, []any) {
@@ -41,11 +40,11 @@ func (q Query) selection() (string, []any) {
 	}
 	if !q.Since.IsZero() {
 		where = append(where, "start_time >= ?")
-		args = append(args, q.Since.UTC().Format(timeLayout))
+		args = append(args, store.FormatTime(q.Since))
 	}
 	if !q.Until.IsZero() {
 		where = append(where, "start_time < ?")
-		args = append(args, q.Until.UTC().Format(timeLayout))
+		args = append(args, store.FormatTime(q.Until))
 	}
 	limit := q.Limit
 	if limit <= 0 {
@@ -72,7 +71,7 @@ func Load(ctx context.Context, db *sql.DB, q Query) ([]Round, error) {
 	rows, err := db.QueryContext(ctx, cte+`
 SELECT r.id, r.start_time, rp.port_id, rp.protocol, rp.family, rp.address, rp.state, rp.pid, rp.process
 FROM rounds r JOIN ids ON ids.id = r.id LEFT JOIN rounds_ports rp ON rp.round_id = r.id
-ORDER BY r.id, rp.port_id`, args...)
+ORDER BY r.id, rp.port_id, rp.protocol, rp.family, rp.address, rp.state`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("load rounds: %w", err)
 	}
@@ -92,9 +91,9 @@ ORDER BY r.id, rp.port_id`, args...)
 			return nil, fmt.Errorf("load rounds: %w", err)
 		}
 		if len(out) == 0 || out[len(out)-1].ID != id {
-			t, err := time.Parse(time.RFC3339Nano, string(start))
+			t, err := store.ParseTime(string(start))
 			if err != nil {
-				return nil, fmt.Errorf("load round %d: start time %q: %w", id, start, err)
+				return nil, fmt.Errorf("load round %d: %w", id, err)
 			}
 			out = append(out, Round{ID: id, Start: t})
 		}

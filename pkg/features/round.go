@@ -23,6 +23,6 @@ type PortCount struct {
 type Round struct {
 	ID      int64
 	Start   time.Time
-	Sockets []Socket    // ordered by port
+	Sockets []Socket    // ordered by port, protocol, family, address, state
 	SYN     []PortCount // SYNs to each port, ordered by port; nil unless loaded
 }

@@ -5,7 +5,6 @@ package nn
 
 func notYet(op string) error { return &UnsupportedError{Op: op, Reason: "not implemented yet"} }
 
-func newGather(opset int, a Attrs) (Op, error)          { return nil, notYet("Gather") }
 func newShape(opset int, a Attrs) (Op, error)           { return nil, notYet("Shape") }
 func newConstant(opset int, a Attrs) (Op, error)        { return nil, notYet("Constant") }
 func newConstantOfShape(opset int, a Attrs) (Op, error) { return nil, notYet("ConstantOfShape") }

@@ -1,0 +1,100 @@
+package nn
+
+import (
+	"fmt"
+
+	"gorgonia.org/tensor"
+)
+
+// gather picks entries along axis: out[o..., i..., n...] =
+// data[o..., indices[i...], n...]. Each index is one strided copy of an
+// [outer, inner] block.
+type gather struct {
+	axis int64
+}
+
+var _ Differentiable = (*gather)(nil)
+
+func newGather(_ int, a Attrs) (Op, error) {
+	if err := a.Check("Gather", "axis"); err != nil {
+		return nil, err
+	}
+	axis, err := a.Int("axis", 0)
+	if err != nil {
+		return nil, fmt.Errorf("Gather: %w", err)
+	}
+	return &gather{axis: axis}, nil
+}
+
+// gatherPlan is the output shape, the data offset of each index's block,
+// and the walkers over one block: operands (output, data) forward and
+// (data, output) backward.
+type gatherPlan struct {
+	out         []int
+	src         []int // data offset of block j; block j starts at j*inner in the output
+	inner       int
+	block, back *walker
+}
+
+func (g *gather) plan(in []*tensor.Dense) (*gatherPlan, error) {
+	if len(in) != 2 || in[0] == nil || in[1] == nil {
+		return nil, fmt.Errorf("Gather: want inputs data and indices")
+	}
+	x := Shape(in[0])
+	axis, err := normAxis(g.axis, len(x))
+	if err != nil {
+		return nil, fmt.Errorf("Gather: %w", err)
+	}
+	idx, err := intsInput(in, 1, "indices")
+	if err != nil {
+		return nil, fmt.Errorf("Gather: %w", err)
+	}
+	d := int64(x[axis])
+	p := &gatherPlan{inner: Size(x[axis+1:]), src: make([]int, len(idx))}
+	for j, v := range idx {
+		if v < -d || v >= d {
+			return nil, fmt.Errorf("Gather: index %d out of range for axis %d of size %d", v, axis, d)
+		}
+		if v < 0 {
+			v += d
+		}
+		p.src[j] = int(v) * p.inner
+	}
+	p.out = append(append(append([]int(nil), x[:axis]...), Shape(in[1])...), x[axis+1:]...)
+	block := []int{Size(x[:axis]), p.inner}
+	outStr, dataStr := []int{len(idx) * p.inner, 1}, []int{int(d) * p.inner, 1}
+	p.block, p.back = newWalker(block, outStr, dataStr), newWalker(block, dataStr, outStr)
+	return p, nil
+}
+
+func (g *gather) Forward(_ *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, error) {
+	p, err := g.plan(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := newDense(in[0].Dtype(), p.out)
+	for j, s := range p.src {
+		if err := moveData(out, in[0], p.block, j*p.inner, s); err != nil {
+			return nil, nil, &UnsupportedError{Op: "Gather", Reason: err.Error()}
+		}
+	}
+	return []*tensor.Dense{out}, nil, nil
+}
+
+// Backward scatter-adds each block back: an index that appears twice
+// collects both gradients.
+func (g *gather) Backward(in, _, gradOut []*tensor.Dense, _ any) ([]*tensor.Dense, error) {
+	if gradOut[0] == nil {
+		return make([]*tensor.Dense, 2), nil
+	}
+	p, err := g.plan(in)
+	if err != nil {
+		return nil, err
+	}
+	dx := ZerosF32(Shape(in[0])...)
+	gy := gradOut[0].Float32s()
+	for j, s := range p.src {
+		addStrided(dx.Float32s(), gy, p.back, s, j*p.inner)
+	}
+	return []*tensor.Dense{dx, nil}, nil
+}

@@ -39,16 +39,21 @@ import (
 )
 
 // SchemaVersion is the PRAGMA user_version this code creates and expects.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migration returns the statements that take a database from user_version
-// v to v+1. Add a case to change the schema; never edit one that has shipped.
-func migration(v int) (string, error) {
+// v to v+1; a new file (v 0) gets the current schema at once. Add a case to
+// change the schema, and the same change to sql/schema.sql; never edit a
+// case that has shipped.
+func migration(v int) (stmts string, next int, err error) {
 	switch v {
 	case 0:
-		return schema.Schema() + seedPorts, nil
+		return schema.Schema() + seedPorts, SchemaVersion, nil
+	case 1:
+		return `DROP INDEX packets_round; DROP INDEX packets_dest_port;
+			CREATE INDEX packets_round_port ON packets (round_id, dest_port);`, 2, nil
 	}
-	return "", fmt.Errorf("no migration from schema version %d", v)
+	return "", 0, fmt.Errorf("no migration from schema version %d", v)
 }
 
 // seedPorts fills ports with 0..65535 in the migration's transaction.
@@ -164,14 +169,15 @@ func (d *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for v := version; v < SchemaVersion; v++ {
-		stmts, err := migration(v)
+	for v := version; v < SchemaVersion; {
+		stmts, next, err := migration(v)
 		if err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, stmts); err != nil {
-			return fmt.Errorf("migrate schema %d to %d: %w", v, v+1, err)
+			return fmt.Errorf("migrate schema %d to %d: %w", v, next, err)
 		}
+		v = next
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", SchemaVersion)); err != nil {
 		return fmt.Errorf("set schema version: %w", err)

@@ -203,3 +203,59 @@ func TestLock(t *testing.T) {
 	}
 	again.Unlock()
 }
+
+// TestMigrateFromV1 opens a file made with the first shipped schema
+// (testdata/schema_v1.sql, as committed) and checks it is migrated in place.
+func TestMigrateFromV1(t *testing.T) {
+	v1, err := os.ReadFile("testdata/schema_v1.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := sqliteFile(t, string(v1)+`
+INSERT INTO ports (id, value) VALUES (0, 0), (53, 53);
+INSERT INTO rounds (id, start_time, status, source) VALUES (1, '2026-11-21T10:00:00.000000Z', 'complete', 'live');
+INSERT INTO packets (round_id, frame, timestamp, protocols, port_id, dest_port, length) VALUES (1, 1, '2026-11-21T10:00:00.000000Z', 'eth:ipv4:udp:dns', 53, 53, 60);
+PRAGMA user_version = 1;`)
+	db, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("open v1 database: %v", err)
+	}
+	defer db.Close()
+	for _, c := range []struct {
+		query string
+		want  int64
+	}{
+		{"PRAGMA user_version", store.SchemaVersion},
+		{"SELECT count(*) FROM packets WHERE dest_port = 53", 1},
+		{"SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'packets_round_port'", 1},
+		{"SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN ('packets_round', 'packets_dest_port')", 0},
+	} {
+		if got := storetest.Int(t, db, c.query); got != c.want {
+			t.Errorf("%s = %d, want %d", c.query, got, c.want)
+		}
+	}
+	fresh, _ := storetest.New(t)
+	if got, want := schemaText(t, db), schemaText(t, fresh); got != want {
+		t.Errorf("migrated schema differs from a new file's:\n%s\nwant\n%s", got, want)
+	}
+	storetest.Integrity(t, db)
+}
+
+// schemaText lists a database's tables, indexes and views, whitespace folded.
+func schemaText(t *testing.T, db *store.DB) string {
+	t.Helper()
+	rows, err := db.SQL().Query("SELECT type, name, sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY type, name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var typ, name, text string
+		if err := rows.Scan(&typ, &name, &text); err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(typ + " " + name + ": " + strings.Join(strings.Fields(text), " ") + "\n")
+	}
+	return b.String()
+}

@@ -100,6 +100,13 @@ func TestChannelMapping(t *testing.T) {
 		if got := onPorts(plane, c); !slices.Equal(got, want[name]) {
 			t.Errorf("channel %s: got ports %v, want %v", name, got, want[name])
 		}
+		var got []int
+		for _, p := range l.Ports(&rounds[0], c) {
+			got = append(got, int(p))
+		}
+		if !slices.Equal(got, want[name]) {
+			t.Errorf("Ports of channel %s: got %v, want %v", name, got, want[name])
+		}
 	}
 	if got := plane[0*Ports+22]; got != 1 {
 		t.Errorf("tcp_listen port 22: got %v, want 1", got)

@@ -125,6 +125,26 @@ func (l Layout) Fill(dst []float32, w Window) error {
 	return nil
 }
 
+// Ports returns the ports channel c is set on in r, ascending: the round's
+// sparse port set for that channel.
+func (l Layout) Ports(r *Round, c int) []uint16 {
+	var out []uint16
+	if l.names[c] == SYNIn {
+		for _, pc := range r.SYN {
+			out = append(out, pc.Port)
+		}
+		return out
+	}
+	for i := range r.Sockets {
+		s := &r.Sockets[i]
+		// Sockets are ordered by port, so a repeat follows its first.
+		if on(l.names[c], s) && (len(out) == 0 || out[len(out)-1] != s.Port) {
+			out = append(out, s.Port)
+		}
+	}
+	return out
+}
+
 // Explain returns the sockets of r that put port on channel c: what a
 // detector names when that value looks wrong. Packet channels have none.
 func (l Layout) Explain(r *Round, c int, port uint16) []Socket {

@@ -130,6 +130,9 @@ func intsInput(in []*tensor.Dense, i int, name string) ([]int64, error) {
 	}
 	switch v := backing(in[i]).(type) {
 	case []int64:
+		if v == nil {
+			v = []int64{} // present but empty, which callers tell from absent
+		}
 		return v, nil
 	case []int32:
 		w := make([]int64, len(v))

@@ -5,7 +5,4 @@ package nn
 
 func notYet(op string) error { return &UnsupportedError{Op: op, Reason: "not implemented yet"} }
 
-func newShape(opset int, a Attrs) (Op, error)           { return nil, notYet("Shape") }
-func newConstant(opset int, a Attrs) (Op, error)        { return nil, notYet("Constant") }
-func newConstantOfShape(opset int, a Attrs) (Op, error) { return nil, notYet("ConstantOfShape") }
 func newCast(opset int, a Attrs) (Op, error)            { return nil, notYet("Cast") }

@@ -1,0 +1,128 @@
+// Package baseline holds the simple detectors portwatch must beat, as
+// quality.Detector scorers over the same rounds:
+//
+//   - NewPort flags a round holding a port on a channel (the protocol and
+//     state class: TCP listen, UDP bound, TCP connection) never seen on it in
+//     training: the "alert on anything new" rule of thumb.
+//   - IQR flags a round whose number of ports on a channel lies outside
+//     [Q1 - 1.5 IQR, Q3 + 1.5 IQR] of the training rounds' numbers: the
+//     per-round count outlier test of netflow-style tools.
+//
+// Both read the channels of a features.Layout, by default tcp_listen,
+// udp_bound and tcp_conn.
+package baseline
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"portwatch/pkg/features"
+	"portwatch/pkg/quality"
+)
+
+// NewPort flags ports never seen on their channel in training.
+type NewPort struct {
+	layout features.Layout
+	seen   []map[uint16]bool // per channel
+}
+
+var _ quality.Detector = (*NewPort)(nil)
+
+// NewNewPort returns an untrained NewPort over layout's channels.
+func NewNewPort(layout features.Layout) *NewPort { return &NewPort{layout: layout} }
+
+// Train records every port seen on each channel.
+func (d *NewPort) Train(rounds []features.Round) error {
+	d.seen = make([]map[uint16]bool, d.layout.C())
+	for c := range d.seen {
+		d.seen[c] = map[uint16]bool{}
+		for i := range rounds {
+			for _, p := range d.layout.Ports(&rounds[i], c) {
+				d.seen[c][p] = true
+			}
+		}
+	}
+	return nil
+}
+
+// Score flags rounds with a new port; the score is how many there are.
+func (d *NewPort) Score(rounds []features.Round) ([]quality.Verdict, error) {
+	if d.seen == nil {
+		return nil, fmt.Errorf("new-port baseline: score before training")
+	}
+	out := make([]quality.Verdict, len(rounds))
+	for i := range rounds {
+		n := 0
+		for c := range d.seen {
+			for _, p := range d.layout.Ports(&rounds[i], c) {
+				if !d.seen[c][p] {
+					n++
+				}
+			}
+		}
+		out[i] = quality.Verdict{Round: i, Anomalous: n > 0, Score: float64(n)}
+	}
+	return out, nil
+}
+
+// IQR flags per-channel port counts outside Tukey's fences.
+type IQR struct {
+	layout features.Layout
+	lo, hi []float64 // fences per channel
+	spread []float64 // IQR per channel, at least 1, to scale the score
+}
+
+var _ quality.Detector = (*IQR)(nil)
+
+// NewIQR returns an untrained IQR over layout's channels.
+func NewIQR(layout features.Layout) *IQR { return &IQR{layout: layout} }
+
+// Train sets each channel's fences from the training rounds' counts.
+func (d *IQR) Train(rounds []features.Round) error {
+	if len(rounds) == 0 {
+		return fmt.Errorf("iqr baseline: no training rounds")
+	}
+	c := d.layout.C()
+	d.lo, d.hi, d.spread = make([]float64, c), make([]float64, c), make([]float64, c)
+	counts := make([]float64, len(rounds))
+	for ch := range c {
+		for i := range rounds {
+			counts[i] = float64(len(d.layout.Ports(&rounds[i], ch)))
+		}
+		slices.Sort(counts)
+		q1, q3 := quantile(counts, 0.25), quantile(counts, 0.75)
+		d.lo[ch], d.hi[ch] = q1-1.5*(q3-q1), q3+1.5*(q3-q1)
+		d.spread[ch] = math.Max(q3-q1, 1)
+	}
+	return nil
+}
+
+// Score flags rounds with a count outside its fences; the score is the
+// largest distance outside, in IQRs.
+func (d *IQR) Score(rounds []features.Round) ([]quality.Verdict, error) {
+	if d.lo == nil {
+		return nil, fmt.Errorf("iqr baseline: score before training")
+	}
+	out := make([]quality.Verdict, len(rounds))
+	for i := range rounds {
+		score := 0.0
+		for ch := range d.lo {
+			n := float64(len(d.layout.Ports(&rounds[i], ch)))
+			dist := math.Max(d.lo[ch]-n, n-d.hi[ch])
+			score = math.Max(score, dist/d.spread[ch])
+		}
+		out[i] = quality.Verdict{Round: i, Anomalous: score > 0, Score: score}
+	}
+	return out, nil
+}
+
+// quantile of sorted values, interpolating linearly between order statistics.
+func quantile(sorted []float64, q float64) float64 {
+	pos := q * float64(len(sorted)-1)
+	i := int(pos)
+	if i+1 >= len(sorted) {
+		return sorted[len(sorted)-1]
+	}
+	return sorted[i] + (pos-float64(i))*(sorted[i+1]-sorted[i])
+}

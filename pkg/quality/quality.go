@@ -1,0 +1,188 @@
+// Package quality measures how well a detector finds the anomalies of a
+// labelled scenario timeline, and prints the comparison table.
+//
+// A detector under test (Detector) is trained on a timeline's training
+// rounds and then scores its test rounds, in one call each. Metrics, per
+// anomaly kind and over all:
+//
+//   - an event is detected when any round inside it is flagged; recall is
+//     detected events over events;
+//   - a false alarm is a flagged normal round: one anomalies row the owner
+//     must look at. Rounds within Grace rounds after an event ends count
+//     neither way (a windowed detector still sees the event in its window);
+//   - precision is detected events over detected events plus false alarms.
+//     False alarms belong to no kind, so every kind's precision counts all
+//     of them, as an owner watching for that kind would;
+//   - false alarms per day: per 1440 normal rounds (a day of minute rounds);
+//   - time to detect: rounds (minutes) from an event's first round to its
+//     first flagged one, mean and max over detected events.
+package quality
+
+import (
+	"fmt"
+	"time"
+
+	"portwatch/pkg/features"
+	"portwatch/pkg/scenario"
+)
+
+// Verdict is a detector's judgement of one scored round.
+type Verdict struct {
+	Round     int // index into the rounds given to Score
+	Anomalous bool
+	Score     float64
+}
+
+// Detector is a detector under test.
+type Detector interface {
+	// Train fits the detector to normal rounds.
+	Train(rounds []features.Round) error
+	// Score judges rounds, which follow the training rounds directly.
+	// Rounds it returns no verdict for count as not flagged.
+	Score(rounds []features.Round) ([]Verdict, error)
+}
+
+// Grace is how many rounds after an event's end are neither normal nor
+// part of the event.
+const Grace = 10
+
+// roundsPerDay is a day of minute rounds.
+const roundsPerDay = 24 * 60
+
+// Stats are the metrics for one kind of event, or all of them.
+type Stats struct {
+	Kind              string
+	Events, Detected  int
+	Precision, Recall float64
+	F1                float64
+	FalseAlarmsPerDay float64
+	TTDMean, TTDMax   float64 // rounds; 0 when nothing was detected
+}
+
+// Result is one detector's evaluation on one timeline.
+type Result struct {
+	Detector    string
+	Kinds       []Stats // one per kind present, in scenario.Kinds order, then "all"
+	FalseAlarms int     // flagged normal rounds
+	NormalDays  float64
+	Train       time.Duration
+	Score       time.Duration
+}
+
+// Run trains d on tl's training rounds, scores its test rounds and evaluates the verdicts.
+func Run(tl *scenario.Timeline, name string, d Detector) (Result, error) {
+	test := tl.Rounds[tl.Train:]
+	events := make([]scenario.Event, len(tl.Events))
+	for i, ev := range tl.Events {
+		ev.Start -= tl.Train
+		ev.End -= tl.Train
+		events[i] = ev
+	}
+	t0 := time.Now()
+	if err := d.Train(tl.Rounds[:tl.Train]); err != nil {
+		return Result{}, fmt.Errorf("train %s: %w", name, err)
+	}
+	t1 := time.Now()
+	verdicts, err := d.Score(test)
+	if err != nil {
+		return Result{}, fmt.Errorf("score with %s: %w", name, err)
+	}
+	t2 := time.Now()
+	res, err := Evaluate(events, len(test), verdicts)
+	if err != nil {
+		return Result{}, fmt.Errorf("evaluate %s: %w", name, err)
+	}
+	res.Detector, res.Train, res.Score = name, t1.Sub(t0), t2.Sub(t1)
+	return res, nil
+}
+
+// Evaluate computes the metrics of verdicts on n scored rounds holding
+// events (round indices into the scored rounds).
+func Evaluate(events []scenario.Event, n int, verdicts []Verdict) (Result, error) {
+	flagged := make([]bool, n)
+	for _, v := range verdicts {
+		if v.Round < 0 || v.Round >= n {
+			return Result{}, fmt.Errorf("verdict for round %d of %d scored", v.Round, n)
+		}
+		flagged[v.Round] = flagged[v.Round] || v.Anomalous
+	}
+	normal := make([]bool, n)
+	for i := range normal {
+		normal[i] = true
+	}
+	for _, ev := range events {
+		if ev.Start < 0 || ev.End > n || ev.Start >= ev.End {
+			return Result{}, fmt.Errorf("event %s at rounds [%d, %d) outside the %d scored", ev.Kind, ev.Start, ev.End, n)
+		}
+		for i := ev.Start; i < min(n, ev.End+Grace); i++ {
+			normal[i] = false
+		}
+	}
+	var res Result
+	normalRounds := 0
+	for i := range n {
+		if normal[i] {
+			normalRounds++
+			if flagged[i] {
+				res.FalseAlarms++
+			}
+		}
+	}
+	res.NormalDays = float64(normalRounds) / roundsPerDay
+	perDay := 0.0
+	if normalRounds > 0 {
+		perDay = float64(res.FalseAlarms) / res.NormalDays
+	}
+	all := tally{kind: "all"}
+	for _, k := range scenario.Kinds() {
+		t := tally{kind: string(k)}
+		for _, ev := range events {
+			if ev.Kind == k {
+				t.add(ev, flagged)
+				all.add(ev, flagged)
+			}
+		}
+		if t.events > 0 {
+			res.Kinds = append(res.Kinds, t.stats(res.FalseAlarms, perDay))
+		}
+	}
+	res.Kinds = append(res.Kinds, all.stats(res.FalseAlarms, perDay))
+	return res, nil
+}
+
+// tally accumulates events of one kind.
+type tally struct {
+	kind             string
+	events, detected int
+	ttdSum, ttdMax   int
+}
+
+func (t *tally) add(ev scenario.Event, flagged []bool) {
+	t.events++
+	for i := ev.Start; i < ev.End; i++ {
+		if flagged[i] {
+			t.detected++
+			t.ttdSum += i - ev.Start
+			t.ttdMax = max(t.ttdMax, i-ev.Start)
+			return
+		}
+	}
+}
+
+func (t *tally) stats(falseAlarms int, perDay float64) Stats {
+	s := Stats{Kind: t.kind, Events: t.events, Detected: t.detected, FalseAlarmsPerDay: perDay}
+	if t.events > 0 {
+		s.Recall = float64(t.detected) / float64(t.events)
+	}
+	if t.detected+falseAlarms > 0 {
+		s.Precision = float64(t.detected) / float64(t.detected+falseAlarms)
+	}
+	if s.Precision+s.Recall > 0 {
+		s.F1 = 2 * s.Precision * s.Recall / (s.Precision + s.Recall)
+	}
+	if t.detected > 0 {
+		s.TTDMean = float64(t.ttdSum) / float64(t.detected)
+		s.TTDMax = float64(t.ttdMax)
+	}
+	return s
+}

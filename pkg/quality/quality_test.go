@@ -1,0 +1,135 @@
+package quality
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"portwatch/pkg/features"
+	"portwatch/pkg/scenario"
+)
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+func TestEvaluate(t *testing.T) {
+	events := []scenario.Event{
+		{Kind: scenario.NewListener, Start: 100, End: 110},
+		{Kind: scenario.NewListener, Start: 500, End: 505},
+		{Kind: scenario.Vanished, Start: 1000, End: 1010},
+	}
+	flag := func(rounds ...int) []Verdict {
+		var vs []Verdict
+		for _, r := range rounds {
+			vs = append(vs, Verdict{Round: r, Anomalous: true, Score: 1})
+		}
+		return vs
+	}
+	// 50, 51, 2000: false alarms; 112: within the grace after an event;
+	// 700 judged normal.
+	verdicts := append(flag(50, 51, 103, 112, 1000, 1001, 2000), Verdict{Round: 700, Score: 0.5})
+	res, err := Evaluate(events, 3000, verdicts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	normalRounds := 3000 - (10 + Grace) - (5 + Grace) - (10 + Grace)
+	if got, want := res.FalseAlarms, 3; got != want {
+		t.Errorf("false alarms: got %d, want %d", got, want)
+	}
+	if got, want := res.NormalDays, float64(normalRounds)/1440; !near(got, want) {
+		t.Errorf("normal days: got %v, want %v", got, want)
+	}
+	perDay := 3 / (float64(normalRounds) / 1440)
+	want := []Stats{
+		{Kind: "new_listener", Events: 2, Detected: 1, Precision: 0.25, Recall: 0.5, F1: 1.0 / 3, FalseAlarmsPerDay: perDay, TTDMean: 3, TTDMax: 3},
+		{Kind: "listener_vanished", Events: 1, Detected: 1, Precision: 0.25, Recall: 1, F1: 0.4, FalseAlarmsPerDay: perDay, TTDMean: 0, TTDMax: 0},
+		{Kind: "all", Events: 3, Detected: 2, Precision: 0.4, Recall: 2.0 / 3, F1: 0.5, FalseAlarmsPerDay: perDay, TTDMean: 1.5, TTDMax: 3},
+	}
+	if len(res.Kinds) != len(want) {
+		t.Fatalf("got %d kind rows, want %d: %+v", len(res.Kinds), len(want), res.Kinds)
+	}
+	for i, w := range want {
+		g := res.Kinds[i]
+		if g.Kind != w.Kind || g.Events != w.Events || g.Detected != w.Detected || !near(g.Precision, w.Precision) ||
+			!near(g.Recall, w.Recall) || !near(g.F1, w.F1) || !near(g.FalseAlarmsPerDay, w.FalseAlarmsPerDay) ||
+			!near(g.TTDMean, w.TTDMean) || !near(g.TTDMax, w.TTDMax) {
+			t.Errorf("row %d: got %+v, want %+v", i, g, w)
+		}
+	}
+}
+
+func TestEvaluateRefuses(t *testing.T) {
+	tests := []struct {
+		name     string
+		events   []scenario.Event
+		verdicts []Verdict
+		want     string
+	}{
+		{"verdict past the end", nil, []Verdict{{Round: 10}}, "verdict for round 10 of 10"},
+		{"negative verdict", nil, []Verdict{{Round: -1}}, "verdict for round -1"},
+		{"event past the end", []scenario.Event{{Kind: scenario.Rebound, Start: 8, End: 12}}, nil, "outside the 10 scored"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Evaluate(tt.events, 10, tt.verdicts)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// fake is a Detector built from funcs.
+type fake struct {
+	train func([]features.Round) error
+	score func([]features.Round) ([]Verdict, error)
+}
+
+func (f fake) Train(r []features.Round) error              { return f.train(r) }
+func (f fake) Score(r []features.Round) ([]Verdict, error) { return f.score(r) }
+
+func TestRunShiftsToTestRounds(t *testing.T) {
+	tl := &scenario.Timeline{Train: 10, Events: []scenario.Event{{Kind: scenario.OddHours, Start: 12, End: 15}}}
+	for i := range 40 {
+		tl.Rounds = append(tl.Rounds, features.Round{ID: int64(i + 1), Start: time.Unix(int64(60*i), 0)})
+	}
+	var trained, scored []int64
+	d := fake{
+		train: func(r []features.Round) error { trained = append(trained, r[0].ID, r[len(r)-1].ID); return nil },
+		score: func(r []features.Round) ([]Verdict, error) {
+			scored = append(scored, r[0].ID, r[len(r)-1].ID)
+			return []Verdict{{Round: 3, Anomalous: true}}, nil // round id 14, inside the event
+		},
+	}
+	res, err := Run(tl, "fake", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if trained[0] != 1 || trained[1] != 10 || scored[0] != 11 || scored[1] != 40 {
+		t.Errorf("got training rounds %v and scored rounds %v, want ids 1..10 and 11..40", trained, scored)
+	}
+	all := res.Kinds[len(res.Kinds)-1]
+	if all.Detected != 1 || all.TTDMean != 1 || res.FalseAlarms != 0 || res.Detector != "fake" {
+		t.Errorf("got %+v, %d false alarms, detector %q; want 1 detected after 1 round, none false, detector fake", all, res.FalseAlarms, res.Detector)
+	}
+}
+
+func TestPrint(t *testing.T) {
+	res := []Result{
+		{Detector: "a", Kinds: []Stats{{Kind: "new_listener", Events: 20, Detected: 19, Precision: 0.95, Recall: 0.95, F1: 0.95, FalseAlarmsPerDay: 0.25, TTDMean: 1.5, TTDMax: 4}}},
+		{Detector: "b", Kinds: []Stats{{Kind: "new_listener", Events: 20, Detected: 3, Precision: 0.5, Recall: 0.15, F1: 0.23, FalseAlarmsPerDay: 12, TTDMean: 0, TTDMax: 0}}},
+	}
+	var buf bytes.Buffer
+	if err := Print(&buf, res); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(buf.String(), "\n")
+	wantRow := []string{"new_listener", "a", "20", "19", "0.95", "0.95", "0.95", "0.25", "1.5", "4"}
+	if got := strings.Fields(lines[1]); strings.Join(got, " ") != strings.Join(wantRow, " ") {
+		t.Errorf("first row: got %q, want fields %q", lines[1], wantRow)
+	}
+	if got := strings.Fields(lines[2]); len(got) < 2 || got[1] != "b" || got[7] != "12.00" {
+		t.Errorf("second row: got %q, want detector b with 12.00 false alarms a day", lines[2])
+	}
+}

@@ -1,0 +1,36 @@
+package quality
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+)
+
+// Print writes results as one table, a block of rows per kind with a row
+// per detector, so detectors compare at a glance.
+func Print(w io.Writer, results []Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "kind\tdetector\tevents\tdetected\tprecision\trecall\tF1\tfalse/day\tTTD mean\tTTD max\t")
+	if len(results) > 0 {
+		for k := range results[0].Kinds {
+			for _, r := range results {
+				if k >= len(r.Kinds) {
+					continue
+				}
+				s := r.Kinds[k]
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.1f\t%.0f\t\n", s.Kind, r.Detector,
+					s.Events, s.Detected, s.Precision, s.Recall, s.F1, s.FalseAlarmsPerDay, s.TTDMean, s.TTDMax)
+			}
+		}
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "detector\tfalse alarms\tnormal days\ttrain\tscore\t")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%v\t%v\t\n", r.Detector, r.FalseAlarms, r.NormalDays, r.Train.Round(time.Millisecond), r.Score.Round(time.Millisecond))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("print quality report: %w", err)
+	}
+	return nil
+}

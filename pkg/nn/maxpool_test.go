@@ -26,7 +26,7 @@ func TestMaxPoolConformance(t *testing.T) {
 
 func TestMaxPoolRefusesUint8(t *testing.T) {
 	dir := filepath.Join(conformanceDir, "test_maxpool_2d_uint8")
-	nodes, _, _ := readModel(t, filepath.Join(dir, "model.onnx"))
+	nodes, _, _, _ := readModel(t, filepath.Join(dir, "model.onnx"))
 	op, err := New("MaxPool", 22, nodes[0].attrs)
 	if err != nil {
 		t.Fatal(err)

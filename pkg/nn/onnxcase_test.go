@@ -20,11 +20,11 @@ const (
 )
 
 // caseNode is one node of a decoded model: op type, attributes and the names
-// of its inputs in order ("" for an optional input left empty).
+// of its inputs and outputs in order ("" for an optional one left empty).
 type caseNode struct {
-	op     string
-	attrs  Attrs
-	inputs []string
+	op              string
+	attrs           Attrs
+	inputs, outputs []string
 }
 
 // caseGraph is an onnx-go backend that keeps what the kernels need and onnx-go's
@@ -68,6 +68,9 @@ func (g *caseGraph) ApplyOperation(o onnx.Operation, outs ...graph.Node) error {
 	g.edges = g.edges[:0]
 	slices.SortFunc(ins, func(a, b graph.WeightedEdge) int { return int(a.Weight() - b.Weight()) })
 	n := caseNode{op: o.Name, attrs: Attrs(o.Attributes)}
+	for _, v := range outs {
+		n.outputs = append(n.outputs, v.(*caseValue).GetName())
+	}
 	for _, e := range ins {
 		n.inputs = append(n.inputs, e.To().(*caseValue).GetName())
 	}
@@ -76,8 +79,8 @@ func (g *caseGraph) ApplyOperation(o onnx.Operation, outs ...graph.Node) error {
 }
 
 // readModel decodes an ONNX file into its nodes, its initializers by name and
-// the names of its graph inputs (initializers aside) in order.
-func readModel(t *testing.T, path string) ([]caseNode, map[string]*tensor.Dense, []string) {
+// the names of its graph inputs (initializers aside) and outputs in order.
+func readModel(t *testing.T, path string) (nodes []caseNode, inits map[string]*tensor.Dense, inputs, outputs []string) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -91,18 +94,20 @@ func readModel(t *testing.T, path string) ([]caseNode, map[string]*tensor.Dense,
 	// onnx-go gives graph inputs and outputs an empty tensor of their
 	// declared shape too; they are not initializers.
 	io := append(slices.Clone(m.Input), m.Output...)
-	var inputs []string
 	for _, id := range m.Input {
 		inputs = append(inputs, g.Node(id).(*caseValue).GetName())
 	}
-	inits := map[string]*tensor.Dense{}
+	for _, id := range m.Output {
+		outputs = append(outputs, g.Node(id).(*caseValue).GetName())
+	}
+	inits = map[string]*tensor.Dense{}
 	for it := g.Nodes(); it.Next(); {
 		n := it.Node().(*caseValue)
 		if d, ok := n.GetTensor().(*tensor.Dense); ok && d != nil && !slices.Contains(io, n.ID()) {
 			inits[n.GetName()] = d
 		}
 	}
-	return g.nodes, inits, inputs
+	return g.nodes, inits, inputs, outputs
 }
 
 // readPB decodes one serialized TensorProto.
@@ -134,10 +139,10 @@ func readPBs(t *testing.T, dir, prefix string) []*tensor.Dense {
 
 // runCase runs the single node of an ONNX test case (model.onnx plus
 // test_data_set_0) and compares every output the case stores. The data
-// files bind to the graph inputs in order.
+// files bind to the graph inputs and outputs in order.
 func runCase(t *testing.T, dir string, rtol, atol float64) {
 	t.Helper()
-	nodes, inits, inputs := readModel(t, filepath.Join(dir, "model.onnx"))
+	nodes, inits, inputs, outputs := readModel(t, filepath.Join(dir, "model.onnx"))
 	if len(nodes) != 1 {
 		t.Fatalf("%s: want one node, got %d", dir, len(nodes))
 	}
@@ -166,8 +171,15 @@ func runCase(t *testing.T, dir string, rtol, atol float64) {
 	if err != nil {
 		t.Fatalf("%s: forward: %v", dir, err)
 	}
+	if len(want) != len(outputs) {
+		t.Fatalf("%s: %d data files for graph outputs %q", dir, len(want), outputs)
+	}
 	for k, w := range want {
-		compareTensors(t, filepath.Base(dir)+" output "+string(rune('0'+k)), out[k], w, rtol, atol)
+		j := slices.Index(n.outputs, outputs[k])
+		if j < 0 || j >= len(out) {
+			t.Fatalf("%s: graph output %q is not an output of the node", dir, outputs[k])
+		}
+		compareTensors(t, filepath.Base(dir)+" "+outputs[k], out[j], w, rtol, atol)
 	}
 }
 

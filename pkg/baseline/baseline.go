@@ -1,15 +1,19 @@
 // Package baseline holds the simple detectors portwatch must beat, as
 // quality.Detector scorers over the same rounds:
 //
-//   - NewPort flags a round holding a port on a channel (the protocol and
+//   - Unseen flags a round holding a port on a channel (the protocol and
 //     state class: TCP listen, UDP bound, TCP connection) never seen on it in
 //     training: the "alert on anything new" rule of thumb.
 //   - IQR flags a round whose number of ports on a channel lies outside
 //     [Q1 - 1.5 IQR, Q3 + 1.5 IQR] of the training rounds' numbers: the
 //     per-round count outlier test of netflow-style tools.
 //
-// Both read the channels of a features.Layout, by default tcp_listen,
-// udp_bound and tcp_conn.
+// Both read the channels of a features.Layout. Over tcp_listen, udp_bound
+// and tcp_conn, Unseen is the rule as usually stated, and flags nearly every
+// round: client connections draw from 28232 ephemeral ports, and days of
+// training see only part of them. Over tcp_listen alone it is the
+// "new listening port" rule, which never errs on a steady host but sees
+// nothing that is not a new listener.
 package baseline
 
 import (
@@ -21,19 +25,19 @@ import (
 	"portwatch/pkg/quality"
 )
 
-// NewPort flags ports never seen on their channel in training.
-type NewPort struct {
+// Unseen flags ports never seen on their channel in training.
+type Unseen struct {
 	layout features.Layout
 	seen   []map[uint16]bool // per channel
 }
 
-var _ quality.Detector = (*NewPort)(nil)
+var _ quality.Detector = (*Unseen)(nil)
 
-// NewNewPort returns an untrained NewPort over layout's channels.
-func NewNewPort(layout features.Layout) *NewPort { return &NewPort{layout: layout} }
+// NewUnseen returns an untrained Unseen over layout's channels.
+func NewUnseen(layout features.Layout) *Unseen { return &Unseen{layout: layout} }
 
 // Train records every port seen on each channel.
-func (d *NewPort) Train(rounds []features.Round) error {
+func (d *Unseen) Train(rounds []features.Round) error {
 	d.seen = make([]map[uint16]bool, d.layout.C())
 	for c := range d.seen {
 		d.seen[c] = map[uint16]bool{}
@@ -47,9 +51,9 @@ func (d *NewPort) Train(rounds []features.Round) error {
 }
 
 // Score flags rounds with a new port; the score is how many there are.
-func (d *NewPort) Score(rounds []features.Round) ([]quality.Verdict, error) {
+func (d *Unseen) Score(rounds []features.Round) ([]quality.Verdict, error) {
 	if d.seen == nil {
-		return nil, fmt.Errorf("new-port baseline: score before training")
+		return nil, fmt.Errorf("unseen-port baseline: score before training")
 	}
 	out := make([]quality.Verdict, len(rounds))
 	for i := range rounds {

@@ -46,7 +46,7 @@ func detectors(t *testing.T) map[string]quality.Detector {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string]quality.Detector{"new-port": NewNewPort(l), "iqr": NewIQR(l)}
+	return map[string]quality.Detector{"new-port": NewUnseen(l), "iqr": NewIQR(l)}
 }
 
 func TestBaselines(t *testing.T) {

@@ -156,8 +156,8 @@ func (tr *traffic) ephemeral() uint16 {
 	}
 }
 
-// open starts n connections with local port port (0: ephemeral) lasting
-// about life rounds.
+// open starts n connections with local port port (0: ephemeral),
+// established for one round and about life more.
 func (tr *traffic) open(n int, port uint16, proto string, family int, addr, process string, life float64) {
 	for range n {
 		p := port
@@ -172,7 +172,7 @@ func (tr *traffic) open(n int, port uint16, proto string, family int, addr, proc
 		tr.live = append(tr.live, conn{
 			Socket: features.Socket{Port: p, Protocol: proto, Family: family, Address: addr,
 				State: "established", PID: pid, Process: process},
-			left: geometric(tr.r, life),
+			left: 1 + geometric(tr.r, life),
 			wait: proto == "tcp",
 		})
 	}
@@ -272,7 +272,7 @@ func geometric(r *rand.Rand, mean float64) int {
 		return 0
 	}
 	if mean >= math.MaxInt32 {
-		return math.MaxInt32
+		return math.MaxInt32 - 1
 	}
 	return int(math.Floor(math.Log(1-r.Float64()) / math.Log(1-1/(mean+1))))
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"gorgonia.org/tensor"
 )
 
 // TestConformanceGeneral runs the ONNX backend test cases of the general
@@ -44,4 +46,21 @@ func TestConformanceGeneral(t *testing.T) {
 	if ran == 0 {
 		t.Fatal("no case of a general kernel found")
 	}
+}
+
+// TestConformancePyTorchConverted runs the old PyTorch exports (opset 6)
+// of the general kernels; test_Linear's Gemm carries the legacy broadcast
+// attribute, so it is built at the opset the file imports.
+func TestConformancePyTorchConverted(t *testing.T) {
+	dir := filepath.Join(conformanceDir, "pytorch-converted")
+	for _, c := range []string{"test_LeakyReLU", "test_LeakyReLU_with_negval", "test_ReLU", "test_Sigmoid", "test_Tanh"} {
+		t.Run(c, func(t *testing.T) { runCase(t, filepath.Join(dir, c), 1e-5, 1e-6) })
+	}
+	t.Run("test_Linear", func(t *testing.T) {
+		nodes, inits, _, _ := readModel(t, filepath.Join(dir, "test_Linear", "model.onnx"))
+		data := filepath.Join(dir, "test_Linear", "test_data_set_0")
+		in := []*tensor.Dense{readPB(t, filepath.Join(data, "input_0.pb")), inits[nodes[0].inputs[1]], inits[nodes[0].inputs[2]]}
+		out := run1(t, nodes[0].op, 6, nodes[0].attrs, in...)
+		compareTensors(t, "test_Linear", out[0], readPB(t, filepath.Join(data, "output_0.pb")), 1e-5, 1e-6)
+	})
 }

@@ -1,0 +1,84 @@
+package detector
+
+import (
+	"fmt"
+
+	"gorgonia.org/tensor"
+
+	"portwatch/pkg/features"
+	"portwatch/pkg/portae"
+)
+
+// batcher fills micro-batches of windows into one input buffer, reused from
+// batch to batch, and runs them through the model.
+type batcher struct {
+	m     *model
+	in    []float32 // [batch, T, C, 65536]
+	tgt   []float32 // [batch, C, 65536], training targets, allocated by the first step
+	plane int       // C*65536: one round
+}
+
+func newBatcher(m *model, batch int) *batcher {
+	plane := m.layout.C() * features.Ports
+	return &batcher{m: m, in: make([]float32, batch*m.window*plane), plane: plane}
+}
+
+// fill writes ws into the input buffer and returns it as an [n, T, C, 65536] tensor.
+func (b *batcher) fill(ws []features.Window) (*tensor.Dense, error) {
+	size := b.m.window * b.plane
+	if len(ws)*size > len(b.in) {
+		return nil, fmt.Errorf("batch of %d windows exceeds the buffer", len(ws))
+	}
+	for i, w := range ws {
+		if err := b.m.layout.Fill(b.in[i*size:(i+1)*size], w); err != nil {
+			return nil, err
+		}
+	}
+	return tensor.New(tensor.WithShape(len(ws), b.m.window, b.m.layout.C(), features.Ports),
+		tensor.WithBacking(b.in[:len(ws)*size])), nil
+}
+
+// target returns window i's last round, [C, 65536], from the last fill.
+func (b *batcher) target(i int) []float32 {
+	end := (i + 1) * b.m.window * b.plane
+	return b.in[end-b.plane : end]
+}
+
+// reconstruct runs ws and returns their reconstructions, [n, C, 65536].
+func (b *batcher) reconstruct(ws []features.Window) ([]float32, error) {
+	x, err := b.fill(ws)
+	if err != nil {
+		return nil, err
+	}
+	out, err := b.m.eng.Run(map[string]*tensor.Dense{portae.Input: x})
+	if err != nil {
+		return nil, err
+	}
+	y, ok := out[portae.Output].Data().([]float32)
+	if !ok || len(y) != len(ws)*b.plane {
+		return nil, fmt.Errorf("model output %s: got %d values, want %d float32", portae.Output, len(y), len(ws)*b.plane)
+	}
+	return y, nil
+}
+
+// step takes one training step toward reconstructing the last round of
+// each window in ws.
+func (b *batcher) step(ws []features.Window) (float64, error) {
+	x, err := b.fill(ws)
+	if err != nil {
+		return 0, err
+	}
+	if b.tgt == nil {
+		b.tgt = make([]float32, len(b.in)/b.m.window)
+	}
+	for i := range ws {
+		copy(b.tgt[i*b.plane:(i+1)*b.plane], b.target(i))
+	}
+	y := tensor.New(tensor.WithShape(len(ws), b.m.layout.C(), features.Ports),
+		tensor.WithBacking(b.tgt[:len(ws)*b.plane]))
+	loss, err := b.m.step(x, y)
+	if err != nil {
+		return 0, fmt.Errorf("train: %w", err)
+	}
+	return loss, nil
+}

@@ -1,0 +1,409 @@
+// Package detector is portwatch's hourly anomaly-detection job: it scores
+// complete collection rounds with the autoencoder in the model file, names
+// the ports behind each anomalous round, stores the verdicts, and refits the
+// model on the rounds it judged normal.
+//
+// A round's score is the negative log-likelihood of its port occupancy
+// under the model's reconstruction (see score); the threshold is calibrated
+// by peaks-over-threshold (pkg/threshold) on scores of windows the model was
+// not trained on, kept in the model file, and updated with each run's normal
+// scores. It is never derived from the batch being scored.
+//
+// Three entry points:
+//
+//	d.Run(ctx, db)             the cron job: score what no run has scored, store, refit, save;
+//	                           with no model file, train the first one once MinRounds exist
+//	d.Score(ctx, db, from, to) score a range again, store nothing
+//	d.Train(ctx, db, from, to) build the model anew from a range, calibrate, save
+//
+// Windows go through the engine in micro-batches of Config.Batch with buffers
+// reused across batches, so memory does not grow with the number of rounds.
+package detector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"portwatch/pkg/features"
+	"portwatch/pkg/store"
+	"portwatch/pkg/threshold"
+)
+
+// Config holds a detector's settings; DefaultConfig fills them.
+type Config struct {
+	ModelPath   string
+	MinRounds   int     // complete rounds needed before the first model is trained
+	MaxRounds   int     // rounds one cron run scores at most (0: all)
+	TrainRounds int     // newest complete rounds a training uses at most
+	Risk        float64 // false-alarm rate the threshold is calibrated for
+	Refit       bool    // after a cron run, train on its normal rounds and save
+	Batch       int     // windows per engine run
+	Epochs      int     // training epochs at most (early stop may end sooner)
+	EpochSize   int     // windows per epoch at most, drawn afresh each epoch (0: all)
+	Seed        uint64  // training shuffles and dropout
+	Top         int     // ports named per round
+	// Progress, when set, is told how many of the windows at hand are done.
+	Progress func(done, total int)
+	Now      func() time.Time
+}
+
+// DefaultConfig returns the settings cron runs use, for the model at path.
+func DefaultConfig(path string) Config {
+	return Config{
+		ModelPath:   path,
+		MinRounds:   60,
+		TrainRounds: 3 * 24 * 60, // three days of minute rounds
+		Risk:        1e-4,
+		Refit:       true,
+		Batch:       8,
+		Epochs:      3,
+		EpochSize:   1024,
+		Seed:        1,
+		Top:         5,
+		Now:         time.Now,
+	}
+}
+
+// Alg names the detector in batches.alg.
+const Alg = "portae-v1"
+
+// ErrNoModel reports a run that needs a model file where none exists.
+var ErrNoModel = errors.New("no model file yet; run detect without a range to train one, or pass --train")
+
+// Detector runs detection with one configuration.
+type Detector struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns a detector; log receives progress lines.
+func New(cfg Config, log *slog.Logger) *Detector {
+	return &Detector{cfg: cfg, log: log}
+}
+
+// Run is the cron job. Without a model file it trains the first one from the
+// newest complete rounds once MinRounds exist, scoring and storing those
+// rounds; until then it returns a Result with Learning set and changes
+// nothing. With a model it scores every complete round after the last one
+// scored, stores the batch and its anomalies, then refits on the rounds
+// judged normal and saves the model (the old file kept as .prev).
+func (d *Detector) Run(ctx context.Context, db *store.DB) (*Result, error) {
+	m, err := loadModel(d.cfg.ModelPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		m, err = newModel(nil, 0, d.cfg.Seed)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if m.spot == nil {
+		return d.first(ctx, db, m)
+	}
+	last, err := lastScored(ctx, db.SQL())
+	if err != nil {
+		return nil, err
+	}
+	rounds, err := features.Load(ctx, db.SQL(), features.Query{
+		AfterID: last, Limit: d.cfg.MaxRounds, Context: m.window - 1, Packets: m.layout.Packets(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	ws, err := d.targets(rounds, m.window, func(r *features.Round) bool { return r.ID > last })
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{}
+	if res.Rounds, err = d.score(m, ws); err != nil {
+		return nil, err
+	}
+	judge(res.Rounds, m.spot)
+	if err := record(ctx, db.SQL(), d.cfg.Now(), Alg, m.describe(d.cfg.ModelPath), res.Rounds, nil); err != nil {
+		return nil, err
+	}
+	if !d.cfg.Refit {
+		return res, nil
+	}
+	if res.Refit, err = d.learn(m, ws, res.Rounds); err != nil || !res.Refit {
+		return res, err
+	}
+	if err := m.save(d.cfg.ModelPath); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// learn updates the calibration with the scores of the rounds judged normal
+// and trains m on their windows; flagged rounds never reach the model. It
+// reports whether m changed.
+func (d *Detector) learn(m *model, ws []features.Window, rs []Scored) (bool, error) {
+	var normal []features.Window
+	var scores []float64
+	for i, r := range rs {
+		if !r.Anomalous {
+			normal = append(normal, ws[i])
+			scores = append(scores, r.Score)
+		}
+	}
+	if len(normal) == 0 {
+		return false, nil
+	}
+	// Scores from before the refit: the model had not seen these windows,
+	// so they are honest samples of its error on normal data.
+	if err := m.spot.Update(scores); err != nil {
+		return false, fmt.Errorf("update threshold: %w", err)
+	}
+	if _, _, err := d.fit(m, normal, 1); err != nil {
+		return false, err
+	}
+	m.roundsTrained += len(normal)
+	m.trainedUntil = normal[len(normal)-1].Last().Start
+	d.log.Info("refit", "windows", len(normal), "threshold", m.spot.Threshold, "method", m.spot.Method)
+	return true, nil
+}
+
+// first trains m, a model never trained by detect, when enough rounds
+// exist, and records the held-out rounds with their scores and the rounds
+// it trained on without one, so cron goes on from the newest.
+func (d *Detector) first(ctx context.Context, db *store.DB, m *model) (*Result, error) {
+	n, err := countComplete(ctx, db.SQL())
+	if err != nil {
+		return nil, err
+	}
+	if n < d.cfg.MinRounds {
+		return &Result{Learning: &Learning{Have: n, Need: d.cfg.MinRounds}}, nil
+	}
+	res, err := d.build(ctx, db, m, time.Time{}, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	if err := record(ctx, db.SQL(), d.cfg.Now(), Alg, m.describe(d.cfg.ModelPath), res.Rounds, res.TrainedOn); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// Train builds a new model from the complete rounds starting in [from, to)
+// (zero times: the newest TrainRounds), calibrates and saves it, keeping any
+// old file as .prev. The new model has the old one's channels and window, or
+// portae's defaults when there is no file. It stores nothing in the database.
+func (d *Detector) Train(ctx context.Context, db *store.DB, from, to time.Time) (*Result, error) {
+	var channels []string
+	var window int
+	old, err := loadModel(d.cfg.ModelPath)
+	switch {
+	case err == nil:
+		channels, window = old.layout.Channels(), old.window
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, err
+	}
+	m, err := newModel(channels, window, d.cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	return d.build(ctx, db, m, from, to)
+}
+
+// Score scores the complete rounds starting in [from, to) with the model
+// file and changes nothing.
+func (d *Detector) Score(ctx context.Context, db *store.DB, from, to time.Time) (*Result, error) {
+	m, err := loadModel(d.cfg.ModelPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("model %s: %w", d.cfg.ModelPath, ErrNoModel)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rounds, err := features.Load(ctx, db.SQL(), features.Query{
+		Since: from, Until: to, Context: m.window - 1, Packets: m.layout.Packets(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	ws, err := d.targets(rounds, m.window, func(r *features.Round) bool {
+		return !r.Start.Before(from) && (to.IsZero() || r.Start.Before(to))
+	})
+	if err != nil {
+		return nil, err
+	}
+	scored, err := d.score(m, ws)
+	if err != nil {
+		return nil, err
+	}
+	judge(scored, m.spot)
+	return &Result{Rounds: scored}, nil
+}
+
+// targets returns the windows of rounds whose target round is selected:
+// the context rounds Load adds in front are only there to fill windows.
+func (d *Detector) targets(rounds []features.Round, t int, selected func(*features.Round) bool) ([]features.Window, error) {
+	ws, err := features.Windows(rounds, t)
+	if err != nil {
+		return nil, err
+	}
+	for i, w := range ws {
+		if selected(w.Last()) {
+			return ws[i:], nil
+		}
+	}
+	return nil, nil
+}
+
+// heldOutEvery holds one training window in this many out of training, for
+// calibration, when there are enough of them.
+const heldOutEvery = 5
+
+// build trains m on the newest complete rounds in [from, to), calibrates
+// its threshold on held-out windows, saves it and returns the held-out
+// windows' verdicts under it and the rounds it trained on.
+func (d *Detector) build(ctx context.Context, db *store.DB, m *model, from, to time.Time) (*Result, error) {
+	var err error
+	q := features.Query{Since: from, Until: to, Packets: m.layout.Packets()}
+	if q.AfterID, err = newestFrom(ctx, db.SQL(), from, to, d.cfg.TrainRounds); err != nil {
+		return nil, err
+	}
+	rounds, err := features.Load(ctx, db.SQL(), q)
+	if err != nil {
+		return nil, err
+	}
+	if len(rounds) < d.cfg.MinRounds {
+		return nil, fmt.Errorf("train: %d complete rounds in the range, want at least %d", len(rounds), d.cfg.MinRounds)
+	}
+	res, err := d.train(m, rounds)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.save(d.cfg.ModelPath); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// train fits m to rounds (ordered by id) and calibrates its threshold: on
+// every fifth window, held out of training, when there are enough of them.
+// It returns the held-out windows' verdicts and the rounds trained on.
+func (d *Detector) train(m *model, rounds []features.Round) (*Result, error) {
+	ws, err := features.Windows(rounds, m.window)
+	if err != nil {
+		return nil, err
+	}
+	// Interleaved hold-out covers the whole period; with too few windows
+	// for a tail fit, train and calibrate on all of them (optimistic
+	// scores, so a low threshold, which each run's honest scores correct).
+	var train, held []features.Window
+	var trainedOn []int64
+	for i, w := range ws {
+		if len(ws)/heldOutEvery >= threshold.MinSamples && i%heldOutEvery == heldOutEvery-1 {
+			held = append(held, w)
+		} else {
+			train = append(train, w)
+			trainedOn = append(trainedOn, w.Last().ID)
+		}
+	}
+	if len(held) == 0 {
+		held, trainedOn = train, nil
+	}
+	tr := &Training{Rounds: len(rounds), Windows: len(train)}
+	if tr.Epochs, tr.Loss, err = d.fit(m, train, d.cfg.Epochs); err != nil {
+		return nil, err
+	}
+	scored, err := d.score(m, held)
+	if err != nil {
+		return nil, err
+	}
+	cal := make([]float64, len(scored))
+	for i, r := range scored {
+		cal[i] = r.Score
+	}
+	if m.spot, err = threshold.Calibrate(cal, d.cfg.Risk); err != nil {
+		return nil, fmt.Errorf("calibrate threshold: %w", err)
+	}
+	judge(scored, m.spot)
+	tr.Calibrated, tr.Threshold, tr.Method = len(cal), m.spot.Threshold, m.spot.Method
+	m.roundsTrained = len(rounds)
+	m.trainedUntil = rounds[len(rounds)-1].Start
+	d.log.Info("trained", "rounds", tr.Rounds, "windows", tr.Windows, "epochs", tr.Epochs,
+		"loss", tr.Loss, "threshold", tr.Threshold, "method", tr.Method, "calibrated_on", tr.Calibrated)
+	return &Result{Trained: tr, Rounds: scored, TrainedOn: trainedOn}, nil
+}
+
+// judge sets each round's threshold and verdict.
+func judge(rs []Scored, spot *threshold.SPOT) {
+	for i := range rs {
+		rs[i].Threshold = spot.Threshold
+		rs[i].Anomalous = spot.Exceeds(rs[i].Score)
+	}
+}
+
+// score scores each window's last round, micro-batch by micro-batch, and
+// names its top ports; judge gives the verdicts.
+func (d *Detector) score(m *model, ws []features.Window) ([]Scored, error) {
+	out := make([]Scored, 0, len(ws))
+	b := newBatcher(m, d.cfg.Batch)
+	plane := m.layout.C() * features.Ports
+	for lo := 0; lo < len(ws); lo += d.cfg.Batch {
+		batch := ws[lo:min(lo+d.cfg.Batch, len(ws))]
+		recon, err := b.reconstruct(batch)
+		if err != nil {
+			return nil, err
+		}
+		for i, w := range batch {
+			s, cells := score(b.target(i), recon[i*plane:(i+1)*plane], features.Ports, d.cfg.Top)
+			out = append(out, Scored{
+				RoundID: w.Last().ID,
+				Start:   w.Last().Start,
+				Score:   s,
+				Ports:   explain(m.layout, w, cells),
+			})
+		}
+		if d.cfg.Progress != nil {
+			d.cfg.Progress(lo+len(batch), len(ws))
+		}
+	}
+	return out, nil
+}
+
+// minGain is the relative loss improvement below which training stops.
+const minGain = 0.01
+
+// fit trains m on ws for at most epochs epochs of shuffled micro-batches,
+// each of at most EpochSize windows (which bounds a first training's time
+// on days of rounds), stopping when an epoch improves the mean loss by less
+// than minGain. It returns the epochs run and the last epoch's mean loss.
+func (d *Detector) fit(m *model, ws []features.Window, epochs int) (int, float64, error) {
+	rng := rand.New(rand.NewPCG(d.cfg.Seed, uint64(m.roundsTrained)))
+	b := newBatcher(m, d.cfg.Batch)
+	order := make([]features.Window, len(ws))
+	copy(order, ws)
+	prev := math.Inf(1)
+	var loss float64
+	for e := 1; e <= epochs; e++ {
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		epoch := order
+		if d.cfg.EpochSize > 0 && len(epoch) > d.cfg.EpochSize {
+			epoch = epoch[:d.cfg.EpochSize]
+		}
+		var sum float64
+		var steps int
+		for lo := 0; lo < len(epoch); lo += d.cfg.Batch {
+			l, err := b.step(epoch[lo:min(lo+d.cfg.Batch, len(epoch))])
+			if err != nil {
+				return e, 0, err
+			}
+			sum += l
+			steps++
+		}
+		loss = sum / float64(max(steps, 1))
+		d.log.Debug("epoch", "epoch", e, "loss", loss)
+		if prev-loss < minGain*prev {
+			return e, loss, nil
+		}
+		prev = loss
+	}
+	return epochs, loss, nil
+}

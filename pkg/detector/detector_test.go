@@ -1,0 +1,217 @@
+package detector
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"portwatch/pkg/detector/detectortest"
+	"portwatch/pkg/engine"
+	"portwatch/pkg/portae"
+	"portwatch/pkg/store/storetest"
+)
+
+func newDetector(h *detectortest.History) *Detector {
+	cfg := DefaultConfig(h.Model)
+	cfg.Epochs = 2
+	return New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+func TestLearning(t *testing.T) {
+	h := detectortest.New(t, 40, 40, 0, 0)
+	res, err := newDetector(h).Run(context.Background(), h.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := res.Learning, (&Learning{Have: 40, Need: 60}); got == nil || *got != *want {
+		t.Errorf("learning: got %+v, want %+v", got, want)
+	}
+	if _, err := os.Stat(h.Model); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("model file after learning run: got %v, want none", err)
+	}
+	if got, want := h.Counts(t), [3]int64{}; got != want {
+		t.Errorf("batches, scores, anomalies: got %v, want %v", got, want)
+	}
+}
+
+// The cron life of a host: first training, a new listener flagged and
+// explained, re-runs that add nothing, a range scored again without change.
+func TestCronLife(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	ctx := context.Background()
+	const trained, total, from, to = 150, 175, 160, 166
+	h := detectortest.New(t, total, trained, from, to)
+	d := newDetector(h)
+
+	res, err := d.Run(ctx, h.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Trained == nil {
+		t.Fatalf("first run with %d rounds: got no training", trained)
+	}
+	if got, want := len(res.Rounds), trained; got != want {
+		t.Errorf("rounds scored by the first run: got %d, want %d", got, want)
+	}
+	st, err := os.Stat(h.Model)
+	if err != nil {
+		t.Fatalf("model after first training: %v", err)
+	}
+	if got, want := st.Mode().Perm(), os.FileMode(0o600); got != want {
+		t.Errorf("model mode: got %v, want %v", got, want)
+	}
+	m, err := loadModel(h.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.spot == nil || !(m.spot.Threshold > 0) {
+		t.Fatalf("saved calibration: got %+v, want a positive threshold", m.spot)
+	}
+	if got, want := m.roundsTrained, trained; got != want {
+		t.Errorf("rounds trained: got %d, want %d", got, want)
+	}
+
+	h.Release(t, total)
+	res, err = d.Run(ctx, h.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(res.Rounds), total-trained; got != want {
+		t.Fatalf("rounds scored by the second run: got %d, want %d", got, want)
+	}
+	first := res.Rounds[from-trained-1]
+	if first.RoundID != from || !first.Anomalous {
+		t.Fatalf("round %d: got id %d anomalous %v (score %g, threshold %g), want flagged",
+			from, first.RoundID, first.Anomalous, first.Score, first.Threshold)
+	}
+	if got := first.Ports[0]; got.Port != 4444 || got.Protocol != "tcp" || got.State != "listen" ||
+		got.Process != "nc" || got.Address != "0.0.0.0" || got.Change != "new" {
+		t.Errorf("top port of round %d: got %+v, want 4444/tcp listen 0.0.0.0 nc (new)", from, got)
+	}
+	var flagged []int64
+	for _, r := range res.Rounds {
+		if r.Anomalous {
+			flagged = append(flagged, r.RoundID)
+		}
+	}
+	if n := storetest.Int(t, h.DB, "SELECT count(*) FROM anomalies WHERE round_id = ? AND detail LIKE '%\"port\":4444%'", from); n != 1 {
+		t.Errorf("stored anomalies of round %d naming port 4444: got %d, want 1", from, n)
+	}
+	if !res.Refit {
+		t.Errorf("second run: got no refit, want one")
+	}
+	if _, err := os.Stat(h.Model + ".prev"); err != nil {
+		t.Errorf("previous model after refit: %v", err)
+	}
+	t.Logf("flagged rounds %v", flagged)
+
+	before := h.Counts(t)
+	if got, want := before[1], int64(total); got != want {
+		t.Errorf("scores stored: got %d, want %d", got, want)
+	}
+	res, err = d.Run(ctx, h.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(res.Rounds); got != 0 {
+		t.Errorf("re-run: got %d rounds scored, want 0", got)
+	}
+	if got := h.Counts(t); got != before {
+		t.Errorf("batches, scores, anomalies after re-run: got %v, want %v", got, before)
+	}
+
+	modelBytes, err := os.ReadFile(h.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 12, 0, 0, 0, 0, time.UTC)
+	res, err = d.Score(ctx, h.DB, start.Add(150*time.Minute), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(res.Rounds); got < total-trained-2 {
+		t.Errorf("range scored again: got %d rounds, want about %d", got, total-trained)
+	}
+	if !slices.ContainsFunc(res.Rounds, func(r Scored) bool { return r.RoundID == from && r.Anomalous }) {
+		t.Errorf("range scored again: round %d not flagged", from)
+	}
+	if got := h.Counts(t); got != before {
+		t.Errorf("batches, scores, anomalies after a range run: got %v, want %v", got, before)
+	}
+	after, err := os.ReadFile(h.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(after, modelBytes) {
+		t.Errorf("model file changed by a range run")
+	}
+	storetest.Integrity(t, h.DB)
+}
+
+func TestBadModel(t *testing.T) {
+	build := func(t *testing.T, channels []string, meta map[string]string) []byte {
+		b, err := portae.Build(portae.Config{Window: 4, Channels: channels})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := engine.Decode(b, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range meta {
+			m.SetMetadata(k, v)
+		}
+		b, err = m.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	tests := []struct {
+		name string
+		file func(t *testing.T) []byte
+		want string
+	}{
+		{"garbage", func(*testing.T) []byte { return []byte("this is not an onnx model") }, "cannot be read as an ONNX model"},
+		{"truncated", func(t *testing.T) []byte { b := build(t, nil, nil); return b[:len(b)/2] }, "cannot be read as an ONNX model"},
+		{"channels differ from input", func(t *testing.T) []byte {
+			return build(t, []string{"tcp_listen", "udp_bound"}, map[string]string{portae.KeyChannels: "tcp_listen,udp_bound,tcp_conn"})
+		}, "input occupancy has 2 channels, but the model's portwatch.channels lists 3 (tcp_listen,udp_bound,tcp_conn)"},
+		{"unknown channel", func(t *testing.T) []byte { return build(t, []string{"tcp_listen", "icmp_echo"}, nil) },
+			`unknown channels "icmp_echo"`},
+		{"window differs", func(t *testing.T) []byte { return build(t, nil, map[string]string{portae.KeyWindow: "12"}) },
+			"input occupancy has a window of 4 rounds, but the model's portwatch.window says 12"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := detectortest.New(t, 70, 70, 0, 0)
+			b := tt.file(t)
+			if err := os.WriteFile(h.Model, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := newDetector(h).Run(context.Background(), h.DB)
+			var me *ModelError
+			if !errors.As(err, &me) {
+				t.Fatalf("error: got %v, want a *ModelError", err)
+			}
+			if !bytes.Contains([]byte(err.Error()), []byte(tt.want)) {
+				t.Errorf("error: got %q, want it to say %q", err, tt.want)
+			}
+			got, rerr := os.ReadFile(h.Model)
+			if rerr != nil || !bytes.Equal(got, b) {
+				t.Errorf("model file after the error: changed or gone (%v)", rerr)
+			}
+			if got, want := h.Counts(t), [3]int64{}; got != want {
+				t.Errorf("batches, scores, anomalies: got %v, want %v", got, want)
+			}
+		})
+	}
+}

@@ -1,0 +1,68 @@
+package detector
+
+import (
+	"slices"
+	"strings"
+
+	"portwatch/pkg/features"
+)
+
+// explain names the top cells of w's last round as ports: protocol and state
+// from the channel (and the sockets), address and process from the sockets
+// that set the port, taken from the round itself for a "new" port and from
+// the latest earlier round of the window that had it for a "vanished" one.
+func explain(l features.Layout, w features.Window, cells []Cell) []Port {
+	names := l.Channels()
+	out := make([]Port, 0, len(cells))
+	for _, c := range cells {
+		p := Port{
+			Port:     c.Port,
+			Error:    c.Error,
+			Channel:  names[c.Channel],
+			Observed: c.Observed,
+			Expected: c.Expected,
+			Change:   "new",
+		}
+		p.Protocol, p.State = channelSocket(p.Channel)
+		var socks []features.Socket
+		if c.Observed >= c.Expected {
+			socks = l.Explain(w.Last(), c.Channel, uint16(c.Port))
+		} else {
+			p.Change = "vanished"
+			for i := len(w.Rounds) - 2; i >= 0 && len(socks) == 0; i-- {
+				socks = l.Explain(w.Rounds[i], c.Channel, uint16(c.Port))
+			}
+		}
+		if len(socks) > 0 {
+			p.State = socks[0].State
+		}
+		p.Address = joinDistinct(socks, func(s features.Socket) string { return s.Address })
+		p.Process = joinDistinct(socks, func(s features.Socket) string { return s.Process })
+		out = append(out, p)
+	}
+	return out
+}
+
+// channelSocket is the protocol and (default) state a channel stands for.
+func channelSocket(channel string) (protocol, state string) {
+	switch channel {
+	case features.UDPBound:
+		return "udp", "unconn"
+	case features.TCPConn:
+		return "tcp", "established"
+	case features.SYNIn:
+		return "tcp", "syn"
+	}
+	return "tcp", "listen"
+}
+
+// joinDistinct joins the distinct non-empty values of f over socks.
+func joinDistinct(socks []features.Socket, f func(features.Socket) string) string {
+	var vals []string
+	for _, s := range socks {
+		if v := f(s); v != "" && !slices.Contains(vals, v) {
+			vals = append(vals, v)
+		}
+	}
+	return strings.Join(vals, ",")
+}

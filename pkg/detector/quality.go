@@ -1,0 +1,71 @@
+package detector
+
+import (
+	"log/slog"
+
+	"portwatch/pkg/features"
+	"portwatch/pkg/quality"
+)
+
+// hourly is how many minute rounds a cron run of detect finds new.
+const hourly = 60
+
+// Quality runs the detector on a scenario the way cron does, in memory:
+// train once, then score an hour of rounds at a time and refit on the
+// normal ones after each. It is portwatch's entry in pkg/quality.
+type Quality struct {
+	d       *Detector
+	m       *model
+	context []features.Round // the rounds before the next to score, for their windows
+}
+
+var _ quality.Detector = (*Quality)(nil)
+
+// NewQuality returns the harness entry for cfg (ModelPath is not used).
+func NewQuality(cfg Config, log *slog.Logger) *Quality {
+	return &Quality{d: New(cfg, log)}
+}
+
+// Train builds a fresh model and trains and calibrates it on rounds.
+func (q *Quality) Train(rounds []features.Round) error {
+	m, err := newModel(nil, 0, q.d.cfg.Seed)
+	if err != nil {
+		return err
+	}
+	if _, err := q.d.train(m, rounds); err != nil {
+		return err
+	}
+	q.m = m
+	q.context = rounds[max(0, len(rounds)-(m.window-1)):]
+	return nil
+}
+
+// Score judges rounds an hour at a time, refitting after each hour when
+// the configuration says so.
+func (q *Quality) Score(rounds []features.Round) ([]quality.Verdict, error) {
+	var out []quality.Verdict
+	for lo := 0; lo < len(rounds); lo += hourly {
+		hour := rounds[lo:min(lo+hourly, len(rounds))]
+		all := append(append([]features.Round(nil), q.context...), hour...)
+		ws, err := features.Windows(all, q.m.window)
+		if err != nil {
+			return nil, err
+		}
+		ws = ws[len(q.context):]
+		rs, err := q.d.score(q.m, ws)
+		if err != nil {
+			return nil, err
+		}
+		judge(rs, q.m.spot)
+		for i, r := range rs {
+			out = append(out, quality.Verdict{Round: lo + i, Anomalous: r.Anomalous, Score: r.Score})
+		}
+		if q.d.cfg.Refit {
+			if _, err := q.d.learn(q.m, ws, rs); err != nil {
+				return nil, err
+			}
+		}
+		q.context = all[max(0, len(all)-(q.m.window-1)):]
+	}
+	return out, nil
+}

@@ -1,0 +1,59 @@
+package detector
+
+import "time"
+
+// Scored is one round's verdict.
+type Scored struct {
+	RoundID   int64     `json:"round_id"`
+	Start     time.Time `json:"start_time"`
+	Score     float64   `json:"score"`
+	Threshold float64   `json:"threshold"`
+	Anomalous bool      `json:"anomalous"`
+	Ports     []Port    `json:"ports"` // the largest contributors, largest first
+}
+
+// Port is one port's contribution to a round's score: a cell of the
+// reconstruction error, named the way a person reads ss output.
+type Port struct {
+	Port     int     `json:"port"`
+	Protocol string  `json:"protocol"`
+	State    string  `json:"state"`
+	Error    float64 `json:"error"`   // nats of the score
+	Channel  string  `json:"channel"` // the model channel the error is on
+	// Change is "new" when the round has what the model did not expect and
+	// "vanished" when it lacks what the model expected.
+	Change   string  `json:"change"`
+	Observed float32 `json:"observed"`
+	Expected float32 `json:"expected"`
+	Address  string  `json:"address,omitempty"` // local address(es), comma-separated
+	Process  string  `json:"process,omitempty"` // owning process(es), comma-separated
+}
+
+// Result is what a run did.
+type Result struct {
+	// Learning is set when no model exists yet and too few rounds do: the
+	// run stored nothing and scored nothing.
+	Learning *Learning `json:"learning,omitempty"`
+	Trained  *Training `json:"trained,omitempty"`
+	Rounds   []Scored  `json:"rounds"`
+	// TrainedOn lists the rounds a first training learned from and did not
+	// score (their scores would be optimistic); they are recorded unscored.
+	TrainedOn []int64 `json:"trained_on,omitempty"`
+	Refit     bool    `json:"refit"` // the model was updated and saved after scoring
+}
+
+// Learning says how far a new installation is from its first model.
+type Learning struct {
+	Have, Need int
+}
+
+// Training summarises a (re)build of the model.
+type Training struct {
+	Rounds     int     // complete rounds trained on
+	Windows    int     // training windows
+	Epochs     int     // epochs run (early stop may cut them)
+	Loss       float64 // mean loss of the last epoch
+	Calibrated int     // scores the threshold was calibrated on
+	Threshold  float64
+	Method     string // threshold method: pot or quantile
+}

@@ -29,26 +29,29 @@ func pair(name string, pred, target *tensor.Dense) (p, t []float32, err error) {
 // MSE returns the mean over all elements of (pred-target)² and its
 // gradient with respect to pred.
 func MSE(pred, target *tensor.Dense) (float64, *tensor.Dense, error) {
-	p, t, err := pair("mse", pred, target)
-	if err != nil {
-		return 0, nil, err
-	}
-	n := float64(len(p))
-	g := make([]float32, len(p))
-	var loss float64
-	for i := range p {
-		d := float64(p[i]) - float64(t[i])
-		loss += d * d
-		g[i] = float32(2 * d / n)
-	}
-	return loss / n, NewF32(Shape(pred), g), nil
+	return meanLoss("mse", pred, target, func(p, t float64) (float64, float64) {
+		return (p - t) * (p - t), 2 * (p - t)
+	})
 }
 
 // BCE returns the mean binary cross-entropy -[t·ln p + (1-t)·ln(1-p)] with p
 // clamped to [1e-7, 1-1e-7], and its gradient with respect to pred (zero
 // where the clamp holds p).
 func BCE(pred, target *tensor.Dense) (float64, *tensor.Dense, error) {
-	p, t, err := pair("bce", pred, target)
+	return meanLoss("bce", pred, target, func(p, t float64) (float64, float64) {
+		c := min(max(p, bceEps), 1-bceEps)
+		l := -(t*math.Log(c) + (1-t)*math.Log(1-c))
+		if c != p {
+			return l, 0
+		}
+		return l, (c - t) / (c * (1 - c))
+	})
+}
+
+// meanLoss averages term over the elements; term gives one element's loss
+// and its derivative with respect to the prediction.
+func meanLoss(name string, pred, target *tensor.Dense, term func(p, t float64) (l, d float64)) (float64, *tensor.Dense, error) {
+	p, t, err := pair(name, pred, target)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -56,12 +59,9 @@ func BCE(pred, target *tensor.Dense) (float64, *tensor.Dense, error) {
 	g := make([]float32, len(p))
 	var loss float64
 	for i := range p {
-		q, y := float64(p[i]), float64(t[i])
-		c := min(max(q, bceEps), 1-bceEps)
-		loss -= y*math.Log(c) + (1-y)*math.Log(1-c)
-		if c == q {
-			g[i] = float32((c - y) / (c * (1 - c)) / n)
-		}
+		l, d := term(float64(p[i]), float64(t[i]))
+		loss += l
+		g[i] = float32(d / n)
 	}
 	return loss / n, NewF32(Shape(pred), g), nil
 }

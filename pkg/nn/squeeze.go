@@ -26,21 +26,16 @@ func newSqueeze(op string, opset int, a Attrs) (Op, error) {
 		}
 		return intsInput(in, 1, "axes")
 	}
+	reshape := unsqueezeShape
 	if op == "Squeeze" {
-		return &regroup{op: op, shape: func(x []int, in []*tensor.Dense) ([]int, error) {
-			ax, err := axes(in)
-			if err != nil {
-				return nil, err
-			}
-			return squeezeShape(x, ax)
-		}}, nil
+		reshape = squeezeShape
 	}
 	return &regroup{op: op, shape: func(x []int, in []*tensor.Dense) ([]int, error) {
 		ax, err := axes(in)
 		if err != nil {
 			return nil, err
 		}
-		return unsqueezeShape(x, ax)
+		return reshape(x, ax)
 	}}, nil
 }
 

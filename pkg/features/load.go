@@ -65,12 +65,14 @@ func (q Query) selection() (string, []any) {
 }
 
 // Load reads the rounds q selects, oldest first, with their sockets (and
-// SYN counts when q.Packets), from a portwatch database.
+// SYN counts when q.Packets), from a portwatch database. The query walks the
+// rounds by id and their rows in rounds_ports' unique index, with no sort.
 func Load(ctx context.Context, db *sql.DB, q Query) ([]Round, error) {
 	cte, args := q.selection()
 	rows, err := db.QueryContext(ctx, cte+`
 SELECT r.id, r.start_time, rp.port_id, rp.protocol, rp.family, rp.address, rp.state, rp.pid, rp.process
-FROM rounds r JOIN ids ON ids.id = r.id LEFT JOIN rounds_ports rp ON rp.round_id = r.id
+FROM rounds r LEFT JOIN rounds_ports rp ON rp.round_id = r.id
+WHERE r.id IN (SELECT id FROM ids)
 ORDER BY r.id, rp.port_id, rp.protocol, rp.family, rp.address, rp.state`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("load rounds: %w", err)
@@ -128,8 +130,8 @@ func loadSYN(ctx context.Context, db *sql.DB, q Query, rounds []Round) error {
 	// SYN set (2), ACK clear (16): a connection being opened.
 	rows, err := db.QueryContext(ctx, cte+`
 SELECT p.round_id, p.dest_port, count(*)
-FROM packets p JOIN ids ON ids.id = p.round_id
-WHERE p.tcp_flags & 18 = 2
+FROM packets p
+WHERE p.round_id IN (SELECT id FROM ids) AND p.tcp_flags & 18 = 2
 GROUP BY p.round_id, p.dest_port
 ORDER BY p.round_id, p.dest_port`, args...)
 	if err != nil {

@@ -96,10 +96,10 @@ func (c *constantOfShape) Forward(_ *Pass, in []*tensor.Dense) ([]*tensor.Dense,
 	}
 	shape := make([]int, len(dims))
 	for i, d := range dims {
-		if d < 0 {
-			return nil, nil, fmt.Errorf("ConstantOfShape: negative dimension in %v", dims)
-		}
 		shape[i] = int(d)
+	}
+	if err := checkSize(shape); err != nil {
+		return nil, nil, fmt.Errorf("ConstantOfShape: %w", err)
 	}
 	out := newDense(c.value.Dtype(), shape)
 	// a broadcast copy from stride 0 fills every element

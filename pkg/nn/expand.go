@@ -26,12 +26,12 @@ func (expand) outShape(in []*tensor.Dense) ([]int, error) {
 	}
 	s := make([]int, len(target))
 	for i, d := range target {
-		if d < 0 {
-			return nil, fmt.Errorf("Expand: negative dimension in shape %v", target)
-		}
 		s[i] = int(d)
 	}
 	out, err := broadcastShape(Shape(in[0]), s)
+	if err == nil {
+		err = checkSize(out)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("Expand: %w", err)
 	}

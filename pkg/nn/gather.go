@@ -61,6 +61,9 @@ func (g *gather) plan(in []*tensor.Dense) (*gatherPlan, error) {
 		p.src[j] = int(v) * p.inner
 	}
 	p.out = append(append(append([]int(nil), x[:axis]...), Shape(in[1])...), x[axis+1:]...)
+	if err := checkSize(p.out); err != nil {
+		return nil, fmt.Errorf("Gather: output: %w", err)
+	}
 	block := []int{Size(x[:axis]), p.inner}
 	outStr, dataStr := []int{len(idx) * p.inner, 1}, []int{int(d) * p.inner, 1}
 	p.block, p.back = newWalker(block, outStr, dataStr), newWalker(block, dataStr, outStr)

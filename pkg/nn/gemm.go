@@ -75,6 +75,9 @@ func (g *gemmOp) dims(in []*tensor.Dense) (m, n, k int, err error) {
 	if k != kb {
 		return 0, 0, 0, fmt.Errorf("Gemm: inner dimensions differ: op(A) is [%d %d], op(B) [%d %d]", m, k, kb, n)
 	}
+	if err := checkSize([]int{m, n}); err != nil {
+		return 0, 0, 0, fmt.Errorf("Gemm: output: %w", err)
+	}
 	if len(in) > 2 && in[2] != nil {
 		sc := Shape(in[2])
 		bs, err := broadcastShape(sc, []int{m, n})

@@ -57,6 +57,9 @@ func (matmul) plan(in []*tensor.Dense) (*mmPlan, error) {
 		return nil, fmt.Errorf("MatMul: batch axes: %w", err)
 	}
 	p.out = append(append([]int(nil), batch...), out...)
+	if err := checkSize(p.out); err != nil {
+		return nil, fmt.Errorf("MatMul: output: %w", err)
+	}
 	if len(bb) == 0 {
 		// B is one matrix: A's batches stack into one taller product.
 		p.m *= Size(ba)

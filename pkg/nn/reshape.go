@@ -25,6 +25,9 @@ func (r *regroup) Forward(_ *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, er
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", r.op, err)
 	}
+	if err := checkSize(s); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", r.op, err)
+	}
 	if Size(s) != Size(Shape(in[0])) {
 		return nil, nil, fmt.Errorf("%s: shape %v does not hold the %d elements of %v", r.op, s, Size(Shape(in[0])), Shape(in[0]))
 	}

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"slices"
 
 	"gorgonia.org/tensor"
 )
@@ -95,4 +96,29 @@ func view(t *tensor.Dense, shape []int) (*tensor.Dense, error) {
 		return nil, fmt.Errorf("dtype %v not supported", t.Dtype())
 	}
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(b)), nil
+}
+
+// maxElements bounds one kernel output (8 GiB of float32), so a model with
+// absurd shapes gets an error rather than an allocation panic.
+const maxElements = 1 << 31
+
+// checkSize refuses negative dimensions and shapes of more than
+// maxElements elements, without overflowing on the way.
+func checkSize(shape []int) error {
+	for _, d := range shape {
+		if d < 0 {
+			return fmt.Errorf("negative dimension in shape %v", shape)
+		}
+	}
+	if slices.Contains(shape, 0) {
+		return nil
+	}
+	n := 1
+	for _, d := range shape {
+		if n > maxElements/d {
+			return fmt.Errorf("shape %v has more than %d elements", shape, maxElements)
+		}
+		n *= d
+	}
+	return nil
 }

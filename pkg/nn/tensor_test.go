@@ -19,7 +19,7 @@ func TestHugeShapes(t *testing.T) {
 		{"MatMul", []*tensor.Dense{f32([]int{1 << 20, 0}), f32([]int{0, 1 << 20})}},
 		{"Gemm", []*tensor.Dense{f32([]int{1 << 20, 0}), f32([]int{0, 1 << 20})}},
 		// 2^32·2^32·4 wraps to 0 in int arithmetic
-		{"Reshape", []*tensor.Dense{f32([]int{0}), i64([]int{3}, 1 << 32, 1 << 32, 4)}},
+		{"Reshape", []*tensor.Dense{f32([]int{0}), i64([]int{3}, 1<<32, 1<<32, 4)}},
 	}
 	for _, c := range cases {
 		attrs := Attrs(nil)

@@ -25,6 +25,13 @@
 // SYNs to the port in both directions; outgoing SYNs land on remote service
 // ports (443, 80), which are steady and which a model learns as normal.
 //
+// One channel is the calendar, so a model can learn that a port is normal
+// at some hours and not others (a dev server in office hours, a nightly
+// backup daemon):
+//
+//	clock    1 at position h, the round's hour of the day (0-23, UTC), and at
+//	         24+d, its day of the week (Sunday 0); 0 elsewhere.
+//
 // # Loading
 //
 // Load reads complete rounds, selected by id, start time and source, in one

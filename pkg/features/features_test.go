@@ -80,7 +80,7 @@ func TestChannelMapping(t *testing.T) {
 	if len(rounds) != 1 {
 		t.Fatalf("got %d rounds, want 1", len(rounds))
 	}
-	names := []string{TCPListen, UDPBound, TCPConn, TCPListenWildcard, TCPListenLoopback}
+	names := []string{TCPListen, UDPBound, TCPConn, TCPListenWildcard, TCPListenLoopback, Clock}
 	l, err := NewLayout(names)
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +95,7 @@ func TestChannelMapping(t *testing.T) {
 		TCPConn:           {22, 45000, 45001},
 		TCPListenWildcard: {22},
 		TCPListenLoopback: {631, 5432},
+		Clock:             {10, 24 + 6}, // t0 is a Saturday, 10:00 UTC
 	}
 	for c, name := range names {
 		if got := onPorts(plane, c); !slices.Equal(got, want[name]) {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 	"strings"
+	"time"
 )
 
 // Ports is the width of a channel: one value per port number 0..65535.
@@ -18,6 +19,7 @@ const (
 	TCPListenWildcard = "tcp_listen_wildcard"
 	TCPListenLoopback = "tcp_listen_loopback"
 	SYNIn             = "syn_in"
+	Clock             = "clock"
 )
 
 // DefaultChannels returns the channels a new model uses.
@@ -56,7 +58,7 @@ func NewLayout(names []string) (Layout, error) {
 }
 
 func known() []string {
-	return []string{TCPListen, UDPBound, TCPConn, TCPListenWildcard, TCPListenLoopback, SYNIn}
+	return []string{TCPListen, UDPBound, TCPConn, TCPListenWildcard, TCPListenLoopback, SYNIn, Clock}
 }
 
 func isChannel(name string) bool {
@@ -94,9 +96,15 @@ func (l Layout) FillRound(dst []float32, r *Round) error {
 	clear(dst)
 	for c, name := range l.names {
 		row := dst[c*Ports : (c+1)*Ports]
-		if name == SYNIn {
+		switch name {
+		case SYNIn:
 			for _, pc := range r.SYN {
 				row[pc.Port] = synScale(pc.N)
+			}
+			continue
+		case Clock:
+			for _, p := range clock(r.Start) {
+				row[p] = 1
 			}
 			continue
 		}
@@ -129,11 +137,15 @@ func (l Layout) Fill(dst []float32, w Window) error {
 // sparse port set for that channel.
 func (l Layout) Ports(r *Round, c int) []uint16 {
 	var out []uint16
-	if l.names[c] == SYNIn {
+	switch l.names[c] {
+	case SYNIn:
 		for _, pc := range r.SYN {
 			out = append(out, pc.Port)
 		}
 		return out
+	case Clock:
+		c := clock(r.Start)
+		return c[:]
 	}
 	for i := range r.Sockets {
 		s := &r.Sockets[i]
@@ -155,6 +167,13 @@ func (l Layout) Explain(r *Round, c int, port uint16) []Socket {
 		}
 	}
 	return out
+}
+
+// clock returns the positions the clock channel sets for a round starting
+// at t: its hour of the day and, after those, its day of the week (UTC).
+func clock(t time.Time) [2]uint16 {
+	t = t.UTC()
+	return [2]uint16{uint16(t.Hour()), 24 + uint16(t.Weekday())}
 }
 
 // on reports whether s sets its port on the occupancy channel name.

@@ -12,10 +12,19 @@
 // then a *FileError saying where.
 //
 // Protocols names, outermost first, joined by ':': eth, vlan (802.1Q and
-// 802.1ad), sll, sll2, null (BSD loopback), ppp, pppoe, chdlc, ipv4, ipv6,
-// gre, arp, tcp, udp, icmp, icmpv6, dns (port 53), mdns (UDP 5353), llmnr
-// (UDP 5355). Raw-IP link types start at ipv4/ipv6. A frame on a link type the
-// package does not decode gets Protocols "linktype<N>" and Malformed.
+// 802.1ad), sll, sll2, null (BSD loopback), chdlc, pppoe, ppp, mpls, ipv4,
+// ipv6 (extension headers are part of it), gre, arp, tcp, udp, icmp, icmpv6,
+// dns (port 53, UDP or TCP), mdns (UDP 5353), llmnr (UDP 5355). Raw-IP link
+// types (101, 228, 229, and 12 and 14 as BSDs wrote them) start at ipv4 or
+// ipv6. A frame on a link type the package does not decode gets Protocols
+// "linktype<N>" and Malformed. Nothing is decoded past the first TCP or UDP
+// header except DNS, so tunnels over UDP (VXLAN, Teredo, GTP) end at udp.
+//
+// DNS names are text: the root is "<Root>" (as tshark shows it) and bytes
+// outside printable ASCII are written \DDD, decimal, as in RFC 1035 master
+// files. A DNS message over TCP is read from the start of a segment (2-byte
+// length, then the message) and decoded as far as the segment goes; there
+// is no stream reassembly.
 //
 // Ports and TCP flags are those of the outermost TCP or UDP header; tunnels
 // without one (IP in IP, GRE) are decoded through, so their inner transport

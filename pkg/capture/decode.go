@@ -6,8 +6,8 @@ import (
 	"net/netip"
 	"strconv"
 
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 )
 
 // Link types decoded here (LINKTYPE_* values as stored in files).
@@ -40,8 +40,11 @@ type decoder struct {
 	eth   layers.Ethernet
 	dot1q layers.Dot1Q
 	sll   layers.LinuxSLL
+	sll2  layers.LinuxSLL2
 	loop  layers.Loopback
 	pppoe pppoeLayer
+	ppp   pppLayer
+	mpls  mplsLayer
 	ip4   layers.IPv4
 	ip6   layers.IPv6
 	ext   layers.IPv6ExtensionSkipper
@@ -53,6 +56,7 @@ type decoder struct {
 	icmp6 layers.ICMPv6
 	dns   layers.DNS
 
+	dnsParser *gopacket.DecodingLayerParser
 	container gopacket.DecodingLayerContainer
 	parsers   map[gopacket.LayerType]*gopacket.DecodingLayerParser
 	decoded   []gopacket.LayerType // one parser run
@@ -77,7 +81,7 @@ func newDecoder(payloadBytes int) *decoder {
 		link:    make(map[uint32]string),
 	}
 	c := gopacket.DecodingLayerContainer(gopacket.DecodingLayerSparse(nil))
-	for _, l := range []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.sll, &d.loop, &d.pppoe,
+	for _, l := range []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop, &d.pppoe, &d.ppp, &d.mpls,
 		&d.ip4, &d.ip6, &d.ext, &d.gre, &d.arp, &d.tcp, &d.udp, &d.icmp4, &d.icmp6} {
 		c = c.Put(l)
 	}
@@ -95,6 +99,9 @@ func newDecoder(payloadBytes int) *decoder {
 		p.SetDecodingLayerContainer(sparse)
 		d.parsers[gopacket.LayerType(t)] = p
 	}
+	// DNS gets a parser of its own, started by hand on the ports that carry
+	// it; the parser also turns a panic in the layer into an error.
+	d.dnsParser = gopacket.NewDecodingLayerParser(layers.LayerTypeDNS, &d.dns)
 	if d.payload > 0 {
 		d.payBuf = make([]byte, d.payload)
 	}
@@ -141,11 +148,7 @@ func (d *decoder) linkLayer(linkType uint32, data []byte) (gopacket.LayerType, [
 		}
 		return layers.LayerTypeIPv4, data, true
 	case linkSLL2:
-		d.nameBuf = append(d.nameBuf, "sll2"...)
-		if len(data) < 20 {
-			return gopacket.LayerTypeZero, nil, true
-		}
-		return layers.EthernetType(binary.BigEndian.Uint16(data)).LayerType(), data[20:], true
+		return layers.LayerTypeLinuxSLL2, data, true
 	case linkCHDLC:
 		return d.chdlc(data)
 	case linkPPP:
@@ -153,12 +156,7 @@ func (d *decoder) linkLayer(linkType uint32, data []byte) (gopacket.LayerType, [
 		if len(data) > 0 && (data[0] == 0x0f || data[0] == 0x8f) {
 			return d.chdlc(data)
 		}
-		d.nameBuf = append(d.nameBuf, "ppp"...)
-		if len(data) >= 2 && data[0] == 0xff && data[1] == 0x03 {
-			data = data[2:]
-		}
-		t, n := pppNext(data)
-		return t, data[n:], true
+		return layers.LayerTypePPP, data, true
 	}
 	return gopacket.LayerTypeZero, nil, false
 }
@@ -169,28 +167,6 @@ func (d *decoder) chdlc(data []byte) (gopacket.LayerType, []byte, bool) {
 		return gopacket.LayerTypeZero, nil, true
 	}
 	return layers.EthernetType(binary.BigEndian.Uint16(data[2:])).LayerType(), data[4:], true
-}
-
-// pppNext reads a PPP protocol field (1 byte when compressed) and returns the
-// layer it announces and the field's length.
-func pppNext(b []byte) (gopacket.LayerType, int) {
-	var proto uint16
-	n := 0
-	switch {
-	case len(b) >= 1 && b[0]&1 == 1:
-		proto, n = uint16(b[0]), 1
-	case len(b) >= 2:
-		proto, n = binary.BigEndian.Uint16(b), 2
-	default:
-		return gopacket.LayerTypeZero, 0
-	}
-	switch proto {
-	case 0x21:
-		return layers.LayerTypeIPv4, n
-	case 0x57:
-		return layers.LayerTypeIPv6, n
-	}
-	return gopacket.LayerTypePayload, n
 }
 
 // run decodes data starting at layer first, resuming past first IP
@@ -249,6 +225,12 @@ func (d *decoder) fields(p *Packet) {
 			name = "vlan"
 		case layers.LayerTypeLinuxSLL:
 			name = "sll"
+		case layers.LayerTypeLinuxSLL2:
+			name = "sll2"
+		case layers.LayerTypePPP:
+			name = "ppp"
+		case layers.LayerTypeMPLS:
+			name = "mpls"
 		case layers.LayerTypeLoopback:
 			name = "null"
 		case layers.LayerTypePPPoE:
@@ -297,12 +279,13 @@ func (d *decoder) fields(p *Packet) {
 			d.decodeDNS(p, name, d.udp.Payload)
 		}
 	case layers.LayerTypeTCP:
-		// DNS over TCP: a 2-byte length, then the message. Only a segment
-		// that starts a message is decoded; others carry the middle of one.
-		if (p.SrcPort == 53 || p.DstPort == 53) && len(d.tcp.Payload) >= 2+12 {
-			b := d.tcp.Payload[2:]
-			b = b[:min(len(b), int(binary.BigEndian.Uint16(d.tcp.Payload)))]
-			d.decodeDNS(p, "dns", b)
+		// DNS over TCP: a 2-byte length, then the message. There is no
+		// stream reassembly: a segment is read as starting a message, and a
+		// message longer than the segment is decoded as far as it goes.
+		if b := d.tcp.Payload; (p.SrcPort == 53 || p.DstPort == 53) && len(b) >= 2+12 {
+			if n := int(binary.BigEndian.Uint16(b)); n >= 12 {
+				d.decodeDNS(p, "dns", b[2:min(len(b), 2+n)])
+			}
 		}
 	}
 	p.Protocols = d.intern(d.nameBuf)
@@ -328,7 +311,9 @@ func dnsPort(src, dst uint16) string {
 // decodeDNS fills the DNS names. A message that decodes only in part keeps
 // the names read before the damage and marks the frame malformed.
 func (d *decoder) decodeDNS(p *Packet, name string, b []byte) {
-	err := d.dns.DecodeFromBytes(b, gopacket.NilDecodeFeedback)
+	// Capacity cut to length: a layer reading past the message must fail,
+	// not see the next bytes of the frame.
+	err := d.dnsParser.DecodeLayers(b[:len(b):len(b)], &d.decoded)
 	if err != nil {
 		p.Malformed = true
 		if len(b) < 12 {
@@ -339,15 +324,16 @@ func (d *decoder) decodeDNS(p *Packet, name string, b []byte) {
 	if len(d.dns.Questions) > 0 {
 		p.QryName = d.dnsName(d.dns.Questions[0].Name)
 	}
-	if len(d.dns.Answers) == 0 {
+	answers := d.dns.Answers
+	if len(answers) == 0 {
 		return
 	}
 	start := len(d.nameBuf)
-	for i := range d.dns.Answers {
+	for i := range answers {
 		if i > 0 {
 			d.nameBuf = append(d.nameBuf, ',')
 		}
-		d.nameBuf = appendDNSName(d.nameBuf, d.dns.Answers[i].Name)
+		d.nameBuf = appendDNSName(d.nameBuf, answers[i].Name)
 	}
 	p.RespName = d.intern(d.nameBuf[start:])
 	d.nameBuf = d.nameBuf[:start]
@@ -433,14 +419,17 @@ func tcpFlags(t *layers.TCP) int {
 	return f
 }
 
-var errShortPPPoE = errors.New("pppoe header shorter than 6 bytes")
+var (
+	errShortPPPoE = errors.New("pppoe header shorter than 6 bytes")
+	errShortPPP   = errors.New("ppp header shorter than its protocol field")
+	errShortMPLS  = errors.New("mpls label stack without bottom of stack")
+)
 
-// pppoeLayer decodes a PPPoE session header and the PPP protocol field
-// after it; gopacket's PPPoE is not a DecodingLayer.
-type pppoeLayer struct {
-	layers.BaseLayer
-	next gopacket.LayerType
-}
+// The three layers below stand in for gopacket's PPPoE, PPP and MPLS, which
+// are not DecodingLayers.
+
+// pppoeLayer decodes a PPPoE session header; PPP follows.
+type pppoeLayer struct{ layers.BaseLayer }
 
 var _ gopacket.DecodingLayer = (*pppoeLayer)(nil)
 
@@ -453,12 +442,83 @@ func (l *pppoeLayer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) er
 	if n := int(binary.BigEndian.Uint16(data[4:])); n < len(body) {
 		body = body[:n]
 	}
-	t, n := pppNext(body)
-	l.next = t
-	l.BaseLayer = layers.BaseLayer{Contents: data[:6+n], Payload: body[n:]}
+	l.BaseLayer = layers.BaseLayer{Contents: data[:6], Payload: body}
 	return nil
 }
 
 func (l *pppoeLayer) CanDecode() gopacket.LayerClass    { return layers.LayerTypePPPoE }
-func (l *pppoeLayer) NextLayerType() gopacket.LayerType { return l.next }
-func (l *pppoeLayer) LayerPayload() []byte              { return l.Payload }
+func (l *pppoeLayer) NextLayerType() gopacket.LayerType { return layers.LayerTypePPP }
+
+// pppLayer decodes PPP framing: an optional 0xff 0x03 address and control,
+// then the protocol, one byte when compressed.
+type pppLayer struct {
+	layers.BaseLayer
+	proto uint16
+}
+
+var _ gopacket.DecodingLayer = (*pppLayer)(nil)
+
+func (l *pppLayer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+	n := 0
+	if len(data) >= 2 && data[0] == 0xff && data[1] == 0x03 {
+		n = 2
+	}
+	switch {
+	case len(data) > n && data[n]&1 == 1:
+		l.proto = uint16(data[n])
+		n++
+	case len(data) >= n+2:
+		l.proto = binary.BigEndian.Uint16(data[n:])
+		n += 2
+	default:
+		df.SetTruncated()
+		return errShortPPP
+	}
+	l.BaseLayer = layers.BaseLayer{Contents: data[:n], Payload: data[n:]}
+	return nil
+}
+
+func (l *pppLayer) CanDecode() gopacket.LayerClass { return layers.LayerTypePPP }
+
+func (l *pppLayer) NextLayerType() gopacket.LayerType {
+	switch l.proto {
+	case 0x21:
+		return layers.LayerTypeIPv4
+	case 0x57:
+		return layers.LayerTypeIPv6
+	case 0x281:
+		return layers.LayerTypeMPLS
+	}
+	return gopacket.LayerTypePayload
+}
+
+// mplsLayer skips an MPLS label stack. What follows carries no type; like
+// tshark, the first nibble tells IPv4 from IPv6.
+type mplsLayer struct{ layers.BaseLayer }
+
+var _ gopacket.DecodingLayer = (*mplsLayer)(nil)
+
+func (l *mplsLayer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+	for n := 4; n <= len(data); n += 4 {
+		if data[n-2]&1 == 1 { // bottom of stack
+			l.BaseLayer = layers.BaseLayer{Contents: data[:n], Payload: data[n:]}
+			return nil
+		}
+	}
+	df.SetTruncated()
+	return errShortMPLS
+}
+
+func (l *mplsLayer) CanDecode() gopacket.LayerClass { return layers.LayerTypeMPLS }
+
+func (l *mplsLayer) NextLayerType() gopacket.LayerType {
+	if len(l.Payload) > 0 {
+		switch l.Payload[0] >> 4 {
+		case 4:
+			return layers.LayerTypeIPv4
+		case 6:
+			return layers.LayerTypeIPv6
+		}
+	}
+	return gopacket.LayerTypePayload
+}

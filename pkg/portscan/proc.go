@@ -1,24 +1,28 @@
 package portscan
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
-// ProcScanner lists sockets from the kernel's tables under a /proc root, without binding or
-// changing anything on the host. It sees the network namespace of the process that reads root/net.
+// ProcScanner lists sockets from the kernel's tables, without binding or changing anything on the
+// host. It sees the network namespace of the process that reads them.
 //
 // Owners come from the socket:[inode] links in root/<pid>/fd. Processes whose fds cannot be read
 // (other users' when not root) or that exit during the scan leave their sockets with PID 0 and no
 // name; that is not an error. A socket shared by several processes is given to the lowest pid.
 type ProcScanner struct {
-	root string
+	root    string
+	netlink bool // list sockets over netlink sock_diag, the files under root/net only as fallback
 }
 
 var _ Scanner = (*ProcScanner)(nil)
@@ -27,6 +31,15 @@ var _ Scanner = (*ProcScanner)(nil)
 // root/<pid>/comm; root is usually "/proc".
 func NewProcScanner(root string) *ProcScanner {
 	return &ProcScanner{root: root}
+}
+
+// NewNetlinkScanner returns the fastest scanner for this host's own sockets: it lists them over
+// netlink sock_diag and finds owners under /proc. A table the kernel will not dump (no inet_diag or
+// udp_diag, a sandbox without netlink) is read from /proc/net instead; the contents are the same.
+// On a kernel with a large TCP hash it is several times faster than NewProcScanner("/proc"), whose
+// every read of /proc/net/tcp walks the whole hash, and the read that finds the end walks it again.
+func NewNetlinkScanner() *ProcScanner {
+	return &ProcScanner{root: "/proc", netlink: true}
 }
 
 // Scan lists every socket in the tables, in table order (tcp, tcp6, udp, udp6). A missing tcp6 or
@@ -38,6 +51,14 @@ func (s *ProcScanner) Scan(ctx context.Context) ([]Socket, error) {
 	}{{"tcp", "tcp", 4}, {"tcp6", "tcp", 6}, {"udp", "udp", 4}, {"udp6", "udp", 6}}
 	var entries []entry
 	for _, t := range tables {
+		if s.netlink {
+			n := len(entries)
+			var err error
+			if entries, err = dumpDiag(t.proto, t.family, entries); err == nil {
+				continue
+			}
+			entries = entries[:n] // drop a partial dump; the file has it all
+		}
 		var err error
 		entries, err = s.readNet(t.name, t.proto, t.family, entries)
 		if errors.Is(err, fs.ErrNotExist) && t.family == 6 {
@@ -91,52 +112,80 @@ func (s *ProcScanner) readNet(name, proto string, family int, dst []entry) ([]en
 
 // findOwners sets owners[inode] to the lowest pid holding that socket, for the inodes already in
 // owners. Processes it cannot read are skipped: they may have exited or belong to another user.
+// It visits pids in ascending order and stops once every socket has its owner.
 func (s *ProcScanner) findOwners(ctx context.Context, owners map[uint64]int) error {
-	if len(owners) == 0 {
-		return nil
-	}
-	dir, err := os.Open(s.root)
+	pids, err := s.pids()
 	if err != nil {
-		return fmt.Errorf("list processes: %w", err)
+		return err
 	}
-	names, err := dir.Readdirnames(-1) // unsorted: cheaper than os.ReadDir, order does not matter
-	dir.Close()
-	if err != nil {
-		return fmt.Errorf("list processes in %s: %w", s.root, err)
-	}
-	for _, name := range names {
-		pid, err := strconv.Atoi(name)
-		if err != nil || pid <= 0 {
-			continue // self, net, sys, ...
+	left := len(owners)
+	var path []byte   // root/<pid>/fd, rebuilt in place
+	var link [64]byte // room for "socket:[<uint64>]"; longer targets are not sockets
+	for _, pid := range pids {
+		if left == 0 {
+			return nil
 		}
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("find socket owners: %w", err)
 		}
-		fdDir := filepath.Join(s.root, name, "fd")
-		d, err := os.Open(fdDir)
+		path = strconv.AppendInt(append(append(path[:0], s.root...), '/'), int64(pid), 10)
+		path = append(path, "/fd"...)
+		fdDir, err := openDir(string(path))
 		if err != nil {
-			continue
+			continue // exited, or another user's
 		}
-		fds, err := d.Readdirnames(-1)
-		d.Close()
-		if err != nil {
-			continue
-		}
+		fds, _ := fdDir.Readdirnames(-1) // a process exiting mid-listing leaves part of a list: use it
 		for _, fd := range fds {
-			link, err := os.Readlink(fdDir + "/" + fd)
+			n, err := readlinkAt(fdDir, fd, link[:])
+			if errors.Is(err, fs.ErrPermission) {
+				break // the check is per process: its other fds are closed to us as well
+			}
 			if err != nil {
 				continue // closed since the listing
 			}
-			inode, ok := socketInode(link)
+			inode, ok := socketInode(link[:n])
 			if !ok {
 				continue
 			}
-			if old, want := owners[inode]; want && (old == 0 || pid < old) {
+			if old, want := owners[inode]; want && old == 0 {
 				owners[inode] = pid
+				left--
 			}
 		}
+		fdDir.Close()
 	}
 	return nil
+}
+
+// pids lists the process ids under root in ascending order.
+func (s *ProcScanner) pids() ([]int, error) {
+	dir, err := openDir(s.root)
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	defer dir.Close()
+	names, err := dir.Readdirnames(-1) // unsorted: cheaper than os.ReadDir, which also stats
+	if err != nil {
+		return nil, fmt.Errorf("list processes in %s: %w", s.root, err)
+	}
+	pids := make([]int, 0, len(names))
+	for _, name := range names {
+		if pid, err := strconv.Atoi(name); err == nil && pid > 0 {
+			pids = append(pids, pid) // not self, net, sys, ...
+		}
+	}
+	slices.Sort(pids)
+	return pids, nil
+}
+
+// openDir opens a directory with syscall.Open: os.Open would first try to register it with the
+// network poller, five wasted syscalls for each process.
+func openDir(path string) (*os.File, error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 // readComm returns the process name from root/<pid>/comm, "" if the process is gone.
@@ -149,14 +198,14 @@ func (s *ProcScanner) readComm(pid int) string {
 }
 
 // socketInode parses an fd link target of the form "socket:[12345]".
-func socketInode(link string) (uint64, bool) {
-	num, ok := strings.CutPrefix(link, "socket:[")
+func socketInode(link []byte) (uint64, bool) {
+	num, ok := bytes.CutPrefix(link, []byte("socket:["))
 	if !ok {
 		return 0, false
 	}
-	num, ok = strings.CutSuffix(num, "]")
+	num, ok = bytes.CutSuffix(num, []byte("]"))
 	if !ok {
 		return 0, false
 	}
-	return parseDec([]byte(num))
+	return parseDec(num)
 }

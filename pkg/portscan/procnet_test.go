@@ -3,6 +3,7 @@ package portscan
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -27,65 +28,79 @@ func entryString(e entry) string {
 	return fmt.Sprintf("%s %d %s %d %s %d", e.Protocol, e.Family, e.Address, e.Port, e.State, e.inode)
 }
 
-func TestParseNetFixture(t *testing.T) {
+// loopbackWant is every socket in testdata/proc/loopback as entryString prints it, by table,
+// checked against the ss.txt that ss printed at the same moment.
+var loopbackWant = map[string][]string{
+	"tcp": {
+		"tcp 4 127.0.0.1 44293 listen 519391",
+		"tcp 4 0.0.0.0 2024 listen 1069",
+		"tcp 4 127.0.0.1 44293 fin-wait-2 0",
+		"tcp 4 127.0.0.1 33488 established 519399",
+		"tcp 4 127.0.0.1 44870 established 519392",
+		"tcp 4 127.0.0.1 44872 close-wait 519394",
+		"tcp 4 127.0.0.1 44888 time-wait 0",
+		"tcp 4 127.0.0.1 44293 established 519393",
+	},
+	"tcp6": {
+		"tcp 6 :: 35983 listen 519398",
+		"tcp 6 ::1 58785 listen 519401",
+		"tcp 6 ::1 58785 established 519403",
+		"tcp 6 ::1 52622 established 519402",
+		"tcp 6 ::ffff:127.0.0.1 35983 established 519400",
+	},
+	"udp": {
+		"udp 4 0.0.0.0 60561 unconn 519405",
+		"udp 4 127.0.0.1 52824 unconn 519404",
+		"udp 4 127.0.0.1 40387 established 519406",
+	},
+	"udp6": {
+		"udp 6 ::1 35867 unconn 519408",
+		"udp 6 :: 41725 unconn 519407",
+	},
+}
+
+// TestParseFixture parses the same moment's tables twice, from the /proc/net files and from the
+// raw netlink sock_diag dumps, and wants the same sockets from both.
+func TestParseFixture(t *testing.T) {
 	skipUnlessLittleEndian(t)
-	// Checked against testdata/proc/loopback/ss.txt, which ss printed at the same moment.
-	tests := []struct {
-		file, proto string
-		family      int
-		want        []string
-	}{
-		{"tcp", "tcp", 4, []string{
-			"tcp 4 0.0.0.0 2024 listen 1069",
-			"tcp 4 127.0.0.1 36593 listen 16313",
-			"tcp 4 192.0.2.2 39650 time-wait 0",
-			"tcp 4 127.0.0.1 32826 established 16314",
-			"tcp 4 127.0.0.1 32828 close-wait 16316",
-			"tcp 4 127.0.0.1 32844 time-wait 0",
-			"tcp 4 127.0.0.1 36636 time-wait 0",
-			"tcp 4 127.0.0.1 36593 fin-wait-2 0",
-			"tcp 4 127.0.0.1 35084 time-wait 0",
-			"tcp 4 127.0.0.1 35106 time-wait 0",
-			"tcp 4 127.0.0.1 36593 established 16315",
-			"tcp 4 127.0.0.1 48389 time-wait 0",
-			"tcp 4 127.0.0.1 52402 established 16321",
-		}},
-		{"tcp6", "tcp", 6, []string{
-			"tcp 6 :: 34349 listen 16320",
-			"tcp 6 ::1 41841 listen 16323",
-			"tcp 6 ::1 38628 established 16324",
-			"tcp 6 ::ffff:127.0.0.1 34349 established 16322",
-			"tcp 6 ::1 41841 established 16325",
-			"tcp 6 ::1 34954 time-wait 0",
-		}},
-		{"udp", "udp", 4, []string{
-			"udp 4 0.0.0.0 36476 unconn 16327",
-			"udp 4 127.0.0.1 54225 unconn 16326",
-			"udp 4 127.0.0.1 55549 established 16328",
-		}},
-		{"udp6", "udp", 6, []string{
-			"udp 6 :: 37118 unconn 16329",
-			"udp 6 ::1 57228 unconn 16330",
-		}},
+	parsers := map[string]func(b []byte, proto string, family int) ([]entry, error){
+		"net": func(b []byte, proto string, family int) ([]entry, error) {
+			return parseNet(bytes.NewReader(b), proto, family, nil)
+		},
+		"sock_diag": func(b []byte, proto string, _ int) ([]entry, error) {
+			entries, done, err := parseDiag(b, proto, nil)
+			if err == nil && !done {
+				err = errors.New("no NLMSG_DONE")
+			}
+			return entries, err
+		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.file, func(t *testing.T) {
-			b, err := os.ReadFile(filepath.Join("testdata/proc/loopback/net", tt.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			entries, err := parseNet(bytes.NewReader(b), tt.proto, tt.family, nil)
-			if err != nil {
-				t.Fatalf("parseNet: %v", err)
-			}
-			var got []string
-			for _, e := range entries {
-				got = append(got, entryString(e))
-			}
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
-			}
-		})
+	for dir, parse := range parsers {
+		for table, want := range loopbackWant {
+			t.Run(dir+"/"+table, func(t *testing.T) {
+				b, err := os.ReadFile(filepath.Join("testdata/proc/loopback", dir, table))
+				if err != nil {
+					t.Fatal(err)
+				}
+				family := 4
+				if strings.HasSuffix(table, "6") {
+					family = 6
+				}
+				entries, err := parse(b, strings.TrimSuffix(table, "6"), family)
+				if err != nil {
+					t.Fatalf("parse: %v", err)
+				}
+				var got []string
+				for _, e := range entries {
+					got = append(got, entryString(e))
+				}
+				slices.Sort(got) // the kernel lists the same sockets in another order over netlink
+				want = slices.Sorted(slices.Values(want))
+				if !slices.Equal(got, want) {
+					t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+				}
+			})
+		}
 	}
 }
 
@@ -179,7 +194,7 @@ func TestSocketInode(t *testing.T) {
 		{"anon_inode:[eventpoll]", 0, false},
 	}
 	for _, tt := range tests {
-		got, ok := socketInode(tt.link)
+		got, ok := socketInode([]byte(tt.link))
 		if got != tt.want || ok != tt.valid {
 			t.Errorf("socketInode(%q) = %d, %v; want %d, %v", tt.link, got, ok, tt.want, tt.valid)
 		}
@@ -265,7 +280,7 @@ func FuzzSocketInode(f *testing.F) {
 	f.Add("pipe:[16277]")
 	f.Add("socket:[18446744073709551615]")
 	f.Fuzz(func(t *testing.T, link string) {
-		inode, ok := socketInode(link)
+		inode, ok := socketInode([]byte(link))
 		if !ok {
 			return
 		}

@@ -2,6 +2,7 @@
 """Captures a real /proc fixture for pkg/portscan: run as `python3 capture.py <case>`.
 
 Opens sockets on loopback in a known set of states, then copies /proc/net/{tcp,tcp6,udp,udp6},
+the same tables as raw netlink sock_diag dumps (<case>/sock_diag/, the datagrams concatenated),
 this process's comm and its fd links (as a text listing, `<fd> <link target>` a line: the tests
 recreate them as real symlinks) into <case>/, and `ss -tuanpe` output into <case>/ss.txt so a
 reader can check the decoding by eye. No traffic leaves the host.
@@ -9,6 +10,7 @@ reader can check the decoding by eye. No traffic leaves the host.
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -18,6 +20,25 @@ def tcp_pair(family, addr, port):
     c = socket.socket(family, socket.SOCK_STREAM)
     c.connect((addr, port))
     return c
+
+
+def sock_diag_dump(family, proto):
+    """Returns the raw reply to a SOCK_DIAG_BY_FAMILY dump of every state, up to NLMSG_DONE."""
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 4)  # NETLINK_SOCK_DIAG
+    req = struct.pack("=BBBBI", family, proto, 0, 0, 0xFFFFFFFF) + bytes(48)  # inet_diag_req_v2
+    s.sendto(struct.pack("=IHHII", 16 + len(req), 20, 0x301, 1, 0) + req, (0, 0))
+    out = b""
+    while True:
+        d = s.recv(32768)
+        out += d
+        off, done = 0, False
+        while off + 16 <= len(d):
+            length, typ = struct.unpack_from("=IH", d, off)
+            done = done or typ in (2, 3)  # NLMSG_ERROR, NLMSG_DONE
+            off += (length + 3) & ~3
+        if done:
+            s.close()
+            return out
 
 
 def main():
@@ -75,6 +96,11 @@ def main():
     for name in ("tcp", "tcp6", "udp", "udp6"):
         with open("/proc/net/" + name, "rb") as src, open(os.path.join(out, "net", name), "wb") as dst:
             shutil.copyfileobj(src, dst)
+    os.makedirs(os.path.join(out, "sock_diag"), exist_ok=True)
+    for name, family, proto in (("tcp", socket.AF_INET, 6), ("tcp6", socket.AF_INET6, 6),
+                                ("udp", socket.AF_INET, 17), ("udp6", socket.AF_INET6, 17)):
+        with open(os.path.join(out, "sock_diag", name), "wb") as f:
+            f.write(sock_diag_dump(family, proto))
     pid = str(os.getpid())
     os.makedirs(os.path.join(out, pid), exist_ok=True)
     shutil.copyfile("/proc/self/comm", os.path.join(out, pid, "comm"))

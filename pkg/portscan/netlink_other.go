@@ -1,0 +1,13 @@
+//go:build !linux
+
+package portscan
+
+import (
+	"errors"
+	"fmt"
+)
+
+// dumpDiag is Linux's netlink sock_diag; elsewhere ProcScanner reads the root/net files.
+func dumpDiag(proto string, family int, dst []entry) ([]entry, error) {
+	return dst, fmt.Errorf("sock_diag %s%d: %w", proto, family, errors.ErrUnsupported)
+}

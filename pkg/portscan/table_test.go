@@ -1,0 +1,49 @@
+package portscan
+
+import (
+	"errors"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestWriteTable(t *testing.T) {
+	a := netip.MustParseAddr
+	socks := []Socket{
+		{"udp", 4, a("0.0.0.0"), 53, "unconn", 0, ""},
+		{"tcp", 6, a("::1"), 22, "listen", 1, "sshd"},
+		{"tcp", 4, a("127.0.0.1"), 8080, "established", 4242, "portscan.test"},
+		{"tcp", 4, a("0.0.0.0"), 22, "listen", 1, "sshd"},
+		{"tcp", 4, a("127.0.0.1"), 8080, "listen", 4242, "portscan.test"},
+	}
+	in := slices.Clone(socks)
+	var b strings.Builder
+	if err := WriteTable(&b, socks); err != nil {
+		t.Fatal(err)
+	}
+	want := `PROTO  FAMILY  ADDRESS    PORT  STATE        PID   PROCESS
+tcp    4       0.0.0.0    22    listen       1     sshd
+tcp    6       ::1        22    listen       1     sshd
+tcp    4       127.0.0.1  8080  established  4242  portscan.test
+tcp    4       127.0.0.1  8080  listen       4242  portscan.test
+udp    4       0.0.0.0    53    unconn       -     -
+`
+	if got := b.String(); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	if !slices.Equal(socks, in) {
+		t.Errorf("WriteTable reordered its input: got %v, want %v", socks, in)
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestWriteTableError(t *testing.T) {
+	err := WriteTable(failWriter{}, []Socket{{Protocol: "tcp", Family: 4, Address: netip.IPv4Unspecified(), Port: 1, State: "listen"}})
+	if got, want := err, "write socket table: disk full"; got == nil || got.Error() != want {
+		t.Errorf("got %v, want %q", got, want)
+	}
+}

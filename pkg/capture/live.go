@@ -1,0 +1,152 @@
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcap"
+)
+
+const (
+	defaultSnaplen     = 262144 // libpcap's largest
+	defaultReadTimeout = time.Second
+)
+
+// LiveOptions configure a capture on an interface.
+type LiveOptions struct {
+	Interface    string        // e.g. "eth0"; see DefaultInterface
+	Filter       string        // BPF filter, "" for every packet
+	Snaplen      int           // bytes kept per packet; 0 means 262144
+	Promisc      bool          // promiscuous mode, off by default
+	PayloadBytes int           // keep the first N transport payload bytes; 0 keeps none
+	ReadTimeout  time.Duration // Next returns ErrTimeout after this long without a packet; 0 means 1 s
+}
+
+// liveSource reads packets from a libpcap handle.
+type liveSource struct {
+	h        *pcap.Handle
+	linkType uint32
+	dec      *decoder
+	pkt      Packet
+	stats    Stats
+}
+
+var _ Source = (*liveSource)(nil)
+
+// OpenLive starts a capture. It fails with *FilterError when the filter does
+// not compile and *PermissionError when the process may not capture.
+func OpenLive(opt LiveOptions) (Source, error) {
+	snap := opt.Snaplen
+	if snap <= 0 {
+		snap = defaultSnaplen
+	}
+	timeout := opt.ReadTimeout
+	if timeout <= 0 {
+		timeout = defaultReadTimeout
+	}
+	// Compiled once without the device, so a bad filter is named even
+	// where capturing is not permitted.
+	if opt.Filter != "" {
+		if _, err := pcap.CompileBPFFilter(layers.LinkTypeEthernet, snap, opt.Filter); err != nil {
+			return nil, &FilterError{Filter: opt.Filter, Err: err}
+		}
+	}
+	ih, err := pcap.NewInactiveHandle(opt.Interface)
+	if err != nil {
+		return nil, fmt.Errorf("capture on %s: %w", opt.Interface, err)
+	}
+	defer ih.CleanUp()
+	for _, set := range []func() error{
+		func() error { return ih.SetSnapLen(snap) },
+		func() error { return ih.SetPromisc(opt.Promisc) },
+		func() error { return ih.SetTimeout(timeout) },
+		// Packets are handed over as they come, not when a buffer fills:
+		// a short round must see its packets.
+		func() error { return ih.SetImmediateMode(true) },
+	} {
+		if err := set(); err != nil {
+			return nil, fmt.Errorf("capture on %s: %w", opt.Interface, err)
+		}
+	}
+	h, err := ih.Activate()
+	if err != nil {
+		if isPermission(err) {
+			return nil, &PermissionError{Interface: opt.Interface, Err: err}
+		}
+		return nil, fmt.Errorf("capture on %s: %w", opt.Interface, err)
+	}
+	if opt.Filter != "" {
+		if err := h.SetBPFFilter(opt.Filter); err != nil {
+			h.Close()
+			return nil, &FilterError{Filter: opt.Filter, Err: err}
+		}
+	}
+	return &liveSource{h: h, linkType: uint32(h.LinkType()), dec: newDecoder(opt.PayloadBytes)}, nil
+}
+
+// isPermission tells libpcap's refusals apart; its activation errors are
+// of an unexported type, so the message is all there is.
+func isPermission(err error) bool {
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "permission") || strings.Contains(msg, "not permitted")
+}
+
+func (s *liveSource) Next() (*Packet, error) {
+	if s.h == nil {
+		return nil, errors.New("capture closed")
+	}
+	data, ci, err := s.h.ZeroCopyReadPacketData()
+	if err != nil {
+		if errors.Is(err, pcap.NextErrorTimeoutExpired) {
+			return nil, ErrTimeout
+		}
+		return nil, fmt.Errorf("read packet: %w", err)
+	}
+	s.stats.Frames++
+	p := &s.pkt
+	s.dec.decode(p, data, s.linkType)
+	p.Frame, p.Time, p.Length = s.stats.Frames, ci.Timestamp, max(ci.Length, len(data))
+	if p.Malformed {
+		s.stats.Malformed++
+	}
+	return p, nil
+}
+
+// Stats asks libpcap for the kernel's drop count while the capture is open.
+func (s *liveSource) Stats() Stats {
+	if s.h != nil {
+		if ps, err := s.h.Stats(); err == nil {
+			s.stats.Dropped = int64(ps.PacketsDropped) + int64(ps.PacketsIfDropped)
+		}
+	}
+	return s.stats
+}
+
+// Close stops the capture; Stats keeps the last counts.
+func (s *liveSource) Close() error {
+	if s.h == nil {
+		return nil
+	}
+	s.Stats()
+	s.h.Close()
+	s.h = nil
+	return nil
+}
+
+// DefaultInterface returns the first interface that is up and not loopback.
+func DefaultInterface() (string, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return "", fmt.Errorf("list interfaces: %w", err)
+	}
+	for _, i := range ifs {
+		if i.Flags&net.FlagUp != 0 && i.Flags&net.FlagLoopback == 0 {
+			return i.Name, nil
+		}
+	}
+	return "", errors.New("no interface is up apart from loopback")
+}

@@ -27,5 +27,8 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, b []floa
 		}
 		return
 	}
+	if fastGemm(transA, transB, m, n, k, alpha, a, b, beta, c) {
+		return
+	}
 	blas32.Implementation().Sgemm(ta, tb, m, n, k, alpha, a, max(lda, 1), b, max(ldb, 1), beta, c, max(n, 1))
 }

@@ -1,0 +1,44 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"testing"
+)
+
+// TestGemmKernel checks gemm against the three-loop formula on sizes with
+// edge tiles, several depth and column blocks, both parallel splits, all
+// transpositions and the beta cases the kernel treats apart.
+func TestGemmKernel(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Log("one CPU: the parallel split is not exercised")
+	}
+	sizes := [][3]int{{1, 1, 1}, {5, 17, 3}, {13, 37, 300}, {7, 16, 520}, {100, 1100, 40}, {700, 50, 70}}
+	for _, s := range sizes {
+		m, n, k := s[0], s[1], s[2]
+		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+			for _, beta := range []float32{0, 1, -0.5} {
+				t.Run(fmt.Sprintf("%dx%dx%d/%v/beta%v", m, n, k, tr, beta), func(t *testing.T) {
+					a, b := randF32(1, -1, 1, m*k).Float32s(), randF32(2, -1, 1, k*n).Float32s()
+					c := randF32(3, -1, 1, m*n).Float32s()
+					want := naiveGemm(a, b, m, n, k, tr[0], tr[1], 0.75)
+					for i := range want {
+						if beta != 0 {
+							want[i] += beta * c[i]
+						}
+					}
+					if beta == 0 {
+						c[0] = float32(math.NaN()) // beta 0 must not read C
+					}
+					gemm(tr[0], tr[1], m, n, k, 0.75, a, b, beta, c)
+					for i := range want {
+						if d := math.Abs(float64(c[i] - want[i])); d > 1e-4*math.Max(1, math.Abs(float64(want[i]))) {
+							t.Fatalf("[%d]: got %v, want %v", i, c[i], want[i])
+						}
+					}
+				})
+			}
+		}
+	}
+}

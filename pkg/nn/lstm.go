@@ -140,7 +140,7 @@ func (l *lstm) setup(in []*tensor.Dense) (*lstmCall, error) {
 		state = []int{c.batch, d, h}
 	}
 	var err error
-	if c.x, err = get(0, "X", nil...); err != nil {
+	if c.x, err = get(0, "X"); err != nil {
 		return nil, err
 	}
 	for _, v := range []struct {

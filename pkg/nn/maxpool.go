@@ -74,24 +74,18 @@ func (o *maxPool) pool(in []*tensor.Dense) (y []float32, arg []int64, w *window,
 		xc := x[pl*w.inSize:][:w.inSize]
 		yp := y[pl*w.nOut:][:w.nOut]
 		ap := arg[pl*w.nOut:][:w.nOut]
-		for q := range ap {
-			yp[q] = float32(math.Inf(-1))
-			ap[q] = -1
-		}
-		// Taps outermost so that the inner loop runs along the outputs.
-		for t := range w.nTaps {
-			for q, p := range w.tap[t*w.nOut:][:w.nOut] {
-				if p >= 0 && (ap[q] < 0 || xc[p] > yp[q]) {
-					yp[q], ap[q] = xc[p], int64(p)
-				}
-			}
-		}
 		base := int64(pl * w.inSize)
 		for q := range ap {
-			if ap[q] < 0 {
+			best, at := float32(math.Inf(-1)), int32(-1)
+			for t := q; t < len(w.tap); t += w.nOut {
+				if p := w.tap[t]; p >= 0 && (at < 0 || xc[p] > best) {
+					best, at = xc[p], p
+				}
+			}
+			if at < 0 {
 				return nil, nil, nil, fmt.Errorf("MaxPool: output %d of plane %d lies wholly in padding", q, pl)
 			}
-			ap[q] += base
+			yp[q], ap[q] = best, base+int64(at)
 		}
 	}
 	return y, arg, w, nil

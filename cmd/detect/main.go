@@ -20,11 +20,33 @@ func main() {
 }
 
 func newApp() *cli.App {
+	flags, required := deferRequired(detectFlags())
 	return &cli.App{
-		Name:     "detect",
-		Usage:    "score new rounds with the port autoencoder, store anomalies, refit and save the model",
-		Flags:    detectFlags(),
-		Action:   runDetect,
+		Name:  "detect",
+		Usage: "score new rounds with the port autoencoder, store anomalies, refit and save the model",
+		Flags: flags,
+		Action: func(c *cli.Context) error {
+			for _, name := range required {
+				if !c.IsSet(name) {
+					return command.Usagef("Required flag %q not set", name)
+				}
+			}
+			return runDetect(c)
+		},
 		Commands: []*cli.Command{modelCommand()},
 	}
+}
+
+// deferRequired clears Required on the detect action's string flags and
+// returns their names: urfave/cli checks an app's required flags before any
+// subcommand, and `detect model ...` needs no database.
+func deferRequired(flags []cli.Flag) ([]cli.Flag, []string) {
+	var required []string
+	for _, f := range flags {
+		if s, ok := f.(*cli.StringFlag); ok && s.Required {
+			s.Required = false
+			required = append(required, s.Name)
+		}
+	}
+	return flags, required
 }

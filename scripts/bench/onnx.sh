@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# ONNX engine vs onnxruntime-node, side by side in one run, on the same
+# portae v1 file (T=10 rounds, C=3 channels) and the same sparse input
+# (batch 60, ~40 occupied ports per round and channel):
+#   inference single-threaded (GOMAXPROCS=1 / intra+inter-op threads 1) and
+#   with defaults on both sides; then one Go training step (BCE, batch 16)
+#   and the peak RSS (VmHWM) of each Go process.
+# Usage: bash scripts/bench/onnx.sh [RUNS]   (RUNS timed runs each, default 5)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+runs=${1:-5}
+if ! command -v node >/dev/null || [[ ! -d scripts/ort/node_modules/onnxruntime-node ]]; then
+  echo "onnx bench: needs node and scripts/ort/node_modules (bash scripts/deps.sh)" >&2
+  exit 1
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+go build -o "$tmp/detect" ./cmd/detect
+go test -c -o "$tmp/engine.test" ./pkg/engine
+"$tmp/detect" model new --out "$tmp/portae.onnx" >/dev/null
+node scripts/ort/sample.js "$tmp/in.pb" --batch 60 --window 10 --channels 3 --occupied 40
+
+# go_bench NAME [GOMAXPROCS] -> "<ms per op> <peak RSS MB>"
+go_bench() {
+  env ${2:+GOMAXPROCS=$2} PORTWATCH_BENCH_MODEL="$tmp/portae.onnx" PORTWATCH_BENCH_INPUT="$tmp/in.pb" \
+    "$tmp/engine.test" -test.run '^$' -test.bench "^$1\$" -test.benchtime "${runs}x" |
+    awk -v name="$1" '$1 ~ "^"name { printf "%.1f %.0f\n", $3 / 1e6, $5 }'
+}
+# ort_ms THREADS -> mean ms per run (THREADS 0: onnxruntime's defaults)
+ort_ms() {
+  node scripts/ort/run.js "$tmp/portae.onnx" --input occupancy="$tmp/in.pb" --threads "$1" --repeat "$runs" |
+    sed -n 's/^ort_ms mean=\([0-9.]*\).*/\1/p'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+read -r go1 rss1 < <(go_bench BenchmarkPortaeRun 1)
+ort1=$(ort_ms 1)
+read -r god rssd < <(go_bench BenchmarkPortaeRun)
+ortd=$(ort_ms 0)
+read -r step rsss < <(go_bench BenchmarkPortaeTrainStep)
+
+echo "portae v1 inference, batch 60 (T=10, C=3, 65536 ports), mean of $runs runs, $(nproc) CPUs"
+echo "single-threaded: go ${go1} ms, onnxruntime-node ${ort1} ms, ratio $(ratio "$go1" "$ort1") (target <= 2)"
+echo "default threads: go ${god} ms, onnxruntime-node ${ortd} ms, ratio $(ratio "$god" "$ortd") (target <= 2)"
+echo "go inference peak RSS: ${rss1} MB (holds the 472 MB float32 input and its .pb file)"
+echo "training step (BCE + Adam, batch 16): ${step} ms, peak RSS ${rsss} MB (target < 300 MB)"

@@ -126,6 +126,9 @@ func (d *decoder) decode(p *Packet, data []byte, linkType uint32) {
 		p.Malformed = true
 	}
 	d.fields(p)
+	if p.Protocols == "" { // not even the first layer: an empty or cut frame
+		p.Malformed = true
+	}
 }
 
 // linkLayer strips link headers gopacket has no DecodingLayer for and says

@@ -1,7 +1,13 @@
 package capture
 
 import (
+	"bufio"
+	"errors"
+	"io"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -50,4 +56,81 @@ func TestDNSDefects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readAll reads every frame of a Source, checking what a reader must
+// always hold; it returns the frame count and the error that ended it.
+func readAll(t *testing.T, s Source) (int64, error) {
+	t.Helper()
+	var n int64
+	for {
+		p, err := s.Next()
+		if err != nil {
+			return n, err
+		}
+		n++
+		if p.Frame != n {
+			t.Fatalf("frame %d numbered %d", n, p.Frame)
+		}
+		if p.Protocols == "" && !p.Malformed {
+			t.Fatalf("frame %d: no layer decoded yet not malformed", n)
+		}
+		if p.Length < 0 || (p.TCPFlags != -1) != strings.Contains(p.Protocols, "tcp") {
+			t.Fatalf("frame %d: length %d, tcp flags %d with protocols %q", n, p.Length, p.TCPFlags, p.Protocols)
+		}
+	}
+}
+
+// TestReadEveryCapture reads every capture in FILES.tsv (936 files,
+// including the tcpdump corpus and the malformed ones) and checks the frame
+// count against the manifest's header walker. A file with a truncated
+// record yields the frames before it, then a *FileError.
+func TestReadEveryCapture(t *testing.T) {
+	f, err := os.Open(filepath.Join(pcaps, "FILES.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Scan() // header
+	var files, frames int64
+	for sc.Scan() {
+		col := strings.Split(sc.Text(), "\t")
+		if len(col) < 10 {
+			t.Fatalf("FILES.tsv line %q: %d columns", sc.Text(), len(col))
+		}
+		path, anomalies := col[0], col[9]
+		want, err := strconv.ParseInt(col[2], 10, 64)
+		if err != nil {
+			t.Fatalf("FILES.tsv %s packets %q: %v", path, col[2], err)
+		}
+		truncated := strings.Contains(anomalies, "truncated")
+		if truncated {
+			want-- // the damaged record is not a frame
+		}
+		t.Run(path, func(t *testing.T) {
+			s, err := OpenFile(filepath.Join(pcaps, path), Options{PayloadBytes: 16})
+			if err != nil {
+				t.Fatalf("OpenFile: %v", err)
+			}
+			defer s.Close()
+			got, err := readAll(t, s)
+			var fe *FileError
+			switch {
+			case truncated && !errors.As(err, &fe):
+				t.Errorf("end: got %v, want *FileError", err)
+			case !truncated && !errors.Is(err, io.EOF):
+				t.Errorf("end: got %v, want io.EOF", err)
+			}
+			if got != want {
+				t.Errorf("frames: got %d, want %d", got, want)
+			}
+			if st := s.Stats(); st.Frames != got {
+				t.Errorf("Stats().Frames = %d, want %d", st.Frames, got)
+			}
+			frames += got
+		})
+		files++
+	}
+	t.Logf("%d files, %d frames read", files, frames)
 }

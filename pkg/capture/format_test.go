@@ -1,0 +1,164 @@
+package capture
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestFormats checks frames of real captures that exercise one format
+// feature each; times are tshark's frame.time_epoch for the same frame.
+func TestFormats(t *testing.T) {
+	tests := []struct {
+		name      string
+		file      string
+		frame     int64
+		time      time.Time // zero: not checked
+		protocols string
+		src       string
+	}{
+		{"nanosecond pcap", "corpus/tcpdump-tests/tcp-handshake-nano.pcap", 1, time.Unix(1418145369, 924505488), "sll:ipv4:tcp", ""},
+		{"big-endian pcap", "corpus/tcpdump-tests/pptp.pcap", 1, time.Unix(954147395, 148077000), "eth:ipv4:tcp", ""},
+		{"pcapng, second of three interfaces", "formats/ndpi_anydesk.pcapng", 1, time.Unix(1591342198, 821353000), "eth:ipv4:tcp", ""},
+		{"pcapng, first of three interfaces", "formats/ndpi_anydesk.pcapng", 62, time.Unix(1613977585, 247036000), "eth:ipv4:udp:dns", ""},
+		{"pcapng if_tsresol 9", "corpus/tcpdump-tests/icmp-length-zero.pcapng", 1, time.Unix(1759756153, 1000), "eth:ipv4:icmp", ""},
+		// tshark prints the raw 1000000 µs; time.Unix carries it into the seconds.
+		{"sub-second field out of range", "corpus/tcpdump-tests/timestamp_invalid_micro.pcap", 2, time.Unix(1418145371, 0), "sll:ipv4:tcp", ""},
+		{"link type with FCS bits 0x04000001", "corpus/tcpdump-tests/bootp_asan.pcap", 1, time.Time{}, "eth:ipv4:udp", ""},
+		{"raw IPv6 link type 229", "corpus/tcpdump-tests/LINKTYPE_IPV6.pcap", 1, time.Time{}, "ipv6:udp:dns", "2001:db8::1"},
+		{"raw IPv4 link type 101", "formats/ndpi_bjnp.pcap", 1, time.Time{}, "ipv4:udp", ""},
+		{"pcapng named .pcap", "dns/ndpi_dns.pcap", 4, time.Time{}, "eth:vlan:vlan:pppoe:ppp:ipv4:udp:dns", "82.178.113.245"},
+		{"pcap named .pcapng", "scans/ndpi_tcp_scan.pcapng", 1, time.Time{}, "eth:arp", ""},
+		{"802.1ad QinQ", "corpus/tcpdump-tests/802.1ad_QinQ.pcap", 1, time.Time{}, "eth:vlan:vlan:arp", ""},
+		{"NULL link type", "formats/ndpi_nats.pcap", 1, time.Time{}, "null:ipv4:tcp", ""},
+		{"IPv6 in IPv4", "formats/ndpi_6in4tunnel.pcap", 1, time.Time{}, "eth:ipv4:ipv6:icmpv6", ""},
+		{"GRE carrying PPP", "formats/ndpi_gre.pcapng", 1, time.Time{}, "eth:vlan:ipv4:gre:ppp:ipv4:udp", ""},
+		{"C-HDLC carrying MPLS", "formats/ndpi_BGP_redist.pcap", 1, time.Time{}, "chdlc:mpls:ipv4:tcp", ""},
+		{"link type not decoded (PPI)", "formats/ndpi_someip_sd_sample.pcap", 1, time.Time{}, "linktype192", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := frameAt(t, filepath.Join(pcaps, tt.file), tt.frame)
+			if !tt.time.IsZero() && !p.Time.Equal(tt.time) {
+				t.Errorf("time: got %v, want %v", p.Time.UTC(), tt.time.UTC())
+			}
+			if p.Protocols != tt.protocols {
+				t.Errorf("protocols: got %q, want %q", p.Protocols, tt.protocols)
+			}
+			if tt.src != "" && p.SrcIP != tt.src {
+				t.Errorf("src: got %q, want %q", p.SrcIP, tt.src)
+			}
+			if want := tt.protocols == "linktype192"; p.Malformed != want {
+				t.Errorf("malformed: got %v, want %v", p.Malformed, want)
+			}
+		})
+	}
+}
+
+func TestNotACapture(t *testing.T) {
+	tests := []struct{ name, path string }{
+		{"text file", filepath.Join(pcaps, "MANIFEST.md")},
+		{"empty file", os.DevNull},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := OpenFile(tt.path, Options{})
+			if !errors.Is(err, ErrNotCapture) {
+				t.Errorf("OpenFile error = %v, want ErrNotCapture", err)
+			}
+		})
+	}
+}
+
+func TestEmptyPcapng(t *testing.T) {
+	s, err := OpenFile(filepath.Join(pcaps, "corpus/tcpdump-tests/empty.pcapng"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Next(); !errors.Is(err, io.EOF) {
+		t.Errorf("Next() error = %v, want io.EOF", err)
+	}
+}
+
+// recordStarts returns the byte offsets of the records (pcap) or blocks
+// (pcapng, little endian) of a capture, walking their headers.
+func recordStarts(t *testing.T, b []byte) []int {
+	t.Helper()
+	var starts []int
+	if binary.LittleEndian.Uint32(b) == pcapngSHB {
+		for off := 0; off+8 <= len(b); {
+			starts = append(starts, off)
+			off += int(binary.LittleEndian.Uint32(b[off+4:]))
+		}
+		return starts
+	}
+	for off := 24; off+16 <= len(b); {
+		starts = append(starts, off)
+		off += 16 + int(binary.LittleEndian.Uint32(b[off+8:]))
+	}
+	return starts
+}
+
+// TestDamagedFile cuts and corrupts real captures in memory: every frame
+// before the damage comes out, then a *FileError naming the offset and the
+// frame, and it stays.
+func TestDamagedFile(t *testing.T) {
+	pcapFile, err := os.ReadFile(filepath.Join(pcaps, "scans/esnet_nmap_80_vanilla.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ngFile, err := os.ReadFile(filepath.Join(pcaps, "formats/ndpi_http2.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, nr := recordStarts(t, pcapFile), recordStarts(t, ngFile)
+	// In ndpi_http2.pcapng, blocks 0 and 1 are the section and interface.
+	corruptLen := bytes.Clone(ngFile)
+	binary.LittleEndian.PutUint32(corruptLen[nr[5]+4:], 7)
+	badTrailer := bytes.Clone(ngFile)
+	binary.LittleEndian.PutUint32(badTrailer[nr[6]-4:], 1234)
+	hugeRecord := bytes.Clone(pcapFile)
+	binary.LittleEndian.PutUint32(hugeRecord[pr[3]+8:], 1<<30)
+	tests := []struct {
+		name   string
+		data   []byte
+		frames int64 // good frames before the damage
+		offset int64
+	}{
+		{"pcap cut inside a record header", pcapFile[:pr[4]+7], 4, int64(pr[4])},
+		{"pcap cut inside packet data", pcapFile[:pr[6]+20], 6, int64(pr[6])},
+		{"pcap cut inside the file header", pcapFile[:10], 0, 0},
+		{"pcap record length beyond any snaplen", hugeRecord, 3, int64(pr[3])},
+		{"pcapng cut inside a block", ngFile[:nr[4]+30], 2, int64(nr[4])},
+		{"pcapng block length out of range", corruptLen, 3, int64(nr[5])},
+		{"pcapng trailing length differs", badTrailer, 3, int64(nr[5])},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := newFileSource("cut.pcap", bytes.NewReader(tt.data), Options{})
+			var fe *FileError
+			if err == nil {
+				var n int64
+				n, err = readAll(t, s)
+				if n != tt.frames {
+					t.Errorf("frames before the damage: got %d, want %d", n, tt.frames)
+				}
+				if _, again := s.Next(); !errors.As(again, &fe) {
+					t.Errorf("Next after the damage: got %v, want the *FileError again", again)
+				}
+			}
+			if !errors.As(err, &fe) {
+				t.Fatalf("error: got %v, want *FileError", err)
+			}
+			if fe.Offset != tt.offset || fe.Frame != tt.frames+1 || fe.Path != "cut.pcap" {
+				t.Errorf("FileError: got offset %d frame %d path %s, want offset %d frame %d path cut.pcap", fe.Offset, fe.Frame, fe.Path, tt.offset, tt.frames+1)
+			}
+		})
+	}
+}

@@ -36,41 +36,58 @@ func (m *Model) gradPath() map[string]bool {
 func (m *Model) backward(tr *trace, path map[string]bool, output string, grad *tensor.Dense) (map[string]*tensor.Dense, error) {
 	grads := map[string]*tensor.Dense{output: grad}
 	for i := len(m.nodes) - 1; i >= 0; i-- {
-		n := &m.nodes[i]
-		gradOut := make([]*tensor.Dense, len(tr.outs[i]))
-		reached := false
-		for j, name := range n.out {
-			if name != "" && grads[name] != nil {
-				gradOut[j] = grads[name]
-				delete(grads, name)
-				reached = true
-			}
-		}
-		if !reached || !reaches(n, path) {
-			continue
-		}
-		d, ok := n.op.(nn.Differentiable)
-		if !ok {
-			return nil, fmt.Errorf("node %s is on the gradient path but has no backward pass", n.name)
-		}
-		in := make([]*tensor.Dense, len(n.in))
-		for k, name := range n.in {
-			in[k] = tr.values[name]
-		}
-		gradIn, err := backwardNode(n, d, in, tr.outs[i], gradOut, tr.saved[i])
-		if err != nil {
+		if err := m.backwardAt(i, tr, path, grads); err != nil {
 			return nil, err
 		}
-		for k, name := range n.in {
-			if k >= len(gradIn) || gradIn[k] == nil || !path[name] {
-				continue
-			}
-			if err := accumulate(grads, name, gradIn[k]); err != nil {
-				return nil, fmt.Errorf("node %s: gradient of %q: %w", n.name, name, err)
-			}
+		// Every reader of node i's outputs came after it and is done:
+		// drop what the trace holds for it, so the large early layers'
+		// backward passes do not run on top of the late layers' values.
+		for _, name := range m.nodes[i].out {
+			delete(tr.values, name)
 		}
+		tr.outs[i], tr.saved[i] = nil, nil
 	}
 	return grads, nil
+}
+
+// backwardAt runs node i's backward pass if a gradient reaches its outputs
+// and one of its inputs is on the path, and adds its input gradients to
+// grads.
+func (m *Model) backwardAt(i int, tr *trace, path map[string]bool, grads map[string]*tensor.Dense) error {
+	n := &m.nodes[i]
+	gradOut := make([]*tensor.Dense, len(tr.outs[i]))
+	reached := false
+	for j, name := range n.out {
+		if name != "" && grads[name] != nil {
+			gradOut[j] = grads[name]
+			delete(grads, name)
+			reached = true
+		}
+	}
+	if !reached || !reaches(n, path) {
+		return nil
+	}
+	d, ok := n.op.(nn.Differentiable)
+	if !ok {
+		return fmt.Errorf("node %s is on the gradient path but has no backward pass", n.name)
+	}
+	in := make([]*tensor.Dense, len(n.in))
+	for k, name := range n.in {
+		in[k] = tr.values[name]
+	}
+	gradIn, err := backwardNode(n, d, in, tr.outs[i], gradOut, tr.saved[i])
+	if err != nil {
+		return err
+	}
+	for k, name := range n.in {
+		if k >= len(gradIn) || gradIn[k] == nil || !path[name] {
+			continue
+		}
+		if err := accumulate(grads, name, gradIn[k]); err != nil {
+			return fmt.Errorf("node %s: gradient of %q: %w", n.name, name, err)
+		}
+	}
+	return nil
 }
 
 func reaches(n *node, path map[string]bool) bool {

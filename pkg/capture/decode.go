@@ -58,26 +58,28 @@ type decoder struct {
 
 	dnsParser *gopacket.DecodingLayerParser
 	container gopacket.DecodingLayerContainer
-	parsers   map[gopacket.LayerType]*gopacket.DecodingLayerParser
-	decoded   []gopacket.LayerType // one parser run
-	layers    []gopacket.LayerType // the whole frame
-	payload   int                  // Options.PayloadBytes
+	parsers   []*gopacket.DecodingLayerParser // by first layer type
+	decoded   []gopacket.LayerType            // one parser run
+	layers    []gopacket.LayerType            // the whole frame
+	payload   int                             // Options.PayloadBytes
 	payBuf    []byte
 	nameBuf   []byte
 
-	strs map[string]string // DNS names and protocol lists
-	ips  map[string]string // addresses, keyed by their 4 or 16 bytes
-	link map[uint32]string // names of link types not decoded
+	strs          map[string]string // DNS names and protocol lists
+	ip4s          map[uint32]string // IPv4 addresses
+	ip6s          map[string]string // IPv6 addresses, keyed by their 16 bytes
+	lastProtocols string
+	link          map[uint32]string // names of link types not decoded
 }
 
 func newDecoder(payloadBytes int) *decoder {
 	d := &decoder{
 		payload: max(payloadBytes, 0),
-		parsers: make(map[gopacket.LayerType]*gopacket.DecodingLayerParser),
 		decoded: make([]gopacket.LayerType, 0, 16),
 		layers:  make([]gopacket.LayerType, 0, 16),
 		strs:    make(map[string]string),
-		ips:     make(map[string]string),
+		ip4s:    make(map[uint32]string),
+		ip6s:    make(map[string]string),
 		link:    make(map[uint32]string),
 	}
 	c := gopacket.DecodingLayerContainer(gopacket.DecodingLayerSparse(nil))
@@ -90,6 +92,7 @@ func newDecoder(payloadBytes int) *decoder {
 	sparse := c.(gopacket.DecodingLayerSparse)
 	sparse[layers.LayerTypeIPv6Fragment] = nil
 	d.container = sparse
+	d.parsers = make([]*gopacket.DecodingLayerParser, len(sparse))
 	for t, l := range sparse {
 		if l == nil {
 			continue
@@ -97,7 +100,7 @@ func newDecoder(payloadBytes int) *decoder {
 		p := gopacket.NewDecodingLayerParser(gopacket.LayerType(t))
 		p.IgnoreUnsupported = true
 		p.SetDecodingLayerContainer(sparse)
-		d.parsers[gopacket.LayerType(t)] = p
+		d.parsers[t] = p
 	}
 	// DNS gets a parser of its own, started by hand on the ports that carry
 	// it; the parser also turns a panic in the layer into an error.
@@ -177,10 +180,10 @@ func (d *decoder) chdlc(data []byte) (gopacket.LayerType, []byte, bool) {
 func (d *decoder) run(first gopacket.LayerType, data []byte) bool {
 	typ := first
 	for range maxRounds {
-		p, ok := d.parsers[typ]
-		if !ok || len(data) == 0 {
+		if typ < 0 || int64(typ) >= int64(len(d.parsers)) || d.parsers[typ] == nil || len(data) == 0 {
 			return true
 		}
+		p := d.parsers[typ]
 		err := p.DecodeLayers(data, &d.decoded)
 		d.layers = append(d.layers, d.decoded...)
 		if err != nil || len(d.decoded) == 0 {
@@ -291,7 +294,11 @@ func (d *decoder) fields(p *Packet) {
 			}
 		}
 	}
-	p.Protocols = d.intern(d.nameBuf)
+	// Consecutive frames mostly share their layers: compare before hashing.
+	if string(d.nameBuf) != d.lastProtocols {
+		d.lastProtocols = d.intern(d.nameBuf)
+	}
+	p.Protocols = d.lastProtocols
 	if d.payload > 0 && len(transport) > 0 {
 		n := copy(d.payBuf, transport)
 		p.Payload = d.payBuf[:n]
@@ -388,18 +395,30 @@ func (d *decoder) intern(b []byte) string {
 }
 
 func (d *decoder) ipString(ip []byte) string {
-	if s, ok := d.ips[string(ip)]; ok {
+	if len(ip) == 4 {
+		k := binary.BigEndian.Uint32(ip)
+		if s, ok := d.ip4s[k]; ok {
+			return s
+		}
+		if len(d.ip4s) >= internLimit {
+			clear(d.ip4s)
+		}
+		s := netip.AddrFrom4([4]byte(ip)).String()
+		d.ip4s[k] = s
+		return s
+	}
+	if s, ok := d.ip6s[string(ip)]; ok {
 		return s
 	}
 	a, ok := netip.AddrFromSlice(ip)
 	if !ok {
 		return ""
 	}
-	if len(d.ips) >= internLimit {
-		clear(d.ips)
+	if len(d.ip6s) >= internLimit {
+		clear(d.ip6s)
 	}
 	s := a.String()
-	d.ips[string(ip)] = s
+	d.ip6s[string(ip)] = s
 	return s
 }
 

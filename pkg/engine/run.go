@@ -129,7 +129,7 @@ func (m *Model) checkInputs(inputs map[string]*tensor.Dense) error {
 
 func checkValue(v onnx.ValueInfo, t *tensor.Dense) error {
 	if v.ElemType != 0 {
-		got, err := elemType(t.Dtype())
+		got, err := onnx.ElemType(t.Dtype())
 		if err != nil || got != v.ElemType {
 			return fmt.Errorf("input %q: got %v, want %s", v.Name, t.Dtype(), onnx.TypeName(v.ElemType))
 		}
@@ -147,26 +147,6 @@ func checkValue(v onnx.ValueInfo, t *tensor.Dense) error {
 		return fmt.Errorf("input %q: got shape %v, want %s", v.Name, shape, FormatDims(v.Dims))
 	}
 	return nil
-}
-
-func elemType(dt tensor.Dtype) (int32, error) {
-	switch dt {
-	case tensor.Float32:
-		return onnx.TypeFloat, nil
-	case tensor.Float64:
-		return onnx.TypeDouble, nil
-	case tensor.Int64:
-		return onnx.TypeInt64, nil
-	case tensor.Int32:
-		return onnx.TypeInt32, nil
-	case tensor.Int8:
-		return onnx.TypeInt8, nil
-	case tensor.Uint8:
-		return onnx.TypeUint8, nil
-	case tensor.Bool:
-		return onnx.TypeBool, nil
-	}
-	return 0, fmt.Errorf("dtype %v", dt)
 }
 
 // FormatDims writes dims as [N,10,3,65536], "?" for unknown ones.

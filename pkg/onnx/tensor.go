@@ -201,6 +201,12 @@ func decodeData[T any](r *rawTensor, n, size int, typed []T, conv func([]byte) T
 	return typed, nil
 }
 
+// ElemType maps a tensor dtype to its ONNX element type.
+func ElemType(dt tensor.Dtype) (int32, error) {
+	t, _, err := dataType(dt)
+	return t, err
+}
+
 // dataType maps a tensor's dtype to its ONNX element type and byte size.
 func dataType(dt tensor.Dtype) (int32, int, error) {
 	switch dt {

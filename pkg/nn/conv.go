@@ -2,15 +2,17 @@ package nn
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"gorgonia.org/tensor"
 )
 
-// conv is ONNX Conv over any number of spatial axes: im2col and one gemm per
-// sample and group. Port-occupancy inputs are mostly zeros, so columns of the
-// unfolded input that are all zero are skipped: their output is exactly the
-// bias, and leaving them out of the gemm changes no other value.
+// conv is ONNX Conv over any number of spatial axes: im2col and gemm per
+// group, several samples' columns side by side in one gemm so that it stays
+// large. Port-occupancy inputs are mostly zeros, so columns of the unfolded
+// input that are all zero are skipped: their output is exactly the bias, and
+// leaving them out of the gemm changes no other value.
 type conv struct {
 	win   windowAttrs
 	group int
@@ -42,12 +44,19 @@ type convCall struct {
 	n, c, m    int       // batch, input and output channels
 	cg, mg, k  int       // channels in and out per group, im2col rows
 	win        *window
-	col        []float32 // im2col matrix, k rows by up to nOut columns
-	part       []float32 // gemm output for the live columns only
+	batch      int     // samples per gemm
+	all        []int32 // every output position, the columns of a dense sample
+	cols       []int32 // the columns of the samples in one gemm, side by side
+	at         []int   // sample s's columns are cols[at[s]:at[s+1]]
+	col        []float32
+	part       []float32 // gemm output (or dY gathered) for those columns
 	live       []bool
-	cols       []int32
 	inv, invAt []int32 // output positions reading each input position
 }
+
+// gemmColumns bounds the columns of one im2col matrix: large enough for the
+// gemm to run at speed, small enough to stay a few MB.
+const gemmColumns = 1 << 16
 
 func (o *conv) setup(in []*tensor.Dense) (*convCall, error) {
 	if len(in) < 2 || in[0] == nil || in[1] == nil {
@@ -82,10 +91,17 @@ func (o *conv) setup(in []*tensor.Dense) (*convCall, error) {
 		return nil, err
 	}
 	c.k = c.cg * c.win.nTaps
-	c.col = make([]float32, c.k*c.win.nOut)
-	c.part = make([]float32, c.mg*c.win.nOut)
-	c.live = make([]bool, c.win.nOut)
-	c.cols = make([]int32, 0, c.win.nOut)
+	nOut := c.win.nOut
+	c.batch = max(1, min(c.n, gemmColumns/nOut))
+	c.all = make([]int32, nOut)
+	for q := range c.all {
+		c.all[q] = int32(q)
+	}
+	c.cols = make([]int32, 0, c.batch*nOut)
+	c.at = make([]int, c.batch+1)
+	c.col = make([]float32, c.k*c.batch*nOut)
+	c.part = make([]float32, c.mg*c.batch*nOut)
+	c.live = make([]bool, nOut)
 	return c, nil
 }
 
@@ -106,28 +122,29 @@ func (o *conv) forward(in []*tensor.Dense, sparse bool) ([]float32, *convCall, e
 	}
 	nOut := c.win.nOut
 	y := make([]float32, c.n*c.m*nOut)
-	for n := range c.n {
-		for g := range o.group {
-			cols := c.unfold(n, g, sparse)
-			yg := y[(n*c.m+g*c.mg)*nOut:][:c.mg*nOut]
-			wg := c.w[g*c.mg*c.k:][:c.mg*c.k]
+	for g := range o.group {
+		wg := c.w[g*c.mg*c.k:][:c.mg*c.k]
+		for n0 := 0; n0 < c.n; n0 += c.batch {
+			n1 := min(n0+c.batch, c.n)
+			ld := c.unfold(g, n0, n1, sparse)
+			part := c.part[:c.mg*ld]
 			for m := range c.mg {
-				fillBias(yg[m*nOut:][:nOut], c.bias(g*c.mg+m))
+				fillBias(part[m*ld:][:ld], c.bias(g*c.mg+m))
 			}
-			if cols == nil {
-				gemm(false, false, c.mg, nOut, c.k, 1, wg, c.col, 1, yg)
-				continue
-			}
-			nl := len(cols)
-			part := c.part[:c.mg*nl]
-			for m := range c.mg {
-				fillBias(part[m*nl:][:nl], c.bias(g*c.mg+m))
-			}
-			gemm(false, false, c.mg, nl, c.k, 1, wg, c.col[:c.k*nl], 1, part)
-			for m := range c.mg {
-				row, src := yg[m*nOut:][:nOut], part[m*nl:][:nl]
-				for j, q := range cols {
-					row[q] = src[j]
+			gemm(false, false, c.mg, ld, c.k, 1, wg, c.col[:c.k*ld], 1, part)
+			for n := n0; n < n1; n++ {
+				cols := c.cols[c.at[n-n0]:c.at[n-n0+1]]
+				for m := range c.mg {
+					row := y[(n*c.m+g*c.mg+m)*nOut:][:nOut]
+					src := part[m*ld+c.at[n-n0]:][:len(cols)]
+					if len(cols) == nOut {
+						copy(row, src)
+						continue
+					}
+					fillBias(row, c.bias(g*c.mg+m))
+					for j, q := range cols {
+						row[q] = src[j]
+					}
 				}
 			}
 		}
@@ -148,53 +165,77 @@ func fillBias(row []float32, v float32) {
 	}
 }
 
-// unfold writes sample n, group g's im2col matrix into c.col. With sparse
-// set and at most half of the columns live, only the live columns are
-// written, compacted, and their output positions returned; otherwise every
-// column is written and nil returned.
-func (c *convCall) unfold(n, g int, sparse bool) []int32 {
-	w := c.win
-	xg := c.x[(n*c.c+g*c.cg)*w.inSize:][:c.cg*w.inSize]
-	if sparse {
-		if cols := c.liveColumns(xg); cols != nil {
-			w.im2col(xg, c.cg, cols, c.col[:c.k*len(cols)])
-			return cols
-		}
-	}
-	w.im2col(xg, c.cg, nil, c.col)
-	return nil
+// xg is sample n's input channels of group g.
+func (c *convCall) xg(n, g int) []float32 {
+	return c.x[(n*c.c+g*c.cg)*c.win.inSize:][:c.cg*c.win.inSize]
 }
 
-// liveColumns lists the output positions whose window reads a non-zero
-// input, or returns nil once more than half are live (dense is cheaper).
-// The cost is proportional to the non-zero inputs, not to the window.
-func (c *convCall) liveColumns(xg []float32) []int32 {
+// unfold writes the im2col matrix of group g for samples n0..n1-1 into c.col,
+// their columns side by side, and returns its row length. With sparse set a
+// sample whose live columns are at most half contributes only those;
+// otherwise all of its columns. c.cols and c.at say which are where.
+func (c *convCall) unfold(g, n0, n1 int, sparse bool) int {
+	c.cols = c.cols[:0]
+	for n := n0; n < n1; n++ {
+		c.at[n-n0] = len(c.cols)
+		if !sparse || !c.appendLive(c.xg(n, g)) {
+			c.cols = append(c.cols[:c.at[n-n0]], c.all...)
+		}
+	}
+	ld := len(c.cols)
+	c.at[n1-n0] = ld
+	for n := n0; n < n1; n++ {
+		c.win.im2col(c.xg(n, g), c.cg, c.cols[c.at[n-n0]:c.at[n-n0+1]], c.col[c.at[n-n0]:], ld)
+	}
+	return ld
+}
+
+// appendLive appends to c.cols, in ascending order, the output positions
+// whose window reads a non-zero input of xg, and reports false (leaving a
+// partial list) once more than half are live: then dense is cheaper. The
+// cost is proportional to the non-zero inputs, not to the window.
+func (c *convCall) appendLive(xg []float32) bool {
 	w := c.win
 	if c.inv == nil {
 		c.invAt, c.inv = w.inverse()
 	}
 	clear(c.live)
-	cols := c.cols[:0]
+	start := len(c.cols)
+	mark := func(p int) bool {
+		for _, q := range c.inv[c.invAt[p]:c.invAt[p+1]] {
+			if !c.live[q] {
+				c.live[q] = true
+				c.cols = append(c.cols, q)
+			}
+		}
+		return 2*(len(c.cols)-start) <= w.nOut
+	}
 	for ch := range c.cg {
-		for p, v := range xg[ch*w.inSize:][:w.inSize] {
-			if v == 0 {
+		xc := xg[ch*w.inSize:][:w.inSize]
+		p0 := 0
+		for ; p0+8 <= len(xc); p0 += 8 {
+			// One branch per eight inputs: OR their bits, sign aside.
+			b := xc[p0 : p0+8 : p0+8]
+			bits := math.Float32bits(b[0]) | math.Float32bits(b[1]) | math.Float32bits(b[2]) | math.Float32bits(b[3]) |
+				math.Float32bits(b[4]) | math.Float32bits(b[5]) | math.Float32bits(b[6]) | math.Float32bits(b[7])
+			if bits<<1 == 0 {
 				continue
 			}
-			for _, q := range c.inv[c.invAt[p]:c.invAt[p+1]] {
-				if !c.live[q] {
-					c.live[q] = true
-					cols = append(cols, q)
+			for k, v := range b {
+				if v != 0 && !mark(p0+k) {
+					return false
 				}
 			}
-			if 2*len(cols) > w.nOut {
-				return nil
+		}
+		for p := p0; p < len(xc); p++ {
+			if xc[p] != 0 && !mark(p) {
+				return false
 			}
 		}
 	}
 	// Ascending order keeps the scatter and the im2col reads sequential.
-	slices.Sort(cols)
-	c.cols = cols
-	return cols
+	slices.Sort(c.cols[start:])
+	return true
 }
 
 func (o *conv) Backward(in, _, gradOut []*tensor.Dense, _ any) ([]*tensor.Dense, error) {
@@ -215,38 +256,48 @@ func (o *conv) Backward(in, _, gradOut []*tensor.Dense, _ any) ([]*tensor.Dense,
 	var db []float32
 	if c.b != nil {
 		db = make([]float32, c.m)
+		for i, v := range gy {
+			db[i/nOut%c.m] += v
+		}
 	}
-	dcol := make([]float32, c.k*nOut)
-	for n := range c.n {
-		for g := range o.group {
-			dyg := gy[(n*c.m+g*c.mg)*nOut:][:c.mg*nOut]
-			wg := c.w[g*c.mg*c.k:][:c.mg*c.k]
-			dwg := dw[g*c.mg*c.k:][:c.mg*c.k]
-			if db != nil {
-				for m := range c.mg {
-					for _, v := range dyg[m*nOut:][:nOut] {
-						db[g*c.mg+m] += v
-					}
+	// gather lays the gradient of Y at the columns c.unfold chose into
+	// c.part, in the same order as c.col.
+	gather := func(g, n0, n1, ld int) []float32 {
+		part := c.part[:c.mg*ld]
+		for n := n0; n < n1; n++ {
+			cols := c.cols[c.at[n-n0]:c.at[n-n0+1]]
+			for m := range c.mg {
+				row := gy[(n*c.m+g*c.mg+m)*nOut:][:nOut]
+				dst := part[m*ld+c.at[n-n0]:][:len(cols)]
+				for j, q := range cols {
+					dst[j] = row[q]
 				}
 			}
-			// dW += dY·colᵀ; all-zero columns add nothing, so the
-			// sparse path multiplies the live columns of dY only.
-			if cols := c.unfold(n, g, true); cols == nil {
-				gemm(false, true, c.mg, c.k, nOut, 1, dyg, c.col, 1, dwg)
-			} else {
-				nl := len(cols)
-				part := c.part[:c.mg*nl]
-				for m := range c.mg {
-					row := dyg[m*nOut:][:nOut]
-					for j, q := range cols {
-						part[m*nl+j] = row[q]
-					}
-				}
-				gemm(false, true, c.mg, c.k, nl, 1, part, c.col[:c.k*nl], 1, dwg)
+		}
+		return part
+	}
+	for g := range o.group {
+		wg := c.w[g*c.mg*c.k:][:c.mg*c.k]
+		dwg := dw[g*c.mg*c.k:][:c.mg*c.k]
+		for n0 := 0; n0 < c.n; n0 += c.batch {
+			n1 := min(n0+c.batch, c.n)
+			// dW += dY·colᵀ: all-zero columns add nothing.
+			ld := c.unfold(g, n0, n1, true)
+			gemm(false, true, c.mg, c.k, ld, 1, gather(g, n0, n1, ld), c.col[:c.k*ld], 1, dwg)
+			// dX = col2im(Wᵀ·dY), over every column: zero inputs still
+			// have a gradient.
+			c.cols = c.cols[:0]
+			for n := n0; n < n1; n++ {
+				c.at[n-n0] = len(c.cols)
+				c.cols = append(c.cols, c.all...)
 			}
-			// dX = col2im(Wᵀ·dY).
-			gemm(true, false, c.k, nOut, c.mg, 1, wg, dyg, 0, dcol)
-			c.win.col2im(dcol, c.cg, dx[(n*c.c+g*c.cg)*c.win.inSize:][:c.cg*c.win.inSize])
+			ld = len(c.cols)
+			c.at[n1-n0] = ld
+			gemm(true, false, c.k, ld, c.mg, 1, wg, gather(g, n0, n1, ld), 0, c.col[:c.k*ld])
+			for n := n0; n < n1; n++ {
+				dxg := dx[(n*c.c+g*c.cg)*c.win.inSize:][:c.cg*c.win.inSize]
+				c.win.col2im(c.col[c.at[n-n0]:], ld, c.cg, c.all, dxg)
+			}
 		}
 	}
 	grads := []*tensor.Dense{NewF32(Shape(in[0]), dx), NewF32(Shape(in[1]), dw), nil}

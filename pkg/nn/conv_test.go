@@ -92,6 +92,40 @@ func TestConvSparseEqualsDense(t *testing.T) {
 	}
 }
 
+// TestConvBatches: samples share a gemm in batches of gemmColumns columns;
+// each sample's output must equal a run on that sample alone.
+func TestConvBatches(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	op, err := New("Conv", 22, Attrs{"strides": []int64{4}, "pads": []int64{1, 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := sparseInput(rng, 6, 2, 65536, 30)
+	xd := x.Float32s()
+	copy(xd[3*2*65536:], randF32(rng.Uint64(), -1, 1, 2*65536).Float32s()) // one dense sample
+	w, b := randF32(rng.Uint64(), -1, 1, 3, 2, 5), randF32(rng.Uint64(), -1, 1, 3)
+	out, _, err := op.Forward(&Pass{}, []*tensor.Dense{x, w, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := op.(*conv).setup([]*tensor.Dense{x, w, b}); c.batch >= 6 {
+		t.Fatalf("batch of %d samples: the test needs several batches", c.batch)
+	}
+	y := out[0].Float32s()
+	per := len(y) / 6
+	for n := range 6 {
+		one, _, err := op.Forward(&Pass{}, []*tensor.Dense{NewF32([]int{1, 2, 65536}, xd[n*2*65536:][:2*65536]), w, b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range one[0].Float32s() {
+			if math.Float32bits(v) != math.Float32bits(y[n*per+i]) {
+				t.Fatalf("sample %d [%d]: batched %g, alone %g", n, i, y[n*per+i], v)
+			}
+		}
+	}
+}
+
 func TestConvGrad(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, tc := range []struct {

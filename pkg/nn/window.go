@@ -172,28 +172,15 @@ func toInts(v []int64) []int {
 	return r
 }
 
-// im2col writes the unfolded input of cg channels xg into dst: one row per
-// (channel, tap), one column per output position in cols, or per output
-// position when cols is nil. Taps in padding read zero.
-func (w *window) im2col(xg []float32, cg int, cols []int32, dst []float32) {
-	ncol := w.nOut
-	if cols != nil {
-		ncol = len(cols)
-	}
+// im2col writes the unfolded input of cg channels xg into dst, row length
+// ld: one row per (channel, tap), one column per output position in cols.
+// Taps in padding read zero.
+func (w *window) im2col(xg []float32, cg int, cols []int32, dst []float32, ld int) {
 	for ch := range cg {
 		xc := xg[ch*w.inSize:][:w.inSize]
 		for t := range w.nTaps {
 			taps := w.tap[t*w.nOut:][:w.nOut]
-			row := dst[(ch*w.nTaps+t)*ncol:][:ncol]
-			if cols == nil {
-				for q, p := range taps {
-					row[q] = 0
-					if p >= 0 {
-						row[q] = xc[p]
-					}
-				}
-				continue
-			}
+			row := dst[(ch*w.nTaps+t)*ld:][:len(cols)]
 			for j, q := range cols {
 				row[j] = 0
 				if p := taps[q]; p >= 0 {
@@ -204,16 +191,17 @@ func (w *window) im2col(xg []float32, cg int, cols []int32, dst []float32) {
 	}
 }
 
-// col2im is the adjoint of im2col over all columns: it adds each entry of
-// src back onto the input position it was read from.
-func (w *window) col2im(src []float32, cg int, dxg []float32) {
+// col2im is the adjoint of im2col: it adds each entry of src back onto the
+// input position it was read from.
+func (w *window) col2im(src []float32, ld, cg int, cols []int32, dxg []float32) {
 	for ch := range cg {
 		dxc := dxg[ch*w.inSize:][:w.inSize]
 		for t := range w.nTaps {
-			row := src[(ch*w.nTaps+t)*w.nOut:][:w.nOut]
-			for q, p := range w.tap[t*w.nOut:][:w.nOut] {
-				if p >= 0 {
-					dxc[p] += row[q]
+			taps := w.tap[t*w.nOut:][:w.nOut]
+			row := src[(ch*w.nTaps+t)*ld:][:len(cols)]
+			for j, q := range cols {
+				if p := taps[q]; p >= 0 {
+					dxc[p] += row[j]
 				}
 			}
 		}

@@ -62,7 +62,11 @@ func parseDiag(b []byte, proto string, dst []entry) (_ []entry, done bool, err e
 			if len(msg) < 4 {
 				return dst, false, fmt.Errorf("byte %d: error message of %d bytes, want at least 4", off, len(msg))
 			}
-			return dst, false, fmt.Errorf("sock_diag: %w", syscall.Errno(-int32(binary.NativeEndian.Uint32(msg))))
+			code := int32(binary.NativeEndian.Uint32(msg))
+			if code >= 0 {
+				return dst, false, fmt.Errorf("byte %d: error message with code %d, want a negative errno", off, code)
+			}
+			return dst, false, fmt.Errorf("sock_diag: %w", syscall.Errno(-code))
 		case sockDiagByFamily:
 			e, err := parseDiagMsg(msg, proto)
 			if err != nil {
@@ -94,14 +98,5 @@ func parseDiagMsg(m []byte, proto string) (entry, error) {
 	default:
 		return entry{}, fmt.Errorf("address family %d, want %d or %d", m[0], linuxAFInet, linuxAFInet6)
 	}
-	return entry{
-		Socket: Socket{
-			Protocol: proto,
-			Family:   family,
-			Address:  addr,
-			Port:     binary.BigEndian.Uint16(m[4:]),
-			State:    stateName(proto, m[1]),
-		},
-		inode: uint64(binary.NativeEndian.Uint32(m[68:])),
-	}, nil
+	return newEntry(proto, family, addr, binary.BigEndian.Uint16(m[4:]), m[1], uint64(binary.NativeEndian.Uint32(m[68:]))), nil
 }

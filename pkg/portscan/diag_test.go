@@ -58,6 +58,7 @@ func TestParseDiag(t *testing.T) {
 		{"length inside the header", []byte{8, 0, 0, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, nil, false, "message length 8"},
 		{"kernel refuses", errno(syscall.EPERM), nil, false, "sock_diag: operation not permitted"},
 		{"error without its code", nlmsg(nlmsgError, nil), nil, false, "error message of 0 bytes"},
+		{"error that is an ack", nlmsg(nlmsgError, make([]byte, 4)), nil, false, "byte 0: error message with code 0, want a negative errno"},
 		{"unexpected type", nlmsg(1, nil), nil, false, "byte 0: netlink message type 1, want 20"},
 		{"short inet_diag_msg", nlmsg(sockDiagByFamily, make([]byte, 10)), nil, false, "byte 0: inet_diag_msg of 10 bytes, want 72"},
 		{"unix socket", nlmsg(sockDiagByFamily, append([]byte{1}, make([]byte, 71)...)), nil, false, "address family 1, want 2 or 10"},
@@ -65,13 +66,7 @@ func TestParseDiag(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			entries, done, err := parseDiag(tt.in, "tcp", nil)
-			gotErr := ""
-			if err != nil {
-				gotErr = err.Error()
-			}
-			if tt.err == "" && err != nil || !strings.Contains(gotErr, tt.err) {
-				t.Fatalf("got error %q, want %q", gotErr, tt.err)
-			}
+			checkErr(t, err, tt.err)
 			var got []string
 			for _, e := range entries {
 				got = append(got, entryString(e))

@@ -51,15 +51,14 @@ func (s *ProcScanner) Scan(ctx context.Context) ([]Socket, error) {
 	}{{"tcp", "tcp", 4}, {"tcp6", "tcp", 6}, {"udp", "udp", 4}, {"udp6", "udp", 6}}
 	var entries []entry
 	for _, t := range tables {
+		var err error
 		if s.netlink {
 			n := len(entries)
-			var err error
 			if entries, err = dumpDiag(t.proto, t.family, entries); err == nil {
 				continue
 			}
 			entries = entries[:n] // drop a partial dump; the file has it all
 		}
-		var err error
 		entries, err = s.readNet(t.name, t.proto, t.family, entries)
 		if errors.Is(err, fs.ErrNotExist) && t.family == 6 {
 			continue

@@ -185,13 +185,7 @@ func TestProcScannerTables(t *testing.T) {
 			root := fixtureRoot(t, "loopback")
 			tt.change(t, root)
 			socks, err := NewProcScanner(root).Scan(t.Context())
-			gotErr := ""
-			if err != nil {
-				gotErr = err.Error()
-			}
-			if tt.wantErr == "" && err != nil || !strings.Contains(gotErr, tt.wantErr) {
-				t.Fatalf("got error %q, want %q", gotErr, tt.wantErr)
-			}
+			checkErr(t, err, tt.wantErr)
 			if len(socks) != tt.want {
 				t.Errorf("got %d sockets, want %d", len(socks), tt.want)
 			}
@@ -287,14 +281,10 @@ func TestProcScannerLive(t *testing.T) {
 			return []Socket{self(t, "udp", 6, bound.LocalAddr(), "unconn")}
 		}},
 	}
-	scanners := []struct {
-		name string
-		s    *ProcScanner
-	}{{"files", NewProcScanner("/proc")}, {"netlink", NewNetlinkScanner()}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			want := tt.open(t)
-			for _, sc := range scanners {
+			for _, sc := range liveScanners() {
 				got, err := sc.s.Scan(t.Context())
 				if err != nil {
 					t.Fatalf("%s: Scan: %v", sc.name, err)
@@ -309,6 +299,17 @@ func TestProcScannerLive(t *testing.T) {
 			}
 		})
 	}
+}
+
+// liveScanners are the two ways to scan this host: the /proc/net files and netlink.
+func liveScanners() []struct {
+	name string
+	s    *ProcScanner
+} {
+	return []struct {
+		name string
+		s    *ProcScanner
+	}{{"files", NewProcScanner("/proc")}, {"netlink", NewNetlinkScanner()}}
 }
 
 // listen opens a TCP listener closed at the end of the test, skipping when network can't be used
@@ -357,10 +358,7 @@ func BenchmarkProcScan(b *testing.B) {
 	if _, err := os.Stat("/proc/net/tcp"); err != nil {
 		b.Skipf("no /proc socket tables here: %v", err)
 	}
-	for _, sc := range []struct {
-		name string
-		s    *ProcScanner
-	}{{"files", NewProcScanner("/proc")}, {"netlink", NewNetlinkScanner()}} {
+	for _, sc := range liveScanners() {
 		b.Run(sc.name, func(b *testing.B) {
 			var n int
 			for b.Loop() {

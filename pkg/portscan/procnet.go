@@ -68,16 +68,15 @@ func parseLine(line []byte, proto string, family int) (entry, error) {
 	if !ok {
 		return entry{}, fmt.Errorf("inode %q: want a decimal number", f[9])
 	}
+	return newEntry(proto, family, addr, uint16(port), uint8(st), inode), nil
+}
+
+// newEntry makes the entry for a socket decoded from either of the kernel's formats.
+func newEntry(proto string, family int, addr netip.Addr, port uint16, st uint8, inode uint64) entry {
 	return entry{
-		Socket: Socket{
-			Protocol: proto,
-			Family:   family,
-			Address:  addr,
-			Port:     uint16(port),
-			State:    stateName(proto, uint8(st)),
-		},
-		inode: inode,
-	}, nil
+		Socket: Socket{Protocol: proto, Family: family, Address: addr, Port: port, State: stateName(proto, st)},
+		inode:  inode,
+	}
 }
 
 // parseAddrPort decodes "0100007F:8EF1". The kernel prints the address as 32-bit words in host byte

@@ -61,6 +61,18 @@ var loopbackWant = map[string][]string{
 
 // TestParseFixture parses the same moment's tables twice, from the /proc/net files and from the
 // raw netlink sock_diag dumps, and wants the same sockets from both.
+// checkErr fails the test unless err is nil and want "", or err's text contains want.
+func checkErr(t *testing.T, err error, want string) {
+	t.Helper()
+	got := ""
+	if err != nil {
+		got = err.Error()
+	}
+	if want == "" && err != nil || !strings.Contains(got, want) {
+		t.Fatalf("got error %q, want %q", got, want)
+	}
+}
+
 func TestParseFixture(t *testing.T) {
 	skipUnlessLittleEndian(t)
 	parsers := map[string]func(b []byte, proto string, family int) ([]entry, error){

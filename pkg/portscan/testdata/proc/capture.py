@@ -16,6 +16,15 @@ import sys
 import time
 
 
+def tcp_listener(family, addr, v6only=None):
+    s = socket.socket(family, socket.SOCK_STREAM)
+    if v6only is not None:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
+    s.bind((addr, 0))
+    s.listen()
+    return s, s.getsockname()[1]
+
+
 def tcp_pair(family, addr, port):
     c = socket.socket(family, socket.SOCK_STREAM)
     c.connect((addr, port))
@@ -46,10 +55,7 @@ def main():
     keep = []
 
     # TCP listen on 127.0.0.1 with an established pair, a half-closed pair and a time-wait.
-    l4 = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    l4.bind(("127.0.0.1", 0))
-    l4.listen()
-    p4 = l4.getsockname()[1]
+    l4, p4 = tcp_listener(socket.AF_INET, "127.0.0.1")
     c1 = tcp_pair(socket.AF_INET, "127.0.0.1", p4)
     a1, _ = l4.accept()
     c2 = tcp_pair(socket.AF_INET, "127.0.0.1", p4)
@@ -62,18 +68,12 @@ def main():
     keep += [l4, c1, a1, c2]
 
     # TCP listen on :: (dual stack): a v4 client gives an accepted socket on ::ffff:127.0.0.1.
-    l6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    l6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    l6.bind(("::", 0))
-    l6.listen()
-    p6 = l6.getsockname()[1]
+    l6, p6 = tcp_listener(socket.AF_INET6, "::", v6only=0)
     c4 = tcp_pair(socket.AF_INET, "127.0.0.1", p6)
     a4, _ = l6.accept()
     # TCP listen on ::1 with an established pair over ::1.
-    l61 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    l61.bind(("::1", 0))
-    l61.listen()
-    c5 = tcp_pair(socket.AF_INET6, "::1", l61.getsockname()[1])
+    l61, p61 = tcp_listener(socket.AF_INET6, "::1")
+    c5 = tcp_pair(socket.AF_INET6, "::1", p61)
     a5, _ = l61.accept()
     keep += [l6, c4, a4, l61, c5, a5]
 

@@ -14,7 +14,7 @@ import (
 // udp "unconn" on 0.0.0.0 or ::.
 //
 // Caveats, all inherent to the method:
-//   - slow: four socket+bind+close per port, about a second for the full range;
+//   - slow: four socket+bind+close per port, seconds for the full range;
 //   - blind: it sees neither state nor owner nor the real local address, and a port held by a
 //     connection or a time-wait socket looks the same as a listener; a dual-stack IPv6 socket shows
 //     in both families;

@@ -54,7 +54,11 @@ func Decode(b []byte, name string) (m *Model, err error) {
 		env:                   env,
 		model:                 name,
 	}
-	if err := onnxgo.NewModel(be).UnmarshalBinary(b); err != nil {
+	lean, err := onnx.Lean(b)
+	if err != nil {
+		return nil, fmt.Errorf("decode model %s: %w", name, err)
+	}
+	if err := onnxgo.NewModel(be).UnmarshalBinary(lean); err != nil {
 		var unsup *UnsupportedError
 		if errors.As(err, &unsup) {
 			return nil, unsup
@@ -153,7 +157,16 @@ func (b *backend) ApplyOperation(op onnxgo.Operation, outputs ...graph.Node) err
 	if !slices.Equal(n.in, pb.Inputs) {
 		return fmt.Errorf("node %q: onnx-go saw inputs %q, the file has %q", pb.Name, n.in, pb.Inputs)
 	}
-	op2, err := nn.New(pb.OpType, int(b.env.Opset), nn.Attrs(op.Attributes))
+	attrs := nn.Attrs(op.Attributes)
+	for name, proto := range pb.Tensors {
+		// onnx-go saw a placeholder (see onnx.Lean); decode the real value.
+		_, t, err := onnx.DecodeTensor(proto)
+		if err != nil {
+			return fmt.Errorf("node %s: attribute %s: %w", n.name, name, err)
+		}
+		attrs[name] = t
+	}
+	op2, err := nn.New(pb.OpType, int(b.env.Opset), attrs)
 	if err != nil {
 		var unsup *nn.UnsupportedError
 		if errors.As(err, &unsup) {

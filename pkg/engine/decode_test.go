@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"gorgonia.org/tensor"
+
 	"portwatch/pkg/nn"
 	"portwatch/pkg/onnx"
 )
@@ -147,4 +149,42 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestConstantValues: Constant tensors onnx-go cannot decode itself (empty,
+// bool) reach the kernel intact.
+func TestConstantValues(t *testing.T) {
+	tests := []struct {
+		name  string
+		value *tensor.Dense
+		elem  int32
+	}{
+		{"empty int64", nn.NewI64([]int{0}, []int64{}), onnx.TypeInt64},
+		{"bool", tensor.New(tensor.WithShape(2), tensor.WithBacking([]bool{true, false})), onnx.TypeBool},
+		{"float", nn.NewF32([]int{2}, []float32{1.5, -2}), onnx.TypeFloat},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := onnx.Encode(&onnx.Spec{
+				IRVersion: 8, Opset: 17,
+				Nodes: []onnx.NodeSpec{{Name: "c", OpType: "Constant", Outputs: []string{"y"},
+					Attrs: []onnx.Attr{{Name: "value", Value: tt.value}}}},
+				Outputs: []onnx.ValueInfo{{Name: "y", ElemType: tt.elem}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := Decode(b, "const.onnx")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := m.Run(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := closeTo(got["y"], tt.value, 0, 0); err != nil {
+				t.Error(err)
+			}
+		})
+	}
 }

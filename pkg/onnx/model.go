@@ -68,6 +68,8 @@ type Graph struct {
 type Node struct {
 	Name, OpType, Domain string
 	Inputs, Outputs      []string // "" marks an optional slot left empty
+	// Tensors holds the node's TENSOR attributes, still encoded, by name.
+	Tensors map[string][]byte
 }
 
 // ValueInfo is a named tensor type: element type and dims.
@@ -224,6 +226,8 @@ func readNode(b []byte) (Node, error) {
 			n.OpType = s
 		case nDomain:
 			n.Domain = s
+		case nAttribute:
+			err = n.readAttr(f)
 		}
 		return err
 	})
@@ -231,6 +235,33 @@ func readNode(b []byte) (Node, error) {
 		n.Domain = ""
 	}
 	return n, err
+}
+
+// readAttr keeps a TENSOR attribute's encoded value.
+func (n *Node) readAttr(f field) error {
+	if err := f.want(2); err != nil {
+		return err
+	}
+	var name string
+	var t []byte
+	err := walk(f.val, func(f field) error {
+		var err error
+		switch f.num {
+		case aName:
+			name, err = f.str()
+		case aT:
+			t, err = f.bytes()
+		}
+		return err
+	})
+	if err != nil || t == nil {
+		return err
+	}
+	if n.Tensors == nil {
+		n.Tensors = map[string][]byte{}
+	}
+	n.Tensors[name] = t
+	return nil
 }
 
 func readValueInfo(b []byte) (ValueInfo, error) {

@@ -11,10 +11,46 @@ import (
 const TimeLayout = "2006-01-02T15:04:05.000000Z"
 
 // FormatTime formats t in UTC with TimeLayout.
-func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
+func FormatTime(t time.Time) string {
+	var buf [len(TimeLayout)]byte
+	return string(AppendTime(buf[:0], t))
+}
 
-// AppendTime appends FormatTime(t) to b.
-func AppendTime(b []byte, t time.Time) []byte { return t.UTC().AppendFormat(b, TimeLayout) }
+// AppendTime appends FormatTime(t) to b. Ingest formats a time per packet,
+// so years 0..9999 take a direct path, several times faster than
+// time.AppendFormat's layout interpreter; other years use it.
+func AppendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, TimeLayout)
+	}
+	hour, minute, sec := t.Clock()
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	b = append(b, '.')
+	b = appendDigits(b, t.Nanosecond()/1000, 6)
+	return append(b, 'Z')
+}
+
+// appendDigits appends v, 0 <= v < 10^width, as exactly width decimal digits.
+func appendDigits(b []byte, v, width int) []byte {
+	b = append(b, "000000"[:width]...)
+	for i := len(b) - 1; i >= len(b)-width; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return b
+}
 
 // ParseTime parses a time written by FormatTime.
 func ParseTime(s string) (time.Time, error) {

@@ -2,10 +2,16 @@ package portscan
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -97,4 +103,82 @@ func TestBindScannerCanceled(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "context canceled") {
 		t.Errorf("got %v, want context canceled", err)
 	}
+}
+
+// TestBindScannerUnprivileged checks that ports an unprivileged user may not bind (EACCES) are not
+// reported as occupied, the old tool's fault. As root it reruns itself as nobody; every port the
+// unprivileged scan reports busy must really be in use by the kernel's own tables.
+func TestBindScannerUnprivileged(t *testing.T) {
+	if os.Getenv("PORTSCAN_UNPRIVILEGED_CHILD") == "1" {
+		socks, err := (&BindScanner{First: 1, Last: 1023}).Scan(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range socks {
+			fmt.Printf("busy %s %d\n", s.Protocol, s.Port)
+		}
+		return
+	}
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+	if err != nil {
+		t.Skipf("cannot tell which ports are privileged: %v", err)
+	}
+	if start, err := strconv.Atoi(strings.TrimSpace(string(b))); err != nil || start < 1024 {
+		t.Skipf("ports below 1024 are not all privileged here (ip_unprivileged_port_start %s)", b)
+	}
+	out := runUnprivileged(t)
+	inUse, err := NewNetlinkScanner().Scan(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var proto string
+		var port uint16
+		if _, err := fmt.Sscanf(line, "busy %s %d", &proto, &port); err != nil {
+			continue // the test framework's own output
+		}
+		if !slices.ContainsFunc(inUse, func(s Socket) bool { return s.Protocol == proto && s.Port == port }) {
+			t.Errorf("unprivileged scan reports %s port %d busy; nothing uses it", proto, port)
+		}
+	}
+}
+
+// runUnprivileged runs TestBindScannerUnprivileged's child half as this user or, as root, as
+// nobody from a copy of the test binary that nobody can execute, and returns its output.
+func runUnprivileged(t *testing.T) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), exe, "-test.run=^TestBindScannerUnprivileged$", "-test.v")
+	cmd.Env = append(os.Environ(), "PORTSCAN_UNPRIVILEGED_CHILD=1")
+	if os.Geteuid() == 0 {
+		dir, err := os.MkdirTemp("", "portscan")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		b, err := os.ReadFile(exe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Path = filepath.Join(dir, "portscan.test")
+		if err := os.WriteFile(cmd.Path, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd.Dir = dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Skipf("cannot run the scan unprivileged here: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "--- PASS: TestBindScannerUnprivileged") {
+		t.Fatalf("child scan did not pass:\n%s", out)
+	}
+	return string(out)
 }

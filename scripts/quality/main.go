@@ -12,12 +12,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 
 	"portwatch/pkg/baseline"
+	"portwatch/pkg/detector"
 	"portwatch/pkg/features"
 	"portwatch/pkg/quality"
 	"portwatch/pkg/scenario"
@@ -40,6 +43,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&cfg.EventsPerKind, "events", 20, "events of each kind")
 	fs.IntVar(&cfg.Sleeps, "sleeps", 3, "nights the host sleeps for hours")
 	dbPath := fs.String("db", "", "write the timeline into this new database and read it back")
+	verbose := fs.Bool("v", false, "show the detectors' progress on stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -67,18 +71,33 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		{"new-port", baseline.NewUnseen(all)},
 		{"new-listener", baseline.NewUnseen(listen)},
 		{"iqr", baseline.NewIQR(all)},
+		{"portwatch", detector.NewQuality(detector.DefaultConfig(""), logger(*verbose))},
 	}
+	// A detector that fails is named at the end; the others still report.
 	var results []quality.Result
+	var errs []error
 	for _, d := range detectors {
 		res, err := quality.Run(tl, d.name, d.d)
 		if err != nil {
-			return err
+			errs = append(errs, err)
+			continue
 		}
 		results = append(results, res)
 	}
 	fmt.Fprintf(out, "scenario seed %d: %d training rounds, %d test rounds, %d events; grace %d rounds\n\n",
 		cfg.Seed, tl.Train, len(tl.Rounds)-tl.Train, len(tl.Events), quality.Grace)
-	return quality.Print(out, results)
+	if err := quality.Print(out, results); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func logger(verbose bool) *slog.Logger {
+	level := slog.LevelWarn
+	if verbose {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
 
 // roundTrip writes tl into a new database at path and loads its rounds back.

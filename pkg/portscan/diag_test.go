@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -129,12 +127,8 @@ func TestDumpDiagLive(t *testing.T) {
 }
 
 func FuzzParseDiag(f *testing.F) {
-	for _, name := range []string{"tcp", "tcp6", "udp", "udp6"} {
-		b, err := os.ReadFile(filepath.Join("testdata/proc/loopback/sock_diag", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
+	for _, table := range []string{"tcp", "tcp6", "udp", "udp6"} {
+		f.Add(readFixture(f, "sock_diag", table))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		entries, _, err := parseDiag(b, "udp", nil)

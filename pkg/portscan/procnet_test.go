@@ -90,10 +90,7 @@ func TestParseFixture(t *testing.T) {
 	for dir, parse := range parsers {
 		for table, want := range loopbackWant {
 			t.Run(dir+"/"+table, func(t *testing.T) {
-				b, err := os.ReadFile(filepath.Join("testdata/proc/loopback", dir, table))
-				if err != nil {
-					t.Fatal(err)
-				}
+				b := readFixture(t, dir, table)
 				family := 4
 				if strings.HasSuffix(table, "6") {
 					family = 6
@@ -213,18 +210,15 @@ func TestSocketInode(t *testing.T) {
 	}
 }
 
-// fixtureLines returns every line of the loopback fixture's tables, as fuzz seeds.
-func fixtureLines(f *testing.F) []string {
-	f.Helper()
-	var lines []string
-	for _, name := range []string{"tcp", "tcp6", "udp", "udp6"} {
-		b, err := os.ReadFile(filepath.Join("testdata/proc/loopback/net", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		lines = append(lines, strings.Split(string(b), "\n")...)
+// readFixture returns a table of the loopback fixture: dir "net" or "sock_diag", table "tcp",
+// "tcp6", "udp" or "udp6".
+func readFixture(tb testing.TB, dir, table string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata/proc/loopback", dir, table))
+	if err != nil {
+		tb.Fatal(err)
 	}
-	return lines
+	return b
 }
 
 // encodeAddrPort is the kernel's side of parseAddrPort, for round trips.
@@ -239,8 +233,10 @@ func encodeAddrPort(a netip.Addr, port uint16) string {
 }
 
 func FuzzParseLine(f *testing.F) {
-	for _, l := range fixtureLines(f) {
-		f.Add(l, len(l) > 100) // the IPv6 tables have the long lines
+	for _, table := range []string{"tcp", "tcp6", "udp", "udp6"} {
+		for _, l := range strings.Split(string(readFixture(f, "net", table)), "\n") {
+			f.Add(l, strings.HasSuffix(table, "6"))
+		}
 	}
 	f.Fuzz(func(t *testing.T, line string, v6 bool) {
 		family := 4
@@ -265,12 +261,8 @@ func FuzzParseLine(f *testing.F) {
 }
 
 func FuzzParseNet(f *testing.F) {
-	for _, name := range []string{"tcp", "tcp6", "udp", "udp6"} {
-		b, err := os.ReadFile(filepath.Join("testdata/proc/loopback/net", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b, strings.HasSuffix(name, "6"))
+	for _, table := range []string{"tcp", "tcp6", "udp", "udp6"} {
+		f.Add(readFixture(f, "net", table), strings.HasSuffix(table, "6"))
 	}
 	f.Fuzz(func(t *testing.T, data []byte, v6 bool) {
 		family := 4
@@ -304,16 +296,14 @@ func FuzzSocketInode(f *testing.F) {
 
 func BenchmarkParse(b *testing.B) {
 	skipUnlessLittleEndian(b)
-	data, err := os.ReadFile("testdata/proc/loopback/net/tcp")
-	if err != nil {
-		b.Fatal(err)
-	}
+	data := readFixture(b, "net", "tcp")
 	r := bytes.NewReader(data)
 	var entries []entry
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
 		r.Reset(data)
+		var err error
 		entries, err = parseNet(r, "tcp", 4, entries[:0])
 		if err != nil {
 			b.Fatal(err)

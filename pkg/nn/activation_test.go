@@ -68,3 +68,50 @@ func TestActivationGrad(t *testing.T) {
 		})
 	}
 }
+
+func TestExpNeg(t *testing.T) {
+	for x := float32(-100); x <= 0; x += 0.0137 {
+		// float32 is the reference's precision too: subnormals keep few bits
+		got, want := float64(expNeg(x)), float64(float32(math.Exp(float64(x))))
+		if d := math.Abs(got-want) / want; d > 3e-7 {
+			t.Fatalf("expNeg(%v) = %v, want %v (relative error %.2g)", x, got, want, d)
+		}
+	}
+	if expNeg(0) != 1 || expNeg(-200) != 0 {
+		t.Fatalf("expNeg(0), expNeg(-200) = %v, %v; want 1, 0", expNeg(0), expNeg(-200))
+	}
+}
+
+func BenchmarkExp(b *testing.B) {
+	x := randF32(1, -8, 0, 4096).Float32s()
+	var sink float32
+	b.Run("expNeg", func(b *testing.B) {
+		for b.Loop() {
+			for _, v := range x {
+				sink += expNeg(v)
+			}
+		}
+	})
+	b.Run("math.Exp", func(b *testing.B) {
+		for b.Loop() {
+			for _, v := range x {
+				sink += float32(math.Exp(float64(v)))
+			}
+		}
+	})
+	_ = sink
+}
+
+func BenchmarkSigmoid(b *testing.B) {
+	o, err := New("Sigmoid", 13, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := []*tensor.Dense{randF32(1, -8, 8, 3, 65536)}
+	b.SetBytes(3 * 65536 * 4)
+	for b.Loop() {
+		if _, _, err := o.Forward(noRand(), in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

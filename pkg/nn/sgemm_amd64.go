@@ -14,6 +14,11 @@ func kernel6x16(k int, a, b, c *float32, ldc int, alpha float32)
 
 func cpuHasAVX2FMA() bool
 
+// hasAVX2FMA asks the CPU once: CPUID traps to the hypervisor in a VM and
+// cost a few percent of a run when asked on every product. Set once, never
+// changed.
+var hasAVX2FMA = sync.OnceValue(cpuHasAVX2FMA)
+
 const (
 	mr = 6    // micro-tile rows
 	nr = 16   // micro-tile columns: two 8-float registers
@@ -34,7 +39,7 @@ func (v matView) at(i, j int) []float32 { return v.data[i*v.rs+j*v.cs:] }
 // fastGemm is gemm on the micro-kernel; it returns false, leaving the work
 // to gonum, on a CPU without AVX2 and FMA.
 func fastGemm(transA, transB bool, m, n, k int, alpha float32, a, b []float32, beta float32, c []float32) bool {
-	if !cpuHasAVX2FMA() {
+	if !hasAVX2FMA() {
 		return false
 	}
 	c = c[:m*n]

@@ -55,19 +55,17 @@ func (d *Unseen) Score(rounds []features.Round) ([]quality.Verdict, error) {
 	if d.seen == nil {
 		return nil, fmt.Errorf("unseen-port baseline: score before training")
 	}
-	out := make([]quality.Verdict, len(rounds))
-	for i := range rounds {
+	return verdicts(rounds, func(r *features.Round) float64 {
 		n := 0
 		for c := range d.seen {
-			for _, p := range d.layout.Ports(&rounds[i], c) {
+			for _, p := range d.layout.Ports(r, c) {
 				if !d.seen[c][p] {
 					n++
 				}
 			}
 		}
-		out[i] = quality.Verdict{Round: i, Anomalous: n > 0, Score: float64(n)}
-	}
-	return out, nil
+		return float64(n)
+	}), nil
 }
 
 // IQR flags per-channel port counts outside Tukey's fences.
@@ -108,17 +106,25 @@ func (d *IQR) Score(rounds []features.Round) ([]quality.Verdict, error) {
 	if d.lo == nil {
 		return nil, fmt.Errorf("iqr baseline: score before training")
 	}
-	out := make([]quality.Verdict, len(rounds))
-	for i := range rounds {
+	return verdicts(rounds, func(r *features.Round) float64 {
 		score := 0.0
 		for ch := range d.lo {
-			n := float64(len(d.layout.Ports(&rounds[i], ch)))
+			n := float64(len(d.layout.Ports(r, ch)))
 			dist := math.Max(d.lo[ch]-n, n-d.hi[ch])
 			score = math.Max(score, dist/d.spread[ch])
 		}
-		out[i] = quality.Verdict{Round: i, Anomalous: score > 0, Score: score}
+		return score
+	}), nil
+}
+
+// verdicts scores each round; a positive score flags it.
+func verdicts(rounds []features.Round, score func(*features.Round) float64) []quality.Verdict {
+	out := make([]quality.Verdict, len(rounds))
+	for i := range rounds {
+		s := score(&rounds[i])
+		out[i] = quality.Verdict{Round: i, Anomalous: s > 0, Score: s}
 	}
-	return out, nil
+	return out
 }
 
 // quantile of sorted values, interpolating linearly between order statistics.

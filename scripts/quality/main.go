@@ -3,7 +3,7 @@
 // through the harness (pkg/quality) and prints precision, recall, F1, false
 // alarms per day and time to detect per anomaly kind.
 //
-//	go run ./scripts/quality [-seed 1] [-train-days 3] [-test-days 4] [-events 20] [-db file]
+//	go run ./scripts/quality [-seed 1] [-train-days 3] [-test-days 4] [-events 20] [-db file] [-only new-port,iqr]
 //
 // With -db the timeline is written into a new portwatch database through
 // the store and read back with the features loader, so detectors see
@@ -18,6 +18,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 
 	"portwatch/pkg/baseline"
 	"portwatch/pkg/detector"
@@ -44,6 +46,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&cfg.Sleeps, "sleeps", 3, "nights the host sleeps for hours")
 	dbPath := fs.String("db", "", "write the timeline into this new database and read it back")
 	verbose := fs.Bool("v", false, "show the detectors' progress on stderr")
+	only := fs.String("only", "", "run only these detectors, comma-separated (default: all)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -77,6 +80,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	var results []quality.Result
 	var errs []error
 	for _, d := range detectors {
+		if *only != "" && !slices.Contains(strings.Split(*only, ","), d.name) {
+			continue
+		}
 		res, err := quality.Run(tl, d.name, d.d)
 		if err != nil {
 			errs = append(errs, err)

@@ -96,7 +96,7 @@ func newRecordReader(r io.Reader) (*recordReader, error) {
 	default:
 		return nil, fmt.Errorf("%w (magic %#08x)", ErrNotCapture, be)
 	}
-	h, err := rr.read(24)
+	h, err := rr.read(0, 24)
 	if err != nil {
 		return nil, err
 	}
@@ -108,17 +108,17 @@ func newRecordReader(r io.Reader) (*recordReader, error) {
 	return rr, nil
 }
 
-// read returns the next n bytes in rr.buf; a short read is damage.
-func (rr *recordReader) read(n int) ([]byte, error) {
+// read returns the next n bytes in rr.buf. A short read is damage to the
+// record or block that starts at byte start.
+func (rr *recordReader) read(start int64, n int) ([]byte, error) {
 	if cap(rr.buf) < n {
 		rr.buf = make([]byte, n)
 	}
 	b := rr.buf[:n]
 	got, err := io.ReadFull(rr.r, b)
-	start := rr.offset
 	rr.offset += int64(got)
 	if err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || (errors.Is(err, io.EOF) && n > 0) {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			err = fmt.Errorf("truncated: %d of %d bytes", got, n)
 		}
 		return nil, &damage{offset: start, err: err}
@@ -149,7 +149,7 @@ func (rr *recordReader) nextPcap() (record, error) {
 	if rr.kuz {
 		hl = 24
 	}
-	h, err := rr.read(hl)
+	h, err := rr.read(start, hl)
 	if err != nil {
 		return record{}, err
 	}
@@ -162,9 +162,9 @@ func (rr *recordReader) nextPcap() (record, error) {
 	if rr.nano {
 		ns = int64(frac)
 	}
-	data, err := rr.read(int(capLen))
+	data, err := rr.read(start, int(capLen))
 	if err != nil {
-		return record{}, &damage{offset: start, err: err.(*damage).err}
+		return record{}, err
 	}
 	// A sub-second field >= 1e6 (or 1e9) is kept as written: time.Unix carries it into the seconds.
 	return record{data: data, time: time.Unix(int64(sec), ns), origLen: int(origLen), linkType: rr.linkType}, nil
@@ -176,7 +176,7 @@ func (rr *recordReader) nextBlock() (record, error) {
 			return record{}, io.EOF
 		}
 		start := rr.offset
-		h, err := rr.read(8)
+		h, err := rr.read(start, 8)
 		if err != nil {
 			return record{}, err
 		}
@@ -194,9 +194,9 @@ func (rr *recordReader) nextBlock() (record, error) {
 		if total < 12 || total > maxRecord {
 			return record{}, &damage{offset: start, err: fmt.Errorf("block length %d out of range", total)}
 		}
-		body, err := rr.read(int(total) - 8)
+		body, err := rr.read(start, int(total)-8)
 		if err != nil {
-			return record{}, &damage{offset: start, err: err.(*damage).err}
+			return record{}, err
 		}
 		if trail := rr.order.Uint32(body[len(body)-4:]); trail != total {
 			return record{}, &damage{offset: start, err: fmt.Errorf("block length %d does not match trailing length %d", total, trail)}
@@ -226,7 +226,7 @@ func (rr *recordReader) orderOr() binary.ByteOrder {
 func (rr *recordReader) sectionHeader(start int64, h []byte) error {
 	var lenb [4]byte
 	copy(lenb[:], h[4:8])
-	bom, err := rr.read(4)
+	bom, err := rr.read(start, 4)
 	if err != nil {
 		return err
 	}
@@ -242,9 +242,9 @@ func (rr *recordReader) sectionHeader(start int64, h []byte) error {
 	if total < 28 || total > maxRecord {
 		return &damage{offset: start, err: fmt.Errorf("section header length %d out of range", total)}
 	}
-	rest, err := rr.read(int(total) - 12)
+	rest, err := rr.read(start, int(total)-12)
 	if err != nil {
-		return &damage{offset: start, err: err.(*damage).err}
+		return err
 	}
 	if trail := rr.order.Uint32(rest[len(rest)-4:]); trail != total {
 		return &damage{offset: start, err: fmt.Errorf("block length %d does not match trailing length %d", total, trail)}

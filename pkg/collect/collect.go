@@ -1,0 +1,179 @@
+// Package collect runs portwatch's collection: one live round of port
+// occupancy scans and packets, or the ingest of capture files, into the
+// store. cmd/collect parses flags into Options and calls Run.
+//
+// A live round (Options.Pcaps empty) scans the local ports every
+// ScanInterval until Round has passed, storing each (port, protocol, family,
+// address, state) once, and with Packets also stores every captured frame.
+// Capture files are ingested instead when Pcaps is set: one packets row per
+// frame in file order, in rounds of Round of capture time (a new round starts
+// at the first frame at or after the round's start + Round; a frame whose time
+// goes backwards stays in the current round), source "pcap:<file name>", no
+// port scan.
+//
+// Every run takes the database's run lock first (store.TryLock), so a second
+// run exits at once touching nothing, and marks rounds a killed run left
+// running as interrupted. Cancelling the context (SIGINT, SIGTERM) ends the
+// current round as interrupted and keeps what was stored.
+package collect
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"portwatch/pkg/capture"
+	"portwatch/pkg/command"
+	"portwatch/pkg/portscan"
+	"portwatch/pkg/store"
+)
+
+// Options are one collect run's settings; cmd/collect's flags fill them.
+type Options struct {
+	DB           string        // database file (-d)
+	Round        time.Duration // round length: wall time live, capture time for files (-r)
+	Packets      bool          // capture packets during a live round (-p)
+	BestEffort   bool          // without capture permission, scan only and warn
+	Interface    string        // "" for capture.DefaultInterface
+	Filter       string        // BPF filter
+	Snaplen      int
+	Promisc      bool
+	ScanInterval time.Duration
+	ScanMethod   string // "proc" or "bind"
+	ProcRoot     string // "" for /proc
+	PayloadBytes int    // keep the first N transport payload bytes; 0 keeps none
+	MaxPackets   int64  // stop storing packets after N in the run; 0 for no limit
+	Pcaps        []string
+}
+
+// Scan methods for Options.ScanMethod.
+const (
+	ScanProc = "proc"
+	ScanBind = "bind"
+)
+
+// Validate checks the options that do not need the system.
+func (o *Options) Validate() error {
+	switch {
+	case o.DB == "":
+		return command.Usagef("no database: pass -d FILE")
+	case o.Round <= 0:
+		return command.Usagef("round length %v: pass -r with a positive number of seconds", o.Round)
+	case o.ScanInterval <= 0:
+		return command.Usagef("scan interval %v: pass --scan-interval with a positive duration such as 5s", o.ScanInterval)
+	case o.checkScanMethod() != nil:
+		return o.checkScanMethod()
+	case o.PayloadBytes < 0:
+		return command.Usagef("payload bytes %d: pass --payload-bytes 0 or more", o.PayloadBytes)
+	case o.MaxPackets < 0:
+		return command.Usagef("max packets %d: pass --max-packets 0 (no limit) or more", o.MaxPackets)
+	case o.Snaplen < 0:
+		return command.Usagef("snaplen %d: pass --snaplen 0 (default) or more", o.Snaplen)
+	case len(o.Pcaps) > 0 && (o.Packets || o.Interface != "" || o.Filter != ""):
+		return command.Usagef("--pcap reads files: drop -p, -i and --filter, which are for live capture")
+	}
+	return nil
+}
+
+func (o *Options) checkScanMethod() error {
+	if o.ScanMethod != ScanProc && o.ScanMethod != ScanBind {
+		return command.Usagef("scan method %q: pass --scan proc or --scan bind", o.ScanMethod)
+	}
+	return nil
+}
+
+// Scanner returns the port scanner the options select.
+func (o *Options) Scanner() portscan.Scanner {
+	if o.ScanMethod == ScanBind {
+		return portscan.NewBindScanner()
+	}
+	root := o.ProcRoot
+	if root == "" {
+		root = "/proc"
+	}
+	return portscan.NewProcScanner(root)
+}
+
+// Summary is what a run stored, logged as its one summary line.
+type Summary struct {
+	Rounds      int
+	Interrupted int64 // rounds a killed run had left running, marked at start
+	Scans       int
+	Ports       int // port rows offered to the store (each stored once per round)
+	Counts      store.Counts
+}
+
+// LogValue makes a Summary one structured log record.
+func (s Summary) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.Int("rounds", s.Rounds),
+		slog.Int64("marked_interrupted", s.Interrupted),
+		slog.Int("scans", s.Scans),
+		slog.Int("ports", s.Ports),
+		slog.Int64("frames", s.Counts.Frames),
+		slog.Int64("malformed", s.Counts.Malformed),
+		slog.Int64("skipped", s.Counts.Skipped),
+		slog.Int64("dropped", s.Counts.Dropped),
+	)
+}
+
+// Run takes the lock, opens the database and runs one live round or the
+// file ingest. The Summary is valid, for what was stored, even with an error.
+func Run(ctx context.Context, o Options, log *slog.Logger) (Summary, error) {
+	if err := o.Validate(); err != nil {
+		return Summary{}, err
+	}
+	lock, err := store.TryLock(o.DB)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer lock.Unlock()
+
+	var src capture.Source
+	if o.Packets {
+		// Opened before the database so a refused capture leaves no file behind.
+		if src, err = openLive(o, log); err != nil {
+			return Summary{}, err
+		}
+		if src != nil {
+			defer src.Close()
+		}
+	}
+
+	// Setting up is short and leaves the database consistent whenever it
+	// stops, so a signal is honoured from the first round on.
+	setup := context.WithoutCancel(ctx)
+	db, err := store.Open(setup, o.DB)
+	if err != nil {
+		return Summary{}, badInput(err)
+	}
+	defer db.Close()
+	var sum Summary
+	if sum.Interrupted, err = db.MarkInterrupted(setup); err != nil {
+		return sum, err
+	}
+	w, err := db.NewWriter()
+	if err != nil {
+		return sum, err
+	}
+	if len(o.Pcaps) > 0 {
+		err = ingestFiles(ctx, w, o, &sum)
+	} else {
+		err = liveRound(ctx, w, o.Scanner(), src, o, &sum)
+	}
+	return sum, joinDistinct(err, w.Close())
+}
+
+// List prints the current port occupancy once as a table, touching no database.
+func List(ctx context.Context, o Options, out io.Writer) error {
+	if err := o.checkScanMethod(); err != nil {
+		return err
+	}
+	socks, err := o.Scanner().Scan(ctx)
+	if err != nil {
+		return fmt.Errorf("scan ports: %w", err)
+	}
+	return portscan.WriteTable(out, socks)
+}

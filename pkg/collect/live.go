@@ -1,0 +1,185 @@
+package collect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"portwatch/pkg/capture"
+	"portwatch/pkg/portscan"
+	"portwatch/pkg/store"
+)
+
+// liveReadTimeout bounds how long a packet read blocks, hence how late a
+// due scan, the round's end or a signal is noticed.
+const liveReadTimeout = 100 * time.Millisecond
+
+// liveCommitEvery is how often a live round commits, so a kill loses little.
+const liveCommitEvery = time.Second
+
+// liveRound runs one live round: a scan every o.ScanInterval from its start
+// and, with src, every captured packet, until o.Round has passed or ctx ends.
+func liveRound(ctx context.Context, w *store.Writer, sc portscan.Scanner, src capture.Source, o Options, sum *Summary) error {
+	start := time.Now()
+	id, err := w.StartRound(start, "live")
+	if err != nil {
+		return err
+	}
+	// Committed at once: a run killed from here on leaves a running round
+	// for the next run to mark interrupted.
+	if err := w.Commit(); err != nil {
+		return err
+	}
+	sum.Rounds++
+	l := liveState{w: w, id: id, sc: sc, src: src, o: o, sum: sum, nextScan: start, lastCommit: start}
+	runErr := l.run(ctx, start.Add(o.Round))
+	status := store.Complete
+	if runErr != nil {
+		status = store.Interrupted
+	}
+	l.closeSource()
+	sum.Counts = l.counts
+	return joinDistinct(runErr, w.EndRound(id, time.Now(), status, l.counts), w.Commit())
+}
+
+// liveState is one live round in progress.
+type liveState struct {
+	w   *store.Writer
+	id  int64
+	sc  portscan.Scanner
+	src capture.Source
+	o   Options
+	sum *Summary
+
+	nextScan, lastCommit time.Time
+	ports                []store.Port // reused between scans
+	pkt                  store.Packet
+	counts               store.Counts // of src, taken when it closes
+}
+
+func (l *liveState) run(ctx context.Context, deadline time.Time) error {
+	for {
+		if ctx.Err() != nil {
+			return ErrInterrupted
+		}
+		now := time.Now()
+		if !now.Before(deadline) {
+			return nil
+		}
+		if !now.Before(l.nextScan) {
+			if err := l.scan(ctx, now); err != nil {
+				return err
+			}
+			// A scan slower than the interval skips the missed ticks.
+			for !l.nextScan.After(now) {
+				l.nextScan = l.nextScan.Add(l.o.ScanInterval)
+			}
+		}
+		if l.src == nil {
+			wake := l.nextScan
+			if deadline.Before(wake) {
+				wake = deadline
+			}
+			if err := sleep(ctx, wake.Sub(now)); err != nil {
+				return ErrInterrupted
+			}
+			continue
+		}
+		if err := l.packet(); err != nil {
+			return err
+		}
+		if now.Sub(l.lastCommit) >= liveCommitEvery {
+			if err := l.w.Commit(); err != nil {
+				return err
+			}
+			l.lastCommit = now
+		}
+	}
+}
+
+// scan stores one occupancy scan and commits it.
+func (l *liveState) scan(ctx context.Context, at time.Time) error {
+	socks, err := l.sc.Scan(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ErrInterrupted
+		}
+		return fmt.Errorf("scan ports: %w", err)
+	}
+	l.ports = l.ports[:0]
+	for _, s := range socks {
+		l.ports = append(l.ports, portOf(s))
+	}
+	if err := l.w.AddScan(l.id, at, l.ports); err != nil {
+		return err
+	}
+	l.sum.Scans++
+	l.sum.Ports += len(l.ports)
+	return l.w.Commit()
+}
+
+// packet stores the next captured packet, if one comes within the read timeout.
+func (l *liveState) packet() error {
+	p, err := l.src.Next()
+	if errors.Is(err, capture.ErrTimeout) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("capture: %w", err)
+	}
+	packetOf(p, &l.pkt)
+	if err := l.w.AddPacket(l.id, &l.pkt); err != nil {
+		return err
+	}
+	if l.o.MaxPackets > 0 && l.src.Stats().Frames >= l.o.MaxPackets {
+		// The rest of the round scans only.
+		l.closeSource()
+	}
+	return nil
+}
+
+// closeSource takes the capture's final counts and closes it.
+func (l *liveState) closeSource() {
+	if l.src == nil {
+		return
+	}
+	l.counts = countsOf(l.src.Stats())
+	l.src.Close()
+	l.src = nil
+}
+
+// sleep waits d or until ctx ends, whichever is first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// openLive opens the live capture, or with BestEffort returns nil (scan
+// only) after a warning when capture is not permitted.
+func openLive(o Options, log *slog.Logger) (capture.Source, error) {
+	iface := o.Interface
+	if iface == "" {
+		var err error
+		if iface, err = capture.DefaultInterface(); err != nil {
+			return nil, fmt.Errorf("pick a capture interface (pass -i): %w", err)
+		}
+	}
+	src, err := capture.OpenLive(capture.LiveOptions{
+		Interface: iface, Filter: o.Filter, Snaplen: o.Snaplen, Promisc: o.Promisc,
+		PayloadBytes: o.PayloadBytes, ReadTimeout: liveReadTimeout,
+	})
+	var perm *capture.PermissionError
+	if errors.As(err, &perm) && o.BestEffort {
+		log.Warn("packet capture not permitted; this round scans ports only (--best-effort)", "error", err)
+		return nil, nil
+	}
+	return src, badInput(err)
+}

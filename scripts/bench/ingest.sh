@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# pcap -> SQLite ingest: `collect --pcap` into a new database against tshark
+# extracting the same fields from the same file, side by side in one run.
+# Prints each side's best wall time of $RUNS, the ratio (goal >= 10), and
+# collect's peak RSS for the file once and twice (flat: it streams).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PCAP=${PCAP:-../shared/pcaps/benchmark/mixed_real_traffic_merged.pcap}
+RUNS=${RUNS:-3}
+command -v tshark >/dev/null || { echo "ingest: tshark not installed (apt-get install tshark)" >&2; exit 1; }
+[ -f "$PCAP" ] || { echo "ingest: capture $PCAP not found; set PCAP=FILE" >&2; exit 1; }
+go build -o bin/ ./cmd/collect
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# run_timed NAME CMD... : one run's wall seconds and peak RSS (KiB) into $tmp/NAME
+run_timed() {
+	local name=$1; shift
+	/usr/bin/time -f "%e %M" -o "$tmp/$name" "$@" >/dev/null 2>"$tmp/$name.err" ||
+		{ echo "ingest: $name failed:" >&2; cat "$tmp/$name.err" >&2; exit 1; }
+}
+
+best_tshark= best_collect=
+for _ in $(seq "$RUNS"); do
+	run_timed tshark tshark -r "$PCAP" -T fields -e frame.time_epoch -e frame.protocols \
+		-e tcp.srcport -e tcp.dstport -e udp.srcport -e udp.dstport -e dns.qry.name -e dns.resp.name
+	rm -f "$tmp"/ports.db*
+	run_timed collect bin/collect -d "$tmp/ports.db" -r 60 --pcap "$PCAP"
+	t=$(cut -d' ' -f1 "$tmp/tshark"); c=$(cut -d' ' -f1 "$tmp/collect")
+	best_tshark=$(echo "$t $best_tshark" | awk '{print ($2 == "" || $1 < $2) ? $1 : $2}')
+	best_collect=$(echo "$c $best_collect" | awk '{print ($2 == "" || $1 < $2) ? $1 : $2}')
+done
+frames=$(sqlite3 "$tmp/ports.db" "SELECT count(*) FROM packets")
+rss_once=$(cut -d' ' -f2 "$tmp/collect")
+rm -f "$tmp"/ports.db*
+run_timed collect2 bin/collect -d "$tmp/ports.db" -r 60 --pcap "$PCAP" "$PCAP"
+rss_twice=$(cut -d' ' -f2 "$tmp/collect2")
+
+echo "ingest: $PCAP, $frames frames, best of $RUNS"
+echo "ingest: tshark -T fields ${best_tshark}s, collect --pcap ${best_collect}s"
+awk -v t="$best_tshark" -v c="$best_collect" 'BEGIN {printf "ingest ratio (tshark / collect, goal >= 10): %.1f\n", t / c}'
+awk -v a="$rss_once" -v b="$rss_twice" 'BEGIN {printf "ingest peak RSS: file once %d MiB, twice %d MiB, ratio %.2f (flat: ~1)\n", a / 1024, b / 1024, b / a}'

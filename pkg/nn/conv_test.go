@@ -197,8 +197,9 @@ func TestConvErrors(t *testing.T) {
 }
 
 // benchConv runs Conv at the portae size: X [600, 3, 65536], W [8, 3, 16],
-// stride 16, sparse (a few dozen ones per row) or dense.
-func benchConv(b *testing.B, sparse bool) {
+// stride 16, sparse (a few dozen ones per row) or dense; with backward set,
+// the backward pass for an all-ones gradient of Y.
+func benchConv(b *testing.B, sparse, backward bool) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	x := sparseInput(rng, 600, 3, 65536, 40)
 	if !sparse {
@@ -209,13 +210,20 @@ func benchConv(b *testing.B, sparse bool) {
 		b.Fatal(err)
 	}
 	in := []*tensor.Dense{x, randF32(rng.Uint64(), -1, 1, 8, 3, 16), randF32(rng.Uint64(), -1, 1, 8)}
-	b.ResetTimer()
+	gy := []*tensor.Dense{randF32(11, -1, 1, 600, 8, 4096)}
 	for b.Loop() {
-		if _, _, err := op.Forward(&Pass{}, in); err != nil {
+		var err error
+		if backward {
+			_, err = op.(Differentiable).Backward(in, nil, gy, nil)
+		} else {
+			_, _, err = op.Forward(&Pass{}, in)
+		}
+		if err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-func BenchmarkConvSparse(b *testing.B) { benchConv(b, true) }
-func BenchmarkConvDense(b *testing.B)  { benchConv(b, false) }
+func BenchmarkConvSparse(b *testing.B)         { benchConv(b, true, false) }
+func BenchmarkConvDense(b *testing.B)          { benchConv(b, false, false) }
+func BenchmarkConvSparseBackward(b *testing.B) { benchConv(b, true, true) }

@@ -46,15 +46,17 @@ func newLSTM(opset int, a Attrs) (Op, error) {
 		return nil, &UnsupportedError{Op: "LSTM", Reason: fmt.Sprintf("direction %q", dir)}
 	}
 	hidden, err := a.Int("hidden_size", 0)
-	if err != nil || hidden < 0 {
-		return nil, fmt.Errorf("LSTM: hidden_size %d: %w", hidden, err)
+	if err != nil {
+		return nil, fmt.Errorf("LSTM: %w", err)
 	}
-	l.hidden = int(hidden)
 	clip, err := a.Float("clip", 0)
-	if err != nil || clip < 0 {
-		return nil, fmt.Errorf("LSTM: clip %g: %w", clip, err)
+	if err != nil {
+		return nil, fmt.Errorf("LSTM: %w", err)
 	}
-	l.clip = clip
+	if hidden < 0 || clip < 0 {
+		return nil, fmt.Errorf("LSTM: hidden_size %d and clip %g, want neither negative", hidden, clip)
+	}
+	l.hidden, l.clip = int(hidden), clip
 	forget, err := a.Int("input_forget", 0)
 	if err != nil {
 		return nil, fmt.Errorf("LSTM: %w", err)

@@ -342,3 +342,22 @@ func BenchmarkLSTM(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLSTMTrain: the BenchmarkLSTM size, forward with tape plus BPTT.
+func BenchmarkLSTMTrain(b *testing.B) {
+	op, err := New("LSTM", 22, Attrs{"hidden_size": int64(64)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := []*tensor.Dense{randF32(1, -1, 1, 10, 60, 8192), randF32(2, -0.1, 0.1, 1, 256, 8192), randF32(3, -0.1, 0.1, 1, 256, 64), randF32(4, -0.1, 0.1, 1, 512)}
+	gy := []*tensor.Dense{randF32(5, -1, 1, 10, 1, 60, 64), nil, nil}
+	for b.Loop() {
+		out, saved, err := op.Forward(&Pass{Train: true}, in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := op.(Differentiable).Backward(in, out, gy, saved); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -162,3 +162,26 @@ func TestDamagedFile(t *testing.T) {
 		})
 	}
 }
+
+// TestSkippedBlock: a pcapng packet block naming an interface that does not
+// exist is passed over and counted; the blocks after it are read.
+func TestSkippedBlock(t *testing.T) {
+	ngFile, err := os.ReadFile(filepath.Join(pcaps, "formats/ndpi_http2.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nr := recordStarts(t, ngFile)
+	badIface := bytes.Clone(ngFile)
+	binary.LittleEndian.PutUint32(badIface[nr[3]+8:], 9)
+	s, err := newFileSource("bad-iface.pcapng", bytes.NewReader(badIface), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := readAll(t, s)
+	if !errors.Is(err, io.EOF) {
+		t.Errorf("end: got %v, want io.EOF", err)
+	}
+	if st := s.Stats(); n != 9 || st.Skipped != 1 || st.Frames != 9 {
+		t.Errorf("got %d frames, Stats %+v; want 9 frames, 1 skipped", n, st)
+	}
+}

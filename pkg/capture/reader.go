@@ -267,12 +267,15 @@ func (rr *recordReader) block(typ uint32, b []byte) (rec record, ok bool, err er
 		rr.options(b[8:], &ifc)
 		rr.ifaces = append(rr.ifaces, ifc)
 		return rec, false, nil
-	case 6: // enhanced packet
+	case 6, 2: // enhanced packet; obsolete packet, whose interface id has 2 bytes
 		if len(b) < 20 {
 			rr.skipped++
 			return rec, false, nil
 		}
 		id, capLen := o.Uint32(b), o.Uint32(b[12:])
+		if typ == 2 {
+			id = uint32(o.Uint16(b))
+		}
 		if int64(id) >= int64(len(rr.ifaces)) || int64(capLen) > int64(len(b)-20) {
 			rr.skipped++
 			return rec, false, nil
@@ -291,19 +294,6 @@ func (rr *recordReader) block(typ uint32, b []byte) (rec record, ok bool, err er
 			capLen = min(capLen, uint64(s))
 		}
 		return record{data: b[4 : 4+capLen], origLen: int(orig), linkType: rr.ifaces[0].linkType}, true, nil
-	case 2: // obsolete packet block
-		if len(b) < 20 {
-			rr.skipped++
-			return rec, false, nil
-		}
-		id, capLen := uint32(o.Uint16(b)), o.Uint32(b[12:])
-		if int64(id) >= int64(len(rr.ifaces)) || int64(capLen) > int64(len(b)-20) {
-			rr.skipped++
-			return rec, false, nil
-		}
-		ifc := &rr.ifaces[id]
-		ts := uint64(o.Uint32(b[4:]))<<32 | uint64(o.Uint32(b[8:]))
-		return record{data: b[20 : 20+capLen], time: ifc.time(ts), origLen: int(o.Uint32(b[16:])), linkType: ifc.linkType}, true, nil
 	}
 	return rec, false, nil // name resolution, statistics, custom...: nothing to return
 }

@@ -180,7 +180,7 @@ func (s *ProcScanner) pids() ([]int, error) {
 // openDir opens a directory with syscall.Open: os.Open would first try to register it with the
 // network poller, five wasted syscalls for each process.
 func openDir(path string) (*os.File, error) {
-	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_DIRECTORY, 0)
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}

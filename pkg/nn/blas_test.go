@@ -11,6 +11,18 @@ import (
 // edge tiles, several depth and column blocks, both parallel splits, all
 // transpositions and the beta cases the kernel treats apart.
 func TestGemmKernel(t *testing.T) {
+	t.Run("alpha 0", func(t *testing.T) {
+		c := []float32{float32(math.NaN()), 2}
+		gemm(false, false, 1, 2, 1, 0, []float32{1}, []float32{1, 1}, 0, c)
+		if c[0] != 0 || c[1] != 0 {
+			t.Fatalf("alpha 0, beta 0: got %v, want zeros", c)
+		}
+		c = []float32{1, 2}
+		gemm(false, false, 1, 2, 1, 0, []float32{1}, []float32{1, 1}, 3, c)
+		if c[0] != 3 || c[1] != 6 {
+			t.Fatalf("alpha 0, beta 3: got %v, want [3 6]", c)
+		}
+	})
 	if runtime.GOMAXPROCS(0) < 2 {
 		t.Log("one CPU: the parallel split is not exercised")
 	}

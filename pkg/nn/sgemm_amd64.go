@@ -10,7 +10,7 @@ import (
 // behind onnxruntime, and the engine must stay within 2× of it.
 
 //go:noescape
-func kernel6x16(k int, a, b, c *float32, ldc int, alpha float32)
+func kernel6x16(k int, a, b, c *float32, ldc int, alpha float32, add bool)
 
 func cpuHasAVX2FMA() bool
 
@@ -43,11 +43,12 @@ func fastGemm(transA, transB bool, m, n, k int, alpha float32, a, b []float32, b
 		return false
 	}
 	c = c[:m*n]
-	switch beta {
-	case 1:
-	case 0:
+	// beta 0 never reads C, as in BLAS: the first depth block overwrites it
+	add := beta != 0
+	switch {
+	case !add && alpha == 0:
 		clear(c)
-	default:
+	case add && beta != 1:
 		for i := range c {
 			c[i] *= beta
 		}
@@ -66,7 +67,7 @@ func fastGemm(transA, transB bool, m, n, k int, alpha float32, a, b []float32, b
 	// micro-tiles, once the product is big enough to pay for goroutines.
 	workers := runtime.GOMAXPROCS(0)
 	if m*n*k < 1<<21 || workers < 2 {
-		gemmBlocked(m, n, k, alpha, av, bv, c, n)
+		gemmBlocked(m, n, k, alpha, av, bv, c, n, add)
 		return true
 	}
 	var wg sync.WaitGroup
@@ -74,22 +75,23 @@ func fastGemm(transA, transB bool, m, n, k int, alpha float32, a, b []float32, b
 		step := (n/workers + nr) / nr * nr
 		for j := 0; j < n; j += step {
 			nb := min(step, n-j)
-			wg.Go(func() { gemmBlocked(m, nb, k, alpha, av, matView{bv.at(0, j), bv.rs, bv.cs}, c[j:], n) })
+			wg.Go(func() { gemmBlocked(m, nb, k, alpha, av, matView{bv.at(0, j), bv.rs, bv.cs}, c[j:], n, add) })
 		}
 	} else {
 		step := (m/workers + mr) / mr * mr
 		for i := 0; i < m; i += step {
 			mb := min(step, m-i)
-			wg.Go(func() { gemmBlocked(mb, n, k, alpha, matView{av.at(i, 0), av.rs, av.cs}, bv, c[i*n:], n) })
+			wg.Go(func() { gemmBlocked(mb, n, k, alpha, matView{av.at(i, 0), av.rs, av.cs}, bv, c[i*n:], n, add) })
 		}
 	}
 	wg.Wait()
 	return true
 }
 
-// gemmBlocked adds alpha·A·B into c (row stride ldc) one packed block at a
-// time, so the kernel streams from cache.
-func gemmBlocked(m, n, k int, alpha float32, a, b matView, c []float32, ldc int) {
+// gemmBlocked computes alpha·A·B into c (row stride ldc), adding to c's
+// values when add is set, one packed block at a time so the kernel streams
+// from cache.
+func gemmBlocked(m, n, k int, alpha float32, a, b matView, c []float32, ldc int, add bool) {
 	pa := make([]float32, mc*kc)
 	pb := make([]float32, kc*min(nc, (n+nr-1)/nr*nr))
 	var tile [mr * nr]float32
@@ -97,6 +99,7 @@ func gemmBlocked(m, n, k int, alpha float32, a, b matView, c []float32, ldc int)
 		nb := min(nc, n-jc)
 		for pc := 0; pc < k; pc += kc {
 			kb := min(kc, k-pc)
+			addBlock := add || pc > 0
 			packB(pb, b, pc, jc, kb, nb)
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
@@ -106,15 +109,17 @@ func gemmBlocked(m, n, k int, alpha float32, a, b matView, c []float32, ldc int)
 						ap, bp := &pa[ir*kb], &pb[jr*kb]
 						ci := (ic+ir)*ldc + jc + jr
 						if ir+mr <= mb && jr+nr <= nb {
-							kernel6x16(kb, ap, bp, &c[ci], ldc, alpha)
+							kernel6x16(kb, ap, bp, &c[ci], ldc, alpha, addBlock)
 							continue
 						}
 						// an edge tile goes through a full-size buffer
-						clear(tile[:])
-						kernel6x16(kb, ap, bp, &tile[0], nr, alpha)
+						kernel6x16(kb, ap, bp, &tile[0], nr, alpha, false)
 						for i := range min(mr, mb-ir) {
-							row := c[ci+i*ldc:]
-							for j := range min(nr, nb-jr) {
+							row := c[ci+i*ldc:][:min(nr, nb-jr)]
+							if !addBlock {
+								clear(row)
+							}
+							for j := range row {
 								row[j] += tile[i*nr+j]
 							}
 						}

@@ -44,10 +44,18 @@ no:
 	VFMADD231PS  Y12, Y14, lo    \
 	VFMADD231PS  Y13, Y14, hi
 
-// func kernel6x16(k int, a, b, c *float32, ldc int, alpha float32)
-// c[6x16, row stride ldc] += alpha · a·b, a packed 6 floats per k, b packed
-// 16 floats per k.
-TEXT ·kernel6x16(SB), NOSPLIT, $0-44
+// c[i*ldc+j] = alpha * acc[i][j] for one row of 16.
+#define SETROW(lo, hi) \
+	VMULPS  lo, Y15, Y12 \
+	VMOVUPS Y12, (DX)    \
+	VMULPS  hi, Y15, Y13 \
+	VMOVUPS Y13, 32(DX)  \
+	ADDQ    R8, DX
+
+// func kernel6x16(k int, a, b, c *float32, ldc int, alpha float32, add bool)
+// c[6x16, row stride ldc] = alpha · a·b, plus c's old values when add is
+// set; a is packed 6 floats per k, b 16 floats per k.
+TEXT ·kernel6x16(SB), NOSPLIT, $0-45
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -85,11 +93,24 @@ loop:
 store:
 	SHLQ         $2, R8
 	VBROADCASTSS alpha+40(FP), Y15
+	MOVBQZX      add+44(FP), AX
+	TESTQ        AX, AX
+	JZ           set
 	STOREROW(Y0, Y1)
 	STOREROW(Y2, Y3)
 	STOREROW(Y4, Y5)
 	STOREROW(Y6, Y7)
 	STOREROW(Y8, Y9)
 	STOREROW(Y10, Y11)
+	VZEROUPPER
+	RET
+
+set:
+	SETROW(Y0, Y1)
+	SETROW(Y2, Y3)
+	SETROW(Y4, Y5)
+	SETROW(Y6, Y7)
+	SETROW(Y8, Y9)
+	SETROW(Y10, Y11)
 	VZEROUPPER
 	RET

@@ -31,7 +31,15 @@ const (
 const maxRounds = 4
 
 // internLimit bounds each string cache; it is emptied when full.
-const internLimit = 1 << 14
+// internMaxLen is the longest string cached.
+const (
+	internLimit  = 1 << 14
+	internMaxLen = 256
+)
+
+// maxLayers bounds the layers kept per frame: a crafted frame of nothing
+// but VLAN tags would otherwise give a Protocols string as long as itself.
+const maxLayers = 32
 
 // decoder turns frame bytes into Packet fields. It owns one instance of each
 // layer, reused for every frame, and caches the strings it hands out so the
@@ -126,6 +134,10 @@ func (d *decoder) decode(p *Packet, data []byte, linkType uint32) {
 		return
 	}
 	if !d.run(first, data) {
+		p.Malformed = true
+	}
+	if len(d.layers) > maxLayers {
+		d.layers = d.layers[:maxLayers]
 		p.Malformed = true
 	}
 	d.fields(p)
@@ -381,8 +393,13 @@ func (d *decoder) addName(name string) {
 	d.nameBuf = append(d.nameBuf, name...)
 }
 
-// intern returns b as a string, shared with earlier equal strings.
+// intern returns b as a string, shared with earlier equal strings. Long
+// strings (answer lists) are rarely repeated and would make the cache
+// large: they are not kept.
 func (d *decoder) intern(b []byte) string {
+	if len(b) > internMaxLen {
+		return string(b)
+	}
 	if s, ok := d.strs[string(b)]; ok {
 		return s
 	}

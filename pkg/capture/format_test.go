@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -183,5 +184,19 @@ func TestSkippedBlock(t *testing.T) {
 	}
 	if st := s.Stats(); n != 9 || st.Skipped != 1 || st.Frames != 9 {
 		t.Errorf("got %d frames, Stats %+v; want 9 frames, 1 skipped", n, st)
+	}
+}
+
+// TestLayerLimit: a frame of nothing but VLAN tags keeps 32 layers and is malformed.
+func TestLayerLimit(t *testing.T) {
+	frame := make([]byte, 14, 14+4*1000)
+	frame[12], frame[13] = 0x81, 0x00
+	for range 1000 {
+		frame = append(frame, 0, 1, 0x81, 0x00)
+	}
+	var p Packet
+	newDecoder(0).decode(&p, frame, linkEthernet)
+	if got := strings.Count(p.Protocols, ":") + 1; got != maxLayers || !p.Malformed {
+		t.Errorf("got %d layers, malformed %v; want %d, true", got, p.Malformed, maxLayers)
 	}
 }

@@ -62,6 +62,10 @@ func (b *binary) shapes(x, y *tensor.Dense) (sa, sb, out []int, err error) {
 		return nil, nil, nil, fmt.Errorf("%s: shapes %v and %v differ and broadcast is off (opset < 7)", b.op, sa, sb)
 	}
 	out, err = broadcastShape(sa, sb)
+	if err == nil && b.legacy && !slices.Equal(out, sa) {
+		// legacy broadcasting only ever stretches B
+		err = fmt.Errorf("legacy broadcast of %v onto %v would grow A", Shape(y), sa)
+	}
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%s: %w", b.op, err)
 	}

@@ -52,6 +52,7 @@ func TestBinaryErrors(t *testing.T) {
 		{"types differ", "Add", 14, nil, f32([]int{1}, 1), i64([]int{1}, 1), "differ"},
 		{"int division by zero", "Div", 14, nil, i64([]int{2}, 1, 2), i64([]int{2}, 1, 0), "division by zero"},
 		{"legacy strict", "Add", 6, nil, f32([]int{2, 2}, 1, 2, 3, 4), f32([]int{2}, 1, 2), "opset < 7"},
+		{"legacy grows A", "Add", 6, Attrs{"broadcast": int64(1), "axis": int64(0)}, f32([]int{2, 1}, 1, 2), f32([]int{1, 3}, 1, 2, 3), "grow A"},
 		{"legacy bad axis", "Add", 6, Attrs{"broadcast": int64(1), "axis": int64(1)}, f32([]int{2, 2}, 1, 2, 3, 4), f32([]int{2, 2}, 1, 2, 3, 4), "legacy"},
 		{"bool", "Add", 14, nil, tensor.New(tensor.WithShape(1), tensor.WithBacking([]bool{true})), tensor.New(tensor.WithShape(1), tensor.WithBacking([]bool{true})), "unsupported"},
 	}

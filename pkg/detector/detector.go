@@ -46,6 +46,7 @@ type Config struct {
 	Batch       int     // windows per engine run
 	Epochs      int     // training epochs at most (early stop may end sooner)
 	EpochSize   int     // windows per epoch at most, drawn afresh each epoch (0: all)
+	RefitSize   int     // normal windows a cron run's refit trains on at most (0: all)
 	Seed        uint64  // training shuffles and dropout
 	Top         int     // ports named per round
 	// Progress, when set, is told how many of the windows at hand are done.
@@ -63,7 +64,8 @@ func DefaultConfig(path string) Config {
 		Refit:       true,
 		Batch:       8,
 		Epochs:      3,
-		EpochSize:   1024,
+		EpochSize:   384,
+		RefitSize:   24,
 		Seed:        1,
 		Top:         5,
 		Now:         time.Now,
@@ -101,7 +103,7 @@ func (d *Detector) Run(ctx context.Context, db *store.DB) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m.spot == nil {
+	if m.cal == nil {
 		return d.first(ctx, db, m)
 	}
 	last, err := lastScored(ctx, db.SQL())
@@ -122,7 +124,7 @@ func (d *Detector) Run(ctx context.Context, db *store.DB) (*Result, error) {
 	if res.Rounds, err = d.score(m, ws); err != nil {
 		return nil, err
 	}
-	judge(res.Rounds, m.spot)
+	judge(res.Rounds, m.cal)
 	if err := record(ctx, db.SQL(), d.cfg.Now(), Alg, m.describe(d.cfg.ModelPath), res.Rounds, nil); err != nil {
 		return nil, err
 	}
@@ -143,27 +145,27 @@ func (d *Detector) Run(ctx context.Context, db *store.DB) (*Result, error) {
 // reports whether m changed.
 func (d *Detector) learn(m *model, ws []features.Window, rs []Scored) (bool, error) {
 	var normal []features.Window
-	var scores []float64
+	var sts []stats
 	for i, r := range rs {
 		if !r.Anomalous {
 			normal = append(normal, ws[i])
-			scores = append(scores, r.Score)
+			sts = append(sts, r.stats)
 		}
 	}
 	if len(normal) == 0 {
 		return false, nil
 	}
-	// Scores from before the refit: the model had not seen these windows,
-	// so they are honest samples of its error on normal data.
-	if err := m.spot.Update(scores); err != nil {
+	// Statistics from before the refit: the model had not seen these
+	// windows, so they are honest samples of its error on normal data.
+	if err := m.cal.update(sts); err != nil {
 		return false, fmt.Errorf("update threshold: %w", err)
 	}
-	if _, _, err := d.fit(m, normal, 1); err != nil {
+	if _, _, err := d.fit(m, normal, 1, d.cfg.RefitSize); err != nil {
 		return false, err
 	}
 	m.roundsTrained += len(normal)
 	m.trainedUntil = normal[len(normal)-1].Last().Start
-	d.log.Info("refit", "windows", len(normal), "threshold", m.spot.Threshold, "method", m.spot.Method)
+	d.log.Info("refit", "windows", len(normal), "total_limit", m.cal.Total.Threshold, "peak_limit", m.cal.Peak.Threshold)
 	return true, nil
 }
 
@@ -235,7 +237,7 @@ func (d *Detector) Score(ctx context.Context, db *store.DB, from, to time.Time) 
 	if err != nil {
 		return nil, err
 	}
-	judge(scored, m.spot)
+	judge(scored, m.cal)
 	return &Result{Rounds: scored}, nil
 }
 
@@ -254,8 +256,7 @@ func (d *Detector) targets(rounds []features.Round, t int, selected func(*featur
 	return nil, nil
 }
 
-// heldOutEvery holds one training window in this many out of training, for
-// calibration, when there are enough of them.
+// heldOutEvery holds one window in this many out of training, for calibration.
 const heldOutEvery = 5
 
 // build trains m on the newest complete rounds in [from, to), calibrates
@@ -284,64 +285,70 @@ func (d *Detector) build(ctx context.Context, db *store.DB, m *model, from, to t
 	return res, nil
 }
 
-// train fits m to rounds (ordered by id) and calibrates its threshold: on
-// every fifth window, held out of training, when there are enough of them.
+// train fits m, an untrained model, to rounds (ordered by id), starting
+// from the ports' base rates, and calibrates its limits on windows held out
+// of training.
 // It returns the held-out windows' verdicts and the rounds trained on.
 func (d *Detector) train(m *model, rounds []features.Round) (*Result, error) {
 	ws, err := features.Windows(rounds, m.window)
 	if err != nil {
 		return nil, err
 	}
-	// Interleaved hold-out covers the whole period; with too few windows
-	// for a tail fit, train and calibrate on all of them (optimistic
-	// scores, so a low threshold, which each run's honest scores correct).
+	// Interleaved hold-out covers the whole period and keeps the limits
+	// honest: a training window's own ports are never new to the model.
+	// Half the windows when a fifth would be too few for a tail fit.
+	every := heldOutEvery
+	if len(ws)/every < threshold.MinSamples {
+		every = 2
+	}
 	var train, held []features.Window
 	var trainedOn []int64
 	for i, w := range ws {
-		if len(ws)/heldOutEvery >= threshold.MinSamples && i%heldOutEvery == heldOutEvery-1 {
+		if i%every == every-1 {
 			held = append(held, w)
 		} else {
 			train = append(train, w)
 			trainedOn = append(trainedOn, w.Last().ID)
 		}
 	}
-	if len(held) == 0 {
-		held, trainedOn = train, nil
-	}
 	tr := &Training{Rounds: len(rounds), Windows: len(train)}
-	if tr.Epochs, tr.Loss, err = d.fit(m, train, d.cfg.Epochs); err != nil {
+	tr.Prior = m.setPrior(basePrior(m.layout, train))
+	if tr.Epochs, tr.Loss, err = d.fit(m, train, d.cfg.Epochs, d.cfg.EpochSize); err != nil {
 		return nil, err
 	}
 	scored, err := d.score(m, held)
 	if err != nil {
 		return nil, err
 	}
-	cal := make([]float64, len(scored))
+	sts := make([]stats, len(scored))
 	for i, r := range scored {
-		cal[i] = r.Score
+		sts[i] = r.stats
 	}
-	if m.spot, err = threshold.Calibrate(cal, d.cfg.Risk); err != nil {
-		return nil, fmt.Errorf("calibrate threshold: %w", err)
+	if m.cal, err = calibrate(sts, d.cfg.Risk); err != nil {
+		return nil, err
 	}
-	judge(scored, m.spot)
-	tr.Calibrated, tr.Threshold, tr.Method = len(cal), m.spot.Threshold, m.spot.Method
+	judge(scored, m.cal)
+	tr.Calibrated = len(sts)
+	tr.TotalLimit, tr.TotalMethod = m.cal.Total.Threshold, m.cal.Total.Method
+	tr.PeakLimit, tr.PeakMethod = m.cal.Peak.Threshold, m.cal.Peak.Method
 	m.roundsTrained = len(rounds)
 	m.trainedUntil = rounds[len(rounds)-1].Start
-	d.log.Info("trained", "rounds", tr.Rounds, "windows", tr.Windows, "epochs", tr.Epochs,
-		"loss", tr.Loss, "threshold", tr.Threshold, "method", tr.Method, "calibrated_on", tr.Calibrated)
+	d.log.Info("trained", "rounds", tr.Rounds, "windows", tr.Windows, "epochs", tr.Epochs, "loss", tr.Loss,
+		"calibrated_on", tr.Calibrated, "total_limit", tr.TotalLimit, "peak_limit", tr.PeakLimit)
 	return &Result{Trained: tr, Rounds: scored, TrainedOn: trainedOn}, nil
 }
 
-// judge sets each round's threshold and verdict.
-func judge(rs []Scored, spot *threshold.SPOT) {
+// judge sets each round's score and verdict.
+func judge(rs []Scored, cal *calibration) {
 	for i := range rs {
-		rs[i].Threshold = spot.Threshold
-		rs[i].Anomalous = spot.Exceeds(rs[i].Score)
+		rs[i].Score = cal.score(rs[i].stats)
+		rs[i].Threshold = 1
+		rs[i].Anomalous = rs[i].Score > 1
 	}
 }
 
-// score scores each window's last round, micro-batch by micro-batch, and
-// names its top ports; judge gives the verdicts.
+// score computes each window's last round's statistics, micro-batch by
+// micro-batch, and names its top ports; judge gives the verdicts.
 func (d *Detector) score(m *model, ws []features.Window) ([]Scored, error) {
 	out := make([]Scored, 0, len(ws))
 	b := newBatcher(m, d.cfg.Batch)
@@ -353,11 +360,11 @@ func (d *Detector) score(m *model, ws []features.Window) ([]Scored, error) {
 			return nil, err
 		}
 		for i, w := range batch {
-			s, cells := score(b.target(i), recon[i*plane:(i+1)*plane], features.Ports, d.cfg.Top)
+			st, cells := score(b.target(i), recon[i*plane:(i+1)*plane], features.Ports, d.cfg.Top)
 			out = append(out, Scored{
 				RoundID: w.Last().ID,
 				Start:   w.Last().Start,
-				Score:   s,
+				stats:   st,
 				Ports:   explain(m.layout, w, cells),
 			})
 		}
@@ -372,11 +379,17 @@ func (d *Detector) score(m *model, ws []features.Window) ([]Scored, error) {
 const minGain = 0.01
 
 // fit trains m on ws for at most epochs epochs of shuffled micro-batches,
-// each of at most EpochSize windows (which bounds a first training's time
-// on days of rounds), stopping when an epoch improves the mean loss by less
-// than minGain. It returns the epochs run and the last epoch's mean loss.
-func (d *Detector) fit(m *model, ws []features.Window, epochs int) (int, float64, error) {
+// each of at most size windows (0: all; a bound on the time a training
+// takes however many rounds there are), stopping when an epoch improves the
+// mean loss by less than minGain. It returns the epochs run and the last
+// epoch's mean loss.
+func (d *Detector) fit(m *model, ws []features.Window, epochs, size int) (int, float64, error) {
+	// Seeded by what the model has seen, so each run's refit draws anew
+	// yet a rerun on the same data does the same.
 	rng := rand.New(rand.NewPCG(d.cfg.Seed, uint64(m.roundsTrained)))
+	if err := m.startTraining(rng.Uint64()); err != nil {
+		return 0, 0, err
+	}
 	b := newBatcher(m, d.cfg.Batch)
 	order := make([]features.Window, len(ws))
 	copy(order, ws)
@@ -385,8 +398,8 @@ func (d *Detector) fit(m *model, ws []features.Window, epochs int) (int, float64
 	for e := 1; e <= epochs; e++ {
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		epoch := order
-		if d.cfg.EpochSize > 0 && len(epoch) > d.cfg.EpochSize {
-			epoch = epoch[:d.cfg.EpochSize]
+		if size > 0 && len(epoch) > size {
+			epoch = epoch[:size]
 		}
 		var sum float64
 		var steps int

@@ -58,8 +58,11 @@ func TestCronLife(t *testing.T) {
 	if res.Trained == nil {
 		t.Fatalf("first run with %d rounds: got no training", trained)
 	}
-	if got, want := len(res.Rounds), trained; got != want {
-		t.Errorf("rounds scored by the first run: got %d, want %d", got, want)
+	if got, want := len(res.Rounds)+len(res.TrainedOn), trained; got != want || len(res.Rounds) == 0 {
+		t.Errorf("rounds scored or trained on by the first run: got %d (%d scored), want %d", got, len(res.Rounds), want)
+	}
+	if got, want := storetest.Int(t, h.DB, "SELECT count(*) FROM batches_rounds WHERE score IS NULL"), int64(len(res.TrainedOn)); got != want {
+		t.Errorf("rounds recorded as trained on: got %d, want %d", got, want)
 	}
 	st, err := os.Stat(h.Model)
 	if err != nil {
@@ -72,8 +75,8 @@ func TestCronLife(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.spot == nil || !(m.spot.Threshold > 0) {
-		t.Fatalf("saved calibration: got %+v, want a positive threshold", m.spot)
+	if m.cal == nil || !(m.cal.Total.Threshold > 0) || !(m.cal.Peak.Threshold > 0) {
+		t.Fatalf("saved calibration: got %+v, want positive limits", m.cal)
 	}
 	if got, want := m.roundsTrained, trained; got != want {
 		t.Errorf("rounds trained: got %d, want %d", got, want)
@@ -102,6 +105,9 @@ func TestCronLife(t *testing.T) {
 			flagged = append(flagged, r.RoundID)
 		}
 	}
+	if want := []int64{160, 161, 162, 163, 164, 165}; !slices.Equal(flagged, want) {
+		t.Errorf("flagged rounds: got %v, want %v (the listener's)", flagged, want)
+	}
 	if n := storetest.Int(t, h.DB, "SELECT count(*) FROM anomalies WHERE round_id = ? AND detail LIKE '%\"port\":4444%'", from); n != 1 {
 		t.Errorf("stored anomalies of round %d naming port 4444: got %d, want 1", from, n)
 	}
@@ -111,7 +117,6 @@ func TestCronLife(t *testing.T) {
 	if _, err := os.Stat(h.Model + ".prev"); err != nil {
 		t.Errorf("previous model after refit: %v", err)
 	}
-	t.Logf("flagged rounds %v", flagged)
 
 	before := h.Counts(t)
 	if got, want := before[1], int64(total); got != want {

@@ -15,7 +15,6 @@ import (
 	"portwatch/pkg/onnx"
 	"portwatch/pkg/portae"
 	"portwatch/pkg/store"
-	"portwatch/pkg/threshold"
 )
 
 // ModelError reports a model file detect cannot use: unreadable, foreign,
@@ -42,9 +41,10 @@ type model struct {
 	eng           *engine.Model
 	layout        features.Layout
 	window        int
-	spot          *threshold.SPOT // nil until calibrated
+	cal           *calibration // nil until calibrated
 	roundsTrained int
 	trainedUntil  time.Time
+	trainer       *engine.Trainer // set by startTraining
 }
 
 // loadModel reads and checks the model file at path. A missing file is an
@@ -111,9 +111,12 @@ func fromEngine(eng *engine.Model) (*model, error) {
 	}
 	m := &model{eng: eng, layout: layout, window: int(t.Value)}
 	if s, ok := meta[portae.KeyCalibration]; ok {
-		m.spot = &threshold.SPOT{}
-		if err := json.Unmarshal([]byte(s), m.spot); err != nil {
+		m.cal = &calibration{}
+		if err := json.Unmarshal([]byte(s), m.cal); err != nil {
 			return nil, fmt.Errorf("%s: %w", portae.KeyCalibration, err)
+		}
+		if m.cal.Total == nil || m.cal.Peak == nil {
+			return nil, fmt.Errorf("%s: want limits for total and peak", portae.KeyCalibration)
 		}
 	}
 	if s, ok := meta[portae.KeyRoundsTrained]; ok {
@@ -174,11 +177,12 @@ func (m *model) describe(path string) string {
 
 // save writes the metadata and weights to path atomically, keeping the old file as .prev.
 func (m *model) save(path string) error {
-	cal, err := json.Marshal(m.spot)
+	cal, err := json.Marshal(m.cal)
 	if err != nil {
 		return fmt.Errorf("save model: %w", err)
 	}
-	m.eng.SetMetadata(portae.KeyThreshold, strconv.FormatFloat(m.spot.Threshold, 'g', -1, 64))
+	// Scores are in units of the calibrated limits (see calibration).
+	m.eng.SetMetadata(portae.KeyThreshold, "1")
 	m.eng.SetMetadata(portae.KeyCalibration, string(cal))
 	m.eng.SetMetadata(portae.KeyRoundsTrained, strconv.Itoa(m.roundsTrained))
 	m.eng.SetMetadata(portae.KeyTrainedUntil, store.FormatTime(m.trainedUntil))

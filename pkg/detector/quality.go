@@ -56,7 +56,7 @@ func (q *Quality) Score(rounds []features.Round) ([]quality.Verdict, error) {
 		if err != nil {
 			return nil, err
 		}
-		judge(rs, q.m.spot)
+		judge(rs, q.m.cal)
 		for i, r := range rs {
 			out = append(out, quality.Verdict{Round: lo + i, Anomalous: r.Anomalous, Score: r.Score})
 		}

@@ -4,12 +4,15 @@ import "time"
 
 // Scored is one round's verdict.
 type Scored struct {
-	RoundID   int64     `json:"round_id"`
-	Start     time.Time `json:"start_time"`
-	Score     float64   `json:"score"`
-	Threshold float64   `json:"threshold"`
-	Anomalous bool      `json:"anomalous"`
-	Ports     []Port    `json:"ports"` // the largest contributors, largest first
+	RoundID int64     `json:"round_id"`
+	Start   time.Time `json:"start_time"`
+	// Score is how far the round is past its calibrated limits (see
+	// calibration): Threshold is 1, and a round scoring above it is anomalous.
+	Score     float64 `json:"score"`
+	Threshold float64 `json:"threshold"`
+	Anomalous bool    `json:"anomalous"`
+	stats             // the statistics behind Score, in nats
+	Ports     []Port  `json:"ports"` // the largest contributors, largest first
 }
 
 // Port is one port's contribution to a round's score: a cell of the
@@ -51,9 +54,12 @@ type Learning struct {
 type Training struct {
 	Rounds     int     // complete rounds trained on
 	Windows    int     // training windows
+	Prior      bool    // the output layer started from the ports' base rates
 	Epochs     int     // epochs run (early stop may cut them)
 	Loss       float64 // mean loss of the last epoch
-	Calibrated int     // scores the threshold was calibrated on
-	Threshold  float64
-	Method     string // threshold method: pot or quantile
+	Calibrated int     // rounds the limits were calibrated on
+	// The limits on the two statistics, in nats, and how they were fitted
+	// (pot or quantile).
+	TotalLimit, PeakLimit   float64
+	TotalMethod, PeakMethod string
 }

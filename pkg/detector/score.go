@@ -6,8 +6,8 @@ import (
 )
 
 // eps bounds predictions away from 0 and 1, so a cell costs at most
-// -ln(eps) ≈ 13.8 nats: one surprising port stands out without a single
-// cell's rounding deciding the score.
+// -ln(eps) ≈ 13.8 nats: a port the model rules out costs the same wherever
+// it is, and no cell's rounding decides a score.
 const eps = 1e-6
 
 // Cell is one (channel, port) value of a round, with how much it cost.
@@ -16,32 +16,42 @@ type Cell struct {
 	Port     int
 	Observed float32 // the round's value
 	Expected float32 // the reconstruction's value
-	Error    float64 // the cell's share of the score, in nats
+	Error    float64 // the cell's surprise, in nats
 }
 
-// score returns a round's score and its top k cells by error, largest first.
-//
-// The score is the round's negative log-likelihood under the reconstruction
-// read as independent per-cell Bernoulli probabilities: the sum over channels
-// and ports of the binary cross-entropy. A sum, not a mean, so that one new
-// listener moves the score by the same amount however many of the 196,608
-// cells are empty; cross-entropy rather than squared error, so that a port
-// the model was sure about (p = 0.001) costs 6.9 nats while the many ports it
-// rightly predicts empty cost almost nothing. It matches the training loss.
-func score(target, recon []float32, ports, k int) (float64, []Cell) {
-	var total float64
+// stats are the two statistics a round is judged on.
+type stats struct {
+	// Total is the round's negative log-likelihood under the reconstruction
+	// read as independent per-cell Bernoulli probabilities: the sum of the
+	// cells' binary cross-entropy. It is what grows when many ports change
+	// at once (a runaway client filling the ephemeral range).
+	Total float64 `json:"total"`
+	// Peak is the largest single cell's cross-entropy: one port the model
+	// ruled out (a new listener) or was sure of (a vanished service). Its
+	// own statistic, because in Total it drowns in the churn of ephemeral
+	// ports, dozens of which open every minute at a few nats each.
+	Peak float64 `json:"peak"`
+}
+
+// score returns a round's statistics and its top k cells by error, largest
+// first. Sums over cells, never means, so that one port's change counts the
+// same however many of the 196,608 cells are empty; cross-entropy, so that a
+// port predicted at p = 0.001 costs 6.9 nats while the many ports rightly
+// predicted empty cost almost nothing. It is also the training loss.
+func score(target, recon []float32, ports, k int) (stats, []Cell) {
+	var st stats
 	top := make([]Cell, 0, k+1)
 	for i, y := range target {
 		p := min(max(float64(recon[i]), eps), 1-eps)
 		var e float64
-		switch {
-		case y == 0 && p < 1e-3:
+		if y == 0 && p < 1e-3 {
 			e = p + p*p/2 // -ln(1-p) to 1e-9; spares a log for the empty ports
-		default:
+		} else {
 			yy := float64(y)
 			e = -(yy*math.Log(p) + (1-yy)*math.Log1p(-p))
 		}
-		total += e
+		st.Total += e
+		st.Peak = max(st.Peak, e)
 		if k == 0 || (len(top) == k && e <= top[k-1].Error) {
 			continue
 		}
@@ -57,5 +67,5 @@ func score(target, recon []float32, ports, k int) (float64, []Cell) {
 			top = top[:k]
 		}
 	}
-	return total, top
+	return st, top
 }

@@ -19,7 +19,7 @@ func TestScore(t *testing.T) {
 			target: []float32{1, 0, 0, 0},
 			recon:  []float32{1, 0, 0, 0},
 			k:      1,
-			want:   2 * eps, // clamped: -ln(1-eps) on the hit, ~eps per empty cell... counted below
+			want:   4 * eps, // clamped: -ln(1-eps) on the hit, about eps per empty cell
 		},
 		{
 			name:   "new port",
@@ -44,9 +44,12 @@ func TestScore(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, top := score(tt.target, tt.recon, ports, tt.k)
-			if math.Abs(got-tt.want) > 1e-4 {
-				t.Errorf("score: got %g, want %g", got, tt.want)
+			st, top := score(tt.target, tt.recon, ports, tt.k)
+			if got := st.Total; math.Abs(got-tt.want) > 1e-4 {
+				t.Errorf("total: got %g, want %g", got, tt.want)
+			}
+			if len(top) > 0 && st.Peak != top[0].Error {
+				t.Errorf("peak: got %g, want the top cell's %g", st.Peak, top[0].Error)
 			}
 			if tt.wantTop == nil {
 				return
@@ -74,7 +77,7 @@ func TestScoreOnePortMatters(t *testing.T) {
 		target[7] = 1
 		recon[7] = 0.001
 		got, _ := score(target, recon, width, 0)
-		if d := got - base; math.Abs(d-(-math.Log(0.001))) > 1e-3 {
+		if d := got.Total - base.Total; math.Abs(d-(-math.Log(0.001))) > 1e-3 {
 			t.Errorf("width %d: one new port adds %g, want %g", width, d, -math.Log(0.001))
 		}
 	}

@@ -1,0 +1,71 @@
+package detector
+
+import (
+	"fmt"
+
+	"portwatch/pkg/threshold"
+)
+
+// calibration holds a limit per statistic, each fitted by peaks-over-threshold
+// at half the false-alarm rate asked for, so that a normal round exceeds
+// either with probability at most the rate (the union bound).
+//
+// A round's score is how far it is past the nearer limit: the larger of
+// Total/limit and Peak/limit, so 1 is the threshold for every round and a
+// score of 3 means three times a limit.
+type calibration struct {
+	Total *threshold.SPOT `json:"total"`
+	Peak  *threshold.SPOT `json:"peak"`
+}
+
+// calibrate fits both limits to the statistics of normal rounds.
+func calibrate(sts []stats, risk float64) (*calibration, error) {
+	totals, peaks := split(sts)
+	t, err := threshold.Calibrate(totals, risk/2)
+	if err != nil {
+		return nil, fmt.Errorf("calibrate total: %w", err)
+	}
+	p, err := threshold.Calibrate(peaks, risk/2)
+	if err != nil {
+		return nil, fmt.Errorf("calibrate peak: %w", err)
+	}
+	return &calibration{Total: t, Peak: p}, nil
+}
+
+// update adds the statistics of rounds judged normal to both fits.
+func (c *calibration) update(sts []stats) error {
+	totals, peaks := split(sts)
+	if err := c.Total.Update(totals); err != nil {
+		return fmt.Errorf("update total: %w", err)
+	}
+	if err := c.Peak.Update(peaks); err != nil {
+		return fmt.Errorf("update peak: %w", err)
+	}
+	return nil
+}
+
+// score is a round's score: past 1 it is anomalous.
+func (c *calibration) score(st stats) float64 {
+	return max(ratio(st.Total, c.Total.Threshold), ratio(st.Peak, c.Peak.Threshold))
+}
+
+// ratio is x over limit; a zero limit (all calibration values zero) makes
+// any positive x infinitely far past it, so it is capped to stay printable.
+func ratio(x, limit float64) float64 {
+	if limit <= 0 {
+		if x <= 0 {
+			return 0
+		}
+		return 1e9
+	}
+	return x / limit
+}
+
+func split(sts []stats) (totals, peaks []float64) {
+	totals = make([]float64, len(sts))
+	peaks = make([]float64, len(sts))
+	for i, s := range sts {
+		totals[i], peaks[i] = s.Total, s.Peak
+	}
+	return totals, peaks
+}

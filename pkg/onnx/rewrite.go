@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 
@@ -9,8 +10,9 @@ import (
 )
 
 // Rewrite returns the serialized model with the initializers named in
-// weights replaced (data written as raw_data, every other field of those
-// TensorProtos kept) and metadata_props set to meta. Every other field is
+// weights replaced where their values changed (data written as raw_data,
+// every other field of those TensorProtos kept) and metadata_props set to
+// meta. Every other field is
 // copied as it was, so a rewrite with no weights and the model's own
 // metadata gives the input back byte for byte.
 func Rewrite(model []byte, weights map[string]*tensor.Dense, meta []Prop) ([]byte, error) {
@@ -121,6 +123,12 @@ func patchTensor(proto []byte, r *rawTensor, t *tensor.Dense) ([]byte, error) {
 	raw, err := rawData(t)
 	if err != nil {
 		return nil, err
+	}
+	// Unchanged values keep their original encoding (typed fields too).
+	if old, err := r.dense(); err == nil {
+		if was, err := rawData(old); err == nil && bytes.Equal(was, raw) {
+			return proto, nil
+		}
 	}
 	out := make([]byte, 0, len(raw)+64)
 	err = walk(proto, func(f field) error {

@@ -16,7 +16,7 @@ import (
 )
 
 func main() {
-	os.Exit(command.Run(newApp(), os.Args, os.Stderr))
+	os.Exit(command.Run(newApp(), flagsFirst(os.Args), os.Stderr))
 }
 
 func newApp() *cli.App {

@@ -178,3 +178,36 @@ func modelRun(c *cli.Context) error {
 	}
 	return nil
 }
+
+// flagsFirst moves the file argument of `model run|info|new` after their
+// flags, so `detect model run FILE --input ...` works: urfave/cli v2 stops
+// reading flags at the first plain argument.
+func flagsFirst(args []string) []string {
+	i := slices.Index(args, "model")
+	if i < 0 || i+1 >= len(args) || !slices.Contains([]string{"run", "info", "new"}, args[i+1]) {
+		return args
+	}
+	boolFlags := []string{"--force", "-force", "--help", "-help", "-h"}
+	out := slices.Clone(args[:i+2])
+	var plain []string
+	rest := args[i+2:]
+	for k := 0; k < len(rest); k++ {
+		a := rest[k]
+		switch {
+		case a == "--":
+			plain = append(plain, rest[k+1:]...)
+			k = len(rest)
+		case !strings.HasPrefix(a, "-") || a == "-":
+			plain = append(plain, a)
+		case strings.Contains(a, "=") || slices.Contains(boolFlags, a) || k+1 == len(rest):
+			out = append(out, a)
+		default:
+			out = append(out, a, rest[k+1])
+			k++
+		}
+	}
+	if slices.ContainsFunc(plain, func(a string) bool { return strings.HasPrefix(a, "-") }) {
+		out = append(out, "--")
+	}
+	return append(out, plain...)
+}

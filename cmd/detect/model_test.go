@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"portwatch/pkg/command"
+	"portwatch/pkg/onnx"
+)
+
+func runApp(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	app := newApp()
+	var out, errOut bytes.Buffer
+	app.Writer, app.ErrWriter = &out, &errOut
+	code := command.Run(app, flagsFirst(append([]string{"detect"}, args...)), &errOut)
+	return out.String(), errOut.String(), code
+}
+
+func TestModelNewInfo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "portae.onnx")
+	if _, stderr, code := runApp(t, "model", "new", "--out", path, "--window", "4", "--channels", "tcp_listen,udp_bound"); code != 0 {
+		t.Fatalf("model new: exit %d: %s", code, stderr)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := st.Mode().Perm(); mode != 0o600 {
+		t.Errorf("mode: got %v, want 0600", mode)
+	}
+	out, stderr, code := runApp(t, "model", "info", path)
+	if code != 0 {
+		t.Fatalf("model info: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"input:      occupancy float32[N,4,2,65536]",
+		"output:     reconstruction float32[N,2,65536]",
+		"opset:      17",
+		"LSTM×1",
+		"portwatch.channels = tcp_listen,udp_bound",
+		"portwatch.window = 4",
+		"portwatch.threshold absent",
+		"parameters: ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("model info: want %q in\n%s", want, out)
+		}
+	}
+	if _, _, code := runApp(t, "model", "new", "--out", path); code != command.ExitUsage {
+		t.Errorf("model new over an existing file: exit %d, want %d", code, command.ExitUsage)
+	}
+}
+
+func TestModelRun(t *testing.T) {
+	dir := "../../../shared/onnx-conformance/test_gemm_all_attributes"
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("conformance case not found: %v", err)
+	}
+	set := filepath.Join(dir, "test_data_set_0")
+	outDir := t.TempDir()
+	_, stderr, code := runApp(t, "model", "run", filepath.Join(dir, "model.onnx"),
+		"--input", "a="+filepath.Join(set, "input_0.pb"),
+		"--input", "b="+filepath.Join(set, "input_1.pb"),
+		"--input", "c="+filepath.Join(set, "input_2.pb"),
+		"--output-dir", outDir)
+	if code != 0 {
+		t.Fatalf("model run: exit %d: %s", code, stderr)
+	}
+	got, err := os.ReadFile(filepath.Join(outDir, "y.pb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join(set, "output_0.pb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, g, err := onnx.DecodeTensor(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, w, err := onnx.DecodeTensor(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gv, wv := g.Float32s(), w.Float32s()
+	if len(gv) != len(wv) {
+		t.Fatalf("got %d values, want %d", len(gv), len(wv))
+	}
+	for i := range wv {
+		if d := gv[i] - wv[i]; d > 1e-4 || d < -1e-4 {
+			t.Errorf("[%d]: got %g, want %g", i, gv[i], wv[i])
+		}
+	}
+}
+
+func TestModelBadInput(t *testing.T) {
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.onnx")
+	if err := os.WriteFile(junk, []byte("not a model"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"info on junk", []string{"model", "info", junk}, command.ExitError, "not an ONNX model"},
+		{"info on a missing file", []string{"model", "info", filepath.Join(dir, "nope.onnx")}, command.ExitError, "no such file"},
+		{"info without a file", []string{"model", "info"}, command.ExitUsage, "want one model FILE"},
+		{"run with a bad --input", []string{"model", "run", junk, "--input", "x", "--output-dir", dir}, command.ExitUsage, "NAME=FILE.pb"},
+		{"new with no channels", []string{"model", "new", "--out", filepath.Join(dir, "m.onnx"), "--channels", ","}, command.ExitUsage, "channel"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, code := runApp(t, tt.args...)
+			if code != tt.code || !strings.Contains(stderr, tt.want) {
+				t.Errorf("got exit %d %q, want exit %d and %q", code, stderr, tt.code, tt.want)
+			}
+		})
+	}
+}
+
+func TestFlagsFirst(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"detect model run m.onnx --input a=x.pb -i b=y.pb --output-dir out", "detect model run --input a=x.pb -i b=y.pb --output-dir out m.onnx"},
+		{"detect model info m.onnx", "detect model info m.onnx"},
+		{"detect model new --out m.onnx --force", "detect model new --out m.onnx --force"},
+		{"detect -d db --since 24h", "detect -d db --since 24h"},
+		{"detect model run --output-dir=out m.onnx -- -odd.onnx", "detect model run --output-dir=out -- m.onnx -odd.onnx"},
+	}
+	for _, tt := range tests {
+		if got := strings.Join(flagsFirst(strings.Fields(tt.in)), " "); got != tt.want {
+			t.Errorf("flagsFirst(%q): got %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

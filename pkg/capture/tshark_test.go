@@ -26,6 +26,9 @@ type tsharkRow struct {
 	answers        int
 	respTypes      []string
 	dnsLength      string // DNS over TCP: the message length tshark used
+	length         string
+	ip4Src, ip4Dst []string
+	ip6Src, ip6Dst []string
 	tcpFlags       []string
 	protocols      string
 }
@@ -42,7 +45,8 @@ func tsharkFields(t *testing.T, tshark, path string) []tsharkRow {
 		"-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE", "-o", "tcp.desegment_tcp_streams:FALSE", "-o", "tcp.analyze_sequence_numbers:FALSE",
 		"-T", "fields", "-E", "separator=/t", "-E", "aggregator=\x1f", "-E", "quote=n",
 		"-e", "frame.number", "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "udp.srcport", "-e", "udp.dstport",
-		"-e", "dns.qry.name", "-e", "dns.resp.name", "-e", "dns.count.answers", "-e", "tcp.flags", "-e", "frame.protocols", "-e", "dns.resp.type", "-e", "dns.length")
+		"-e", "dns.qry.name", "-e", "dns.resp.name", "-e", "dns.count.answers", "-e", "tcp.flags", "-e", "frame.protocols", "-e", "dns.resp.type", "-e", "dns.length",
+		"-e", "frame.len", "-e", "ip.src", "-e", "ip.dst", "-e", "ipv6.src", "-e", "ipv6.dst")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -55,8 +59,8 @@ func tsharkFields(t *testing.T, tshark, path string) []tsharkRow {
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	for sc.Scan() {
 		f := strings.Split(sc.Text(), "\t")
-		if len(f) != 12 {
-			t.Fatalf("tshark line has %d fields, want 12: %q", len(f), sc.Text())
+		if len(f) != 17 {
+			t.Fatalf("tshark line has %d fields, want 17: %q", len(f), sc.Text())
 		}
 		n, err := strconv.ParseInt(f[0], 10, 64)
 		if err != nil {
@@ -73,7 +77,8 @@ func tsharkFields(t *testing.T, tshark, path string) []tsharkRow {
 			ans, _ = strconv.Atoi(a[0])
 		}
 		rows = append(rows, tsharkRow{frame: n, tcpSrc: split(f[1]), tcpDst: split(f[2]), udpSrc: split(f[3]), udpDst: split(f[4]),
-			qry: split(f[5]), resp: split(f[6]), answers: ans, tcpFlags: split(f[8]), protocols: f[9], respTypes: split(f[10]), dnsLength: firstOr(split(f[11]))})
+			qry: split(f[5]), resp: split(f[6]), answers: ans, tcpFlags: split(f[8]), protocols: f[9], respTypes: split(f[10]), dnsLength: firstOr(split(f[11])),
+			length: f[12], ip4Src: split(f[13]), ip4Dst: split(f[14]), ip6Src: split(f[15]), ip6Dst: split(f[16])})
 	}
 	return rows
 }
@@ -170,6 +175,35 @@ func firstOr(s []string) string {
 // agree, an exemption reason when they differ by definition, or the mismatch.
 func compareFrame(p *Packet, r tsharkRow) (exempt string, mismatch string) {
 	ours := strings.Split(p.Protocols, ":")
+	if got := strconv.Itoa(p.Length); got != r.length {
+		return "", fmt.Sprintf("length got %s, want %s", got, r.length)
+	}
+	// The addresses are the last IP header's; if it is the k-th IPv4 (or
+	// IPv6) header of the frame, tshark's k-th ip.src (ipv6.src) is the same
+	// header. Headers tshark finds past ours (an ICMP error's quoted packet)
+	// come later in its list.
+	last, nth := "", 0
+	for _, n := range ours {
+		if n == "ipv4" || n == "ipv6" {
+			last = n
+		}
+	}
+	for _, n := range ours {
+		if n == last {
+			nth++
+		}
+	}
+	srcs, dsts := r.ip4Src, r.ip4Dst
+	if last == "ipv6" {
+		srcs, dsts = r.ip6Src, r.ip6Dst
+	}
+	wantIPSrc, wantIPDst := "", ""
+	if nth > 0 && nth <= len(srcs) && nth <= len(dsts) {
+		wantIPSrc, wantIPDst = srcs[nth-1], dsts[nth-1]
+	}
+	if p.SrcIP != wantIPSrc || p.DstIP != wantIPDst {
+		return "", fmt.Sprintf("addresses got %s>%s, want %s>%s (ours %s, tshark %s)", p.SrcIP, p.DstIP, wantIPSrc, wantIPDst, p.Protocols, r.protocols)
+	}
 	has := func(name string) bool {
 		for _, n := range ours {
 			if n == name {

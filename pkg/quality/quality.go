@@ -15,11 +15,18 @@
 //     of them, as an owner watching for that kind would;
 //   - false alarms per day: per 1440 normal rounds (a day of minute rounds);
 //   - time to detect: rounds (minutes) from an event's first round to its
-//     first flagged one, mean and max over detected events.
+//     first flagged one, mean and max over detected events;
+//   - recall at 1 false alarm a day: the recall the detector's scores would
+//     give with the threshold set, knowing the labels, so that the normal
+//     rounds scoring above it are at most one a day. It separates how well
+//     scores rank rounds from how well the detector sets its own threshold.
 package quality
 
 import (
+	"cmp"
 	"fmt"
+	"math"
+	"slices"
 	"time"
 
 	"portwatch/pkg/features"
@@ -57,6 +64,7 @@ type Stats struct {
 	F1                float64
 	FalseAlarmsPerDay float64
 	TTDMean, TTDMax   float64 // rounds; 0 when nothing was detected
+	RecallAt1         float64 // recall at the threshold allowing 1 false alarm a day
 }
 
 // Result is one detector's evaluation on one timeline.
@@ -100,11 +108,16 @@ func Run(tl *scenario.Timeline, name string, d Detector) (Result, error) {
 // events (round indices into the scored rounds).
 func Evaluate(events []scenario.Event, n int, verdicts []Verdict) (Result, error) {
 	flagged := make([]bool, n)
+	scores := make([]float64, n)
+	for i := range scores {
+		scores[i] = math.Inf(-1)
+	}
 	for _, v := range verdicts {
 		if v.Round < 0 || v.Round >= n {
 			return Result{}, fmt.Errorf("verdict for round %d of %d scored", v.Round, n)
 		}
 		flagged[v.Round] = flagged[v.Round] || v.Anomalous
+		scores[v.Round] = math.Max(scores[v.Round], v.Score)
 	}
 	normal := make([]bool, n)
 	for i := range normal {
@@ -133,13 +146,14 @@ func Evaluate(events []scenario.Event, n int, verdicts []Verdict) (Result, error
 	if normalRounds > 0 {
 		perDay = float64(res.FalseAlarms) / res.NormalDays
 	}
+	oracle := atOneADay(scores, normal, int(res.NormalDays))
 	all := tally{kind: "all"}
 	for _, k := range scenario.Kinds() {
 		t := tally{kind: string(k)}
 		for _, ev := range events {
 			if ev.Kind == k {
-				t.add(ev, flagged)
-				all.add(ev, flagged)
+				t.add(ev, flagged, oracle)
+				all.add(ev, flagged, oracle)
 			}
 		}
 		if t.events > 0 {
@@ -150,15 +164,40 @@ func Evaluate(events []scenario.Event, n int, verdicts []Verdict) (Result, error
 	return res, nil
 }
 
+// atOneADay flags the rounds scoring above the (allowed+1)-th highest
+// normal score, so at most allowed normal rounds are flagged.
+func atOneADay(scores []float64, normal []bool, allowed int) []bool {
+	var ns []float64
+	for i, s := range scores {
+		if normal[i] {
+			ns = append(ns, s)
+		}
+	}
+	slices.SortFunc(ns, func(a, b float64) int { return cmp.Compare(b, a) })
+	threshold := math.Inf(-1)
+	if allowed < len(ns) {
+		threshold = ns[allowed]
+	}
+	out := make([]bool, len(scores))
+	for i, s := range scores {
+		out[i] = s > threshold
+	}
+	return out
+}
+
 // tally accumulates events of one kind.
 type tally struct {
 	kind             string
 	events, detected int
 	ttdSum, ttdMax   int
+	oracle           int // detected at the 1-a-day threshold
 }
 
-func (t *tally) add(ev scenario.Event, flagged []bool) {
+func (t *tally) add(ev scenario.Event, flagged, oracle []bool) {
 	t.events++
+	if slices.Contains(oracle[ev.Start:ev.End], true) {
+		t.oracle++
+	}
 	for i := ev.Start; i < ev.End; i++ {
 		if flagged[i] {
 			t.detected++
@@ -173,6 +212,7 @@ func (t *tally) stats(falseAlarms int, perDay float64) Stats {
 	s := Stats{Kind: t.kind, Events: t.events, Detected: t.detected, FalseAlarmsPerDay: perDay}
 	if t.events > 0 {
 		s.Recall = float64(t.detected) / float64(t.events)
+		s.RecallAt1 = float64(t.oracle) / float64(t.events)
 	}
 	if t.detected+falseAlarms > 0 {
 		s.Precision = float64(t.detected) / float64(t.detected+falseAlarms)

@@ -19,16 +19,13 @@ func TestEvaluate(t *testing.T) {
 		{Kind: scenario.NewListener, Start: 500, End: 505},
 		{Kind: scenario.Vanished, Start: 1000, End: 1010},
 	}
-	flag := func(rounds ...int) []Verdict {
-		var vs []Verdict
-		for _, r := range rounds {
-			vs = append(vs, Verdict{Round: r, Anomalous: true, Score: 1})
-		}
-		return vs
+	// Flagged round: score. 50, 51, 2000: false alarms; 112: within the
+	// grace after an event.
+	flags := map[int]float64{50: 3, 51: 2, 103: 4, 112: 9, 1000: 1.5, 1001: 1, 2000: 5}
+	verdicts := []Verdict{{Round: 700, Score: 0.5}} // judged normal
+	for r, score := range flags {
+		verdicts = append(verdicts, Verdict{Round: r, Anomalous: true, Score: score})
 	}
-	// 50, 51, 2000: false alarms; 112: within the grace after an event;
-	// 700 judged normal.
-	verdicts := append(flag(50, 51, 103, 112, 1000, 1001, 2000), Verdict{Round: 700, Score: 0.5})
 	res, err := Evaluate(events, 3000, verdicts)
 	if err != nil {
 		t.Fatal(err)
@@ -41,10 +38,12 @@ func TestEvaluate(t *testing.T) {
 		t.Errorf("normal days: got %v, want %v", got, want)
 	}
 	perDay := 3 / (float64(normalRounds) / 1440)
+	// 2.05 normal days allow 2 false alarms: the threshold is the third
+	// highest normal score, 2, which 103 passes and 1000 and 1001 do not.
 	want := []Stats{
-		{Kind: "new_listener", Events: 2, Detected: 1, Precision: 0.25, Recall: 0.5, F1: 1.0 / 3, FalseAlarmsPerDay: perDay, TTDMean: 3, TTDMax: 3},
-		{Kind: "listener_vanished", Events: 1, Detected: 1, Precision: 0.25, Recall: 1, F1: 0.4, FalseAlarmsPerDay: perDay, TTDMean: 0, TTDMax: 0},
-		{Kind: "all", Events: 3, Detected: 2, Precision: 0.4, Recall: 2.0 / 3, F1: 0.5, FalseAlarmsPerDay: perDay, TTDMean: 1.5, TTDMax: 3},
+		{Kind: "new_listener", Events: 2, Detected: 1, Precision: 0.25, Recall: 0.5, F1: 1.0 / 3, FalseAlarmsPerDay: perDay, TTDMean: 3, TTDMax: 3, RecallAt1: 0.5},
+		{Kind: "listener_vanished", Events: 1, Detected: 1, Precision: 0.25, Recall: 1, F1: 0.4, FalseAlarmsPerDay: perDay, TTDMean: 0, TTDMax: 0, RecallAt1: 0},
+		{Kind: "all", Events: 3, Detected: 2, Precision: 0.4, Recall: 2.0 / 3, F1: 0.5, FalseAlarmsPerDay: perDay, TTDMean: 1.5, TTDMax: 3, RecallAt1: 1.0 / 3},
 	}
 	if len(res.Kinds) != len(want) {
 		t.Fatalf("got %d kind rows, want %d: %+v", len(res.Kinds), len(want), res.Kinds)
@@ -53,7 +52,7 @@ func TestEvaluate(t *testing.T) {
 		g := res.Kinds[i]
 		if g.Kind != w.Kind || g.Events != w.Events || g.Detected != w.Detected || !near(g.Precision, w.Precision) ||
 			!near(g.Recall, w.Recall) || !near(g.F1, w.F1) || !near(g.FalseAlarmsPerDay, w.FalseAlarmsPerDay) ||
-			!near(g.TTDMean, w.TTDMean) || !near(g.TTDMax, w.TTDMax) {
+			!near(g.TTDMean, w.TTDMean) || !near(g.TTDMax, w.TTDMax) || !near(g.RecallAt1, w.RecallAt1) {
 			t.Errorf("row %d: got %+v, want %+v", i, g, w)
 		}
 	}
@@ -117,7 +116,7 @@ func TestRunShiftsToTestRounds(t *testing.T) {
 
 func TestPrint(t *testing.T) {
 	res := []Result{
-		{Detector: "a", Kinds: []Stats{{Kind: "new_listener", Events: 20, Detected: 19, Precision: 0.95, Recall: 0.95, F1: 0.95, FalseAlarmsPerDay: 0.25, TTDMean: 1.5, TTDMax: 4}}},
+		{Detector: "a", Kinds: []Stats{{Kind: "new_listener", Events: 20, Detected: 19, Precision: 0.95, Recall: 0.95, F1: 0.95, FalseAlarmsPerDay: 0.25, TTDMean: 1.5, TTDMax: 4, RecallAt1: 1}}},
 		{Detector: "b", Kinds: []Stats{{Kind: "new_listener", Events: 20, Detected: 3, Precision: 0.5, Recall: 0.15, F1: 0.23, FalseAlarmsPerDay: 12, TTDMean: 0, TTDMax: 0}}},
 	}
 	var buf bytes.Buffer
@@ -125,7 +124,7 @@ func TestPrint(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(buf.String(), "\n")
-	wantRow := []string{"new_listener", "a", "20", "19", "0.95", "0.95", "0.95", "0.25", "1.5", "4"}
+	wantRow := []string{"new_listener", "a", "20", "19", "0.95", "0.95", "0.95", "0.25", "1.5", "4", "1.00"}
 	if got := strings.Fields(lines[1]); strings.Join(got, " ") != strings.Join(wantRow, " ") {
 		t.Errorf("first row: got %q, want fields %q", lines[1], wantRow)
 	}

@@ -11,7 +11,7 @@ import (
 // per detector, so detectors compare at a glance.
 func Print(w io.Writer, results []Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "kind\tdetector\tevents\tdetected\tprecision\trecall\tF1\tfalse/day\tTTD mean\tTTD max\t")
+	fmt.Fprintln(tw, "kind\tdetector\tevents\tdetected\tprecision\trecall\tF1\tfalse/day\tTTD mean\tTTD max\trecall@1/day\t")
 	if len(results) > 0 {
 		for k := range results[0].Kinds {
 			for _, r := range results {
@@ -19,8 +19,8 @@ func Print(w io.Writer, results []Result) error {
 					continue
 				}
 				s := r.Kinds[k]
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.1f\t%.0f\t\n", s.Kind, r.Detector,
-					s.Events, s.Detected, s.Precision, s.Recall, s.F1, s.FalseAlarmsPerDay, s.TTDMean, s.TTDMax)
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.1f\t%.0f\t%.2f\t\n", s.Kind, r.Detector,
+					s.Events, s.Detected, s.Precision, s.Recall, s.F1, s.FalseAlarmsPerDay, s.TTDMean, s.TTDMax, s.RecallAt1)
 			}
 		}
 	}

@@ -22,6 +22,7 @@ go test -c -o "$tmp/engine.test" ./pkg/engine
 node scripts/ort/sample.js "$tmp/in.pb" --batch 60 --window 10 --channels 3 --occupied 40
 
 # go_bench NAME [GOMAXPROCS] -> "<ms per op> <peak RSS MB>", one process each
+# (GOMEMLIMIT, when set, passes through)
 go_bench() {
   env ${2:+GOMAXPROCS=$2} PORTWATCH_BENCH_MODEL="$tmp/portae.onnx" PORTWATCH_BENCH_INPUT="$tmp/in.pb" \
     "$tmp/engine.test" -test.run '^$' -test.bench "^$1\$" -test.benchtime "${runs}x" |
@@ -40,6 +41,10 @@ read -r god rssd < <(go_bench BenchmarkPortaeRun)
 ortd=$(ort_ms 0)
 read -r step4 rss4 < <(go_bench 'BenchmarkPortaeTrainStep/batch=4')
 read -r step16 rss16 < <(go_bench 'BenchmarkPortaeTrainStep/batch=16')
+# The Go GC lets the heap grow to twice the live data by default; a memory
+# limit, as a cron job would set, shows the RSS the engine really needs.
+read -r lstep4 lrss4 < <(GOMEMLIMIT=256MiB go_bench 'BenchmarkPortaeTrainStep/batch=4')
+read -r lstep16 lrss16 < <(GOMEMLIMIT=256MiB go_bench 'BenchmarkPortaeTrainStep/batch=16')
 
 echo "portae v1 inference, batch 60 (T=10, C=3, 65536 ports), mean of $runs runs, $(nproc) CPUs"
 echo "single-threaded: go ${go1} ms, onnxruntime-node ${ort1} ms, ratio $(ratio "$go1" "$ort1") (target <= 2)"
@@ -47,3 +52,4 @@ echo "default threads: go ${god} ms, onnxruntime-node ${ortd} ms, ratio $(ratio 
 echo "go inference peak RSS while running: ${rss1} MB (the batch-60 input alone is 472 MB)"
 echo "training step (BCE + Adam), batch 4: ${step4} ms, peak RSS ${rss4} MB (target < 300 MB)"
 echo "training step (BCE + Adam), batch 16: ${step16} ms, peak RSS ${rss16} MB (target < 300 MB)"
+echo "with GOMEMLIMIT=256MiB: batch 4 ${lstep4} ms, ${lrss4} MB; batch 16 ${lstep16} ms, ${lrss16} MB"

@@ -125,6 +125,8 @@ ORDER BY r.id, rp.port_id, rp.protocol, rp.family, rp.address, rp.state`, args..
 }
 
 // loadSYN adds per-port SYN counts to rounds, which hold what q selected.
+// It runs outside a transaction (the store's BEGIN takes the write lock), so
+// q may select rounds completed since; their counts are skipped.
 func loadSYN(ctx context.Context, db *sql.DB, q Query, rounds []Round) error {
 	cte, args := q.selection()
 	// SYN set (2), ACK clear (16): a connection being opened.
@@ -148,7 +150,7 @@ ORDER BY p.round_id, p.dest_port`, args...)
 		for i < len(rounds) && rounds[i].ID < id {
 			i++
 		}
-		if i == len(rounds) || port < 0 || port >= Ports {
+		if i == len(rounds) || rounds[i].ID != id || port < 0 || port >= Ports {
 			continue
 		}
 		rounds[i].SYN = append(rounds[i].SYN, PortCount{Port: uint16(port), N: n})

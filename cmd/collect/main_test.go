@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"portwatch/pkg/collect"
 	"portwatch/pkg/store"
 	"portwatch/pkg/store/storetest"
 )
@@ -180,7 +181,7 @@ func TestJSONSummary(t *testing.T) {
 
 func TestSecondRunLocked(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "ports.db")
-	lock, err := store.TryLock(db) // this process plays the first run
+	lock, err := store.TryLock(db, collect.LockName) // this process plays the first collect
 	if err != nil {
 		t.Fatal(err)
 	}

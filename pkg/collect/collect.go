@@ -11,8 +11,8 @@
 // goes backwards stays in the current round), source "pcap:<file name>", no
 // port scan.
 //
-// Every run takes the database's run lock first (store.TryLock), so a second
-// run exits at once touching nothing, and marks rounds a killed run left
+// Every run takes collect's lock on the database first (store.TryLock), so a
+// second collect exits at once touching nothing, and marks rounds a killed run left
 // running as interrupted. Cancelling the context (SIGINT, SIGTERM) ends the
 // current round as interrupted and keeps what was stored.
 package collect
@@ -47,6 +47,10 @@ type Options struct {
 	MaxPackets   int64  // stop storing packets after N in the run; 0 for no limit
 	Pcaps        []string
 }
+
+// LockName names collect's run lock (store.TryLock): one collect at a time
+// per database, beside detect and cleanup runs.
+const LockName = "collect"
 
 // Scan methods for Options.ScanMethod.
 const (
@@ -125,7 +129,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) (Summary, error) {
 	if err := o.Validate(); err != nil {
 		return Summary{}, err
 	}
-	lock, err := store.TryLock(o.DB)
+	lock, err := store.TryLock(o.DB, LockName)
 	if err != nil {
 		return Summary{}, err
 	}

@@ -273,7 +273,7 @@ func TestIngestCancelled(t *testing.T) {
 
 func TestRunLocked(t *testing.T) {
 	o := options(t, "attacks/ppa_blaster_worm.pcap")
-	lock, err := store.TryLock(o.DB)
+	lock, err := store.TryLock(o.DB, collect.LockName)
 	if err != nil {
 		t.Fatal(err)
 	}

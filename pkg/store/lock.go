@@ -7,22 +7,32 @@ import (
 	"syscall"
 )
 
-// ErrLocked means another run holds the database's lock.
+// ErrLocked means another run holds the lock.
 var ErrLocked = errors.New("another run holds the lock; try again when it ends")
 
-// Lock is the run lock of one database: an flock on "<db>.lock" beside it,
+// Lock is a run lock beside a database: an flock on a file next to it,
 // which the kernel releases when the process dies, even by kill -9.
 type Lock struct {
 	f *os.File
 }
 
-// LockPath returns the lock file's name for the database at dbPath.
-func LockPath(dbPath string) string { return dbPath + ".lock" }
+// LockPath returns the lock file of program's runs on the database at
+// dbPath: "<db>.<program>.lock", or "<db>.lock" without a program.
+func LockPath(dbPath string, program ...string) string {
+	if len(program) > 0 && program[0] != "" {
+		return dbPath + "." + program[0] + ".lock"
+	}
+	return dbPath + ".lock"
+}
 
-// TryLock takes the run lock of the database at dbPath without waiting.
-// It returns an error wrapping ErrLocked when another run holds it.
-func TryLock(dbPath string) (*Lock, error) {
-	path := LockPath(dbPath)
+// TryLock takes, without waiting, the lock of program's runs on the database
+// at dbPath: one run of each program at a time, while different programs
+// (cron's collect every minute, detect every hour) overlap and share the
+// database through SQLite's own locking. Without a program it is the lock
+// of the callers that pass none. It returns an error wrapping ErrLocked when
+// another run holds the lock, and touches only the lock file.
+func TryLock(dbPath string, program ...string) (*Lock, error) {
+	path := LockPath(dbPath, program...)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock %s: %w", path, err)
@@ -30,7 +40,7 @@ func TryLock(dbPath string) (*Lock, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("database %s: %w", dbPath, ErrLocked)
+			return nil, fmt.Errorf("database %s (lock %s): %w", dbPath, path, ErrLocked)
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}

@@ -177,31 +177,42 @@ func TestOpenReadOnlyDirectory(t *testing.T) {
 
 func TestLock(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ports.db")
-	first, err := store.TryLock(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.TryLock(path); !errors.Is(err, store.ErrLocked) {
-		t.Fatalf("second TryLock error = %v, want ErrLocked", err)
+	for _, c := range []struct {
+		program  []string
+		lockFile string
+	}{
+		{nil, "ports.db.lock"},
+		{[]string{"collect"}, "ports.db.collect.lock"},
+		{[]string{"cleanup"}, "ports.db.cleanup.lock"},
+	} {
+		first, err := store.TryLock(path, c.program...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.TryLock(path, c.program...); !errors.Is(err, store.ErrLocked) {
+			t.Fatalf("second TryLock%v error = %v, want ErrLocked", c.program, err)
+		}
+		fi, err := os.Stat(filepath.Join(filepath.Dir(path), c.lockFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != 0o600 {
+			t.Errorf("lock file %s mode = %o, want 600", c.lockFile, got)
+		}
+		if err := first.Unlock(); err != nil {
+			t.Fatal(err)
+		}
+		// again stays held, so the next programs lock beside it: programs
+		// do not exclude each other.
+		again, err := store.TryLock(path, c.program...)
+		if err != nil {
+			t.Fatalf("TryLock%v after Unlock: %v", c.program, err)
+		}
+		defer again.Unlock()
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
 		t.Errorf("TryLock touched the database file (stat error %v)", err)
 	}
-	fi, err := os.Stat(store.LockPath(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := fi.Mode().Perm(); got != 0o600 {
-		t.Errorf("lock file mode = %o, want 600", got)
-	}
-	if err := first.Unlock(); err != nil {
-		t.Fatal(err)
-	}
-	again, err := store.TryLock(path)
-	if err != nil {
-		t.Fatalf("TryLock after Unlock: %v", err)
-	}
-	again.Unlock()
 }
 
 // TestMigrateFromV1 opens a file made with the first shipped schema

@@ -98,9 +98,10 @@ func view(t *tensor.Dense, shape []int) (*tensor.Dense, error) {
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(b)), nil
 }
 
-// maxElements bounds one kernel output (8 GiB of float32), so a model with
-// absurd shapes gets an error rather than an allocation panic.
-const maxElements = 1 << 31
+// maxElements bounds one kernel output (8 GiB of float32, and still an int
+// on 32-bit hosts), so a model with absurd shapes gets an error rather than
+// an allocation panic.
+const maxElements = 1<<31 - 1
 
 // checkSize refuses negative dimensions and shapes of more than
 // maxElements elements, without overflowing on the way.

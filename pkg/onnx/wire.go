@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 
@@ -82,36 +83,36 @@ func (f field) varints(dst []int64) ([]int64, error) {
 
 // floats appends a repeated float field, packed or not.
 func (f field) floats(dst []float32) ([]float32, error) {
-	if f.typ == protowire.Fixed32Type {
-		return append(dst, math.Float32frombits(uint32(f.u))), nil
-	}
-	if err := f.want(protowire.BytesType); err != nil {
-		return nil, err
-	}
-	if len(f.val)%4 != 0 {
-		return nil, fmt.Errorf("field %d: packed floats of %d bytes", f.num, len(f.val))
-	}
-	for b := f.val; len(b) > 0; b = b[4:] {
-		v, _ := protowire.ConsumeFixed32(b)
-		dst = append(dst, math.Float32frombits(v))
-	}
-	return dst, nil
+	return fixed(f, dst, protowire.Fixed32Type, func(u uint64) float32 { return math.Float32frombits(uint32(u)) })
 }
 
 // doubles appends a repeated double field, packed or not.
 func (f field) doubles(dst []float64) ([]float64, error) {
-	if f.typ == protowire.Fixed64Type {
-		return append(dst, math.Float64frombits(f.u)), nil
+	return fixed(f, dst, protowire.Fixed64Type, math.Float64frombits)
+}
+
+// fixed appends a repeated fixed-width field of wire type typ, packed or
+// not, converting each value with conv.
+func fixed[T any](f field, dst []T, typ protowire.Type, conv func(uint64) T) ([]T, error) {
+	if f.typ == typ {
+		return append(dst, conv(f.u)), nil
 	}
 	if err := f.want(protowire.BytesType); err != nil {
 		return nil, err
 	}
-	if len(f.val)%8 != 0 {
-		return nil, fmt.Errorf("field %d: packed doubles of %d bytes", f.num, len(f.val))
+	size := 4
+	if typ == protowire.Fixed64Type {
+		size = 8
 	}
-	for b := f.val; len(b) > 0; b = b[8:] {
-		v, _ := protowire.ConsumeFixed64(b)
-		dst = append(dst, math.Float64frombits(v))
+	if len(f.val)%size != 0 {
+		return nil, fmt.Errorf("field %d: packed values of %d bytes", f.num, len(f.val))
+	}
+	for b := f.val; len(b) > 0; b = b[size:] {
+		if size == 4 {
+			dst = append(dst, conv(uint64(binary.LittleEndian.Uint32(b))))
+		} else {
+			dst = append(dst, conv(binary.LittleEndian.Uint64(b)))
+		}
 	}
 	return dst, nil
 }

@@ -43,5 +43,5 @@ sqlite3 -box "$DB" "SELECT round_id, round_start, round(score, 1) AS score, roun
   substr(detail, 1, 90) AS detail FROM anomalies ORDER BY round_id"
 
 step "7. the history scored again (read only), drawn into var/demo.png"
-bin/detect -d "$DB" --from 2026-11-12T00:00:00Z --to 2026-11-13T00:00:00Z --plot var/demo.png | tail -n 3
+bin/detect -d "$DB" --from 2026-11-12T00:00:00Z --to 2026-11-13T00:00:00Z --plot var/demo.png
 ls -l var/demo.png

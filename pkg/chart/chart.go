@@ -44,7 +44,7 @@ func WritePNG(w io.Writer, pts []Point, title string, width, height vg.Length) e
 	p.X.Tick.Marker = plot.TimeTicks{Format: "01-02\n15:04", Time: plot.UTCUnixTime}
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-	p.Legend.Top = true
+	p.Legend.Left = true // bottom left: scores sit high, anomalies top right
 
 	scores := make(plotter.XYs, len(pts))
 	limits := make(plotter.XYs, len(pts))

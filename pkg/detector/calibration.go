@@ -2,13 +2,18 @@ package detector
 
 import (
 	"fmt"
+	"math"
 
 	"portwatch/pkg/threshold"
 )
 
-// calibration holds a limit per statistic, each fitted by peaks-over-threshold
-// at half the false-alarm rate asked for, so that a normal round exceeds
-// either with probability at most the rate (the union bound).
+// calibration holds a limit per statistic, each at half the false-alarm
+// rate asked for, so that a normal round exceeds either with probability at
+// most the rate (the union bound). Total gets a peaks-over-threshold fit.
+// Peak is bounded by -ln(eps) and takes a few values (a fresh ephemeral
+// port, a port never used), where a tail fit means nothing: its limit is the
+// largest peak of the normal rounds seen so far (pkg/threshold's bounded
+// mode) plus peakMargin.
 //
 // A round's score is how far it is past the nearer limit: the larger of
 // Total/limit and Peak/limit, so 1 is the threshold for every round and a
@@ -25,7 +30,7 @@ func calibrate(sts []stats, risk float64) (*calibration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("calibrate total: %w", err)
 	}
-	p, err := threshold.Calibrate(peaks, risk/2)
+	p, err := threshold.CalibrateBounded(peaks, risk/2)
 	if err != nil {
 		return nil, fmt.Errorf("calibrate peak: %w", err)
 	}
@@ -44,10 +49,19 @@ func (c *calibration) update(sts []stats) error {
 	return nil
 }
 
+// peakMargin is how much more surprising than any normal round's a cell
+// must be to count, in nats: ln 2, half as likely. Refits nudge the model's
+// probabilities, so a cell of a kind seen before (a fresh DNS client port)
+// must not cross the limit by a rounding error.
+const peakMargin = math.Ln2
+
 // score is a round's score: past 1 it is anomalous.
 func (c *calibration) score(st stats) float64 {
-	return max(ratio(st.Total, c.Total.Threshold), ratio(st.Peak, c.Peak.Threshold))
+	return max(ratio(st.Total, c.Total.Threshold), ratio(st.Peak, c.peakLimit()))
 }
+
+// peakLimit is the limit on Peak.
+func (c *calibration) peakLimit() float64 { return c.Peak.Threshold + peakMargin }
 
 // ratio is x over limit; a zero limit (all calibration values zero) makes
 // any positive x infinitely far past it, so it is capped to stay printable.

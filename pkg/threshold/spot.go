@@ -58,6 +58,11 @@ type SPOT struct {
 	Max    float64   `json:"max"`              // largest score seen (for the fallback)
 	Sorted []float64 `json:"sorted,omitempty"` // all scores, while fewer than MinSamples
 
+	// Bounded marks a statistic with a ceiling and atoms (such as the
+	// largest per-cell surprise, capped by clamped probabilities), where a
+	// tail fit means nothing: its threshold is always the quantile fallback.
+	Bounded bool `json:"bounded,omitempty"`
+
 	Gamma     float64 `json:"gamma"`
 	Sigma     float64 `json:"sigma"`
 	Method    string  `json:"method"`
@@ -66,6 +71,16 @@ type SPOT struct {
 
 // Calibrate fits a threshold with risk q (0 < q < 1) to scores of normal data.
 func Calibrate(scores []float64, q float64) (*SPOT, error) {
+	return calibrate(scores, q, false)
+}
+
+// CalibrateBounded is Calibrate for a bounded statistic (see SPOT.Bounded):
+// the threshold is the empirical quantile at level 1 - q of the scores seen.
+func CalibrateBounded(scores []float64, q float64) (*SPOT, error) {
+	return calibrate(scores, q, true)
+}
+
+func calibrate(scores []float64, q float64, bounded bool) (*SPOT, error) {
 	if !(q > 0 && q < 1) {
 		return nil, fmt.Errorf("risk q %g: want 0 < q < 1", q)
 	}
@@ -79,7 +94,7 @@ func Calibrate(scores []float64, q float64) (*SPOT, error) {
 	slices.Sort(s)
 	n := len(s)
 	level := min(maxLevel, 1-float64(minPeaks)/float64(n))
-	sp := &SPOT{Q: q, N: n, Max: s[n-1]}
+	sp := &SPOT{Q: q, N: n, Max: s[n-1], Bounded: bounded}
 	if n < MinSamples {
 		// Kept so that updates can reach MinSamples and start fitting.
 		sp.Sorted = s
@@ -106,7 +121,7 @@ func (sp *SPOT) Update(scores []float64) error {
 	if sp.Sorted != nil {
 		// Still in the small-sample regime: start over with everything.
 		all := append(slices.Clone(sp.Sorted), scores...)
-		fresh, err := Calibrate(all, sp.Q)
+		fresh, err := calibrate(all, sp.Q, sp.Bounded)
 		if err != nil {
 			return err
 		}
@@ -132,10 +147,11 @@ func (sp *SPOT) Update(scores []float64) error {
 func (sp *SPOT) Exceeds(score float64) bool { return score > sp.Threshold }
 
 // fit sets the GPD parameters and z from the peaks, falling back to the
-// empirical quantile of sorted (or the maximum seen, when sorted is nil).
+// empirical quantile of sorted (or, when sorted is nil, the maximum seen:
+// the quantile at 1 - Q as long as fewer than 1/Q scores have been seen).
 func (sp *SPOT) fit(sorted []float64) {
 	gamma, sigma, ok := fitGPD(sp.Excess)
-	if !ok || sp.Peaks == 0 {
+	if !ok || sp.Peaks == 0 || sp.Bounded {
 		if sorted != nil {
 			sp.fallback(sorted)
 		} else {

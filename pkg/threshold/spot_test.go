@@ -174,3 +174,29 @@ func TestUpdateFromSmallSample(t *testing.T) {
 		t.Errorf("sorted samples kept after the switch to a fit: %d", len(sp.Sorted))
 	}
 }
+
+// A bounded statistic never gets a tail fit: its threshold is the largest
+// score seen, before and after updates, and never beyond the ceiling.
+func TestBounded(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	draw := func(n int) []float64 {
+		s := make([]float64, n)
+		for i := range s {
+			s[i] = []float64{4.3, 8.0, 8.0, 11.5}[r.IntN(4)] // atoms below a ceiling of 13.8
+		}
+		return s
+	}
+	sp, err := CalibrateBounded(draw(60), 5e-5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := sp.Threshold, 11.5; got != want || sp.Method != MethodQuantile {
+		t.Errorf("threshold: got %g by %s, want %g by %s", got, sp.Method, want, MethodQuantile)
+	}
+	if err := sp.Update(draw(200)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := sp.Threshold, 11.5; got != want || !sp.Bounded {
+		t.Errorf("threshold after update: got %g (bounded %v), want %g", got, sp.Bounded, want)
+	}
+}

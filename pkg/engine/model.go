@@ -15,10 +15,12 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"portwatch/pkg/nn"
 	"portwatch/pkg/onnx"
 )
 
-// Model is a decoded ONNX model, ready to run.
+// Model is a decoded ONNX model, ready to run. It is not safe for
+// concurrent use: Run, a Trainer's Step and Save must not overlap.
 type Model struct {
 	name    string // path or other identity, for errors
 	file    []byte // the original file, rewritten on Save
@@ -127,7 +129,7 @@ func (m *Model) Params() map[string]*tensor.Dense {
 func (m *Model) ParamCount() int {
 	n := 0
 	for _, t := range m.Params() {
-		n += t.Shape().TotalSize()
+		n += nn.Size(nn.Shape(t)) // a scalar counts one
 	}
 	return n
 }

@@ -16,8 +16,14 @@ import (
 // due scan, the round's end or a signal is noticed.
 const liveReadTimeout = 100 * time.Millisecond
 
-// liveCommitEvery is how often a live round commits, so a kill loses little.
-const liveCommitEvery = time.Second
+// A live round keeps captured packets in memory and writes them in one short
+// transaction every liveFlushEvery, or sooner when liveFlushPackets wait:
+// the database's write lock is held only while a flush runs, so detect and
+// cleanup can write during the round, and a kill loses at most that much.
+const (
+	liveFlushEvery   = time.Second
+	liveFlushPackets = 4096
+)
 
 // liveRound runs one live round: a scan every o.ScanInterval from its start
 // and, with src, every captured packet, until o.Round has passed or ctx ends.
@@ -33,8 +39,8 @@ func liveRound(ctx context.Context, w *store.Writer, sc portscan.Scanner, src ca
 		return err
 	}
 	sum.Rounds++
-	l := liveState{w: w, id: id, sc: sc, src: src, o: o, sum: sum, nextScan: start, lastCommit: start}
-	runErr := l.run(ctx, start.Add(o.Round))
+	l := liveState{w: w, id: id, sc: sc, src: src, o: o, sum: sum, nextScan: start, lastFlush: start}
+	runErr := joinDistinct(l.run(ctx, start.Add(o.Round)), l.flush())
 	status := store.Complete
 	if runErr != nil {
 		status = store.Interrupted
@@ -53,10 +59,11 @@ type liveState struct {
 	o   Options
 	sum *Summary
 
-	nextScan, lastCommit time.Time
-	ports                []store.Port // reused between scans
-	pkt                  store.Packet
-	counts               store.Counts // of src, taken when it closes
+	nextScan, lastFlush time.Time
+	ports               []store.Port   // reused between scans
+	pending             []store.Packet // captured since the last flush
+	payloads            []byte         // copies of their payloads
+	counts              store.Counts   // of src, taken when it closes
 }
 
 func (l *liveState) run(ctx context.Context, deadline time.Time) error {
@@ -90,11 +97,11 @@ func (l *liveState) run(ctx context.Context, deadline time.Time) error {
 		if err := l.packet(); err != nil {
 			return err
 		}
-		if now.Sub(l.lastCommit) >= liveCommitEvery {
-			if err := l.w.Commit(); err != nil {
+		if len(l.pending) >= liveFlushPackets || now.Sub(l.lastFlush) >= liveFlushEvery {
+			if err := l.flush(); err != nil {
 				return err
 			}
-			l.lastCommit = now
+			l.lastFlush = now
 		}
 	}
 }
@@ -120,7 +127,8 @@ func (l *liveState) scan(ctx context.Context, at time.Time) error {
 	return l.w.Commit()
 }
 
-// packet stores the next captured packet, if one comes within the read timeout.
+// packet keeps the next captured packet, if one comes within the read
+// timeout, for the next flush.
 func (l *liveState) packet() error {
 	p, err := l.src.Next()
 	if errors.Is(err, capture.ErrTimeout) {
@@ -129,15 +137,32 @@ func (l *liveState) packet() error {
 	if err != nil {
 		return fmt.Errorf("capture: %w", err)
 	}
-	packetOf(p, &l.pkt)
-	if err := l.w.AddPacket(l.id, &l.pkt); err != nil {
-		return err
+	l.pending = append(l.pending, store.Packet{})
+	q := &l.pending[len(l.pending)-1]
+	packetOf(p, q)
+	if p.Payload != nil {
+		// The capture reuses p.Payload. Earlier packets keep their slices
+		// of an outgrown buffer, whose bytes were copied when they came.
+		start := len(l.payloads)
+		l.payloads = append(l.payloads, p.Payload...)
+		q.Payload = l.payloads[start:len(l.payloads):len(l.payloads)]
 	}
 	if l.o.MaxPackets > 0 && l.src.Stats().Frames >= l.o.MaxPackets {
 		// The rest of the round scans only.
 		l.closeSource()
 	}
 	return nil
+}
+
+// flush writes the pending packets and commits them with the scans.
+func (l *liveState) flush() error {
+	for i := range l.pending {
+		if err := l.w.AddPacket(l.id, &l.pending[i]); err != nil {
+			return err
+		}
+	}
+	l.pending, l.payloads = l.pending[:0], l.payloads[:0]
+	return l.w.Commit()
 }
 
 // closeSource takes the capture's final counts and closes it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -188,4 +189,65 @@ func scansStored(path string) int {
 	var n int
 	db.QueryRow("SELECT coalesce(sum(scans), 0) FROM rounds").Scan(&n)
 	return n
+}
+
+// TestLiveRoundLetsOthersWrite writes from another connection, as detect
+// and cleanup do, while a live round captures steady traffic: the round must
+// hold SQLite's write lock only in short flushes.
+func TestLiveRoundLetsOthersWrite(t *testing.T) {
+	o := liveOptions(t)
+	_, port := listenTCP(t)
+	o.Packets, o.Interface, o.Filter = true, "lo", "tcp port "+strconv.Itoa(port)
+	o.Round, o.ScanInterval = 3*time.Second, time.Minute // one scan: no scan commits
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+				if c, err := net.Dial("tcp4", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+					c.Close()
+				}
+			}
+		}
+	}()
+	writes := make(chan error, 1)
+	go func() {
+		for scansStored(o.DB) == 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		// Half a second is ample for a flush and far below a round.
+		db, err := sql.Open("sqlite3", "file:"+o.DB+"?_busy_timeout=500")
+		if err != nil {
+			writes <- err
+			return
+		}
+		defer db.Close()
+		for i := range 12 { // every 200 ms across the round's flushes
+			if _, err := db.Exec("INSERT INTO batches (timestamp, alg) VALUES (?, 'test')", i); err != nil {
+				writes <- fmt.Errorf("write %d during the round: %w", i, err)
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		writes <- nil
+	}()
+	_, err := collect.Run(context.Background(), o, quiet())
+	var perm *capture.PermissionError
+	if errors.As(err, &perm) {
+		t.Skipf("capture not permitted here: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-writes; err != nil {
+		t.Error(err)
+	}
+	db := reopen(t, o.DB)
+	storetest.Integrity(t, db)
+	if got := storetest.Int(t, db, "SELECT count(*) FROM packets"); got < 10 {
+		t.Errorf("only %d packets stored: the traffic did not flow, the test proves nothing", got)
+	}
 }

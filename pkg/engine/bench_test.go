@@ -100,10 +100,10 @@ func BenchmarkPortaeRun(b *testing.B) {
 	b.ReportMetric(peakRSS(b), "MB-peak-RSS")
 }
 
-// BenchmarkPortaeTrainStep is one BCE training step at batch 4 and 16; run
-// one sub-benchmark per process for its peak RSS.
+// BenchmarkPortaeTrainStep is one BCE training step at batch 8 (detect's
+// micro-batch) and 16; run one sub-benchmark per process for its peak RSS.
 func BenchmarkPortaeTrainStep(b *testing.B) {
-	for _, batch := range []int{4, 16} {
+	for _, batch := range []int{8, 16} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			m := benchModel(b)
 			x := sparseOccupancy(batch, 10, 3, 2)

@@ -4,7 +4,8 @@
 # (batch 60, ~40 occupied ports per round and channel):
 #   inference single-threaded (GOMAXPROCS=1 / intra+inter-op threads 1) and
 #   with defaults on both sides; then one Go training step (BCE + Adam) at
-#   batch 4 and 16, with the peak RSS (VmHWM) of each timed loop.
+#   batch 8 (detect's micro-batch) and 16, with the peak RSS (VmHWM) of
+#   each timed loop.
 # Usage: bash scripts/bench/onnx.sh [RUNS]   (RUNS timed runs each, default 5)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -39,17 +40,17 @@ read -r go1 rss1 < <(go_bench BenchmarkPortaeRun 1)
 ort1=$(ort_ms 1)
 read -r god rssd < <(go_bench BenchmarkPortaeRun)
 ortd=$(ort_ms 0)
-read -r step4 rss4 < <(go_bench 'BenchmarkPortaeTrainStep/batch=4')
+read -r step8 rss8 < <(go_bench 'BenchmarkPortaeTrainStep/batch=8')
 read -r step16 rss16 < <(go_bench 'BenchmarkPortaeTrainStep/batch=16')
 # The Go GC lets the heap grow to twice the live data by default; a memory
 # limit, as a cron job would set, shows the RSS the engine really needs.
-read -r lstep4 lrss4 < <(GOMEMLIMIT=256MiB go_bench 'BenchmarkPortaeTrainStep/batch=4')
+read -r lstep8 lrss8 < <(GOMEMLIMIT=256MiB go_bench 'BenchmarkPortaeTrainStep/batch=8')
 read -r lstep16 lrss16 < <(GOMEMLIMIT=256MiB go_bench 'BenchmarkPortaeTrainStep/batch=16')
 
 echo "portae v1 inference, batch 60 (T=10, C=3, 65536 ports), mean of $runs runs, $(nproc) CPUs"
 echo "single-threaded: go ${go1} ms, onnxruntime-node ${ort1} ms, ratio $(ratio "$go1" "$ort1") (target <= 2)"
 echo "default threads: go ${god} ms, onnxruntime-node ${ortd} ms, ratio $(ratio "$god" "$ortd") (target <= 2)"
 echo "go inference peak RSS while running: ${rss1} MB (the batch-60 input alone is 472 MB)"
-echo "training step (BCE + Adam), batch 4: ${step4} ms, peak RSS ${rss4} MB (target < 300 MB)"
+echo "training step (BCE + Adam), batch 8: ${step8} ms, peak RSS ${rss8} MB (target < 300 MB)"
 echo "training step (BCE + Adam), batch 16: ${step16} ms, peak RSS ${rss16} MB (target < 300 MB)"
-echo "with GOMEMLIMIT=256MiB: batch 4 ${lstep4} ms, ${lrss4} MB; batch 16 ${lstep16} ms, ${lrss16} MB"
+echo "with GOMEMLIMIT=256MiB: batch 8 ${lstep8} ms, ${lrss8} MB; batch 16 ${lstep16} ms, ${lrss16} MB"

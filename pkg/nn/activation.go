@@ -59,8 +59,8 @@ func (a *activation) apply(y, x []float32) {
 			y[i] = max(v, 0) + a.alpha*min(v, 0)
 		}
 	case "Sigmoid":
-		for i, v := range x {
-			y[i] = sigmoid(v)
+		for i := sigmoidVec(y, x); i < len(x); i++ {
+			y[i] = sigmoid(x[i])
 		}
 	case "Tanh":
 		for i, v := range x {

@@ -115,3 +115,27 @@ func BenchmarkSigmoid(b *testing.B) {
 		}
 	}
 }
+
+// TestSigmoidVector runs the vector path (whole groups of eight) against
+// the float64 formula, edges included.
+func TestSigmoidVector(t *testing.T) {
+	x := []float32{0, float32(math.Copysign(0, -1)), 1e-8, -1e-8, 86.9, -86.9, 87.5, -87.5, 88.8, -88.8, 200, -200,
+		float32(math.Inf(1)), float32(math.Inf(-1)), 16, -16}
+	for v := float32(-30); v < 30; v += 0.0173 {
+		x = append(x, v)
+	}
+	x = x[:len(x)&^7]
+	y := run1(t, "Sigmoid", 13, nil, NewF32([]int{len(x)}, x))[0].Float32s()
+	for i, v := range x {
+		want := 1 / (1 + math.Exp(-float64(v)))
+		// relative to the result, or 1e-38 absolute where the vector path
+		// flushes outputs below e^-87 to zero
+		if d := math.Abs(float64(y[i]) - want); d > 3e-7*want && d > 1e-38 {
+			t.Errorf("sigmoid(%v) = %v, want %v", v, y[i], want)
+		}
+	}
+	nan := run1(t, "Sigmoid", 13, nil, NewF32([]int{8}, []float32{1, 2, 3, float32(math.NaN()), 5, 6, 7, 8}))[0].Float32s()
+	if !math.IsNaN(float64(nan[3])) {
+		t.Errorf("sigmoid(NaN) = %v, want NaN", nan[3])
+	}
+}

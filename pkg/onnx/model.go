@@ -135,7 +135,7 @@ func ReadModel(b []byte) (*Model, error) {
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("not an ONNX model: %w", err)
+		return nil, fmt.Errorf("not an ONNX model, or a truncated one: %w", err)
 	}
 	if !hasGraph || m.IRVersion <= 0 {
 		return nil, errors.New("not an ONNX model: no IR version or no graph")

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 
@@ -101,6 +102,10 @@ func (t *Trainer) step(inputs map[string]*tensor.Dense, target *tensor.Dense) (f
 	loss, grad, err := lossFn(tr.values[t.cfg.Output], target)
 	if err != nil {
 		return 0, err
+	}
+	// One bad batch must not poison the weights detect is about to save.
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return 0, fmt.Errorf("loss is %v; weights left unchanged", loss)
 	}
 	grads, err := t.m.backward(tr, t.path, t.cfg.Output, grad)
 	if err != nil {

@@ -207,3 +207,29 @@ func TestTrainerConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestTrainRefusesNaN(t *testing.T) {
+	m, inputs := loadBurn(t)
+	out, err := m.Run(inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := randomLike(out["output"], 5)
+	target.Float32s()[0] = float32(math.NaN())
+	tr, err := NewTrainer(m, TrainConfig{Output: "output"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := map[string][]float32{}
+	for name, p := range m.Params() {
+		before[name] = slices.Clone(p.Float32s())
+	}
+	if _, err := tr.Step(inputs, target); err == nil {
+		t.Fatal("NaN target: got no error")
+	}
+	for name, p := range m.Params() {
+		if !slices.Equal(before[name], p.Float32s()) {
+			t.Errorf("%s changed after a NaN loss", name)
+		}
+	}
+}

@@ -60,27 +60,29 @@ func TestConformance(t *testing.T) {
 	if env := os.Getenv("PORTWATCH_ONNX_CASES"); env != "" {
 		roots = append(roots, strings.Split(env, ":")...)
 	}
-	var passed, failed, unsupported int
+	var passed, failed int
+	var unsupported []string
 	for _, dir := range caseDirs(t, roots...) {
 		name := strings.TrimPrefix(dir, shared)
-		skipped := false
+		why := ""
 		ok := t.Run(name, func(t *testing.T) {
 			if reason, skip := unsupportedCase(t, dir); skip {
-				skipped = true
+				why = reason
 				t.Skipf("unsupported: %s", reason)
 			}
 			runCase(t, dir)
 		})
 		switch {
-		case skipped:
-			unsupported++
+		case why != "":
+			unsupported = append(unsupported, name+": "+why)
 		case ok:
 			passed++
 		default:
 			failed++
 		}
 	}
-	t.Logf("conformance: %d passed, %d failed, %d listed unsupported", passed, failed, unsupported)
+	t.Logf("conformance: %d passed, %d failed, %d listed unsupported:\n\t%s",
+		passed, failed, len(unsupported), strings.Join(unsupported, "\n\t"))
 }
 
 // unsupportedCase says why a case is outside the engine: an op missing

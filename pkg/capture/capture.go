@@ -26,6 +26,10 @@
 // length, then the message) and decoded as far as the segment goes; there
 // is no stream reassembly.
 //
+// A TCP or UDP header cut short still gives its ports, and TCP flags when
+// the flags byte is there (TCPFlags stays -1 otherwise); the frame is
+// malformed and Protocols ends in tcp or udp.
+//
 // Ports and TCP flags are those of the outermost TCP or UDP header; tunnels
 // without one (IP in IP, GRE) are decoded through, so their inner transport
 // counts. SrcIP and DstIP come from the IP header that carries the transport

@@ -3,6 +3,7 @@ package capture
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strconv"
 
@@ -47,14 +48,14 @@ const maxLayers = 32
 type decoder struct {
 	eth   layers.Ethernet
 	dot1q layers.Dot1Q
-	sll   layers.LinuxSLL
+	sll   sllLayer
 	sll2  layers.LinuxSLL2
 	loop  layers.Loopback
 	pppoe pppoeLayer
 	ppp   pppLayer
 	mpls  mplsLayer
-	ip4   layers.IPv4
-	ip6   layers.IPv6
+	ip4   ip4Layer
+	ip6   ip6Layer
 	ext   layers.IPv6ExtensionSkipper
 	gre   layers.GRE
 	arp   layers.ARP
@@ -72,6 +73,8 @@ type decoder struct {
 	payload   int                             // Options.PayloadBytes
 	payBuf    []byte
 	nameBuf   []byte
+	cut       gopacket.LayerType // TCP or UDP when its header failed to decode
+	cutData   []byte             // the bytes it had
 
 	strs          map[string]string // DNS names and protocol lists
 	ip4s          map[uint32]string // IPv4 addresses
@@ -126,6 +129,7 @@ func (d *decoder) decode(p *Packet, data []byte, linkType uint32) {
 	p.TCPFlags, p.QryName, p.RespName, p.Payload = -1, "", "", nil
 	d.layers = d.layers[:0]
 	d.nameBuf = d.nameBuf[:0]
+	d.cut, d.cutData = gopacket.LayerTypeZero, nil
 
 	first, data, ok := d.linkLayer(linkType, data)
 	if !ok {
@@ -198,7 +202,15 @@ func (d *decoder) run(first gopacket.LayerType, data []byte) bool {
 		p := d.parsers[typ]
 		err := p.DecodeLayers(data, &d.decoded)
 		d.layers = append(d.layers, d.decoded...)
-		if err != nil || len(d.decoded) == 0 {
+		if err != nil {
+			// The layer that failed is the one after the last decoded.
+			failed, rest := typ, data
+			if n := len(d.decoded); n > 0 {
+				failed, rest = d.nextOf(d.decoded[n-1]), d.payloadOf(d.decoded[n-1])
+			}
+			if failed == layers.LayerTypeTCP || failed == layers.LayerTypeUDP {
+				d.cut, d.cutData = failed, rest
+			}
 			return false
 		}
 		last := d.decoded[len(d.decoded)-1]
@@ -286,6 +298,19 @@ func (d *decoder) fields(p *Packet) {
 	}
 	if ipSrc != nil {
 		p.SrcIP, p.DstIP = d.ipString(ipSrc), d.ipString(ipDst)
+	}
+	if b := d.cutData; !hasTransport && len(b) >= 4 {
+		// A transport header cut short (snaplen, a tiny first fragment,
+		// damage) still names its ports, as tshark shows them.
+		p.SrcPort, p.DstPort = binary.BigEndian.Uint16(b), binary.BigEndian.Uint16(b[2:])
+		name := "udp"
+		if d.cut == layers.LayerTypeTCP {
+			name = "tcp"
+			if len(b) >= 14 {
+				p.TCPFlags = int(b[13]) | int(b[12]&1)<<8
+			}
+		}
+		d.addName(name)
 	}
 	last := gopacket.LayerTypeZero
 	if n := len(d.layers); n > 0 {
@@ -561,3 +586,48 @@ func (l *mplsLayer) NextLayerType() gopacket.LayerType {
 	}
 	return gopacket.LayerTypePayload
 }
+
+// sllLayer is gopacket's LinuxSLL, except that an address length over 8
+// (seen in anonymised captures) only limits the address: the header is
+// 16 bytes whatever it says, and tshark reads on.
+type sllLayer struct{ layers.LinuxSLL }
+
+func (l *sllLayer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+	if len(data) >= 16 && binary.BigEndian.Uint16(data[4:]) > 8 {
+		l.PacketType = layers.LinuxSLLPacketType(binary.BigEndian.Uint16(data))
+		l.AddrType = binary.BigEndian.Uint16(data[2:])
+		l.AddrLen = binary.BigEndian.Uint16(data[4:])
+		l.Addr = data[6:14]
+		l.EthernetType = layers.EthernetType(binary.BigEndian.Uint16(data[14:]))
+		l.BaseLayer = layers.BaseLayer{Contents: data[:16], Payload: data[16:]}
+		return nil
+	}
+	return l.LinuxSLL.DecodeFromBytes(data, df)
+}
+
+// ip4Layer and ip6Layer are gopacket's, checking the version nibble that
+// gopacket leaves unchecked: a header of another version is damage, not
+// addresses.
+type ip4Layer struct{ layers.IPv4 }
+
+func (l *ip4Layer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+	if len(data) > 0 && data[0]>>4 != 4 {
+		return fmt.Errorf("ipv4 header with version %d", data[0]>>4)
+	}
+	return l.IPv4.DecodeFromBytes(data, df)
+}
+
+type ip6Layer struct{ layers.IPv6 }
+
+func (l *ip6Layer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+	if len(data) > 0 && data[0]>>4 != 6 {
+		return fmt.Errorf("ipv6 header with version %d", data[0]>>4)
+	}
+	return l.IPv6.DecodeFromBytes(data, df)
+}
+
+var (
+	_ gopacket.DecodingLayer = (*sllLayer)(nil)
+	_ gopacket.DecodingLayer = (*ip4Layer)(nil)
+	_ gopacket.DecodingLayer = (*ip6Layer)(nil)
+)

@@ -75,7 +75,7 @@ func readAll(t *testing.T, s Source) (int64, error) {
 		if p.Protocols == "" && !p.Malformed {
 			t.Fatalf("frame %d: no layer decoded yet not malformed", n)
 		}
-		if p.Length < 0 || (p.TCPFlags != -1) != strings.Contains(p.Protocols, "tcp") {
+		if p.Length < 0 || (p.TCPFlags != -1 && !strings.Contains(p.Protocols, "tcp")) {
 			t.Fatalf("frame %d: length %d, tcp flags %d with protocols %q", n, p.Length, p.TCPFlags, p.Protocols)
 		}
 	}

@@ -16,7 +16,7 @@ func checkPacket(t *testing.T, p *Packet, payloadBytes int) {
 	if p.Protocols == "" && !p.Malformed {
 		t.Fatalf("no layer decoded yet not malformed")
 	}
-	if (p.TCPFlags != -1) != strings.Contains(p.Protocols, "tcp") || p.TCPFlags < -1 || p.TCPFlags > 511 {
+	if (p.TCPFlags != -1 && !strings.Contains(p.Protocols, "tcp")) || p.TCPFlags < -1 || p.TCPFlags > 511 {
 		t.Fatalf("tcp flags %d with protocols %q", p.TCPFlags, p.Protocols)
 	}
 	if (p.SrcIP == "") != (p.DstIP == "") {

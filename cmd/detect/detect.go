@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -40,6 +41,9 @@ func detectFlags() []cli.Flag {
 		command.LogFormatFlag(),
 	}
 }
+
+// memoryLimit is the Go runtime's soft memory limit for a run.
+const memoryLimit = 300 << 20
 
 // request is what the flags ask for, checked.
 type request struct {
@@ -120,6 +124,12 @@ func runDetect(c *cli.Context) error {
 	r, err := parseRequest(c, time.Now())
 	if err != nil {
 		return err
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The live heap of a run is about 250 MB; Go's default pacing lets
+		// the heap grow to twice that before collecting, past the 500 MB
+		// the hourly job may use. A soft limit makes it collect sooner.
+		debug.SetMemoryLimit(memoryLimit)
 	}
 	// Scoring a range again only reads, so it runs beside a cron run.
 	if !r.ranged || r.train || r.resetModel {

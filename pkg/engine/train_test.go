@@ -32,6 +32,18 @@ func loadBurn(t *testing.T) (*Model, map[string]*tensor.Dense) {
 	return m, sets[0].inputs
 }
 
+// burnWithTarget loads the PyTorch LSTM with its test input and a random
+// target for its "output".
+func burnWithTarget(t *testing.T, seed uint64) (*Model, map[string]*tensor.Dense, *tensor.Dense) {
+	t.Helper()
+	m, inputs := loadBurn(t)
+	out, err := m.Run(inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, inputs, randomLike(out["output"], seed)
+}
+
 func randomLike(t *tensor.Dense, seed uint64) *tensor.Dense {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	v := make([]float32, t.Shape().TotalSize())
@@ -45,12 +57,7 @@ func randomLike(t *tensor.Dense, seed uint64) *tensor.Dense {
 // foreign graph (PyTorch's LSTM export: Shape, Gather, Concat, Expand,
 // LSTM, Squeeze) with central finite differences of the loss.
 func TestGradients(t *testing.T) {
-	m, inputs := loadBurn(t)
-	out, err := m.Run(inputs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := randomLike(out["output"], 3)
+	m, inputs, target := burnWithTarget(t, 3)
 	loss := func() float64 {
 		got, err := m.Run(inputs)
 		if err != nil {
@@ -150,12 +157,7 @@ func TestTrainDeterministic(t *testing.T) {
 // TestTrainForeign trains the PyTorch LSTM export: its float initializers
 // move, the loss falls, and the saved file reloads with the new weights.
 func TestTrainForeign(t *testing.T) {
-	m, inputs := loadBurn(t)
-	out, err := m.Run(inputs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := randomLike(out["output"], 4)
+	m, inputs, target := burnWithTarget(t, 4)
 	tr, err := NewTrainer(m, TrainConfig{Output: "output", LR: 1e-2})
 	if err != nil {
 		t.Fatal(err)
@@ -209,12 +211,7 @@ func TestTrainerConfig(t *testing.T) {
 }
 
 func TestTrainRefusesNaN(t *testing.T) {
-	m, inputs := loadBurn(t)
-	out, err := m.Run(inputs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := randomLike(out["output"], 5)
+	m, inputs, target := burnWithTarget(t, 5)
 	target.Float32s()[0] = float32(math.NaN())
 	tr, err := NewTrainer(m, TrainConfig{Output: "output"})
 	if err != nil {

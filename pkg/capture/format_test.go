@@ -200,3 +200,30 @@ func TestLayerLimit(t *testing.T) {
 		t.Errorf("got %d layers, malformed %v; want %d, true", got, p.Malformed, maxLayers)
 	}
 }
+
+// TestDamagedFrames: frames whose headers are damaged keep what can be
+// read, as tshark shows it (TestMatchesTshark checks the same frames).
+func TestDamagedFrames(t *testing.T) {
+	tests := []struct {
+		name             string
+		file             string
+		frame            int64
+		protocols        string
+		srcPort, dstPort uint16
+		flags            int
+		malformed        bool
+	}{
+		{"tcp header cut short", "malformed/ndpi_kerberos_fuzz.pcapng", 1, "ipv4:tcp", 88, 53646, 1, true},
+		{"sll address length 227", "malformed/ndpi_reasm_crash_anon.pcapng", 8, "sll:ipv4:tcp", 51218, 21999, 16, false},
+		{"ethertype ipv4, header version 5", "malformed/ndpi_fuzz-2006-06-26-2594.pcap", 45, "eth", 0, 0, -1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := frameAt(t, filepath.Join(pcaps, tt.file), tt.frame)
+			if p.Protocols != tt.protocols || p.SrcPort != tt.srcPort || p.DstPort != tt.dstPort || p.TCPFlags != tt.flags || p.Malformed != tt.malformed {
+				t.Errorf("got %s %d>%d flags %d malformed %v, want %s %d>%d flags %d malformed %v",
+					p.Protocols, p.SrcPort, p.DstPort, p.TCPFlags, p.Malformed, tt.protocols, tt.srcPort, tt.dstPort, tt.flags, tt.malformed)
+			}
+		})
+	}
+}

@@ -1,0 +1,44 @@
+package detector
+
+import (
+	"testing"
+
+	"portwatch/pkg/features"
+)
+
+func TestExplain(t *testing.T) {
+	l, err := features.NewLayout(features.DefaultChannels())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sshd := features.Socket{Port: 22, Protocol: "tcp", Family: 4, Address: "0.0.0.0", State: "listen", Process: "sshd"}
+	nc6 := features.Socket{Port: 4444, Protocol: "tcp", Family: 6, Address: "::", State: "listen", Process: "nc"}
+	nc4 := features.Socket{Port: 4444, Protocol: "tcp", Family: 4, Address: "0.0.0.0", State: "listen", Process: "nc"}
+	dns := features.Socket{Port: 5353, Protocol: "udp", Family: 4, Address: "0.0.0.0", State: "unconn", Process: "avahi-daemon"}
+	before := &features.Round{ID: 1, Sockets: []features.Socket{sshd}}
+	after := &features.Round{ID: 2, Sockets: []features.Socket{nc4, nc6, dns}}
+	w := features.Window{Rounds: []*features.Round{before, after}}
+	tests := []struct {
+		name string
+		cell Cell
+		want Port
+	}{
+		{"new on both families", Cell{Channel: 0, Port: 4444, Observed: 1, Expected: 0.001, Error: 6.9},
+			Port{Port: 4444, Protocol: "tcp", State: "listen", Channel: "tcp_listen", Change: "new", Address: "0.0.0.0,::", Process: "nc"}},
+		{"vanished, named from the earlier round", Cell{Channel: 0, Port: 22, Observed: 0, Expected: 0.99, Error: 4.6},
+			Port{Port: 22, Protocol: "tcp", State: "listen", Channel: "tcp_listen", Change: "vanished", Address: "0.0.0.0", Process: "sshd"}},
+		{"udp", Cell{Channel: 1, Port: 5353, Observed: 1, Expected: 0.01, Error: 4.6},
+			Port{Port: 5353, Protocol: "udp", State: "unconn", Channel: "udp_bound", Change: "new", Address: "0.0.0.0", Process: "avahi-daemon"}},
+		{"never seen anywhere", Cell{Channel: 2, Port: 40000, Observed: 0, Expected: 0.9, Error: 2.3},
+			Port{Port: 40000, Protocol: "tcp", State: "established", Channel: "tcp_conn", Change: "vanished"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := explain(l, w, []Cell{tt.cell})[0]
+			tt.want.Error, tt.want.Observed, tt.want.Expected = tt.cell.Error, tt.cell.Observed, tt.cell.Expected
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,55 @@
+package detector
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"portwatch/pkg/features"
+)
+
+// A host with sshd always listening, a dev server on 3000 half the time, and
+// a client opening a fresh ephemeral connection (in 32768..60999) every round.
+func TestBasePrior(t *testing.T) {
+	l, err := features.NewLayout(features.DefaultChannels())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	rounds := make([]features.Round, n)
+	start := time.Date(2026, 11, 12, 0, 0, 0, 0, time.UTC)
+	for i := range rounds {
+		socks := []features.Socket{{Port: 22, Protocol: "tcp", State: "listen", Address: "0.0.0.0"}}
+		if i%2 == 0 {
+			socks = append(socks, features.Socket{Port: 3000, Protocol: "tcp", State: "listen", Address: "127.0.0.1"})
+		}
+		socks = append(socks, features.Socket{Port: uint16(32768 + (i*7919)%28232), Protocol: "tcp", State: "established"})
+		rounds[i] = features.Round{ID: int64(i + 1), Start: start.Add(time.Duration(i) * time.Minute), Sockets: socks}
+	}
+	ws, err := features.Windows(rounds, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := basePrior(l, ws)
+	listen, conn := 0, 2*features.Ports
+	tests := []struct {
+		name     string
+		cell     int
+		min, max float64
+	}{
+		{"always-on listener", listen + 22, 1 - 2*eps, 1},
+		{"half-time listener", listen + 3000, 0.49, 0.51},
+		{"listener never seen", listen + 4444, 0, eps},
+		{"listener never seen in the ephemeral range", listen + 45000, 0, eps},
+		// one connection a round over 28 blocks of 1024: about 1/28672, at least the floor
+		{"fresh ephemeral connection", conn + 45001, pooledFloor, 1.0 / 20000},
+		{"connection below the ephemeral range", conn + 1000, 0, eps},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := p[tt.cell]; got < tt.min || got > tt.max || math.IsNaN(got) {
+				t.Errorf("p: got %g, want in [%g, %g]", got, tt.min, tt.max)
+			}
+		})
+	}
+}

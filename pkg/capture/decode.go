@@ -116,9 +116,6 @@ func newDecoder(payloadBytes int) *decoder {
 	// DNS gets a parser of its own, started by hand on the ports that carry
 	// it; the parser also turns a panic in the layer into an error.
 	d.dnsParser = gopacket.NewDecodingLayerParser(layers.LayerTypeDNS, &d.dns)
-	if d.payload > 0 {
-		d.payBuf = make([]byte, d.payload)
-	}
 	return d
 }
 
@@ -337,8 +334,9 @@ func (d *decoder) fields(p *Packet) {
 	}
 	p.Protocols = d.lastProtocols
 	if d.payload > 0 && len(transport) > 0 {
-		n := copy(d.payBuf, transport)
-		p.Payload = d.payBuf[:n]
+		// The buffer grows to the largest payload kept, not to PayloadBytes.
+		d.payBuf = append(d.payBuf[:0], transport[:min(len(transport), d.payload)]...)
+		p.Payload = d.payBuf
 	}
 }
 

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bufio"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -133,4 +134,39 @@ func TestReadEveryCapture(t *testing.T) {
 		files++
 	}
 	t.Logf("%d files, %d frames read", files, frames)
+}
+
+// TestPayloadBytes: payload bytes only when asked, never more than asked.
+func TestPayloadBytes(t *testing.T) {
+	// dns/ndpi_dns.pcap frame 1: a 34-byte DNS message over UDP (tshark's udp.payload).
+	const msg = "dca28180000100000000000003777777016c06676f6f676c6503636f6d00001c0001"
+	tests := []struct {
+		n    int
+		want string // hex; "nil" for no slice at all
+	}{
+		{0, "nil"},
+		{-1, "nil"},
+		{4, msg[:8]},
+		{1 << 16, msg},
+	}
+	for _, tt := range tests {
+		t.Run(strconv.Itoa(tt.n), func(t *testing.T) {
+			s, err := OpenFile(filepath.Join(pcaps, "dns/ndpi_dns.pcap"), Options{PayloadBytes: tt.n})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			p, err := s.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := hex.EncodeToString(p.Payload)
+			if p.Payload == nil {
+				got = "nil"
+			}
+			if got != tt.want {
+				t.Errorf("payload: got %s, want %s", got, tt.want)
+			}
+		})
+	}
 }

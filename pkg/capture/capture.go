@@ -4,7 +4,8 @@
 // first payload bytes.
 //
 // Decoding uses gopacket's DecodingLayerParser over layers allocated once per
-// Source, so the steady state does not allocate per packet. The file reader is
+// Source, and strings (addresses, DNS names, layer lists) are cached, so the
+// steady state allocates only for values not seen before. The file reader is
 // the package's own: it streams pcap and pcapng in constant memory and
 // tolerates what real files contain (caplen > snaplen, sub-second fields out
 // of range, timestamps going backwards, FCS bits in the link-type field,
@@ -21,8 +22,8 @@
 // header except DNS, so tunnels over UDP (VXLAN, Teredo, GTP) end at udp.
 //
 // DNS names are text: the root is "<Root>" (as tshark shows it) and bytes
-// outside printable ASCII are written \DDD, decimal, as in RFC 1035 master
-// files. A DNS message over TCP is read from the start of a segment (2-byte
+// outside printable ASCII, and the backslash, are written \DDD, decimal, as
+// in RFC 1035 master files. A DNS message over TCP is read from the start of a segment (2-byte
 // length, then the message) and decoded as far as the segment goes; there
 // is no stream reassembly.
 //

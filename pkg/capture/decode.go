@@ -392,15 +392,15 @@ func (d *decoder) dnsName(b []byte) string {
 	return s
 }
 
-// appendDNSName writes a name as text: the root as "<Root>" and bytes that
-// are not printable ASCII as \DDD (RFC 1035 master-file style), so the
-// database only ever holds plain text.
+// appendDNSName writes a name as text: the root as "<Root>", and bytes that
+// are not printable ASCII, and the backslash, as \DDD (RFC 1035 master-file
+// style), so the database only ever holds plain text and it reads back.
 func appendDNSName(dst, name []byte) []byte {
 	if len(name) == 0 {
 		return append(dst, "<Root>"...)
 	}
 	for _, c := range name {
-		if c < 0x20 || c > 0x7e {
+		if c < 0x20 || c > 0x7e || c == '\\' {
 			dst = append(dst, '\\', '0'+c/100, '0'+c/10%10, '0'+c%10)
 			continue
 		}

@@ -227,3 +227,18 @@ func TestDamagedFrames(t *testing.T) {
 		})
 	}
 }
+
+func TestAppendDNSName(t *testing.T) {
+	tests := []struct{ name, want string }{
+		{"", "<Root>"},
+		{"www.example.com", "www.example.com"},
+		{"a\x00b", `a\000b`},
+		{"caf\xc3\xa9", `caf\195\169`},
+		{`back\slash`, `back\092slash`},
+	}
+	for _, tt := range tests {
+		if got := string(appendDNSName(nil, []byte(tt.name))); got != tt.want {
+			t.Errorf("appendDNSName(%q) = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

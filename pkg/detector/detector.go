@@ -3,11 +3,15 @@
 // the ports behind each anomalous round, stores the verdicts, and refits the
 // model on the rounds it judged normal.
 //
-// A round's score is the negative log-likelihood of its port occupancy
-// under the model's reconstruction (see score); the threshold is calibrated
-// by peaks-over-threshold (pkg/threshold) on scores of windows the model was
-// not trained on, kept in the model file, and updated with each run's normal
-// scores. It is never derived from the batch being scored.
+// A round is judged on two statistics of the model's reconstruction read as
+// per-port probabilities (see score): its total surprise (the negative
+// log-likelihood, the sum of per-cell cross-entropy) and its peak surprise
+// (the largest single cell's). Each has a limit calibrated on windows the
+// model was not trained on (see calibration), kept in the model file and
+// updated with each run's normal rounds; never derived from the batch being
+// scored. The score is the larger ratio of statistic to limit, so 1 is the
+// threshold. A first training starts the output layer from the ports' base
+// rates (see basePrior), so the autoencoder learns what time and context add.
 //
 // Three entry points:
 //

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"slices"
 	"time"
 )
 
@@ -109,20 +110,26 @@ func newRecordReader(r io.Reader) (*recordReader, error) {
 }
 
 // read returns the next n bytes in rr.buf. A short read is damage to the
-// record or block that starts at byte start.
+// record or block that starts at byte start. The buffer grows with the bytes
+// that actually arrive, so a corrupt length in a short file costs no more
+// memory than the file.
 func (rr *recordReader) read(start int64, n int) ([]byte, error) {
-	if cap(rr.buf) < n {
-		rr.buf = make([]byte, n)
-	}
-	b := rr.buf[:n]
-	got, err := io.ReadFull(rr.r, b)
-	rr.offset += int64(got)
-	if err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			err = fmt.Errorf("truncated: %d of %d bytes", got, n)
+	b := rr.buf[:0]
+	for len(b) < n {
+		chunk := min(n-len(b), 1<<20)
+		b = slices.Grow(b, chunk)
+		got, err := io.ReadFull(rr.r, b[len(b):len(b)+chunk])
+		b = b[:len(b)+got]
+		rr.offset += int64(got)
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+				err = fmt.Errorf("truncated: %d of %d bytes", len(b), n)
+			}
+			rr.buf = b
+			return nil, &damage{offset: start, err: err}
 		}
-		return nil, &damage{offset: start, err: err}
 	}
+	rr.buf = b
 	return b, nil
 }
 

@@ -13,31 +13,43 @@ import (
 //     kill leaves it running;
 //   - pcap: a 9,924-frame ingest, one transaction, so a kill leaves all of
 //     it or nothing;
-//   - bench: the 163,137-frame benchmark capture cut at 70,000 frames, which
+//   - bench: the 163,137-frame benchmark capture cut at 100,000 frames, which
 //     commits once at 65,536 frames with a round still running.
 //
-// The first run of each kind is not killed: it stores complete rounds and
-// times the kind, and later kills fall at a uniform random delay below
-// that time. Just before each kill the test reads the rounds; after it,
-// integrity_check must pass and every round complete before the run or at
-// the kill must be there with all its rows. Then the next collect (an
-// 11-frame ingest) must mark exactly the rounds left running interrupted.
+// The first two runs of each kind are not killed: they store complete
+// rounds and time the kind. Each later kill falls at a uniform random delay
+// within that time, from the run's start or, for bench, from when its
+// commit shows; the time shrinks by a tenth whenever a run ends before its
+// kill (runs get quicker once the database exists, slower under load). Just
+// before each kill the test reads the rounds table. After it,
+// integrity_check must pass, every round complete before the run must be
+// there with all its rows, every round complete at the kill must be there
+// with a packets row per frame, and the next collect (an 11-frame ingest)
+// must mark exactly the rounds left running interrupted.
 func TestKillCollect(t *testing.T) {
 	slow(t)
 	rnd := newRand(t)
+	// Kills fall at a uniform random delay below window times the unkilled
+	// run's length, from the run's start or, with afterCommit, from when its
+	// first commit shows (new rounds in the table).
 	kinds := []struct {
-		name   string
-		args   []string
-		trials int
+		name        string
+		args        []string
+		trials      int
+		afterCommit bool
+		window      float64
 	}{
-		{"live", []string{"-r", "1", "--scan-interval", "200ms"}, 20},
-		{"pcap", []string{"-r", "1", "--pcap", connectScan}, 20},
-		{"bench", []string{"-r", "60", "--max-packets", "70000", "--pcap", benchmark}, 10},
+		{"live", []string{"-r", "1", "--scan-interval", "200ms"}, 20, false, 0.9},
+		{"pcap", []string{"-r", "1", "--pcap", connectScan}, 20, false, 0.8},
+		// The commit at 65,536 of 100,000 frames leaves a third of the run.
+		{"bench", []string{"-r", "60", "--max-packets", "100000", "--pcap", benchmark}, 10, true, 0.3},
 	}
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
 			db := filepath.Join(t.TempDir(), "ports.db")
-			// The unkilled first run: what one run stores, and how long it takes.
+			// Two unkilled runs: the first creates the database, the second
+			// says what one run stores and how long it takes.
+			collect(t, db, k.args...)
 			began := time.Now()
 			full := collect(t, db, k.args...)
 			took := time.Since(began)
@@ -47,11 +59,15 @@ func TestKillCollect(t *testing.T) {
 			t.Logf("unkilled run: %d rounds, %d frames in %v", full.Rounds, full.Frames, took)
 			var killed, finished, interrupted int
 			for trial := range k.trials {
-				delay := time.Duration(rnd.Int64N(int64(took)))
+				delay := time.Duration(rnd.Int64N(int64(k.window * float64(took))))
 				before := rounds(t, db)
 				p := start(t, command("collect", append([]string{"-d", db, "--log-format", "json"}, k.args...)...))
-				time.Sleep(time.Until(p.started.Add(delay)))
-				atKill := rounds(t, db)
+				from := p.started
+				if k.afterCommit {
+					from = waitRounds(t, db, len(before), p.started.Add(2*took+time.Second))
+				}
+				time.Sleep(time.Until(from.Add(delay)))
+				atKill := roundsOnly(t, db)
 				r, err := p.kill()
 				if err != nil {
 					t.Fatal(err)
@@ -61,6 +77,7 @@ func TestKillCollect(t *testing.T) {
 					killed++
 				case r.code == 0:
 					finished++
+					took -= took / 10
 				default:
 					t.Fatalf("trial %d (kill after %v): collect failed before the kill: %s", trial, delay, r)
 				}
@@ -87,7 +104,7 @@ func TestKillCollect(t *testing.T) {
 					t.Errorf("trial %d: %d rounds running after the next run, want 0", trial, n)
 				}
 				interrupted += len(running)
-				t.Logf("trial %d: kill after %v: killed %v, rounds %d -> %d, left running %v",
+				t.Logf("trial %d: kill delay %v: killed %v, rounds %d -> %d, left running %v",
 					trial, delay, r.killed, len(before), len(after), running)
 				if t.Failed() {
 					t.FailNow() // the next trials would only repeat the failure
@@ -145,4 +162,16 @@ func runningIDs(m map[int64]round) []int64 {
 	}
 	slices.Sort(ids)
 	return ids
+}
+
+// waitRounds polls the database at path until it holds more than n rounds,
+// or until deadline, and returns when that was.
+func waitRounds(t *testing.T, path string, n int, deadline time.Time) time.Time {
+	t.Helper()
+	db := openDB(t, path)
+	defer db.Close()
+	for time.Now().Before(deadline) && queryInt(t, db, "SELECT count(*) FROM rounds") <= int64(n) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return time.Now()
 }

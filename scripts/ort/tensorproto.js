@@ -69,8 +69,9 @@ function decode(buf) {
   const [typeName, Arr, size] = t;
   let data;
   if (raw) {
-    const copy = Buffer.from(raw); // aligned copy
-    data = new Arr(copy.buffer, copy.byteOffset, copy.length / size);
+    // A fresh ArrayBuffer: typed arrays need an offset aligned to their size.
+    const copy = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length);
+    data = new Arr(copy, 0, raw.length / size);
   } else if (type === 1) data = Float32Array.from(floats);
   else if (type === 11) data = Float64Array.from(doubles);
   else if (type === 7) data = BigInt64Array.from(int64s);

@@ -299,33 +299,38 @@ func (v *ValueInfo) readType(f field) error {
 				v.ElemType = int32(t)
 				return err
 			case 2:
-				if err := f.want(2); err != nil {
-					return err
-				}
-				v.Dims = []Dim{}
-				return walk(f.val, func(f field) error {
-					if f.num != 1 {
-						return nil
-					}
-					if err := f.want(2); err != nil {
-						return err
-					}
-					var d Dim
-					err := walk(f.val, func(f field) error {
-						var err error
-						switch f.num {
-						case 1:
-							d.Value, err = f.varint()
-						case 2:
-							d.Param, err = f.str()
-						}
-						return err
-					})
-					v.Dims = append(v.Dims, d)
-					return err
-				})
+				return v.readShape(f)
 			}
 			return nil
 		})
+	})
+}
+
+// readShape reads TensorShapeProto: one Dim per dim entry.
+func (v *ValueInfo) readShape(f field) error {
+	if err := f.want(2); err != nil {
+		return err
+	}
+	v.Dims = []Dim{}
+	return walk(f.val, func(f field) error {
+		if f.num != 1 {
+			return nil
+		}
+		if err := f.want(2); err != nil {
+			return err
+		}
+		var d Dim
+		err := walk(f.val, func(f field) error {
+			var err error
+			switch f.num {
+			case 1:
+				d.Value, err = f.varint()
+			case 2:
+				d.Param, err = f.str()
+			}
+			return err
+		})
+		v.Dims = append(v.Dims, d)
+		return err
 	})
 }

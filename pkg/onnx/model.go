@@ -11,6 +11,8 @@ package onnx
 import (
 	"errors"
 	"fmt"
+
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // ModelProto, GraphProto, NodeProto and ValueInfoProto field numbers.
@@ -110,7 +112,7 @@ func ReadModel(b []byte) (*Model, error) {
 		case mOpsetImport:
 			var domain string
 			var version int64
-			if err = f.want(2); err == nil {
+			if err = f.want(protowire.BytesType); err == nil {
 				err = walk(f.val, func(f field) error {
 					var err error
 					switch f.num {
@@ -152,7 +154,7 @@ func ReadModel(b []byte) (*Model, error) {
 
 func readProp(f field) (Prop, error) {
 	var p Prop
-	if err := f.want(2); err != nil {
+	if err := f.want(protowire.BytesType); err != nil {
 		return p, err
 	}
 	err := walk(f.val, func(f field) error {
@@ -172,7 +174,7 @@ func (g *Graph) read(b []byte) error {
 	return walk(b, func(f field) error {
 		switch f.num {
 		case gName, gNode, gInitializer, gInput, gOutput:
-			if err := f.want(2); err != nil {
+			if err := f.want(protowire.BytesType); err != nil {
 				return err
 			}
 		}
@@ -239,7 +241,7 @@ func readNode(b []byte) (Node, error) {
 
 // readAttr keeps a TENSOR attribute's encoded value.
 func (n *Node) readAttr(f field) error {
-	if err := f.want(2); err != nil {
+	if err := f.want(protowire.BytesType); err != nil {
 		return err
 	}
 	var name string
@@ -282,14 +284,14 @@ func readValueInfo(b []byte) (ValueInfo, error) {
 
 // readType reads TypeProto.tensor_type: elem_type and shape.
 func (v *ValueInfo) readType(f field) error {
-	if err := f.want(2); err != nil {
+	if err := f.want(protowire.BytesType); err != nil {
 		return err
 	}
 	return walk(f.val, func(f field) error {
 		if f.num != 1 {
 			return nil // sequence, map, optional: left untyped
 		}
-		if err := f.want(2); err != nil {
+		if err := f.want(protowire.BytesType); err != nil {
 			return err
 		}
 		return walk(f.val, func(f field) error {
@@ -308,7 +310,7 @@ func (v *ValueInfo) readType(f field) error {
 
 // readShape reads TensorShapeProto: one Dim per dim entry.
 func (v *ValueInfo) readShape(f field) error {
-	if err := f.want(2); err != nil {
+	if err := f.want(protowire.BytesType); err != nil {
 		return err
 	}
 	v.Dims = []Dim{}
@@ -316,7 +318,7 @@ func (v *ValueInfo) readShape(f field) error {
 		if f.num != 1 {
 			return nil
 		}
-		if err := f.want(2); err != nil {
+		if err := f.want(protowire.BytesType); err != nil {
 			return err
 		}
 		var d Dim

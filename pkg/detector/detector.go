@@ -164,7 +164,7 @@ func (d *Detector) learn(m *model, ws []features.Window, rs []Scored) (bool, err
 	if err := m.cal.update(sts); err != nil {
 		return false, fmt.Errorf("update threshold: %w", err)
 	}
-	if _, _, err := d.fit(m, normal, 1, d.cfg.RefitSize); err != nil {
+	if _, _, err := d.fit(m, normal, 1, d.cfg.RefitSize, refitRate); err != nil {
 		return false, err
 	}
 	m.roundsTrained += len(normal)
@@ -317,7 +317,7 @@ func (d *Detector) train(m *model, rounds []features.Round) (*Result, error) {
 	}
 	tr := &Training{Rounds: len(rounds), Windows: len(train)}
 	tr.Prior = m.setPrior(basePrior(m.layout, train))
-	if tr.Epochs, tr.Loss, err = d.fit(m, train, d.cfg.Epochs, d.cfg.EpochSize); err != nil {
+	if tr.Epochs, tr.Loss, err = d.fit(m, train, d.cfg.Epochs, d.cfg.EpochSize, trainRate); err != nil {
 		return nil, err
 	}
 	scored, err := d.score(m, held)
@@ -386,12 +386,12 @@ const minGain = 0.01
 // each of at most size windows (0: all; a bound on the time a training
 // takes however many rounds there are), stopping when an epoch improves the
 // mean loss by less than minGain. It returns the epochs run and the last
-// epoch's mean loss.
-func (d *Detector) fit(m *model, ws []features.Window, epochs, size int) (int, float64, error) {
+// epoch's mean loss. lr is Adam's step size.
+func (d *Detector) fit(m *model, ws []features.Window, epochs, size int, lr float64) (int, float64, error) {
 	// Seeded by what the model has seen, so each run's refit draws anew
 	// yet a rerun on the same data does the same.
 	rng := rand.New(rand.NewPCG(d.cfg.Seed, uint64(m.roundsTrained)))
-	if err := m.startTraining(rng.Uint64()); err != nil {
+	if err := m.startTraining(rng.Uint64(), lr); err != nil {
 		return 0, 0, err
 	}
 	b := newBatcher(m, d.cfg.Batch)

@@ -45,6 +45,7 @@ type model struct {
 	roundsTrained int
 	trainedUntil  time.Time
 	trainer       *engine.Trainer // set by startTraining
+	lr            float64         // the trainer's step size
 }
 
 // loadModel reads and checks the model file at path. A missing file is an

@@ -17,8 +17,13 @@ import (
 // most this many, and re-ingesting the file brings them back.
 const fileCommitEvery = 1 << 16
 
-// checkCancelEvery is how many frames pass between looks at the context.
-const checkCancelEvery = 1024
+// Ingest reads and decodes a file on one goroutine while another writes to
+// SQLite, handing over batches of framesPerBatch; batchesInFlight of them
+// bound the memory read ahead.
+const (
+	framesPerBatch  = 256
+	batchesInFlight = 3
+)
 
 // ingestFiles ingests each file in turn. A bad file does not stop the
 // others; every file's error is returned.
@@ -42,13 +47,6 @@ func ingestFiles(ctx context.Context, w *store.Writer, o Options, sum *Summary) 
 // errMaxPackets ends ingest when Options.MaxPackets frames are stored.
 var errMaxPackets = errors.New("max packets reached")
 
-// fileRound is the round a file's frames are going into.
-type fileRound struct {
-	id         int64
-	start, end time.Time
-	counts     store.Counts
-}
-
 // ingestFile stores one capture file's frames in rounds of o.Round of capture time.
 func ingestFile(ctx context.Context, w *store.Writer, path string, o Options, sum *Summary) error {
 	src, err := capture.OpenFile(path, capture.Options{PayloadBytes: o.PayloadBytes})
@@ -56,95 +54,189 @@ func ingestFile(ctx context.Context, w *store.Writer, path string, o Options, su
 		return badInput(err)
 	}
 	defer src.Close()
-	in := fileIngest{w: w, src: src, o: o, sum: sum, source: "pcap:" + filepath.Base(path)}
-	err = in.run(ctx)
+	r := startReader(src)
+	in := fileIngest{w: w, o: o, sum: sum, source: "pcap:" + filepath.Base(path)}
+	err = in.run(ctx, r)
 	status := store.Complete
 	if err != nil && !errors.Is(err, errMaxPackets) {
 		status = store.Interrupted
 	}
-	err = joinDistinct(badInput(err), in.endRound(status), w.Commit())
+	skipped := r.stop().Skipped
+	err = joinDistinct(badInput(err), in.endRound(status, skipped), w.Commit())
 	// Records skipped after the last frame, or in a file without frames, belong to no round.
-	sum.Counts.Skipped += src.Stats().Skipped - in.skipped
+	sum.Counts.Skipped += skipped - in.skipped
 	return err
+}
+
+// frame is a packet read ahead, with what the writer needs besides.
+type frame struct {
+	store.Packet
+	malformed bool
+	skipped   int64 // records the source had skipped when it returned this frame
+}
+
+// batch is frames read ahead, then the error that ended the file (io.EOF
+// at its end) once the frames are taken.
+type batch struct {
+	frames   []frame
+	payloads []byte // the frames' payloads, copied: the source reuses its buffer
+	err      error
+}
+
+// reader decodes a file on its own goroutine.
+type reader struct {
+	src   capture.Source
+	full  chan *batch
+	free  chan *batch
+	done  chan struct{}
+	ended chan struct{}
+}
+
+func startReader(src capture.Source) *reader {
+	r := &reader{src: src, full: make(chan *batch, batchesInFlight), free: make(chan *batch, batchesInFlight),
+		done: make(chan struct{}), ended: make(chan struct{})}
+	for range batchesInFlight {
+		r.free <- &batch{frames: make([]frame, 0, framesPerBatch)}
+	}
+	go r.read()
+	return r
+}
+
+func (r *reader) read() {
+	defer close(r.ended)
+	for {
+		var b *batch
+		select {
+		case b = <-r.free:
+		case <-r.done:
+			return
+		}
+		b.frames, b.payloads, b.err = b.frames[:0], b.payloads[:0], nil
+		for len(b.frames) < framesPerBatch && b.err == nil {
+			var p *capture.Packet
+			if p, b.err = r.src.Next(); b.err == nil {
+				b.add(p, r.src.Stats().Skipped)
+			}
+		}
+		select {
+		case r.full <- b:
+		case <-r.done:
+			return
+		}
+		if b.err != nil {
+			return
+		}
+	}
+}
+
+func (b *batch) add(p *capture.Packet, skipped int64) {
+	b.frames = append(b.frames, frame{malformed: p.Malformed, skipped: skipped})
+	f := &b.frames[len(b.frames)-1]
+	packetOf(p, &f.Packet)
+	if p.Payload != nil {
+		// Earlier frames keep their slices of an outgrown buffer, whose
+		// bytes were copied when they came.
+		start := len(b.payloads)
+		b.payloads = append(b.payloads, p.Payload...)
+		f.Payload = b.payloads[start:len(b.payloads):len(b.payloads)]
+	}
+}
+
+// next returns the next batch; give it back with recycle.
+func (r *reader) next() *batch { return <-r.full }
+
+func (r *reader) recycle(b *batch) { r.free <- b }
+
+// stop ends the reader goroutine and returns the source's final counts.
+func (r *reader) stop() capture.Stats {
+	close(r.done)
+	<-r.ended
+	return r.src.Stats()
+}
+
+// fileRound is the round a file's frames are going into.
+type fileRound struct {
+	id         int64
+	start, end time.Time
+	counts     store.Counts
 }
 
 // fileIngest is one file's ingest in progress.
 type fileIngest struct {
 	w       *store.Writer
-	src     capture.Source
 	o       Options
 	sum     *Summary
 	source  string
 	round   *fileRound // nil before the first frame
 	skipped int64      // records skipped and counted in rounds so far
-	pkt     store.Packet
+	stored  int64      // frames stored since the last commit
 }
 
-func (in *fileIngest) run(ctx context.Context) error {
-	for n := int64(1); ; n++ {
-		if n%checkCancelEvery == 0 && ctx.Err() != nil {
-			return ErrInterrupted
+func (in *fileIngest) run(ctx context.Context, r *reader) error {
+	for {
+		b := r.next()
+		for i := range b.frames {
+			if err := in.store(&b.frames[i]); err != nil {
+				return err
+			}
 		}
-		if in.o.MaxPackets > 0 && in.sum.Counts.Frames >= in.o.MaxPackets {
-			return errMaxPackets
-		}
-		p, err := in.src.Next()
-		if err == io.EOF {
+		if b.err == io.EOF {
 			return nil
 		}
+		if b.err != nil {
+			return b.err
+		}
+		r.recycle(b)
+		if ctx.Err() != nil {
+			return ErrInterrupted
+		}
+	}
+}
+
+// store writes one frame into its round, starting a round when its time has come.
+func (in *fileIngest) store(f *frame) error {
+	if in.o.MaxPackets > 0 && in.sum.Counts.Frames >= in.o.MaxPackets {
+		return errMaxPackets
+	}
+	if in.round == nil || !f.Time.Before(in.round.start.Add(in.o.Round)) {
+		if err := in.endRound(store.Complete, f.skipped); err != nil {
+			return err
+		}
+		id, err := in.w.StartRound(f.Time, in.source)
 		if err != nil {
 			return err
 		}
-		if in.round == nil || !p.Time.Before(in.round.start.Add(in.o.Round)) {
-			if err := in.startRound(p.Time); err != nil {
-				return err
-			}
-		}
-		r := in.round
-		if p.Time.After(r.end) {
-			r.end = p.Time
-		}
-		r.counts.Frames++
-		in.sum.Counts.Frames++
-		if p.Malformed {
-			r.counts.Malformed++
-			in.sum.Counts.Malformed++
-		}
-		packetOf(p, &in.pkt)
-		if err := in.w.AddPacket(r.id, &in.pkt); err != nil {
-			return err
-		}
-		if n%fileCommitEvery == 0 {
-			if err := in.w.Commit(); err != nil {
-				return err
-			}
-		}
+		in.round = &fileRound{id: id, start: f.Time, end: f.Time}
+		in.sum.Rounds++
 	}
-}
-
-// startRound ends the current round complete and starts one at t.
-func (in *fileIngest) startRound(t time.Time) error {
-	if err := in.endRound(store.Complete); err != nil {
+	r := in.round
+	if f.Time.After(r.end) {
+		r.end = f.Time
+	}
+	r.counts.Frames++
+	in.sum.Counts.Frames++
+	if f.malformed {
+		r.counts.Malformed++
+		in.sum.Counts.Malformed++
+	}
+	if err := in.w.AddPacket(r.id, &f.Packet); err != nil {
 		return err
 	}
-	id, err := in.w.StartRound(t, in.source)
-	if err != nil {
-		return err
+	if in.stored++; in.stored == fileCommitEvery {
+		in.stored = 0
+		return in.w.Commit()
 	}
-	in.round = &fileRound{id: id, start: t, end: t}
-	in.sum.Rounds++
 	return nil
 }
 
 // endRound ends the current round, if any, with the records skipped since
-// the previous round ended.
-func (in *fileIngest) endRound(status store.Status) error {
+// the previous round ended (skipped is the source's count now).
+func (in *fileIngest) endRound(status store.Status, skipped int64) error {
 	r := in.round
 	if r == nil {
 		return nil
 	}
 	in.round = nil
-	skipped := in.src.Stats().Skipped
 	r.counts.Skipped = skipped - in.skipped
 	in.skipped = skipped
 	in.sum.Counts.Skipped += r.counts.Skipped

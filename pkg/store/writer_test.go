@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -189,13 +190,14 @@ func TestFailedWriteKeepsCommittedRows(t *testing.T) {
 	if err := w.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	// Round 999 does not exist: the foreign key fails the batch.
-	var failed error
-	for i := int64(11); i <= 200 && failed == nil; i++ {
-		failed = w.AddPacket(999, packet(i, nil))
+	for i := int64(11); i <= 20; i++ {
+		if err := w.AddPacket(id, packet(i, nil)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if failed == nil {
-		t.Fatal("packets of a missing round were accepted")
+	// SQLite rejects the protocol (CHECK constraint): a real failed write.
+	if err := w.AddScan(id, t0, []store.Port{{Port: 80, Protocol: "sctp", Family: 4, Address: "0.0.0.0", State: "listen"}}); err == nil {
+		t.Fatal("a port with protocol sctp was accepted")
 	}
 	if err := w.EndRound(id, t0, store.Complete, store.Counts{}); err == nil {
 		t.Error("EndRound after a failed write succeeded, want the first error again")
@@ -210,6 +212,31 @@ func TestFailedWriteKeepsCommittedRows(t *testing.T) {
 		t.Errorf("running rounds = %d, want 1", got)
 	}
 	storetest.Integrity(t, db)
+}
+
+func TestWriterRejectsRoundsItDidNotStart(t *testing.T) {
+	db, _ := storetest.New(t)
+	first := newWriter(t, db)
+	id, err := first.StartRound(t0, "live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w := newWriter(t, db)
+	defer w.Close()
+	for _, round := range []int64{id, id + 1, 0, -1} {
+		if err := w.AddPacket(round, packet(1, nil)); !errors.Is(err, store.ErrUnknownRound) {
+			t.Errorf("AddPacket(round %d) = %v, want ErrUnknownRound", round, err)
+		}
+		if err := w.AddScan(round, t0, nil); !errors.Is(err, store.ErrUnknownRound) {
+			t.Errorf("AddScan(round %d) = %v, want ErrUnknownRound", round, err)
+		}
+		if err := w.EndRound(round, t0, store.Complete, store.Counts{}); !errors.Is(err, store.ErrUnknownRound) {
+			t.Errorf("EndRound(round %d) = %v, want ErrUnknownRound", round, err)
+		}
+	}
 }
 
 func TestMarkInterrupted(t *testing.T) {

@@ -73,7 +73,9 @@ func (m *Model) forward(p *nn.Pass, inputs map[string]*tensor.Dense, train bool)
 			return nil, fmt.Errorf("node %s: %d outputs, the node names %d", n.name, len(out), len(n.out))
 		}
 		for j, name := range n.out {
-			if name != "" {
+			// An output nothing reads (a Dropout mask, an LSTM's unused Y)
+			// is not kept beyond this node unless training needs it.
+			if name != "" && (train || left[name] > 0 || keep[name]) {
 				values[name] = out[j]
 			}
 		}

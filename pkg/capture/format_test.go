@@ -201,8 +201,8 @@ func TestLayerLimit(t *testing.T) {
 	}
 }
 
-// TestDamagedFrames: frames whose headers are damaged keep what can be
-// read, as tshark shows it (TestMatchesTshark checks the same frames).
+// TestDamagedFrames holds frames of real captures whose damage hit decoder
+// defects or differences from tshark; TestMatchesTshark checks them too.
 func TestDamagedFrames(t *testing.T) {
 	tests := []struct {
 		name             string
@@ -211,18 +211,27 @@ func TestDamagedFrames(t *testing.T) {
 		protocols        string
 		srcPort, dstPort uint16
 		flags            int
+		qry              string
 		malformed        bool
 	}{
-		{"tcp header cut short", "malformed/ndpi_kerberos_fuzz.pcapng", 1, "ipv4:tcp", 88, 53646, 1, true},
-		{"sll address length 227", "malformed/ndpi_reasm_crash_anon.pcapng", 8, "sll:ipv4:tcp", 51218, 21999, 16, false},
-		{"ethertype ipv4, header version 5", "malformed/ndpi_fuzz-2006-06-26-2594.pcap", 45, "eth", 0, 0, -1, true},
+		// A question whose name ends the message: no type and class. gopacket
+		// v1.1.19 read them past the slice's length (stale bytes, or a panic
+		// at the end of the buffer) and reported the question; its maintained
+		// fork github.com/gopacket/gopacket checks the length.
+		{"dns question without type and class", "scans/evilfingers_xscan.pcap", 11498, "eth:ipv4:udp:dns", 1675, 53, -1, "", true},
+		// A DNS message longer than its TCP segment: what the segment holds is
+		// decoded (the question, the answers that fit) and the frame is malformed.
+		{"tcp segment starting a longer dns message", "dns/malcolm_ripple20_dns_caa_records.pcap", 684, "eth:vlan:ipv6:tcp:dns", 53, 41446, 16, "64aaaa.weberdns.de", true},
+		{"tcp header cut short", "malformed/ndpi_kerberos_fuzz.pcapng", 1, "ipv4:tcp", 88, 53646, 1, "", true},
+		{"sll address length 227", "malformed/ndpi_reasm_crash_anon.pcapng", 8, "sll:ipv4:tcp", 51218, 21999, 16, "", false},
+		{"ethertype ipv4, header version 5", "malformed/ndpi_fuzz-2006-06-26-2594.pcap", 45, "eth", 0, 0, -1, "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := frameAt(t, filepath.Join(pcaps, tt.file), tt.frame)
-			if p.Protocols != tt.protocols || p.SrcPort != tt.srcPort || p.DstPort != tt.dstPort || p.TCPFlags != tt.flags || p.Malformed != tt.malformed {
-				t.Errorf("got %s %d>%d flags %d malformed %v, want %s %d>%d flags %d malformed %v",
-					p.Protocols, p.SrcPort, p.DstPort, p.TCPFlags, p.Malformed, tt.protocols, tt.srcPort, tt.dstPort, tt.flags, tt.malformed)
+			if p.Protocols != tt.protocols || p.SrcPort != tt.srcPort || p.DstPort != tt.dstPort || p.TCPFlags != tt.flags || p.QryName != tt.qry || p.Malformed != tt.malformed {
+				t.Errorf("got %s %d>%d flags %d qry %q malformed %v, want %s %d>%d flags %d qry %q malformed %v",
+					p.Protocols, p.SrcPort, p.DstPort, p.TCPFlags, p.QryName, p.Malformed, tt.protocols, tt.srcPort, tt.dstPort, tt.flags, tt.qry, tt.malformed)
 			}
 		})
 	}

@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 )
@@ -81,11 +83,15 @@ type Writer struct {
 	tx   bool
 	err  error
 
-	startRound, endRound, addPort, countScan, onePacket, manyPackets *sql.Stmt
+	startRound, endRound, addPort, countScan, onePacket *sql.Stmt
 
-	rows  int   // packets buffered in args
-	args  []any // packetsPerInsert rows of numPacketColumns arguments, reused
-	arena []byte
+	// The multi-row INSERT runs on the driver's connection itself (see
+	// insertBatch) with arguments reused from batch to batch.
+	manyPackets driver.StmtQueryContext
+	args        []driver.NamedValue // packetsPerInsert rows of numPacketColumns
+	firstRow    []driver.Value
+	rows        int // packets buffered in args
+	arena       []byte
 
 	started   map[int64]bool // rounds this Writer started: the only ones it may write to
 	lastRound int64          // the round last found in started, if lastKnown,
@@ -119,7 +125,11 @@ func (d *DB) NewWriter() (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to database %s: %w", d.path, err)
 	}
-	w := &Writer{conn: conn, ctx: ctx, args: make([]any, packetsPerInsert*numPacketColumns), started: map[int64]bool{}}
+	w := &Writer{conn: conn, ctx: ctx, args: make([]driver.NamedValue, packetsPerInsert*numPacketColumns),
+		firstRow: make([]driver.Value, 1), started: map[int64]bool{}}
+	for i := range w.args {
+		w.args[i].Ordinal = i + 1
+	}
 	// A multi-row INSERT inside a transaction keeps a statement journal (to
 	// undo just itself on a failed constraint); in a temp file that was a
 	// third of ingest's writes. It is a few pages per batch: keep it in memory.
@@ -148,16 +158,43 @@ func (d *DB) NewWriter() (*Writer, error) {
 			ON CONFLICT (round_id, port_id, protocol, family, address, state) DO NOTHING`},
 		{&w.countScan, "UPDATE rounds SET scans = scans + 1 WHERE id = ?"},
 		{&w.onePacket, "INSERT INTO packets (" + packetColumns + ") VALUES " + packetValues(1)},
-		{&w.manyPackets, "INSERT INTO packets (" + packetColumns + ") VALUES " + packetValues(packetsPerInsert) + " RETURNING id"},
 	}
 	for _, s := range stmts {
 		if *s.s, err = conn.PrepareContext(ctx, s.text); err != nil {
-			w.closeStmts()
-			conn.Close()
-			return nil, fmt.Errorf("prepare statements on %s: %w", d.path, err)
+			break
 		}
 	}
+	if err == nil {
+		err = conn.Raw(func(dc any) error {
+			w.manyPackets, err = prepareQuery(ctx, dc, "INSERT INTO packets ("+packetColumns+") VALUES "+
+				packetValues(packetsPerInsert)+" RETURNING id")
+			return err
+		})
+	}
+	if err != nil {
+		w.closeStmts()
+		conn.Close()
+		return nil, fmt.Errorf("prepare statements on %s: %w", d.path, err)
+	}
 	return w, nil
+}
+
+// prepareQuery prepares text on a driver connection as a statement that runs as a query.
+func prepareQuery(ctx context.Context, dc any, text string) (driver.StmtQueryContext, error) {
+	p, ok := dc.(driver.ConnPrepareContext)
+	if !ok {
+		return nil, fmt.Errorf("driver connection %T cannot prepare", dc)
+	}
+	st, err := p.PrepareContext(ctx, text)
+	if err != nil {
+		return nil, err
+	}
+	q, ok := st.(driver.StmtQueryContext)
+	if !ok {
+		st.Close()
+		return nil, fmt.Errorf("driver statement %T cannot query", st)
+	}
+	return q, nil
 }
 
 // begin opens the write transaction if none is open.
@@ -223,25 +260,25 @@ func (w *Writer) AddPacket(round int64, p *Packet) error {
 		return err
 	}
 	a := w.args[w.rows*numPacketColumns : (w.rows+1)*numPacketColumns]
-	a[0] = round
-	a[1] = p.Frame
-	a[2] = FormatTime(p.Time)
-	a[3] = p.Protocols
-	a[4] = nullString(p.QryName)
-	a[5] = nullString(p.RespName)
-	a[6] = int64(p.SrcPort)
-	a[7] = int64(p.DstPort)
-	a[8] = nullString(p.SrcIP)
-	a[9] = nullString(p.DstIP)
-	a[10] = int64(p.Length)
-	a[11] = nullInt(p.TCPFlags, -1)
-	a[12] = nil
+	a[0].Value = round
+	a[1].Value = p.Frame
+	a[2].Value = FormatTime(p.Time)
+	a[3].Value = p.Protocols
+	a[4].Value = nullString(p.QryName)
+	a[5].Value = nullString(p.RespName)
+	a[6].Value = int64(p.SrcPort)
+	a[7].Value = int64(p.DstPort)
+	a[8].Value = nullString(p.SrcIP)
+	a[9].Value = nullString(p.DstIP)
+	a[10].Value = int64(p.Length)
+	a[11].Value = nullInt(p.TCPFlags, -1)
+	a[12].Value = nil
 	if p.Payload != nil {
 		// Earlier rows keep their slices of an outgrown arena, whose
 		// bytes were copied when they were added.
 		start := len(w.arena)
 		w.arena = append(w.arena, p.Payload...)
-		a[12] = w.arena[start:len(w.arena):len(w.arena)]
+		a[12].Value = w.arena[start:len(w.arena):len(w.arena)]
 	}
 	w.rows++
 	if w.rows < packetsPerInsert {
@@ -255,25 +292,35 @@ func (w *Writer) AddPacket(round int64, p *Packet) error {
 	return nil
 }
 
-// insertBatch runs the multi-row INSERT as a query: go-sqlite3 binds a
-// query's arguments and takes its first step in one cgo call instead of one
-// per argument. SQLite makes all of an INSERT ... RETURNING's changes in its
-// first step, which the one Next guarantees under any driver.
+// insertBatch runs the multi-row INSERT on the driver connection, inside
+// Raw as database/sql requires: through database/sql every call would copy
+// and convert its 832 arguments. It runs as a query because go-sqlite3 binds
+// a query's arguments and takes its first step in one cgo call instead of
+// one per argument; SQLite makes all of an INSERT ... RETURNING's changes in
+// that first step, which the one Next guarantees under any driver.
 func (w *Writer) insertBatch() error {
-	rows, err := w.manyPackets.QueryContext(w.ctx, w.args...)
-	if err != nil {
-		return err
-	}
-	rows.Next()
-	return errors.Join(rows.Err(), rows.Close())
+	return w.conn.Raw(func(any) error {
+		rows, err := w.manyPackets.QueryContext(w.ctx, w.args)
+		if err != nil {
+			return err
+		}
+		if err := rows.Next(w.firstRow); err != nil && err != io.EOF {
+			rows.Close()
+			return err
+		}
+		return rows.Close()
+	})
 }
 
 // flushPackets inserts the packets buffered since the last full batch.
 func (w *Writer) flushPackets() error {
+	var row [numPacketColumns]any
 	for i := 0; i < w.rows; i++ {
-		a := w.args[i*numPacketColumns : (i+1)*numPacketColumns]
-		if _, err := w.onePacket.ExecContext(w.ctx, a...); err != nil {
-			return w.fail(fmt.Errorf("insert packet of frame %d: %w", a[1], err))
+		for j := range row {
+			row[j] = w.args[i*numPacketColumns+j].Value
+		}
+		if _, err := w.onePacket.ExecContext(w.ctx, row[:]...); err != nil {
+			return w.fail(fmt.Errorf("insert packet of frame %d: %w", row[1], err))
 		}
 	}
 	w.rows = 0
@@ -329,10 +376,13 @@ func (w *Writer) Close() error {
 }
 
 func (w *Writer) closeStmts() {
-	for _, s := range []*sql.Stmt{w.startRound, w.endRound, w.addPort, w.countScan, w.onePacket, w.manyPackets} {
+	for _, s := range []*sql.Stmt{w.startRound, w.endRound, w.addPort, w.countScan, w.onePacket} {
 		if s != nil {
 			s.Close()
 		}
+	}
+	if w.manyPackets != nil {
+		w.conn.Raw(func(any) error { return w.manyPackets.(driver.Stmt).Close() })
 	}
 }
 

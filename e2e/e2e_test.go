@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -230,17 +229,18 @@ func collect(t *testing.T, db string, args ...string) summary {
 	return s
 }
 
-// errorLine returns the error a failed run of prog printed: exactly one
-// line starting "prog: ", as package command prints it.
+// errorLine returns the error a failed run of prog printed: its stderr
+// apart from log records must be exactly one line, "prog: ...", as
+// package command prints it.
 func errorLine(prog string, r result) (string, error) {
 	var lines []string
-	for _, l := range strings.Split(r.stderr, "\n") {
-		if strings.HasPrefix(l, prog+": ") {
+	for _, l := range strings.Split(strings.TrimRight(r.stderr, "\n"), "\n") {
+		if !strings.HasPrefix(l, "time=") && !strings.HasPrefix(l, "{") {
 			lines = append(lines, l)
 		}
 	}
-	if len(lines) != 1 {
-		return "", fmt.Errorf("%s printed %d error lines, want 1: %s", prog, len(lines), r)
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], prog+": ") {
+		return "", fmt.Errorf("%s printed %d lines besides its log, want one error line %q: %s", prog, len(lines), prog+": ...", r)
 	}
 	return lines[0], nil
 }
@@ -414,10 +414,3 @@ func tempModels(t *testing.T, dir string) []string {
 // sinceEpoch is a --from that covers every capture in shared/pcaps, so
 // detect trains on pcap rounds whatever their capture date.
 const sinceEpoch = "2000-01-01T00:00:00Z"
-
-// ctxTimeout returns a context the test's deadline also bounds.
-func ctxTimeout(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}

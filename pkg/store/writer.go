@@ -89,7 +89,7 @@ type Writer struct {
 	// insertBatch) with arguments reused from batch to batch.
 	manyPackets driver.StmtQueryContext
 	args        []driver.NamedValue // packetsPerInsert rows of numPacketColumns
-	firstRow    []driver.Value
+	noRow       []driver.Value // Next's destination; the INSERT returns no row
 	rows        int // packets buffered in args
 	arena       []byte
 
@@ -126,7 +126,7 @@ func (d *DB) NewWriter() (*Writer, error) {
 		return nil, fmt.Errorf("connect to database %s: %w", d.path, err)
 	}
 	w := &Writer{conn: conn, ctx: ctx, args: make([]driver.NamedValue, packetsPerInsert*numPacketColumns),
-		firstRow: make([]driver.Value, 1), started: map[int64]bool{}}
+		noRow: make([]driver.Value, 0), started: map[int64]bool{}}
 	for i := range w.args {
 		w.args[i].Ordinal = i + 1
 	}
@@ -167,7 +167,7 @@ func (d *DB) NewWriter() (*Writer, error) {
 	if err == nil {
 		err = conn.Raw(func(dc any) error {
 			w.manyPackets, err = prepareQuery(ctx, dc, "INSERT INTO packets ("+packetColumns+") VALUES "+
-				packetValues(packetsPerInsert)+" RETURNING id")
+				packetValues(packetsPerInsert))
 			return err
 		})
 	}
@@ -296,15 +296,15 @@ func (w *Writer) AddPacket(round int64, p *Packet) error {
 // Raw as database/sql requires: through database/sql every call would copy
 // and convert its 832 arguments. It runs as a query because go-sqlite3 binds
 // a query's arguments and takes its first step in one cgo call instead of
-// one per argument; SQLite makes all of an INSERT ... RETURNING's changes in
-// that first step, which the one Next guarantees under any driver.
+// one per argument. The INSERT runs to completion in that first step, which
+// the one Next guarantees whether the driver steps at Query or at Next.
 func (w *Writer) insertBatch() error {
 	return w.conn.Raw(func(any) error {
 		rows, err := w.manyPackets.QueryContext(w.ctx, w.args)
 		if err != nil {
 			return err
 		}
-		if err := rows.Next(w.firstRow); err != nil && err != io.EOF {
+		if err := rows.Next(w.noRow); err != nil && err != io.EOF {
 			rows.Close()
 			return err
 		}

@@ -89,8 +89,8 @@ type Writer struct {
 	// insertBatch) with arguments reused from batch to batch.
 	manyPackets driver.StmtQueryContext
 	args        []driver.NamedValue // packetsPerInsert rows of numPacketColumns
-	noRow       []driver.Value // Next's destination; the INSERT returns no row
-	rows        int // packets buffered in args
+	noRow       []driver.Value      // Next's destination; the INSERT returns no row
+	rows        int                 // packets buffered in args
 	arena       []byte
 
 	started   map[int64]bool // rounds this Writer started: the only ones it may write to

@@ -21,7 +21,8 @@ import (
 //
 // At the end every collect's rounds must be in the table once (per source,
 // the rounds and frames its summaries reported), all complete, with a
-// packets row per frame, and integrity_check must pass. Then a cleanup with
+// packets row per frame, each frame number of a capture stored once per
+// ingest of it, and integrity_check must pass. Then a cleanup with
 // --keep 1d must delete exactly the stale rounds (the captures are years
 // old; live rounds and rounds an anomaly points at stay) with their rows.
 func TestConcurrentRuns(t *testing.T) {
@@ -30,9 +31,11 @@ func TestConcurrentRuns(t *testing.T) {
 	db := filepath.Join(dir, "ports.db")
 	wantRounds := map[string]int{}
 	wantFrames := map[string]int64{}
+	runs := map[string]int64{}
 	tally := func(source string, s summary) {
 		wantRounds[source] += s.Rounds
 		wantFrames[source] += s.Frames
+		runs[source]++
 	}
 	tally("pcap:"+filepath.Base(tinyScan), collect(t, db, "-r", "60", "--pcap", tinyScan))
 
@@ -55,10 +58,12 @@ func TestConcurrentRuns(t *testing.T) {
 		for i := 0; i < collectsPerCycle && (detRes == nil || clnRes == nil); i++ {
 			job := jobs[collects%len(jobs)]
 			collects++
+			n := len(roundsOnly(t, db))
 			p := start(t, command("collect", append([]string{"-d", db, "--log-format", "json"}, job.args...)...))
 			if job.source == "live" {
-				// Well inside the 1 s round, which holds collect's lock.
-				time.Sleep(300 * time.Millisecond)
+				// The live round commits its row at once, holding collect's
+				// lock for the rest of its second.
+				waitRounds(t, db, n, p.started.Add(5*time.Second))
 				second := run(t, command("collect", "-d", db, "--log-format", "json", "-r", "60", "--pcap", tinyScan))
 				if second.code != 3 {
 					t.Errorf("cycle %d: a second collect during a live round: %s, want exit 3 (locked)", cycle, second)
@@ -138,6 +143,20 @@ func TestConcurrentRuns(t *testing.T) {
 		t.Errorf("got rounds from %d sources %v, want %d %v", len(gotRounds), gotRounds, len(wantRounds), wantRounds)
 	}
 	h := openDB(t, db)
+	// Each ingest stores frames 1..N of its file once: every frame number
+	// of a capture is there as many times as the capture was ingested.
+	for source, n := range runs {
+		if source == "live" {
+			continue
+		}
+		const frames = "SELECT p.frame, count(*) AS c FROM packets p JOIN rounds r ON r.id = p.round_id WHERE r.source = ? GROUP BY p.frame"
+		if odd := queryInt(t, h, "SELECT count(*) FROM ("+frames+") WHERE c != ?", source, n); odd != 0 {
+			t.Errorf("source %s: %d frame numbers stored other than once per each of its %d ingests", source, odd, n)
+		}
+		if got := queryInt(t, h, "SELECT count(*) FROM ("+frames+")", source) * n; got != wantFrames[source] {
+			t.Errorf("source %s: %d distinct frames x %d ingests = %d, want the %d collect reported", source, got/n, n, got, wantFrames[source])
+		}
+	}
 	if n := queryInt(t, h, "SELECT count(DISTINCT round_id) FROM batches_rounds"); n == 0 {
 		t.Errorf("detect scored no round in %d runs", detects)
 	}

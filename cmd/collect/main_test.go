@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"os"
@@ -69,16 +67,6 @@ func needFile(t *testing.T, path string) string {
 	return path
 }
 
-func openDB(t *testing.T, path string) *store.DB {
-	t.Helper()
-	db, err := store.Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 func TestUsageAndExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "ports.db")
@@ -136,7 +124,7 @@ func TestUsageAndExitCodes(t *testing.T) {
 			case c.wantFrames < 0 && statErr == nil:
 				t.Errorf("database created, want none")
 			case c.wantFrames >= 0:
-				d := openDB(t, db)
+				d := storetest.Open(t, db)
 				storetest.Integrity(t, d)
 				if got := storetest.Int(t, d, "SELECT count(*) FROM packets"); got != c.wantFrames {
 					t.Errorf("packets = %d, want %d", got, c.wantFrames)
@@ -219,15 +207,8 @@ func startRound(t *testing.T, db string) *exec.Cmd {
 	return nil
 }
 
-func scans(path string) int {
-	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
-	if err != nil {
-		return 0
-	}
-	defer db.Close()
-	var n int
-	db.QueryRow("SELECT coalesce(sum(scans), 0) FROM rounds").Scan(&n)
-	return n
+func scans(path string) int64 {
+	return storetest.Peek(path, "SELECT coalesce(sum(scans), 0) FROM rounds")
 }
 
 func TestSIGTERMEndsRoundInterrupted(t *testing.T) {
@@ -240,7 +221,7 @@ func TestSIGTERMEndsRoundInterrupted(t *testing.T) {
 	if code := cmd.ProcessState.ExitCode(); code != 1 {
 		t.Errorf("exit code after SIGTERM = %d (%v), want 1", code, err)
 	}
-	d := openDB(t, db)
+	d := storetest.Open(t, db)
 	storetest.Integrity(t, d)
 	var status string
 	var end any
@@ -264,7 +245,7 @@ func TestKilledRoundMarkedByNextRun(t *testing.T) {
 	if !strings.Contains(r.stderr, "marked_interrupted=1") {
 		t.Errorf("summary does not report the killed round: %s", r.stderr)
 	}
-	d := openDB(t, db)
+	d := storetest.Open(t, db)
 	storetest.Integrity(t, d)
 	var status string
 	var scans int
@@ -322,7 +303,7 @@ func TestNoCapturePermission(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stderr, "level=WARN") {
 		t.Fatalf("--best-effort: exit %d, stderr %q; want 0 and a warning", r.code, r.stderr)
 	}
-	d := openDB(t, db)
+	d := storetest.Open(t, db)
 	if got := storetest.Int(t, d, "SELECT count(*) FROM rounds WHERE status = 'complete' AND scans > 0"); got != 1 {
 		t.Errorf("--best-effort stored %d complete rounds with scans, want 1", got)
 	}

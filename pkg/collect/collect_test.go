@@ -41,17 +41,6 @@ func options(t *testing.T, files ...string) collect.Options {
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// reopen opens a run's database for checks, closing it when the test ends.
-func reopen(t *testing.T, path string) *store.DB {
-	t.Helper()
-	db, err := store.Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 // dump prints every round and packet row, one per line, in id order.
 func dump(t *testing.T, db *store.DB) string {
 	t.Helper()
@@ -119,7 +108,7 @@ func TestGoldenPcapIngest(t *testing.T) {
 	if !errors.As(err, &damaged) {
 		t.Errorf("Run error = %v, want the damaged file's *capture.FileError", err)
 	}
-	db := reopen(t, o.DB)
+	db := storetest.Open(t, o.DB)
 	storetest.Integrity(t, db)
 	got := dump(t, db)
 	golden := filepath.Join("testdata", "golden", "pcap.txt")

@@ -10,7 +10,6 @@ import (
 
 	"portwatch/pkg/collect"
 	"portwatch/pkg/command"
-	"portwatch/pkg/store"
 	"portwatch/pkg/store/storetest"
 )
 
@@ -44,11 +43,7 @@ func FuzzIngestFile(f *testing.F) {
 		if _, statErr := os.Stat(o.DB); statErr != nil {
 			return
 		}
-		db, err := store.Open(context.Background(), o.DB)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
+		db := storetest.Open(t, o.DB)
 		storetest.Integrity(t, db)
 		packets := storetest.Int(t, db, "SELECT count(*) FROM packets")
 		counted := storetest.Int(t, db, "SELECT coalesce(sum(frames), 0) FROM rounds")

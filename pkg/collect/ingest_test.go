@@ -41,7 +41,7 @@ func TestIngestRoundRule(t *testing.T) {
 			if sum.Counts.Frames != c.frames {
 				t.Errorf("summary frames = %d, want %d", sum.Counts.Frames, c.frames)
 			}
-			db := reopen(t, o.DB)
+			db := storetest.Open(t, o.DB)
 			storetest.Integrity(t, db)
 			rows, err := db.SQL().Query("SELECT round_id, frame, timestamp FROM packets ORDER BY id")
 			if err != nil {
@@ -168,7 +168,7 @@ func TestIngestBadFiles(t *testing.T) {
 			if _, statErr := os.Stat(o.DB); statErr != nil {
 				return // nothing stored, nothing to check
 			}
-			db := reopen(t, o.DB)
+			db := storetest.Open(t, o.DB)
 			storetest.Integrity(t, db)
 			frames := storetest.Int(t, db, "SELECT count(*) FROM packets")
 			if c.wantFrames >= 0 && frames != c.wantFrames {
@@ -203,7 +203,7 @@ func TestIngestTruncatedKeepsFramesBeforeDamage(t *testing.T) {
 	if _, err := collect.Run(context.Background(), whole, quiet()); err != nil {
 		t.Fatal(err)
 	}
-	ref := reopen(t, whole.DB)
+	ref := storetest.Open(t, whole.DB)
 	size, err := os.Stat(pcaps + file)
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +216,7 @@ func TestIngestTruncatedKeepsFramesBeforeDamage(t *testing.T) {
 		if !errors.As(err, &damaged) {
 			t.Fatalf("cut at %d: error %v, want *capture.FileError", cut, err)
 		}
-		db := reopen(t, o.DB)
+		db := storetest.Open(t, o.DB)
 		storetest.Integrity(t, db)
 		n := storetest.Int(t, db, "SELECT count(*) FROM packets")
 		if n != damaged.Frame-1 {
@@ -241,7 +241,7 @@ func TestIngestMaxPackets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := reopen(t, o.DB)
+	db := storetest.Open(t, o.DB)
 	if got := storetest.Int(t, db, "SELECT count(*) FROM packets"); got != 500 || sum.Counts.Frames != 500 {
 		t.Errorf("packets = %d (summary %d), want 500", got, sum.Counts.Frames)
 	}
@@ -259,7 +259,7 @@ func TestIngestCancelled(t *testing.T) {
 	if !errors.Is(err, collect.ErrInterrupted) {
 		t.Fatalf("Run error = %v, want ErrInterrupted", err)
 	}
-	db := reopen(t, o.DB)
+	db := storetest.Open(t, o.DB)
 	storetest.Integrity(t, db)
 	var status string
 	var frames int64
@@ -308,7 +308,7 @@ func TestRunMarksKilledRound(t *testing.T) {
 	if sum.Interrupted != 1 {
 		t.Errorf("summary marked %d rounds interrupted, want 1", sum.Interrupted)
 	}
-	db = reopen(t, o.DB)
+	db = storetest.Open(t, o.DB)
 	if got := storetest.Int(t, db, "SELECT count(*) FROM rounds WHERE status = 'interrupted' AND source = 'live'"); got != 1 {
 		t.Errorf("interrupted live rounds = %d, want 1", got)
 	}

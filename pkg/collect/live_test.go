@@ -63,7 +63,7 @@ func TestLiveRoundStoresSockets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := reopen(t, o.DB)
+	db := storetest.Open(t, o.DB)
 	storetest.Integrity(t, db)
 	for _, c := range []struct {
 		port               int
@@ -106,20 +106,7 @@ func TestLiveRoundCapturesLoopback(t *testing.T) {
 	_, port := listenTCP(t)
 	o.Packets, o.Interface, o.Filter = true, "lo", "tcp port "+strconv.Itoa(port)
 	o.Round = 1500 * time.Millisecond
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(100 * time.Millisecond):
-				if c, err := net.Dial("tcp4", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
-					c.Close()
-				}
-			}
-		}
-	}()
+	dialEvery(t, port, 100*time.Millisecond)
 	sum, err := collect.Run(context.Background(), o, quiet())
 	var perm *capture.PermissionError
 	if errors.As(err, &perm) {
@@ -128,7 +115,7 @@ func TestLiveRoundCapturesLoopback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := reopen(t, o.DB)
+	db := storetest.Open(t, o.DB)
 	storetest.Integrity(t, db)
 	syns := storetest.Int(t, db, "SELECT count(*) FROM packets WHERE dest_port = ? AND tcp_flags = 2 AND protocols LIKE '%:ipv4:tcp'", port)
 	total := storetest.Int(t, db, "SELECT count(*) FROM packets")
@@ -152,7 +139,7 @@ func TestLiveRoundInterrupted(t *testing.T) {
 		defer cancel()
 		for range 600 {
 			time.Sleep(50 * time.Millisecond)
-			if scansStored(o.DB) > 0 {
+			if scans(o.DB) > 0 {
 				return
 			}
 		}
@@ -165,7 +152,7 @@ func TestLiveRoundInterrupted(t *testing.T) {
 	if took := time.Since(start); took > 40*time.Second {
 		t.Errorf("interrupted round took %v to end", took)
 	}
-	db := reopen(t, o.DB)
+	db := storetest.Open(t, o.DB)
 	storetest.Integrity(t, db)
 	var status string
 	var scans int
@@ -178,19 +165,6 @@ func TestLiveRoundInterrupted(t *testing.T) {
 	}
 }
 
-// scansStored reads rounds.scans of a running collect's database, 0 until
-// there is one.
-func scansStored(path string) int {
-	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
-	if err != nil {
-		return 0
-	}
-	defer db.Close()
-	var n int
-	db.QueryRow("SELECT coalesce(sum(scans), 0) FROM rounds").Scan(&n)
-	return n
-}
-
 // TestLiveRoundLetsOthersWrite writes from another connection, as detect
 // and cleanup do, while a live round captures steady traffic: the round must
 // hold SQLite's write lock only in short flushes.
@@ -199,23 +173,10 @@ func TestLiveRoundLetsOthersWrite(t *testing.T) {
 	_, port := listenTCP(t)
 	o.Packets, o.Interface, o.Filter = true, "lo", "tcp port "+strconv.Itoa(port)
 	o.Round, o.ScanInterval = 3*time.Second, time.Minute // one scan: no scan commits
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(5 * time.Millisecond):
-				if c, err := net.Dial("tcp4", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
-					c.Close()
-				}
-			}
-		}
-	}()
+	dialEvery(t, port, 5*time.Millisecond)
 	writes := make(chan error, 1)
 	go func() {
-		for scansStored(o.DB) == 0 {
+		for scans(o.DB) == 0 {
 			time.Sleep(20 * time.Millisecond)
 		}
 		// Half a second is ample for a flush and far below a round.
@@ -245,9 +206,32 @@ func TestLiveRoundLetsOthersWrite(t *testing.T) {
 	if err := <-writes; err != nil {
 		t.Error(err)
 	}
-	db := reopen(t, o.DB)
+	db := storetest.Open(t, o.DB)
 	storetest.Integrity(t, db)
 	if got := storetest.Int(t, db, "SELECT count(*) FROM packets"); got < 10 {
 		t.Errorf("only %d packets stored: the traffic did not flow, the test proves nothing", got)
 	}
+}
+
+// dialEvery connects to 127.0.0.1:port every interval until the test ends.
+func dialEvery(t *testing.T, port int, interval time.Duration) {
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(interval):
+				if c, err := net.Dial("tcp4", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+					c.Close()
+				}
+			}
+		}
+	}()
+}
+
+// scans counts the occupancy scans a running collect has stored in path.
+func scans(path string) int64 {
+	return storetest.Peek(path, "SELECT coalesce(sum(scans), 0) FROM rounds")
 }

@@ -11,6 +11,16 @@ import (
 	"portwatch/pkg/store/storetest"
 )
 
+// startRound starts a round at t0 from source.
+func startRound(t testing.TB, w *store.Writer, source string) int64 {
+	t.Helper()
+	id, err := w.StartRound(t0, source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 func newWriter(t testing.TB, db *store.DB) *store.Writer {
 	t.Helper()
 	w, err := db.NewWriter()
@@ -23,10 +33,7 @@ func newWriter(t testing.TB, db *store.DB) *store.Writer {
 func TestAddScanStoresEachPortOncePerRound(t *testing.T) {
 	db, _ := storetest.New(t)
 	w := newWriter(t, db)
-	id, err := w.StartRound(t0, "live")
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := startRound(t, w, "live")
 	ssh := store.Port{Port: 22, Protocol: "tcp", Family: 4, Address: "0.0.0.0", State: "listen", PID: 10, Process: "sshd"}
 	dns := store.Port{Port: 53, Protocol: "udp", Family: 6, Address: "::", State: "unconn"}
 	// The second scan sees sshd under another pid: the first scan's pid stays.
@@ -99,10 +106,7 @@ func TestAddPacketBatchesAndKeepsOrder(t *testing.T) {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			db, _ := storetest.New(t)
 			w := newWriter(t, db)
-			id, err := w.StartRound(t0, "pcap:test.pcap")
-			if err != nil {
-				t.Fatal(err)
-			}
+			id := startRound(t, w, "pcap:test.pcap")
 			buf := make([]byte, 4)
 			for i := int64(1); i <= n; i++ {
 				// One buffer reused for every payload, as capture does.
@@ -178,10 +182,7 @@ func TestAddPacketBatchesAndKeepsOrder(t *testing.T) {
 func TestFailedWriteKeepsCommittedRows(t *testing.T) {
 	db, _ := storetest.New(t)
 	w := newWriter(t, db)
-	id, err := w.StartRound(t0, "live")
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := startRound(t, w, "live")
 	for i := int64(1); i <= 10; i++ {
 		if err := w.AddPacket(id, packet(i, nil)); err != nil {
 			t.Fatal(err)
@@ -242,10 +243,7 @@ func TestWriterRejectsRoundsItDidNotStart(t *testing.T) {
 func TestMarkInterrupted(t *testing.T) {
 	db, _ := storetest.New(t)
 	w := newWriter(t, db)
-	done, err := w.StartRound(t0, "live")
-	if err != nil {
-		t.Fatal(err)
-	}
+	done := startRound(t, w, "live")
 	if err := w.EndRound(done, t0.Add(time.Minute), store.Complete, store.Counts{Frames: 0}); err != nil {
 		t.Fatal(err)
 	}
@@ -298,15 +296,12 @@ func TestMarkInterrupted(t *testing.T) {
 	storetest.Integrity(t, db)
 }
 
-// BenchmarkAddPacket measures the store's share of pcap ingest: rows per
-// second into a new file, committed every 50,000 rows like collect does.
+// BenchmarkAddPacket measures the store's share of pcap ingest: rows into a
+// new file, committed every 65,536 rows as collect --pcap does.
 func BenchmarkAddPacket(b *testing.B) {
 	db, _ := storetest.New(b)
 	w := newWriter(b, db)
-	id, err := w.StartRound(t0, "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
+	id := startRound(b, w, "bench")
 	pkts := make([]*store.Packet, 1024)
 	for i := range pkts {
 		pkts[i] = packet(int64(i+1), nil)
@@ -317,7 +312,7 @@ func BenchmarkAddPacket(b *testing.B) {
 		if err := w.AddPacket(id, pkts[i%len(pkts)]); err != nil {
 			b.Fatal(err)
 		}
-		if i%50000 == 49999 {
+		if i%(1<<16) == 1<<16-1 {
 			if err := w.Commit(); err != nil {
 				b.Fatal(err)
 			}

@@ -4,6 +4,7 @@ package storetest
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
 
@@ -25,6 +26,33 @@ func New(t testing.TB) (*store.DB, string) {
 		}
 	})
 	return db, path
+}
+
+// Open opens the database a run left at path, closing it when the test ends.
+func Open(t testing.TB, path string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("open database: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// Peek runs a query returning one integer on the database at path, read
+// only and without store.Open (which would migrate it), as tests polling a
+// running program need; 0 while the file or its tables do not exist yet.
+func Peek(path, query string) int64 {
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	if err != nil {
+		return 0
+	}
+	defer db.Close()
+	var n int64
+	if err := db.QueryRow(query).Scan(&n); err != nil {
+		return 0
+	}
+	return n
 }
 
 // Integrity fails the test unless PRAGMA integrity_check and

@@ -24,14 +24,22 @@ const (
 
 // pooledFloor is the least pooled rate: a channel that churns at all keeps
 // its fresh ports below the cost of a port never used, -ln(eps).
-const pooledFloor = 1e-5
+// ephemeralCap is the most an ephemeral port of such a channel is expected:
+// even a connection open through all of training (a database pool) is
+// redialled on another port after a reboot or a sleep, and its old port
+// going must cost a fraction of a nat, not -ln(eps) in every round after.
+const (
+	pooledFloor  = 1e-5
+	ephemeralCap = 0.5
+)
 
 // basePrior returns, per cell, the probability that a round has it in use,
 // judged from the training windows' targets: the cell's own frequency, or in
 // the ephemeral range, for a channel with occasional use there, the range's
-// mean rate of occasional use if that is higher. So a fresh ephemeral port
-// costs a few nats, a fresh DNS client port a few more, and a listener on a
-// port never used -ln(eps). The result is bounded to [eps, 1-eps].
+// mean rate of occasional use if that is higher, and at most ephemeralCap.
+// So a fresh ephemeral port costs a few nats, a fresh DNS client port a few
+// more, and a listener on a port never used -ln(eps). The result is bounded
+// to [eps, 1-eps].
 func basePrior(l features.Layout, ws []features.Window) []float64 {
 	plane := l.C() * features.Ports
 	p := make([]float64, plane)
@@ -63,7 +71,7 @@ func basePrior(l features.Layout, ws []features.Window) []float64 {
 		}
 		rate := max(mass/float64(hi-lo), pooledFloor)
 		for i := lo; i < hi; i++ {
-			row[i] = max(row[i], rate)
+			row[i] = min(max(row[i], rate), ephemeralCap)
 		}
 	}
 	for i := range p {

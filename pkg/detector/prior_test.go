@@ -23,7 +23,8 @@ func TestBasePrior(t *testing.T) {
 		if i%2 == 0 {
 			socks = append(socks, features.Socket{Port: 3000, Protocol: "tcp", State: "listen", Address: "127.0.0.1"})
 		}
-		socks = append(socks, features.Socket{Port: uint16(32768 + (i*7919)%28232), Protocol: "tcp", State: "established"})
+		socks = append(socks, features.Socket{Port: uint16(32768 + (i*7919)%28232), Protocol: "tcp", State: "established"},
+			features.Socket{Port: 40000, Protocol: "tcp", State: "established"}) // a pool connection, open throughout
 		rounds[i] = features.Round{ID: int64(i + 1), Start: start.Add(time.Duration(i) * time.Minute), Sockets: socks}
 	}
 	ws, err := features.Windows(rounds, 1)
@@ -44,6 +45,7 @@ func TestBasePrior(t *testing.T) {
 		// one connection a round over 28 blocks of 1024: about 1/28672, at least the floor
 		{"fresh ephemeral connection", conn + 45001, pooledFloor, 1.0 / 20000},
 		{"connection below the ephemeral range", conn + 1000, 0, eps},
+		{"connection open throughout, capped", conn + 40000, ephemeralCap, ephemeralCap},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,16 +1,19 @@
 package e2e
 
 import (
+	"net"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 )
 
-// TestKillCollect kills collect with SIGKILL at random moments of three
+// TestKillCollect kills collect with SIGKILL at random moments of four
 // kinds of run, each kind on its own database that the trials share:
 //   - live: a 1 s round of scans every 200 ms, committed at its start, so a
 //     kill leaves it running;
+//   - live+packets: the same capturing on loopback, with traffic the test
+//     sends there;
 //   - pcap: a 9,924-frame ingest, one transaction, so a kill leaves all of
 //     it or nothing;
 //   - bench: the 163,137-frame benchmark capture cut at 100,000 frames, which
@@ -39,14 +42,20 @@ func TestKillCollect(t *testing.T) {
 		afterCommit bool
 		window      float64
 	}{
-		{"live", []string{"-r", "1", "--scan-interval", "200ms"}, 20, false, 0.9},
-		{"pcap", []string{"-r", "1", "--pcap", connectScan}, 20, false, 0.8},
+		{"live", []string{"-r", "1", "--scan-interval", "200ms"}, 15, false, 0.9},
+		// Capture on loopback, where loopbackTraffic sends: packets are
+		// batched and committed every second.
+		{"live+packets", []string{"-r", "1", "--scan-interval", "200ms", "-p", "-i", "lo"}, 15, false, 0.9},
+		{"pcap", []string{"-r", "1", "--pcap", connectScan}, 15, false, 0.8},
 		// The commit at 65,536 of 100,000 frames leaves a third of the run.
 		{"bench", []string{"-r", "60", "--max-packets", "100000", "--pcap", benchmark}, 10, true, 0.3},
 	}
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
 			db := filepath.Join(t.TempDir(), "ports.db")
+			if slices.Contains(k.args, "-p") {
+				loopbackTraffic(t)
+			}
 			// Two unkilled runs: the first creates the database, the second
 			// says what one run stores and how long it takes.
 			collect(t, db, k.args...)
@@ -174,4 +183,34 @@ func waitRounds(t *testing.T, path string, n int, deadline time.Time) time.Time 
 		time.Sleep(5 * time.Millisecond)
 	}
 	return time.Now()
+}
+
+// loopbackTraffic sends a UDP datagram to a socket of its own on
+// 127.0.0.1 every 2 ms until the test ends, for live capture on lo.
+func loopbackTraffic(t *testing.T) {
+	t.Helper()
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() {
+		close(stop)
+		<-done
+		conn.Close()
+	})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		msg := []byte("portwatch e2e")
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				conn.WriteToUDP(msg, conn.LocalAddr().(*net.UDPAddr))
+			}
+		}
+	}()
 }

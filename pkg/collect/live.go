@@ -45,7 +45,7 @@ func liveRound(ctx context.Context, w *store.Writer, sc portscan.Scanner, src ca
 	if runErr != nil {
 		status = store.Interrupted
 	}
-	l.closeSource()
+	l.stopReading()
 	sum.Counts = l.counts
 	return joinDistinct(runErr, w.EndRound(id, time.Now(), status, l.counts), w.Commit())
 }
@@ -149,7 +149,7 @@ func (l *liveState) packet() error {
 	}
 	if l.o.MaxPackets > 0 && l.src.Stats().Frames >= l.o.MaxPackets {
 		// The rest of the round scans only.
-		l.closeSource()
+		l.stopReading()
 	}
 	return nil
 }
@@ -165,13 +165,13 @@ func (l *liveState) flush() error {
 	return l.w.Commit()
 }
 
-// closeSource takes the capture's final counts and closes it.
-func (l *liveState) closeSource() {
+// stopReading takes the capture's final counts and reads no more from it;
+// Run, which opened it, closes it.
+func (l *liveState) stopReading() {
 	if l.src == nil {
 		return
 	}
 	l.counts = countsOf(l.src.Stats())
-	l.src.Close()
 	l.src = nil
 }
 

@@ -235,3 +235,28 @@ func dialEvery(t *testing.T, port int, interval time.Duration) {
 func scans(path string) int64 {
 	return storetest.Peek(path, "SELECT coalesce(sum(scans), 0) FROM rounds")
 }
+
+func TestLiveRoundMaxPackets(t *testing.T) {
+	o := liveOptions(t)
+	_, port := listenTCP(t)
+	o.Packets, o.Interface, o.Filter, o.MaxPackets = true, "lo", "tcp port "+strconv.Itoa(port), 5
+	dialEvery(t, port, 20*time.Millisecond)
+	sum, err := collect.Run(context.Background(), o, quiet())
+	var perm *capture.PermissionError
+	if errors.As(err, &perm) {
+		t.Skipf("capture not permitted here: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := storetest.Open(t, o.DB)
+	var frames, scans int64
+	var status string
+	if err := db.SQL().QueryRow("SELECT frames, scans, status FROM rounds").Scan(&frames, &scans, &status); err != nil {
+		t.Fatal(err)
+	}
+	packets := storetest.Int(t, db, "SELECT count(*) FROM packets")
+	if packets != 5 || frames != 5 || sum.Counts.Frames != 5 || status != "complete" || scans < 2 {
+		t.Errorf("%d packets, rounds.frames %d, summary %d, %s with %d scans; want 5, 5, 5, complete, scanning on", packets, frames, sum.Counts.Frames, status, scans)
+	}
+}

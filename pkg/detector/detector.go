@@ -79,8 +79,9 @@ func DefaultConfig(path string) Config {
 // Alg names the detector in batches.alg.
 const Alg = "portae-v1"
 
-// ErrNoModel reports a run that needs a model file where none exists.
-var ErrNoModel = errors.New("no model file yet; run detect without a range to train one, or pass --train")
+// ErrNoModel reports a range run with no model file, or with one detect has
+// never trained and calibrated: it never scores with an untrained model.
+var ErrNoModel = errors.New("no trained model yet; run detect without a range to train one, or pass --train")
 
 // Detector runs detection with one configuration.
 type Detector struct {
@@ -219,7 +220,7 @@ func (d *Detector) Train(ctx context.Context, db *store.DB, from, to time.Time) 
 // file and changes nothing.
 func (d *Detector) Score(ctx context.Context, db *store.DB, from, to time.Time) (*Result, error) {
 	m, err := loadModel(d.cfg.ModelPath)
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && m.cal == nil) {
 		return nil, fmt.Errorf("model %s: %w", d.cfg.ModelPath, ErrNoModel)
 	}
 	if err != nil {

@@ -161,6 +161,55 @@ func TestCronLife(t *testing.T) {
 	storetest.Integrity(t, h.DB)
 }
 
+// A range run never scores with a missing or untrained model.
+func TestScoreNeedsTrainedModel(t *testing.T) {
+	h := detectortest.New(t, 70, 70, 0, 0)
+	d := newDetector(h)
+	if _, err := d.Score(context.Background(), h.DB, time.Time{}, time.Time{}); !errors.Is(err, ErrNoModel) {
+		t.Errorf("no model file: got %v, want %v", err, ErrNoModel)
+	}
+	b, err := portae.Build(portae.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(h.Model, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Score(context.Background(), h.DB, time.Time{}, time.Time{}); !errors.Is(err, ErrNoModel) {
+		t.Errorf("untrained model file: got %v, want %v", err, ErrNoModel)
+	}
+}
+
+// A model file detect never trained (detect model new) is trained, with its
+// own window and channels, by the first cron run.
+func TestFirstRunTrainsNewModelFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	h := detectortest.New(t, 70, 70, 0, 0)
+	b, err := portae.Build(portae.Config{Window: 4, Channels: []string{"tcp_listen", "udp_bound"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(h.Model, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err := newDetector(h).Run(context.Background(), h.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Trained == nil {
+		t.Fatalf("first run on an untrained model file: got no training")
+	}
+	m, err := loadModel(h.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := m.window, 4; got != want || m.cal == nil || m.layout.C() != 2 {
+		t.Errorf("model after training: got window %d, %d channels, calibrated %v; want window %d, 2 channels, calibrated", got, m.layout.C(), m.cal != nil, want)
+	}
+}
+
 func TestBadModel(t *testing.T) {
 	build := func(t *testing.T, channels []string, meta map[string]string) []byte {
 		b, err := portae.Build(portae.Config{Window: 4, Channels: channels})

@@ -1,11 +1,11 @@
 // Package store is portwatch's SQLite database: it creates and migrates the
 // schema (sql/schema.sql, versioned by PRAGMA user_version), takes the
-// per-database run lock, and writes collection rounds, port occupancy and
+// per-program run locks, and writes collection rounds, port occupancy and
 // packets in batched transactions.
 //
 // A run that writes does, in order:
 //
-//	lock, err := store.TryLock(path) // before anything touches the file; errors.Is(err, store.ErrLocked) if another run holds it
+//	lock, err := store.TryLock(path, "collect") // first; errors.Is(err, store.ErrLocked) if another collect holds it
 //	defer lock.Unlock()
 //	db, err := store.Open(ctx, path)  // creates the file (mode 0600), migrates, seeds ports 0..65535, recreates the views
 //	defer db.Close()
@@ -15,14 +15,18 @@
 //	err = w.AddScan(id, at, ports)    // once per occupancy scan
 //	err = w.AddPacket(id, &pkt)       // once per frame, batched into multi-row INSERTs
 //	err = w.EndRound(id, end, store.Complete, counts)
-//	err = w.Commit()                  // a durable point; call it often enough that a kill loses little
+//	err = w.Commit()                  // a durable point; the write lock is held from the first write until here
 //	err = w.Close()                   // commits what is pending
 //
 // Readers (detect, cleanup, sqlite3) use DB.SQL. Every time column holds
 // FormatTime's fixed-width text, so times sort and compare as text.
 //
 // The database runs in WAL mode with synchronous=NORMAL (a power cut may lose
-// the last commits, never consistency), a busy timeout and foreign keys on.
+// the last commits, never consistency), a busy timeout and foreign keys on
+// (the Writer's own connection checks its references itself; see NewWriter).
+// Open refuses, without changing them, files that are not SQLite, SQLite
+// files with other tables (ErrForeign) and newer schema versions
+// (*VersionError).
 package store
 
 import (

@@ -140,7 +140,7 @@ func (d *DB) NewWriter() (*Writer, error) {
 	// tenth of ingest's CPU. Every other connection keeps them on.
 	for _, pragma := range []string{"PRAGMA temp_store = MEMORY", "PRAGMA foreign_keys = OFF"} {
 		if _, err := conn.ExecContext(ctx, pragma); err != nil {
-			conn.Close()
+			w.Close()
 			return nil, fmt.Errorf("%s on %s: %w", pragma, d.path, err)
 		}
 	}
@@ -172,8 +172,7 @@ func (d *DB) NewWriter() (*Writer, error) {
 		})
 	}
 	if err != nil {
-		w.closeStmts()
-		conn.Close()
+		w.Close()
 		return nil, fmt.Errorf("prepare statements on %s: %w", d.path, err)
 	}
 	return w, nil
@@ -369,6 +368,10 @@ func (w *Writer) Close() error {
 		}
 	}
 	w.closeStmts()
+	// The connection goes back to the pool: with foreign keys on again.
+	if _, ferr := w.conn.ExecContext(w.ctx, "PRAGMA foreign_keys = ON"); ferr != nil && err == nil {
+		err = fmt.Errorf("restore foreign keys: %w", ferr)
+	}
 	if cerr := w.conn.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close connection: %w", cerr)
 	}

@@ -322,3 +322,18 @@ func BenchmarkAddPacket(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// TestWriterLeavesForeignKeysOn checks the connection a Writer hands back
+// to the pool enforces foreign keys again, as cleanup's cascades need.
+func TestWriterLeavesForeignKeysOn(t *testing.T) {
+	db, _ := storetest.New(t)
+	db.SQL().SetMaxOpenConns(1) // the Writer's connection is the one reused next
+	w := newWriter(t, db)
+	startRound(t, w, "live")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := storetest.Int(t, db, "PRAGMA foreign_keys"); got != 1 {
+		t.Errorf("foreign_keys after a Writer = %d, want 1", got)
+	}
+}

@@ -53,7 +53,8 @@ type Config struct {
 	RefitSize   int     // normal windows a cron run's refit trains on at most (0: all)
 	Seed        uint64  // training shuffles and dropout
 	Top         int     // ports named per round
-	// Progress, when set, is told how many of the windows at hand are done.
+	// Progress, when set, is told how many of the windows at hand (a
+	// training's, then a scoring pass's) are done.
 	Progress func(done, total int)
 	Now      func() time.Time
 }
@@ -373,9 +374,7 @@ func (d *Detector) score(m *model, ws []features.Window) ([]Scored, error) {
 				Ports:   explain(m.layout, w, cells),
 			})
 		}
-		if d.cfg.Progress != nil {
-			d.cfg.Progress(lo+len(batch), len(ws))
-		}
+		d.progress(lo+len(batch), len(ws))
 	}
 	return out, nil
 }
@@ -398,30 +397,43 @@ func (d *Detector) fit(m *model, ws []features.Window, epochs, size int, lr floa
 	b := newBatcher(m, d.cfg.Batch)
 	order := make([]features.Window, len(ws))
 	copy(order, ws)
+	per := len(order)
+	if size > 0 {
+		per = min(per, size)
+	}
+	total, done := epochs*per, 0
 	prev := math.Inf(1)
 	var loss float64
 	for e := 1; e <= epochs; e++ {
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		epoch := order
-		if size > 0 && len(epoch) > size {
-			epoch = epoch[:size]
-		}
+		epoch := order[:per]
 		var sum float64
 		var steps int
 		for lo := 0; lo < len(epoch); lo += d.cfg.Batch {
-			l, err := b.step(epoch[lo:min(lo+d.cfg.Batch, len(epoch))])
+			batch := epoch[lo:min(lo+d.cfg.Batch, len(epoch))]
+			l, err := b.step(batch)
 			if err != nil {
 				return e, 0, err
 			}
 			sum += l
 			steps++
+			done += len(batch)
+			d.progress(done, total)
 		}
 		loss = sum / float64(max(steps, 1))
 		d.log.Debug("epoch", "epoch", e, "loss", loss)
 		if prev-loss < minGain*prev {
+			d.progress(total, total)
 			return e, loss, nil
 		}
 		prev = loss
 	}
 	return epochs, loss, nil
+}
+
+// progress tells Config.Progress, if set, how far the work at hand is.
+func (d *Detector) progress(done, total int) {
+	if d.cfg.Progress != nil {
+		d.cfg.Progress(done, total)
+	}
 }

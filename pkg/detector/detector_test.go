@@ -194,12 +194,18 @@ func TestFirstRunTrainsNewModelFile(t *testing.T) {
 	if err := os.WriteFile(h.Model, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	res, err := newDetector(h).Run(context.Background(), h.DB)
+	cfg := DefaultConfig(h.Model)
+	var calls [][2]int
+	cfg.Progress = func(done, total int) { calls = append(calls, [2]int{done, total}) }
+	res, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil))).Run(context.Background(), h.DB)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Trained == nil {
 		t.Fatalf("first run on an untrained model file: got no training")
+	}
+	if len(calls) < 2 || calls[len(calls)-1][0] != calls[len(calls)-1][1] {
+		t.Errorf("progress calls: got %v, want several ending done", calls)
 	}
 	m, err := loadModel(h.Model)
 	if err != nil {

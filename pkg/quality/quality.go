@@ -70,11 +70,22 @@ type Stats struct {
 // Result is one detector's evaluation on one timeline.
 type Result struct {
 	Detector    string
-	Kinds       []Stats // one per kind present, in scenario.Kinds order, then "all"
-	FalseAlarms int     // flagged normal rounds
+	Kinds       []Stats   // one per kind present, in scenario.Kinds order, then "all"
+	Events      []Outcome // one per event, in order
+	FalseAlarms int       // flagged normal rounds
 	NormalDays  float64
-	Train       time.Duration
-	Score       time.Duration
+	// AtOneADay is the score a round must exceed for recall at 1 false alarm a day.
+	AtOneADay float64
+	Train     time.Duration
+	Score     time.Duration
+}
+
+// Outcome is what a detector made of one event.
+type Outcome struct {
+	scenario.Event
+	Detected bool
+	TTD      int     // rounds to the first flag, when detected
+	MaxScore float64 // the highest score in the event
 }
 
 // Run trains d on tl's training rounds, scores its test rounds and evaluates the verdicts.
@@ -146,7 +157,15 @@ func Evaluate(events []scenario.Event, n int, verdicts []Verdict) (Result, error
 	if normalRounds > 0 {
 		perDay = float64(res.FalseAlarms) / res.NormalDays
 	}
-	oracle := atOneADay(scores, normal, int(res.NormalDays))
+	var oracle []bool
+	res.AtOneADay, oracle = atOneADay(scores, normal, int(res.NormalDays))
+	for _, ev := range events {
+		o := Outcome{Event: ev, MaxScore: slices.Max(scores[ev.Start:ev.End])}
+		if i := slices.Index(flagged[ev.Start:ev.End], true); i >= 0 {
+			o.Detected, o.TTD = true, i
+		}
+		res.Events = append(res.Events, o)
+	}
 	all := tally{kind: "all"}
 	for _, k := range scenario.Kinds() {
 		t := tally{kind: string(k)}
@@ -165,8 +184,9 @@ func Evaluate(events []scenario.Event, n int, verdicts []Verdict) (Result, error
 }
 
 // atOneADay flags the rounds scoring above the (allowed+1)-th highest
-// normal score, so at most allowed normal rounds are flagged.
-func atOneADay(scores []float64, normal []bool, allowed int) []bool {
+// normal score, so at most allowed normal rounds are flagged; it returns
+// that score too.
+func atOneADay(scores []float64, normal []bool, allowed int) (float64, []bool) {
 	var ns []float64
 	for i, s := range scores {
 		if normal[i] {
@@ -182,7 +202,7 @@ func atOneADay(scores []float64, normal []bool, allowed int) []bool {
 	for i, s := range scores {
 		out[i] = s > threshold
 	}
-	return out
+	return threshold, out
 }
 
 // tally accumulates events of one kind.

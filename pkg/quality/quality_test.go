@@ -3,6 +3,7 @@ package quality
 import (
 	"bytes"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,17 @@ func TestEvaluate(t *testing.T) {
 		{Kind: "new_listener", Events: 2, Detected: 1, Precision: 0.25, Recall: 0.5, F1: 1.0 / 3, FalseAlarmsPerDay: perDay, TTDMean: 3, TTDMax: 3, RecallAt1: 0.5},
 		{Kind: "listener_vanished", Events: 1, Detected: 1, Precision: 0.25, Recall: 1, F1: 0.4, FalseAlarmsPerDay: perDay, TTDMean: 0, TTDMax: 0, RecallAt1: 0},
 		{Kind: "all", Events: 3, Detected: 2, Precision: 0.4, Recall: 2.0 / 3, F1: 0.5, FalseAlarmsPerDay: perDay, TTDMean: 1.5, TTDMax: 3, RecallAt1: 1.0 / 3},
+	}
+	if res.AtOneADay != 2 {
+		t.Errorf("score for 1 false alarm a day: got %v, want 2", res.AtOneADay)
+	}
+	wantEvents := []Outcome{
+		{Event: events[0], Detected: true, TTD: 3, MaxScore: 4},
+		{Event: events[1], MaxScore: math.Inf(-1)}, // no verdicts at all
+		{Event: events[2], Detected: true, TTD: 0, MaxScore: 1.5},
+	}
+	if !slices.Equal(res.Events, wantEvents) {
+		t.Errorf("event outcomes: got %+v, want %+v", res.Events, wantEvents)
 	}
 	if len(res.Kinds) != len(want) {
 		t.Fatalf("got %d kind rows, want %d: %+v", len(res.Kinds), len(want), res.Kinds)
@@ -124,11 +136,41 @@ func TestPrint(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(buf.String(), "\n")
+	if len(lines) < 3 {
+		t.Fatalf("got %q, want a header and two rows", buf.String())
+	}
 	wantRow := []string{"new_listener", "a", "20", "19", "0.95", "0.95", "0.95", "0.25", "1.5", "4", "1.00"}
 	if got := strings.Fields(lines[1]); strings.Join(got, " ") != strings.Join(wantRow, " ") {
 		t.Errorf("first row: got %q, want fields %q", lines[1], wantRow)
 	}
 	if got := strings.Fields(lines[2]); len(got) < 2 || got[1] != "b" || got[7] != "12.00" {
 		t.Errorf("second row: got %q, want detector b with 12.00 false alarms a day", lines[2])
+	}
+}
+
+func TestPrintEvents(t *testing.T) {
+	r := Result{Detector: "a", AtOneADay: 2.5, Events: []Outcome{
+		{Event: scenario.Event{Kind: scenario.NewListener, Start: 7, End: 12, Port: 4444, Detail: "tcp 0.0.0.0 port 4444 listen by nc"}, Detected: true, TTD: 1, MaxScore: 3},
+		{Event: scenario.Event{Kind: scenario.Vanished, Start: 40, End: 45, Port: 22, Detail: "sshd gone"}, MaxScore: 0.5},
+	}}
+	var buf bytes.Buffer
+	if err := PrintEvents(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	want := [][]string{
+		{"a:", "events", "(scores", "above", "2.5"},
+		{"kind", "start", "rounds", "port", "detected", "TTD", "max", "score", "detail"},
+		{"new_listener", "7", "5", "4444", "true", "1", "3", "tcp", "0.0.0.0", "port", "4444", "listen", "by", "nc"},
+		{"listener_vanished", "40", "5", "22", "false", "-", "0.5", "sshd", "gone"},
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("got %d lines, want %d:\n%s", len(lines), len(want), buf.String())
+	}
+	for i, w := range want {
+		got := strings.Fields(lines[i])
+		if len(got) < len(w) || !slices.Equal(got[:len(w)], w) {
+			t.Errorf("line %d: got %q, want it to start with %q", i, lines[i], w)
+		}
 	}
 }

@@ -34,3 +34,22 @@ func Print(w io.Writer, results []Result) error {
 	}
 	return nil
 }
+
+// PrintEvents writes what r's detector made of each event, beside the
+// score that recall at 1 false alarm a day asks for.
+func PrintEvents(w io.Writer, r Result) error {
+	fmt.Fprintf(w, "%s: events (scores above %.4g would give 1 false alarm a day)\n", r.Detector, r.AtOneADay)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "kind\tstart\trounds\tport\tdetected\tTTD\tmax score\tdetail")
+	for _, o := range r.Events {
+		ttd := "-"
+		if o.Detected {
+			ttd = fmt.Sprint(o.TTD)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%v\t%s\t%.4g\t%s\n", o.Kind, o.Start, o.End-o.Start, o.Port, o.Detected, ttd, o.MaxScore, o.Detail)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("print events of %s: %w", r.Detector, err)
+	}
+	return nil
+}

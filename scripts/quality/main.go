@@ -3,7 +3,7 @@
 // through the harness (pkg/quality) and prints precision, recall, F1, false
 // alarms per day and time to detect per anomaly kind.
 //
-//	go run ./scripts/quality [-seed 1] [-train-days 3] [-test-days 4] [-events 20] [-db file] [-only new-port,iqr]
+//	go run ./scripts/quality [-seed 1] [-train-days 3] [-test-days 4] [-events 20] [-db file] [-only new-port,iqr] [-list]
 //
 // With -db the timeline is written into a new portwatch database through
 // the store and read back with the features loader, so detectors see
@@ -47,6 +47,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	dbPath := fs.String("db", "", "write the timeline into this new database and read it back")
 	verbose := fs.Bool("v", false, "show the detectors' progress on stderr")
 	only := fs.String("only", "", "run only these detectors, comma-separated (default: all)")
+	list := fs.Bool("list", false, "also list each event with each detector's outcome and score")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -94,6 +95,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		cfg.Seed, tl.Train, len(tl.Rounds)-tl.Train, len(tl.Events), quality.Grace)
 	if err := quality.Print(out, results); err != nil {
 		errs = append(errs, err)
+	}
+	if *list {
+		for _, r := range results {
+			fmt.Fprintln(out)
+			if err := quality.PrintEvents(out, r); err != nil {
+				errs = append(errs, err)
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

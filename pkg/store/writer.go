@@ -92,6 +92,10 @@ type Writer struct {
 	noRow       []driver.Value      // Next's destination; the INSERT returns no row
 	rows        int                 // packets buffered in args
 	arena       []byte
+	stamps      []byte                // the buffered packets' timestamps, formatted
+	stampEnds   [packetsPerInsert]int // where each ends in stamps
+	roundArg    any                   // lastRound, boxed once per round rather than per packet
+	protoArg    any                   // the last Protocols, boxed; most packets repeat it
 
 	started   map[int64]bool // rounds this Writer started: the only ones it may write to
 	lastRound int64          // the round last found in started, if lastKnown,
@@ -111,7 +115,7 @@ func (w *Writer) check(round int64) error {
 		if !w.started[round] {
 			return fmt.Errorf("round %d: %w", round, ErrUnknownRound)
 		}
-		w.lastRound, w.lastKnown = round, true
+		w.lastRound, w.lastKnown, w.roundArg = round, true, round
 	}
 	return nil
 }
@@ -259,10 +263,14 @@ func (w *Writer) AddPacket(round int64, p *Packet) error {
 		return err
 	}
 	a := w.args[w.rows*numPacketColumns : (w.rows+1)*numPacketColumns]
-	a[0].Value = round
+	a[0].Value = w.roundArg
 	a[1].Value = p.Frame
-	a[2].Value = FormatTime(p.Time)
-	a[3].Value = p.Protocols
+	w.stamps = AppendTime(w.stamps, p.Time) // a[2], made a string per batch
+	w.stampEnds[w.rows] = len(w.stamps)
+	if s, ok := w.protoArg.(string); !ok || s != p.Protocols {
+		w.protoArg = p.Protocols
+	}
+	a[3].Value = w.protoArg
 	a[4].Value = nullString(p.QryName)
 	a[5].Value = nullString(p.RespName)
 	a[6].Value = int64(p.SrcPort)
@@ -283,12 +291,23 @@ func (w *Writer) AddPacket(round int64, p *Packet) error {
 	if w.rows < packetsPerInsert {
 		return nil
 	}
+	w.setTimestamps()
 	w.rows = 0
-	w.arena = w.arena[:0]
+	w.arena, w.stamps = w.arena[:0], w.stamps[:0]
 	if err := w.insertBatch(); err != nil {
 		return w.fail(fmt.Errorf("insert packets up to frame %d: %w", p.Frame, err))
 	}
 	return nil
+}
+
+// setTimestamps converts the buffered packets' timestamps to one string, whose
+// slices become their arguments: one allocation per batch, not per packet.
+func (w *Writer) setTimestamps() {
+	all, start := string(w.stamps), 0
+	for i, end := range w.stampEnds[:w.rows] {
+		w.args[i*numPacketColumns+2].Value = all[start:end]
+		start = end
+	}
 }
 
 // insertBatch runs the multi-row INSERT on the driver connection, inside
@@ -313,6 +332,7 @@ func (w *Writer) insertBatch() error {
 
 // flushPackets inserts the packets buffered since the last full batch.
 func (w *Writer) flushPackets() error {
+	w.setTimestamps()
 	var row [numPacketColumns]any
 	for i := 0; i < w.rows; i++ {
 		for j := range row {
@@ -323,7 +343,7 @@ func (w *Writer) flushPackets() error {
 		}
 	}
 	w.rows = 0
-	w.arena = w.arena[:0]
+	w.arena, w.stamps = w.arena[:0], w.stamps[:0]
 	return nil
 }
 

@@ -43,7 +43,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "interface", Aliases: []string{"i"}, Usage: "capture `IFACE` (default: first up non-loopback)"},
 			&cli.StringFlag{Name: "filter", Usage: "BPF `FILTER` for the capture"},
 			&cli.DurationFlag{Name: "scan-interval", Value: 5 * time.Second, Usage: "time between port scans"},
-			&cli.StringFlag{Name: "scan", Value: collect.ScanProc, Usage: "scan `METHOD`: proc (reads /proc) or bind (binds every port: slow, IPv4 TCP only)"},
+			&cli.StringFlag{Name: "scan", Value: collect.ScanNetlink, Usage: "scan `METHOD`: netlink (sock_diag), proc (/proc/net files) or bind (binds every port: slow, no state or owner)"},
 			&cli.IntFlag{Name: "payload-bytes", Usage: "store the first `N` transport payload bytes (personal data: none by default)"},
 			&cli.Int64Flag{Name: "max-packets", Usage: "store at most `N` packets in the run (0: no limit)"},
 			&cli.StringSliceFlag{Name: "pcap", Usage: "ingest capture `FILE` (pcap or pcapng; more files may follow the flags) instead of a live round"},

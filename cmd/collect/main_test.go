@@ -102,6 +102,7 @@ func TestUsageAndExitCodes(t *testing.T) {
 		{"pcap and -p", []string{"-d", db, "-p", "--pcap", blaster}, 2, "drop -p", "", -1},
 		{"list", []string{"--list"}, 0, "", "PROTO", -1},
 		{"list by binding", []string{"--list", "--scan", "bind"}, 0, "", "PROTO", -1},
+		{"list from /proc files", []string{"--list", "--scan", "proc"}, 0, "", "PROTO", -1},
 		{"missing capture", []string{"-d", db, "--pcap", filepath.Join(dir, "nope.pcap")}, 2, "nope.pcap", "", 0},
 		{"not a capture", []string{"-d", db, "--pcap", text}, 2, "notes.pcap", "", 0},
 		{"two captures", []string{"-d", db, "-r", "1", "--pcap", blaster, vanilla}, 0, "msg=\"collect run\"", "", 29},

@@ -52,10 +52,13 @@ type Options struct {
 // per database, beside detect and cleanup runs.
 const LockName = "collect"
 
-// Scan methods for Options.ScanMethod.
+// Scan methods for Options.ScanMethod. Netlink is the default: one walk of
+// each kernel socket table instead of the several a read of /proc/net/tcp
+// costs on a large hash (see portscan.NewNetlinkScanner).
 const (
-	ScanProc = "proc"
-	ScanBind = "bind"
+	ScanNetlink = "netlink"
+	ScanProc    = "proc"
+	ScanBind    = "bind"
 )
 
 // Validate checks the options that do not need the system.
@@ -82,16 +85,19 @@ func (o *Options) Validate() error {
 }
 
 func (o *Options) checkScanMethod() error {
-	if o.ScanMethod != ScanProc && o.ScanMethod != ScanBind {
-		return command.Usagef("scan method %q: pass --scan proc or --scan bind", o.ScanMethod)
+	if o.ScanMethod != ScanNetlink && o.ScanMethod != ScanProc && o.ScanMethod != ScanBind {
+		return command.Usagef("scan method %q: pass --scan netlink, proc or bind", o.ScanMethod)
 	}
 	return nil
 }
 
 // Scanner returns the port scanner the options select.
 func (o *Options) Scanner() portscan.Scanner {
-	if o.ScanMethod == ScanBind {
+	switch {
+	case o.ScanMethod == ScanBind:
 		return portscan.NewBindScanner()
+	case o.ScanMethod == ScanNetlink && o.ProcRoot == "":
+		return portscan.NewNetlinkScanner()
 	}
 	root := o.ProcRoot
 	if root == "" {

@@ -24,7 +24,7 @@ func liveOptions(t *testing.T) collect.Options {
 	}
 	return collect.Options{
 		DB: filepath.Join(t.TempDir(), "ports.db"), Round: time.Second,
-		ScanInterval: 200 * time.Millisecond, ScanMethod: collect.ScanProc,
+		ScanInterval: 200 * time.Millisecond, ScanMethod: collect.ScanNetlink,
 	}
 }
 

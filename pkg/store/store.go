@@ -113,6 +113,9 @@ func dsn(path string) string {
 	q.Set("_busy_timeout", fmt.Sprint(busyTimeoutMS))
 	q.Set("_foreign_keys", "on")
 	q.Set("_synchronous", "NORMAL")
+	// New files get incremental auto-vacuum, so cleanup can hand freed pages
+	// back in small steps (on an existing file this is a no-op).
+	q.Set("_auto_vacuum", "incremental")
 	// 8 MiB of page cache (a bound, so RSS stays flat) keeps ingest from
 	// re-reading the index pages it is filling; 32 MiB did no better.
 	q.Set("_cache_size", "-8192")

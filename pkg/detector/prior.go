@@ -35,7 +35,8 @@ const (
 
 // basePrior returns, per cell, the probability that a round has it in use,
 // judged from the training windows' targets: the cell's own frequency, or in
-// the ephemeral range, for a channel with occasional use there, the range's
+// the ephemeral range, for a connection or UDP channel with occasional use
+// there, the range's
 // mean rate of occasional use if that is higher, and at most ephemeralCap.
 // So a fresh ephemeral port costs a few nats, a fresh DNS client port a few
 // more, and a listener on a port never used -ln(eps). The result is bounded
@@ -57,8 +58,15 @@ func basePrior(l features.Layout, ws []features.Window) []float64 {
 	for i := range p {
 		p[i] /= n
 	}
-	lo, hi := churnRange(p)
+	pooled := make([]bool, l.C())
+	for c, name := range l.Channels() {
+		pooled[c] = !listening(name)
+	}
+	lo, hi := churnRange(p, pooled)
 	for c := range l.C() {
+		if !pooled[c] {
+			continue
+		}
 		row := p[c*features.Ports : (c+1)*features.Ports]
 		var mass float64
 		for _, f := range row[lo:hi] {
@@ -84,12 +92,24 @@ func basePrior(l features.Layout, ws []features.Window) []float64 {
 // and then rather than never or most of the time.
 func occasional(f float64) bool { return f > 0 && f < 0.5 }
 
+// listening reports whether a channel holds listening sockets: services,
+// never pooled, so that a listener on a port never used costs -ln(eps) and
+// an always-on one that vanishes as much, whatever the port number.
+func listening(channel string) bool {
+	switch channel {
+	case features.TCPListen, features.TCPListenWildcard, features.TCPListenLoopback:
+		return true
+	}
+	return false
+}
+
 // churnRange returns the port range [lo, hi) that churns in the per-cell
-// frequencies p (all channels, one after the other); empty when none does.
-func churnRange(p []float64) (lo, hi int) {
+// frequencies p (all channels, one after the other) of the pooled
+// channels; empty when none does.
+func churnRange(p []float64, pooled []bool) (lo, hi int) {
 	counts := make([]int, features.Ports/block)
 	for i, f := range p {
-		if occasional(f) {
+		if pooled[i/features.Ports] && occasional(f) {
 			counts[(i%features.Ports)/block]++
 		}
 	}

@@ -23,6 +23,9 @@ func TestBasePrior(t *testing.T) {
 		if i%2 == 0 {
 			socks = append(socks, features.Socket{Port: 3000, Protocol: "tcp", State: "listen", Address: "127.0.0.1"})
 		}
+		if i%3 == 0 { // occasional listeners across the range: still never pooled
+			socks = append(socks, features.Socket{Port: uint16(1000 + (i*4099)%60000), Protocol: "tcp", State: "listen", Address: "0.0.0.0"})
+		}
 		socks = append(socks, features.Socket{Port: uint16(32768 + (i*7919)%28232), Protocol: "tcp", State: "established"},
 			features.Socket{Port: 40000, Protocol: "tcp", State: "established"}) // a pool connection, open throughout
 		rounds[i] = features.Round{ID: int64(i + 1), Start: start.Add(time.Duration(i) * time.Minute), Sockets: socks}
@@ -41,6 +44,7 @@ func TestBasePrior(t *testing.T) {
 		{"always-on listener", listen + 22, 1 - 2*eps, 1},
 		{"half-time listener", listen + 3000, 0.49, 0.51},
 		{"listener never seen", listen + 4444, 0, eps},
+		{"listener never seen between occasional ones", listen + 40001, 0, eps},
 		{"listener never seen in the ephemeral range", listen + 45000, 0, eps},
 		// one connection a round over 28 blocks of 1024: about 1/28672, at least the floor
 		{"fresh ephemeral connection", conn + 45001, pooledFloor, 1.0 / 20000},

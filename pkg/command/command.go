@@ -64,7 +64,8 @@ func Run(app *cli.App, args []string, stderr io.Writer) int {
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintf(stderr, "%s: %v\n", app.Name, err)
+	// One line, whatever the error: joined errors carry newlines.
+	fmt.Fprintf(stderr, "%s: %s\n", app.Name, strings.ReplaceAll(err.Error(), "\n", "; "))
 	// urfave/cli reports a missing required flag with an unexported type.
 	if strings.HasPrefix(err.Error(), "Required flag") {
 		return ExitUsage

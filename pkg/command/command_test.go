@@ -1,10 +1,13 @@
 package command
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/urfave/cli/v2"
 
 	"portwatch/pkg/store"
 )
@@ -71,5 +74,16 @@ func TestCode(t *testing.T) {
 		if got := Code(tt.err); got != tt.want {
 			t.Errorf("Code(%v) = %d, want %d", tt.err, got, tt.want)
 		}
+	}
+}
+
+func TestRunPrintsOneLine(t *testing.T) {
+	app := &cli.App{Name: "collect", Action: func(*cli.Context) error {
+		return errors.Join(errors.New("commit: database or disk is full"), errors.New("close: bad"))
+	}}
+	var stderr bytes.Buffer
+	code := Run(app, []string{"collect"}, &stderr)
+	if want := "collect: commit: database or disk is full; close: bad\n"; stderr.String() != want || code != ExitError {
+		t.Errorf("exit %d, stderr %q; want exit %d, stderr %q", code, stderr.String(), ExitError, want)
 	}
 }

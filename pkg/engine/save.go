@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"portwatch/pkg/onnx"
 )
@@ -38,7 +39,9 @@ func (m *Model) Save(path string) error {
 // path+".prev".
 func WriteFile(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	pattern := "." + filepath.Base(path) + ".tmp*"
+	removeStale(filepath.Join(dir, pattern))
+	f, err := os.CreateTemp(dir, pattern)
 	if err != nil {
 		return err
 	}
@@ -78,6 +81,21 @@ func WriteFile(path string, data []byte) (err error) {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// staleAge is how old a temporary file must be before a save takes it for
+// the leftover of a writer killed mid-save; a live writer's is seconds old.
+const staleAge = time.Minute
+
+// removeStale deletes temporary files that killed saves left beside the
+// model (each as large as the model), so repeated crashes do not fill the disk.
+func removeStale(glob string) {
+	old, _ := filepath.Glob(glob)
+	for _, name := range old {
+		if st, err := os.Stat(name); err == nil && time.Since(st.ModTime()) > staleAge {
+			os.Remove(name)
+		}
+	}
 }
 
 // keepPrevious makes path+".prev" a copy of path. A hard link keeps path in

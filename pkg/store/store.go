@@ -36,6 +36,8 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
+	"syscall"
 
 	"github.com/mattn/go-sqlite3"
 
@@ -95,6 +97,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := createPrivate(path); err != nil {
 		return nil, fmt.Errorf("create database %s: %w", path, err)
 	}
+	if err := checkWritable(path); err != nil {
+		return nil, err
+	}
 	db, err := sql.Open("sqlite3", dsn(path))
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -141,6 +146,25 @@ func createPrivate(path string) error {
 	return f.Close()
 }
 
+// checkWritable refuses a database this process cannot write before SQLite
+// opens it: SQLite would otherwise create the -shm and -wal files with the
+// database's read-only mode, and they would keep failing every later run even
+// after the user fixed the database's own permissions.
+func checkWritable(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err == nil {
+		f.Close()
+		err = syscall.Access(filepath.Dir(path), 2) // W_OK: the -wal and -shm files go beside it
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, syscall.EROFS), errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
+		return fmt.Errorf("open database %s: read-only; make the file and its directory writable by this user: %w", path, err)
+	}
+	return fmt.Errorf("open database %s: %w", path, err)
+}
+
 // explain turns SQLite's codes for the usual user mistakes into one line
 // naming the file and what to do.
 func explain(path string, err error) error {
@@ -153,6 +177,8 @@ func explain(path string, err error) error {
 		return fmt.Errorf("open database %s: not a SQLite database; pass a new file or a portwatch database: %w", path, err)
 	case errors.As(err, &se) && se.Code == sqlite3.ErrReadonly:
 		return fmt.Errorf("open database %s: read-only; make the file and its directory writable by this user: %w", path, err)
+	case errors.As(err, &se) && se.Code == sqlite3.ErrFull:
+		return fmt.Errorf("open database %s: disk full; free space on its file system and run again: %w", path, err)
 	case errors.As(err, &se) && se.Code == sqlite3.ErrBusy:
 		return fmt.Errorf("open database %s: locked by another program for more than %d ms; retry when it is done: %w", path, busyTimeoutMS, err)
 	}

@@ -9,6 +9,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/mattn/go-sqlite3"
 )
 
 // Status is a round's state in rounds.status.
@@ -381,8 +383,10 @@ func (w *Writer) Commit() error {
 // connection. It returns the first error the Writer met.
 func (w *Writer) Close() error {
 	err := w.Commit()
-	if w.tx {
-		// Only a failed write leaves a transaction open; undo its partial batch.
+	// Only a failed write leaves a transaction open; undo its partial batch.
+	// SQLite itself rolls back on some failures (a full disk during COMMIT):
+	// then there is nothing left to undo.
+	if w.tx && w.inTransaction() {
 		if _, rerr := w.conn.ExecContext(w.ctx, "ROLLBACK"); rerr != nil && !errors.Is(err, rerr) {
 			err = errors.Join(err, fmt.Errorf("roll back: %w", rerr))
 		}
@@ -396,6 +400,18 @@ func (w *Writer) Close() error {
 		err = fmt.Errorf("close connection: %w", cerr)
 	}
 	return err
+}
+
+// inTransaction asks SQLite whether the connection is inside a transaction.
+func (w *Writer) inTransaction() bool {
+	in := true
+	w.conn.Raw(func(c any) error {
+		if sc, ok := c.(*sqlite3.SQLiteConn); ok {
+			in = !sc.AutoCommit()
+		}
+		return nil
+	})
+	return in
 }
 
 func (w *Writer) closeStmts() {

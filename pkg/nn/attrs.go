@@ -28,82 +28,41 @@ func (a Attrs) Check(op string, known ...string) error {
 	return &UnsupportedError{Op: op, Reason: fmt.Sprintf("attribute %v not implemented", unknown)}
 }
 
-// Int returns an INT attribute, or def when absent.
-func (a Attrs) Int(name string, def int64) (int64, error) {
+// attr returns attribute name as a T, or def when absent; kind names the
+// ONNX attribute type for the error.
+func attr[T any](a Attrs, name, kind string, def T) (T, error) {
 	v, ok := a[name]
 	if !ok {
 		return def, nil
 	}
-	i, ok := v.(int64)
+	t, ok := v.(T)
 	if !ok {
-		return 0, fmt.Errorf("attribute %s: want int, got %T", name, v)
+		var zero T
+		return zero, fmt.Errorf("attribute %s: want %s, got %T", name, kind, v)
 	}
-	return i, nil
+	return t, nil
 }
+
+// Int returns an INT attribute, or def when absent.
+func (a Attrs) Int(name string, def int64) (int64, error) { return attr(a, name, "int", def) }
 
 // Ints returns an INTS attribute, or def when absent.
-func (a Attrs) Ints(name string, def []int64) ([]int64, error) {
-	v, ok := a[name]
-	if !ok {
-		return def, nil
-	}
-	i, ok := v.([]int64)
-	if !ok {
-		return nil, fmt.Errorf("attribute %s: want ints, got %T", name, v)
-	}
-	return i, nil
-}
+func (a Attrs) Ints(name string, def []int64) ([]int64, error) { return attr(a, name, "ints", def) }
 
 // Float returns a FLOAT attribute, or def when absent.
-func (a Attrs) Float(name string, def float32) (float32, error) {
-	v, ok := a[name]
-	if !ok {
-		return def, nil
-	}
-	f, ok := v.(float32)
-	if !ok {
-		return 0, fmt.Errorf("attribute %s: want float, got %T", name, v)
-	}
-	return f, nil
-}
+func (a Attrs) Float(name string, def float32) (float32, error) { return attr(a, name, "float", def) }
 
 // Floats returns a FLOATS attribute, or def when absent.
 func (a Attrs) Floats(name string, def []float32) ([]float32, error) {
-	v, ok := a[name]
-	if !ok {
-		return def, nil
-	}
-	f, ok := v.([]float32)
-	if !ok {
-		return nil, fmt.Errorf("attribute %s: want floats, got %T", name, v)
-	}
-	return f, nil
+	return attr(a, name, "floats", def)
 }
 
 // String returns a STRING attribute, or def when absent.
-func (a Attrs) String(name string, def string) (string, error) {
-	v, ok := a[name]
-	if !ok {
-		return def, nil
-	}
-	s, ok := v.(string)
-	if !ok {
-		return "", fmt.Errorf("attribute %s: want string, got %T", name, v)
-	}
-	return s, nil
-}
+func (a Attrs) String(name string, def string) (string, error) { return attr(a, name, "string", def) }
 
 // Strings returns a STRINGS attribute, or def when absent.
 func (a Attrs) Strings(name string, def []string) ([]string, error) {
-	v, ok := a[name]
-	if !ok {
-		return def, nil
-	}
-	s, ok := v.([]string)
-	if !ok {
-		return nil, fmt.Errorf("attribute %s: want strings, got %T", name, v)
-	}
-	return s, nil
+	return attr(a, name, "strings", def)
 }
 
 // Tensor returns a TENSOR attribute; ok is false when absent.

@@ -65,9 +65,20 @@ func loadModel(path string) (*model, error) {
 	return m, nil
 }
 
-// newModel builds an untrained portae v1; nil channels and a zero window
-// take portae's defaults.
+// Channels are the channels of the models detect builds itself: portae's
+// three occupancy channels and the wildcard listeners, so that a service
+// rebound from loopback to every address (a database opened to the network)
+// is a new cell, not the same tcp_listen port as before.
+func Channels() []string {
+	return []string{features.TCPListen, features.UDPBound, features.TCPConn, features.TCPListenWildcard}
+}
+
+// newModel builds an untrained portae v1; nil channels take Channels() and
+// a zero window portae's default.
 func newModel(channels []string, window int, seed uint64) (*model, error) {
+	if channels == nil {
+		channels = Channels()
+	}
 	b, err := portae.Build(portae.Config{Channels: channels, Window: window, Seed: seed})
 	if err != nil {
 		return nil, err

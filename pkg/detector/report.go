@@ -55,13 +55,18 @@ func WriteTable(w io.Writer, rs []Scored, all bool) error {
 	return nil
 }
 
-// portsText names the top ports as "4444/tcp listen 0.0.0.0 nc (new 13.8)".
+// portsText names the top ports as "4444/tcp listen 0.0.0.0 nc (new 13.8)",
+// once each: a socket on two channels (tcp_listen and tcp_listen_wildcard)
+// is one port to a reader; the JSON keeps both cells.
 func portsText(ps []Port) string {
 	parts := make([]string, 0, tablePorts)
-	for i, p := range ps {
-		if i == tablePorts {
-			break
+	seen := map[string]bool{}
+	for _, p := range ps {
+		key := fmt.Sprintf("%d/%s %s", p.Port, p.Protocol, p.Change)
+		if len(parts) == tablePorts || seen[key] {
+			continue
 		}
+		seen[key] = true
 		s := fmt.Sprintf("%d/%s %s", p.Port, p.Protocol, p.State)
 		if p.Address != "" {
 			s += " " + p.Address

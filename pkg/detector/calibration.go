@@ -55,9 +55,21 @@ func (c *calibration) update(sts []stats) error {
 // must not cross the limit by a rounding error.
 const peakMargin = math.Ln2
 
+// totalMargin keeps the limit on Total at least 1+totalMargin times the
+// largest normal Total seen. Total follows the host's activity: a fitted tail
+// with an end point (γ < 0) puts the limit just past the busiest training
+// hour, and a busier Monday morning is not an anomaly. What Total is for,
+// hundreds of ports changing at once, lands far beyond.
+const totalMargin = 0.5
+
 // score is a round's score: past 1 it is anomalous.
 func (c *calibration) score(st stats) float64 {
-	return max(ratio(st.Total, c.Total.Threshold), ratio(st.Peak, c.peakLimit()))
+	return max(ratio(st.Total, c.totalLimit()), ratio(st.Peak, c.peakLimit()))
+}
+
+// totalLimit is the limit on Total.
+func (c *calibration) totalLimit() float64 {
+	return max(c.Total.Threshold, (1+totalMargin)*c.Total.Max)
 }
 
 // peakLimit is the limit on Peak.

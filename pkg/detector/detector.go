@@ -171,7 +171,7 @@ func (d *Detector) learn(m *model, ws []features.Window, rs []Scored) (bool, err
 	}
 	m.roundsTrained += len(normal)
 	m.trainedUntil = normal[len(normal)-1].Last().Start
-	d.log.Info("refit", "windows", len(normal), "total_limit", m.cal.Total.Threshold, "peak_limit", m.cal.peakLimit())
+	d.log.Info("refit", "windows", len(normal), "total_limit", m.cal.totalLimit(), "peak_limit", m.cal.peakLimit())
 	return true, nil
 }
 
@@ -335,7 +335,7 @@ func (d *Detector) train(m *model, rounds []features.Round) (*Result, error) {
 	}
 	judge(scored, m.cal)
 	tr.Calibrated = len(sts)
-	tr.TotalLimit, tr.TotalMethod = m.cal.Total.Threshold, m.cal.Total.Method
+	tr.TotalLimit, tr.TotalMethod = m.cal.totalLimit(), m.cal.Total.Method
 	tr.PeakLimit, tr.PeakMethod = m.cal.peakLimit(), m.cal.Peak.Method
 	m.roundsTrained = len(rounds)
 	m.trainedUntil = rounds[len(rounds)-1].Start

@@ -75,7 +75,11 @@ func (m *Model) backwardAt(i int, tr *trace, path map[string]bool, grads map[str
 	for k, name := range n.in {
 		in[k] = tr.values[name]
 	}
-	gradIn, err := backwardNode(n, d, in, tr.outs[i], gradOut, tr.saved[i])
+	need := make([]bool, len(n.in))
+	for k, name := range n.in {
+		need[k] = path[name]
+	}
+	gradIn, err := backwardNode(n, d, need, in, tr.outs[i], gradOut, tr.saved[i])
 	if err != nil {
 		return err
 	}
@@ -99,13 +103,17 @@ func reaches(n *node, path map[string]bool) bool {
 	return false
 }
 
-func backwardNode(n *node, d nn.Differentiable, in, out, gradOut []*tensor.Dense, saved any) (gradIn []*tensor.Dense, err error) {
+func backwardNode(n *node, d nn.Differentiable, need []bool, in, out, gradOut []*tensor.Dense, saved any) (gradIn []*tensor.Dense, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("node %s: backward panic: %v", n.name, r)
 		}
 	}()
-	gradIn, err = d.Backward(in, out, gradOut, saved)
+	if p, ok := d.(nn.PartialDifferentiable); ok {
+		gradIn, err = p.BackwardFor(need, in, out, gradOut, saved)
+	} else {
+		gradIn, err = d.Backward(in, out, gradOut, saved)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("node %s: backward: %w", n.name, err)
 	}

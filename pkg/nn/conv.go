@@ -18,7 +18,7 @@ type conv struct {
 	group int
 }
 
-var _ Differentiable = (*conv)(nil)
+var _ PartialDifferentiable = (*conv)(nil)
 
 func newConv(_ int, a Attrs) (Op, error) {
 	if err := a.Check("Conv", "auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"); err != nil {
@@ -238,7 +238,14 @@ func (c *convCall) appendLive(xg []float32) bool {
 	return true
 }
 
-func (o *conv) Backward(in, _, gradOut []*tensor.Dense, _ any) ([]*tensor.Dense, error) {
+func (o *conv) Backward(in, out, gradOut []*tensor.Dense, saved any) ([]*tensor.Dense, error) {
+	return o.BackwardFor(nil, in, out, gradOut, saved)
+}
+
+// BackwardFor skips dX when need says so: it is as large as X and the
+// costliest part of the pass (every column, not only the live ones).
+func (o *conv) BackwardFor(need []bool, in, _, gradOut []*tensor.Dense, _ any) ([]*tensor.Dense, error) {
+	needX := need == nil || need[0]
 	c, err := o.setup(in)
 	if err != nil {
 		return nil, err
@@ -251,7 +258,10 @@ func (o *conv) Backward(in, _, gradOut []*tensor.Dense, _ any) ([]*tensor.Dense,
 	if err != nil || len(gy) != c.n*c.m*nOut {
 		return nil, fmt.Errorf("Conv backward: gradient of Y has shape %v, want %v", Shape(gradOut[0]), append([]int{c.n, c.m}, c.win.out...))
 	}
-	dx := make([]float32, len(c.x))
+	var dx []float32
+	if needX {
+		dx = make([]float32, len(c.x))
+	}
 	dw := make([]float32, len(c.w))
 	var db []float32
 	if c.b != nil {
@@ -284,6 +294,9 @@ func (o *conv) Backward(in, _, gradOut []*tensor.Dense, _ any) ([]*tensor.Dense,
 			// dW += dY·colᵀ: all-zero columns add nothing.
 			ld := c.unfold(g, n0, n1, true)
 			gemm(false, true, c.mg, c.k, ld, 1, gather(g, n0, n1, ld), c.col[:c.k*ld], 1, dwg)
+			if !needX {
+				continue
+			}
 			// dX = col2im(Wᵀ·dY), over every column: zero inputs still
 			// have a gradient.
 			c.cols = c.cols[:0]
@@ -300,7 +313,10 @@ func (o *conv) Backward(in, _, gradOut []*tensor.Dense, _ any) ([]*tensor.Dense,
 			}
 		}
 	}
-	grads := []*tensor.Dense{NewF32(Shape(in[0]), dx), NewF32(Shape(in[1]), dw), nil}
+	grads := []*tensor.Dense{nil, NewF32(Shape(in[1]), dw), nil}
+	if needX {
+		grads[0] = NewF32(Shape(in[0]), dx)
+	}
 	if db != nil {
 		grads[2] = NewF32([]int{c.m}, db)
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"gorgonia.org/tensor"
@@ -156,7 +157,40 @@ func TestConvGrad(t *testing.T) {
 				wrt = append(wrt, 2)
 			}
 			checkGrad(t, op.(Differentiable), func() *Pass { return &Pass{Train: true} }, in, wrt)
+			checkSkipsX(t, op.(PartialDifferentiable), in)
 		})
+	}
+}
+
+// checkSkipsX checks that leaving out dX gives no dX and bit-identical
+// gradients for the weights and bias.
+func checkSkipsX(t *testing.T, op PartialDifferentiable, in []*tensor.Dense) {
+	t.Helper()
+	out, saved, err := op.Forward(&Pass{Train: true}, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gy := []*tensor.Dense{randF32(9, -1, 1, Shape(out[0])...)}
+	all, err := op.Backward(in, out, gy, saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	need := make([]bool, len(in))
+	for i := 1; i < len(in); i++ {
+		need[i] = true
+	}
+	some, err := op.BackwardFor(need, in, out, gy, saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if some[0] != nil {
+		t.Errorf("BackwardFor without X: got a dX of shape %v, want none", Shape(some[0]))
+	}
+	for i := 1; i < len(in); i++ {
+		got, want := some[i].Float32s(), all[i].Float32s()
+		if !slices.Equal(got, want) {
+			t.Errorf("input %d gradient differs when dX is skipped: got %v, want %v", i, got, want)
+		}
 	}
 }
 

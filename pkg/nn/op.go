@@ -43,6 +43,16 @@ type Differentiable interface {
 	Backward(in, out, gradOut []*tensor.Dense, saved any) (gradIn []*tensor.Dense, err error)
 }
 
+// PartialDifferentiable is a Differentiable that can leave out the input
+// gradients nobody needs. need[i] false means input i's gradient may be nil;
+// a nil need means every gradient is needed. The engine uses it where an
+// input is the model's own input: for portae's first Conv that gradient is
+// the largest tensor of a training step.
+type PartialDifferentiable interface {
+	Differentiable
+	BackwardFor(need []bool, in, out, gradOut []*tensor.Dense, saved any) (gradIn []*tensor.Dense, err error)
+}
+
 // UnsupportedError reports an op, an attribute value or an input type that the
 // engine does not implement. The engine adds the node and model names.
 type UnsupportedError struct {

@@ -18,7 +18,7 @@ if [[ ! -x bin/detect || ! -x bin/collect ]]; then
   go build -o bin/ ./cmd/...
 fi
 mkdir -p var
-rm -f "$DB" "$DB"-wal "$DB"-shm "$DB".lock "$MODEL" "$MODEL".prev var/demo.png
+rm -f "$DB" "$DB"-wal "$DB"-shm "$DB".lock "$DB".*.lock "$MODEL" "$MODEL".prev var/demo.png
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -33,7 +33,8 @@ sqlite3 "$DB" "UPDATE rounds SET status = 'complete' WHERE status = 'running'"
 
 step "4. a real capture ingested: collect --pcap $(basename "$PCAP")"
 bin/collect -d "$DB" --pcap "$PCAP"
-echo "(a capture has packets but no socket table: its rounds show every service of the host gone)"
+echo "what the capture holds, busiest destination ports first (detect leaves capture rounds alone: no socket table to judge):"
+sqlite3 -header -column "$DB" "SELECT * FROM packet_ports WHERE round_id IN (SELECT id FROM rounds WHERE source LIKE 'pcap:%') ORDER BY syns DESC LIMIT 5"
 
 step "5. the hourly detect run: scores the new rounds, stores anomalies, refits on the normal ones"
 bin/detect -d "$DB"

@@ -35,7 +35,7 @@ func detectFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "train", Usage: "build the model anew from the complete rounds in the range (default: the newest 3 days), calibrate, save"},
 		&cli.StringFlag{Name: "plot", Usage: "draw the scores, threshold and anomalies into `FILE.png`"},
 		&cli.IntFlag{Name: "rounds", Aliases: []string{"r"}, Usage: "score at most `N` rounds per run (0: all)"},
-		&cli.IntFlag{Name: "min-rounds", Value: def.MinRounds, Usage: "complete rounds needed before the first model is trained"},
+		&cli.IntFlag{Name: "min-rounds", Value: def.MinRounds, Usage: "complete rounds with an occupancy scan needed before the first model is trained (capture rounds from collect --pcap are never scored or trained on)"},
 		&cli.Float64Flag{Name: "threshold-q", Value: def.Risk, Usage: "false-alarm rate `Q` the threshold is calibrated for"},
 		&cli.BoolFlag{Name: "reset-model", Usage: "set an unusable model file aside (renamed FILE.reset-TIME) and start a new one"},
 		command.LogFormatFlag(),
@@ -133,7 +133,7 @@ func runDetect(c *cli.Context) error {
 	}
 	// Scoring a range again only reads, so it runs beside a cron run.
 	if !r.ranged || r.train || r.resetModel {
-		lock, err := store.TryLock(r.db)
+		lock, err := store.TryLock(r.db, "detect")
 		if err != nil {
 			return err
 		}

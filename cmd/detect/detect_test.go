@@ -98,7 +98,7 @@ func TestCorruptModel(t *testing.T) {
 
 func TestLocked(t *testing.T) {
 	h := detectortest.New(t, 10, 10, 0, 0)
-	lock, err := store.TryLock(h.Path)
+	lock, err := store.TryLock(h.Path, "detect")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,14 @@
 //	d.Score(ctx, db, from, to) score a range again, store nothing
 //	d.Train(ctx, db, from, to) build the model anew from a range, calibrate, save
 //
+// Only rounds with an occupancy scan (rounds.scans > 0) are trained on,
+// scored or counted towards MinRounds. A round ingested from a capture file
+// (collect --pcap, source pcap:<file>) has packets but no socket table: to
+// an occupancy model it would look as if every service had vanished. Such
+// rounds are left alone, never recorded in a batch; the cron path finds its
+// next rounds after the last scored one among the scanned rounds, so they
+// are not considered again either.
+//
 // Windows go through the engine in micro-batches of Config.Batch with buffers
 // reused across batches, so memory does not grow with the number of rounds.
 package detector
@@ -117,7 +125,7 @@ func (d *Detector) Run(ctx context.Context, db *store.DB) (*Result, error) {
 		return nil, err
 	}
 	rounds, err := features.Load(ctx, db.SQL(), features.Query{
-		AfterID: last, Limit: d.cfg.MaxRounds, Context: m.window - 1, Packets: m.layout.Packets(),
+		AfterID: last, Limit: d.cfg.MaxRounds, Context: m.window - 1, Packets: m.layout.Packets(), Scanned: true,
 	})
 	if err != nil {
 		return nil, err
@@ -228,7 +236,7 @@ func (d *Detector) Score(ctx context.Context, db *store.DB, from, to time.Time) 
 		return nil, err
 	}
 	rounds, err := features.Load(ctx, db.SQL(), features.Query{
-		Since: from, Until: to, Context: m.window - 1, Packets: m.layout.Packets(),
+		Since: from, Until: to, Context: m.window - 1, Packets: m.layout.Packets(), Scanned: true,
 	})
 	if err != nil {
 		return nil, err
@@ -270,7 +278,7 @@ const heldOutEvery = 5
 // windows' verdicts under it and the rounds it trained on.
 func (d *Detector) build(ctx context.Context, db *store.DB, m *model, from, to time.Time) (*Result, error) {
 	var err error
-	q := features.Query{Since: from, Until: to, Packets: m.layout.Packets()}
+	q := features.Query{Since: from, Until: to, Packets: m.layout.Packets(), Scanned: true}
 	if q.AfterID, err = newestFrom(ctx, db.SQL(), from, to, d.cfg.TrainRounds); err != nil {
 		return nil, err
 	}

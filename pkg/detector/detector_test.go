@@ -25,6 +25,8 @@ func newDetector(h *detectortest.History) *Detector {
 
 func TestLearning(t *testing.T) {
 	h := detectortest.New(t, 40, 40, 0, 0)
+	// A capture's round has no socket table; it is no round to learn from.
+	h.AddCapture(t, time.Date(2026, 11, 12, 1, 0, 0, 0, time.UTC))
 	res, err := newDetector(h).Run(context.Background(), h.DB)
 	if err != nil {
 		t.Fatal(err)
@@ -83,12 +85,22 @@ func TestCronLife(t *testing.T) {
 	}
 
 	h.Release(t, total)
+	// Ingested from a capture: packets, no occupancy scan. An occupancy
+	// model cannot judge it (it would read as every service vanished).
+	capture := h.AddCapture(t, time.Date(2026, 11, 12, 2, 50, 0, 0, time.UTC))
 	res, err = d.Run(ctx, h.DB)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := len(res.Rounds), total-trained; got != want {
 		t.Fatalf("rounds scored by the second run: got %d, want %d", got, want)
+	}
+	if slices.ContainsFunc(res.Rounds, func(r Scored) bool { return r.RoundID == capture }) {
+		t.Errorf("capture round %d scored, want it left alone", capture)
+	}
+	if n := storetest.Int(t, h.DB, "SELECT count(*) FROM batches_rounds WHERE round_id = ?", capture) +
+		storetest.Int(t, h.DB, "SELECT count(*) FROM anomalies WHERE round_id = ?", capture); n != 0 {
+		t.Errorf("capture round %d in batches or anomalies: got %d rows, want 0", capture, n)
 	}
 	first := res.Rounds[from-trained-1]
 	if first.RoundID != from || !first.Anomalous {

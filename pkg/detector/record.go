@@ -11,8 +11,9 @@ import (
 )
 
 // lastScored returns the highest round id a batch has scored, 0 if none:
-// the cron path scores the complete rounds after it, so a round is never
-// scored twice however often detect runs.
+// the cron path scores the complete scanned rounds after it, so a round is
+// never scored twice however often detect runs. Capture rounds are never in
+// a batch and never selected, so they do not hold it back.
 func lastScored(ctx context.Context, db *sql.DB) (int64, error) {
 	var id sql.NullInt64
 	if err := db.QueryRowContext(ctx, "SELECT max(round_id) FROM batches_rounds").Scan(&id); err != nil {
@@ -21,10 +22,11 @@ func lastScored(ctx context.Context, db *sql.DB) (int64, error) {
 	return id.Int64, nil
 }
 
-// countComplete counts complete rounds.
+// countComplete counts complete rounds with an occupancy scan, the rounds a
+// first training can use.
 func countComplete(ctx context.Context, db *sql.DB) (int, error) {
 	var n int
-	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM rounds WHERE status = 'complete'").Scan(&n); err != nil {
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM rounds WHERE status = 'complete' AND scans > 0").Scan(&n); err != nil {
 		return 0, fmt.Errorf("count complete rounds: %w", err)
 	}
 	return n, nil
@@ -95,8 +97,8 @@ func record(ctx context.Context, db *sql.DB, at time.Time, alg, model string, rs
 	return nil
 }
 
-// newestFrom returns the round id after which the newest n complete rounds
-// starting in [from, to) begin (zero times do not restrict), for
+// newestFrom returns the round id after which the newest n complete,
+// scanned rounds starting in [from, to) begin (zero times do not restrict), for
 // features.Query.AfterID.
 func newestFrom(ctx context.Context, db *sql.DB, from, to time.Time, n int) (int64, error) {
 	hi := "9999"
@@ -109,7 +111,7 @@ func newestFrom(ctx context.Context, db *sql.DB, from, to time.Time, n int) (int
 	}
 	var first sql.NullInt64
 	err := db.QueryRowContext(ctx, `SELECT min(id) FROM (SELECT id FROM rounds
-WHERE status = 'complete' AND start_time >= ? AND start_time < ? ORDER BY id DESC LIMIT ?)`, lo, hi, n).Scan(&first)
+WHERE status = 'complete' AND scans > 0 AND start_time >= ? AND start_time < ? ORDER BY id DESC LIMIT ?)`, lo, hi, n).Scan(&first)
 	if err != nil {
 		return 0, fmt.Errorf("find training rounds: %w", err)
 	}

@@ -30,8 +30,13 @@ var t0 = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 func addRound(t testing.TB, db *sql.DB, id int64, minute int, status, source string, socks ...Socket) {
 	t.Helper()
 	start := store.FormatTime(t0.Add(time.Duration(minute) * time.Minute))
-	if _, err := db.Exec("INSERT INTO rounds (id, start_time, end_time, status, source) VALUES (?, ?, ?, ?, ?)",
-		id, start, start, status, source); err != nil {
+	// A capture file's rounds have packets and no occupancy scan.
+	scans := 1
+	if strings.HasPrefix(source, "pcap:") {
+		scans = 0
+	}
+	if _, err := db.Exec("INSERT INTO rounds (id, start_time, end_time, status, source, scans) VALUES (?, ?, ?, ?, ?, ?)",
+		id, start, start, status, source, scans); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range socks {
@@ -154,6 +159,9 @@ func TestLoadQuery(t *testing.T) {
 		{"context", Query{AfterID: 5, Source: "live", Context: 2}, []int64{2, 5, 7, 8}},
 		{"context at start", Query{Context: 3, Limit: 1}, []int64{1}},
 		{"context of nothing", Query{AfterID: 8, Context: 3}, nil},
+		{"scanned", Query{Scanned: true}, []int64{1, 2, 5, 7, 8}},
+		{"scanned context", Query{AfterID: 6, Scanned: true, Context: 2}, []int64{2, 5, 7, 8}},
+		{"scanned after the capture", Query{AfterID: 5, Scanned: true}, []int64{7, 8}},
 		{"since until", Query{Since: t0.Add(2 * time.Minute), Until: t0.Add(7 * time.Minute)}, []int64{2, 5, 6}},
 	}
 	for _, tt := range tests {

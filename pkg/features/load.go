@@ -16,9 +16,14 @@ type Query struct {
 	Since   time.Time // rounds starting at or after Since
 	Until   time.Time // rounds starting before Until
 	Source  string    // rounds from this source, e.g. "live"
-	Limit   int       // the first Limit selected rounds, by id
-	// Context adds up to Context complete rounds (of the same source) just
-	// before the first selected one, so it gets a full window; pass T-1.
+	// Scanned keeps only rounds with at least one occupancy scan
+	// (rounds.scans > 0): a round ingested from a capture file has packets
+	// but no socket table, so its occupancy is unknown, not empty.
+	Scanned bool
+	Limit   int // the first Limit selected rounds, by id
+	// Context adds up to Context complete rounds (of the same source, and
+	// scanned when Scanned) just before the first selected one, so it gets
+	// a full window; pass T-1.
 	// They come first in the result, with ids at or below the selection's.
 	Context int
 	Packets bool // load packet-derived counts (see Layout.Packets)
@@ -31,6 +36,9 @@ func (q Query) selection() (string, []any) {
 	if q.Source != "" {
 		where = append(where, "source = ?")
 		args = append(args, q.Source)
+	}
+	if q.Scanned {
+		where = append(where, "scans > 0")
 	}
 	base := strings.Join(where, " AND ")
 	baseArgs := append([]any(nil), args...)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"portwatch/pkg/features"
 	"portwatch/pkg/scenario"
@@ -64,6 +65,33 @@ func (h *History) set(t testing.TB, status string, id int) {
 	if _, err := h.DB.SQL().Exec("UPDATE rounds SET status = ? WHERE id "+op+" ?", status, id); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// AddCapture stores a complete round the way collect --pcap does: source
+// pcap:scan.pcap, one SYN packet to port 22, no occupancy scan. It returns
+// the round's id.
+func (h *History) AddCapture(t testing.TB, start time.Time) int64 {
+	t.Helper()
+	w, err := h.DB.NewWriter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := w.StartRound(start, "pcap:scan.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	syn := &store.Packet{Frame: 1, Time: start, Length: 60, Protocols: "eth:ipv4:tcp",
+		SrcIP: "192.0.2.7", DstIP: "192.0.2.1", SrcPort: 40000, DstPort: 22, TCPFlags: 2}
+	if err := w.AddPacket(id, syn); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.EndRound(id, start.Add(time.Minute), store.Complete, store.Counts{Frames: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 // Counts returns the rows in batches, batches_rounds and anomalies.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what portwatch needs beyond Go and gcc, only where it is missing:
-# libpcap (build and live capture), sqlite3 (console), tshark (reference
+# libpcap (build and live capture), sqlite3 (console), setcap (make install
+# grants collect CAP_NET_RAW), tshark (reference
 # decoder for tests and benchmarks), onnxruntime-node (reference runtime).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,7 @@ cd "$(dirname "$0")/.."
 missing=()
 dpkg -s libpcap-dev >/dev/null 2>&1 || missing+=(libpcap-dev)
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
+command -v setcap >/dev/null || missing+=(libcap2-bin)
 command -v tshark >/dev/null || missing+=(tshark)
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then

@@ -187,8 +187,8 @@ func report(stdout, stderr io.Writer, r *request, res *detector.Result) error {
 		return err
 	}
 	if t := res.Trained; t != nil && !r.json {
-		fmt.Fprintf(stdout, "trained on %d rounds (%d windows, %d epochs, loss %.3g); limits calibrated on %d held-out rounds: total %.1f nats (%s), peak %.2f nats (%s)\n",
-			t.Rounds, t.Windows, t.Epochs, t.Loss, t.Calibrated, t.TotalLimit, t.TotalMethod, t.PeakLimit, t.PeakMethod)
+		fmt.Fprintf(stdout, "trained on %d rounds (%d windows, %d epochs, loss %.3g); limits calibrated on %d held-out rounds: total %.1f nats (%s), peak %.2f nats (%s), hour %.2f nats\n",
+			t.Rounds, t.Windows, t.Epochs, t.Loss, t.Calibrated, t.TotalLimit, t.TotalMethod, t.PeakLimit, t.PeakMethod, t.HourLimit)
 	}
 	var err error
 	if r.json {

@@ -7,44 +7,59 @@ import (
 	"portwatch/pkg/threshold"
 )
 
-// calibration holds a limit per statistic, each at half the false-alarm
-// rate asked for, so that a normal round exceeds either with probability at
-// most the rate (the union bound). Total gets a peaks-over-threshold fit.
-// Peak is bounded by -ln(eps) and takes a few values (a fresh ephemeral
-// port, a port never used), where a tail fit means nothing: its limit is the
-// largest peak of the normal rounds seen so far (pkg/threshold's bounded
+// calibration holds a limit per statistic, each at a third of the
+// false-alarm rate asked for, so that a normal round exceeds any with
+// probability at most the rate (the union bound). Total gets a
+// peaks-over-threshold fit. Peak and Hour are bounded by -ln(eps) and take a
+// few values (a fresh ephemeral port, a port never used; a service at the
+// edge of its hours), where a tail fit means nothing: each limit is the
+// largest value of the normal rounds seen so far (pkg/threshold's bounded
 // mode) plus peakMargin.
 //
-// A round's score is how far it is past the nearer limit: the larger of
-// Total/limit and Peak/limit, so 1 is the threshold for every round and a
-// score of 3 means three times a limit.
+// A round's score is how far it is past the nearest limit: the largest of
+// Total/limit, Peak/limit and Hour/limit, so 1 is the threshold for every
+// round and a score of 3 means three times a limit. Hour is nil in model
+// files from before it, which are scored on the other two.
 type calibration struct {
 	Total *threshold.SPOT `json:"total"`
 	Peak  *threshold.SPOT `json:"peak"`
+	Hour  *threshold.SPOT `json:"hour,omitempty"`
 }
 
-// calibrate fits both limits to the statistics of normal rounds.
+// statistics is how many statistics a calibration splits the risk among.
+const statistics = 3
+
+// calibrate fits the three limits to the statistics of normal rounds.
 func calibrate(sts []stats, risk float64) (*calibration, error) {
-	totals, peaks := split(sts)
-	t, err := threshold.Calibrate(totals, risk/2)
+	totals, peaks, hrs := split(sts)
+	t, err := threshold.Calibrate(totals, risk/statistics)
 	if err != nil {
 		return nil, fmt.Errorf("calibrate total: %w", err)
 	}
-	p, err := threshold.CalibrateBounded(peaks, risk/2)
+	p, err := threshold.CalibrateBounded(peaks, risk/statistics)
 	if err != nil {
 		return nil, fmt.Errorf("calibrate peak: %w", err)
 	}
-	return &calibration{Total: t, Peak: p}, nil
+	h, err := threshold.CalibrateBounded(hrs, risk/statistics)
+	if err != nil {
+		return nil, fmt.Errorf("calibrate hour: %w", err)
+	}
+	return &calibration{Total: t, Peak: p, Hour: h}, nil
 }
 
-// update adds the statistics of rounds judged normal to both fits.
+// update adds the statistics of rounds judged normal to the fits.
 func (c *calibration) update(sts []stats) error {
-	totals, peaks := split(sts)
+	totals, peaks, hrs := split(sts)
 	if err := c.Total.Update(totals); err != nil {
 		return fmt.Errorf("update total: %w", err)
 	}
 	if err := c.Peak.Update(peaks); err != nil {
 		return fmt.Errorf("update peak: %w", err)
+	}
+	if c.Hour != nil {
+		if err := c.Hour.Update(hrs); err != nil {
+			return fmt.Errorf("update hour: %w", err)
+		}
 	}
 	return nil
 }
@@ -64,8 +79,19 @@ const totalMargin = 0.5
 
 // score is a round's score: past 1 it is anomalous.
 func (c *calibration) score(st stats) float64 {
-	return max(ratio(st.Total, c.totalLimit()), ratio(st.Peak, c.peakLimit()))
+	return max(ratio(st.Total, c.totalLimit()), ratio(st.Peak, c.peakLimit()), c.hourRatio(st))
 }
+
+// hourRatio is the Hour statistic over its limit, 0 without one.
+func (c *calibration) hourRatio(st stats) float64 {
+	if c.Hour == nil {
+		return 0
+	}
+	return ratio(st.Hour, c.hourLimit())
+}
+
+// hourLimit is the limit on Hour; c.Hour must be set.
+func (c *calibration) hourLimit() float64 { return c.Hour.Threshold + peakMargin }
 
 // totalLimit is the limit on Total.
 func (c *calibration) totalLimit() float64 {
@@ -87,11 +113,12 @@ func ratio(x, limit float64) float64 {
 	return x / limit
 }
 
-func split(sts []stats) (totals, peaks []float64) {
+func split(sts []stats) (totals, peaks, hrs []float64) {
 	totals = make([]float64, len(sts))
 	peaks = make([]float64, len(sts))
+	hrs = make([]float64, len(sts))
 	for i, s := range sts {
-		totals[i], peaks[i] = s.Total, s.Peak
+		totals[i], peaks[i], hrs[i] = s.Total, s.Peak, s.Hour
 	}
-	return totals, peaks
+	return totals, peaks, hrs
 }

@@ -3,15 +3,21 @@
 // the ports behind each anomalous round, stores the verdicts, and refits the
 // model on the rounds it judged normal.
 //
-// A round is judged on two statistics of the model's reconstruction read as
-// per-port probabilities (see score): its total surprise (the negative
-// log-likelihood, the sum of per-cell cross-entropy) and its peak surprise
-// (the largest single cell's). Each has a limit calibrated on windows the
-// model was not trained on (see calibration), kept in the model file and
-// updated with each run's normal rounds; never derived from the batch being
-// scored. The score is the larger ratio of statistic to limit, so 1 is the
-// threshold. A first training starts the output layer from the ports' base
-// rates (see basePrior), so the autoencoder learns what time and context add.
+// A round is judged on three statistics. Two are of the model's
+// reconstruction read as per-port probabilities (see score): its total
+// surprise (the negative log-likelihood, the sum of per-cell cross-entropy)
+// and its peak surprise (the largest single cell's). The third is its hour
+// surprise (see hours): how rarely its least expected listening port listens
+// at that hour of the day, from per-(channel, port, hour) counts of the
+// training rounds kept in the model file, since the autoencoder's ten-round
+// windows carry no calendar and it learns little more than each port's base
+// rate; a nightly backup daemon listening in the afternoon is caught here.
+// Each statistic has a limit calibrated on windows the model was not trained
+// on (see calibration), kept in the model file and updated with each run's
+// normal rounds; never derived from the batch being scored. The score is the
+// largest ratio of statistic to limit, so 1 is the threshold. A first
+// training starts the output layer from the ports' base rates (see
+// basePrior), so the autoencoder learns what time and context add.
 //
 // Three entry points:
 //
@@ -174,6 +180,9 @@ func (d *Detector) learn(m *model, ws []features.Window, rs []Scored) (bool, err
 	if err := m.cal.update(sts); err != nil {
 		return false, fmt.Errorf("update threshold: %w", err)
 	}
+	if m.hours != nil {
+		m.hours.add(m.layout, normal)
+	}
 	if _, _, err := d.fit(m, normal, 1, d.cfg.RefitSize, refitRate); err != nil {
 		return false, err
 	}
@@ -327,6 +336,7 @@ func (d *Detector) train(m *model, rounds []features.Round) (*Result, error) {
 	}
 	tr := &Training{Rounds: len(rounds), Windows: len(train)}
 	tr.Prior = m.setPrior(basePrior(m.layout, train))
+	m.hours = countHours(m.layout, train)
 	if tr.Epochs, tr.Loss, err = d.fit(m, train, d.cfg.Epochs, d.cfg.EpochSize, trainRate); err != nil {
 		return nil, err
 	}
@@ -345,19 +355,26 @@ func (d *Detector) train(m *model, rounds []features.Round) (*Result, error) {
 	tr.Calibrated = len(sts)
 	tr.TotalLimit, tr.TotalMethod = m.cal.totalLimit(), m.cal.Total.Method
 	tr.PeakLimit, tr.PeakMethod = m.cal.peakLimit(), m.cal.Peak.Method
+	tr.HourLimit = m.cal.hourLimit()
 	m.roundsTrained = len(rounds)
 	m.trainedUntil = rounds[len(rounds)-1].Start
 	d.log.Info("trained", "rounds", tr.Rounds, "windows", tr.Windows, "epochs", tr.Epochs, "loss", tr.Loss,
-		"calibrated_on", tr.Calibrated, "total_limit", tr.TotalLimit, "peak_limit", tr.PeakLimit)
+		"calibrated_on", tr.Calibrated, "total_limit", tr.TotalLimit, "peak_limit", tr.PeakLimit, "hour_limit", tr.HourLimit)
 	return &Result{Trained: tr, Rounds: scored, TrainedOn: trainedOn}, nil
 }
 
-// judge sets each round's score and verdict.
+// judge sets each round's score and verdict. A round past the hour limit
+// names its listener at an unusual hour first: among the top cells of the
+// reconstruction a service the host runs every day looks unremarkable.
 func judge(rs []Scored, cal *calibration) {
 	for i := range rs {
-		rs[i].Score = cal.score(rs[i].stats)
-		rs[i].Threshold = 1
-		rs[i].Anomalous = rs[i].Score > 1
+		r := &rs[i]
+		r.Score = cal.score(r.stats)
+		r.Threshold = 1
+		r.Anomalous = r.Score > 1
+		if r.hourPort != nil && cal.hourRatio(r.stats) > 1 && (len(r.Ports) == 0 || r.Ports[0] != *r.hourPort) {
+			r.Ports = append([]Port{*r.hourPort}, r.Ports...)
+		}
 	}
 }
 
@@ -375,12 +392,20 @@ func (d *Detector) score(m *model, ws []features.Window) ([]Scored, error) {
 		}
 		for i, w := range batch {
 			st, cells := score(b.target(i), recon[i*plane:(i+1)*plane], features.Ports, d.cfg.Top)
-			out = append(out, Scored{
+			s := Scored{
 				RoundID: w.Last().ID,
 				Start:   w.Last().Start,
-				stats:   st,
 				Ports:   explain(m.layout, w, cells),
-			})
+			}
+			if m.hours != nil {
+				var hc *hourCell
+				st.Hour, hc = m.hours.surprise(m.layout, w.Last())
+				if hc != nil {
+					s.hourPort = explainHour(m.layout, w.Last(), hc, st.Hour)
+				}
+			}
+			s.stats = st
+			out = append(out, s)
 		}
 		d.progress(lo+len(batch), len(ws))
 	}

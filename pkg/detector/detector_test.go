@@ -80,6 +80,9 @@ func TestCronLife(t *testing.T) {
 	if m.cal == nil || !(m.cal.Total.Threshold > 0) || !(m.cal.Peak.Threshold > 0) {
 		t.Fatalf("saved calibration: got %+v, want positive limits", m.cal)
 	}
+	if m.cal.Hour == nil || m.hours == nil || m.hours.On[hourKey("tcp_listen", 22)] == [24]int{} {
+		t.Errorf("saved hour statistic: got limit %+v and counts %+v, want both, sshd counted", m.cal.Hour, m.hours)
+	}
 	if got, want := m.roundsTrained, trained; got != want {
 		t.Errorf("rounds trained: got %d, want %d", got, want)
 	}

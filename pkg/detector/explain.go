@@ -43,6 +43,24 @@ func explain(l features.Layout, w features.Window, cells []Cell) []Port {
 	return out
 }
 
+// explainHour names the listener of cell hc in r, present at an hour when
+// it rarely is; Expected is how often it listens at that hour.
+func explainHour(l features.Layout, r *features.Round, hc *hourCell, surprise float64) *Port {
+	p := &Port{
+		Port:     int(hc.Port),
+		Error:    surprise,
+		Channel:  l.Channels()[hc.Channel],
+		Change:   "unusual hour",
+		Observed: 1,
+		Expected: float32(hc.Rate),
+	}
+	p.Protocol, p.State = channelSocket(p.Channel)
+	socks := l.Explain(r, hc.Channel, hc.Port)
+	p.Address = joinDistinct(socks, func(s features.Socket) string { return s.Address })
+	p.Process = joinDistinct(socks, func(s features.Socket) string { return s.Process })
+	return p
+}
+
 // channelSocket is the protocol and (default) state a channel stands for.
 func channelSocket(channel string) (protocol, state string) {
 	switch channel {

@@ -42,6 +42,7 @@ type model struct {
 	layout        features.Layout
 	window        int
 	cal           *calibration // nil until calibrated
+	hours         *hours       // nil until trained, or in files from before the hour statistic
 	roundsTrained int
 	trainedUntil  time.Time
 	trainer       *engine.Trainer // set by startTraining
@@ -131,6 +132,12 @@ func fromEngine(eng *engine.Model) (*model, error) {
 			return nil, fmt.Errorf("%s: want limits for total and peak", portae.KeyCalibration)
 		}
 	}
+	if s, ok := meta[portae.KeyHours]; ok {
+		m.hours = &hours{}
+		if err := json.Unmarshal([]byte(s), m.hours); err != nil {
+			return nil, fmt.Errorf("%s: %w", portae.KeyHours, err)
+		}
+	}
 	if s, ok := meta[portae.KeyRoundsTrained]; ok {
 		if m.roundsTrained, err = strconv.Atoi(s); err != nil {
 			return nil, fmt.Errorf("%s %q: want a count", portae.KeyRoundsTrained, s)
@@ -196,6 +203,13 @@ func (m *model) save(path string) error {
 	// Scores are in units of the calibrated limits (see calibration).
 	m.eng.SetMetadata(portae.KeyThreshold, "1")
 	m.eng.SetMetadata(portae.KeyCalibration, string(cal))
+	if m.hours != nil {
+		h, err := json.Marshal(m.hours)
+		if err != nil {
+			return fmt.Errorf("save model: %w", err)
+		}
+		m.eng.SetMetadata(portae.KeyHours, string(h))
+	}
 	m.eng.SetMetadata(portae.KeyRoundsTrained, strconv.Itoa(m.roundsTrained))
 	m.eng.SetMetadata(portae.KeyTrainedUntil, store.FormatTime(m.trainedUntil))
 	return m.eng.Save(path)

@@ -13,6 +13,7 @@ type Scored struct {
 	Anomalous bool    `json:"anomalous"`
 	stats             // the statistics behind Score, in nats
 	Ports     []Port  `json:"ports"` // the largest contributors, largest first
+	hourPort  *Port   // the listener least expected at the round's hour, if any
 }
 
 // Port is one port's contribution to a round's score: a cell of the
@@ -23,8 +24,9 @@ type Port struct {
 	State    string  `json:"state"`
 	Error    float64 `json:"error"`   // nats of the score
 	Channel  string  `json:"channel"` // the model channel the error is on
-	// Change is "new" when the round has what the model did not expect and
-	// "vanished" when it lacks what the model expected.
+	// Change is "new" when the round has what the model did not expect,
+	// "vanished" when it lacks what the model expected, and "unusual hour"
+	// when it has a listener the host runs at other hours of the day.
 	Change   string  `json:"change"`
 	Observed float32 `json:"observed"`
 	Expected float32 `json:"expected"`
@@ -62,4 +64,5 @@ type Training struct {
 	// (pot or quantile).
 	TotalLimit, PeakLimit   float64
 	TotalMethod, PeakMethod string
+	HourLimit               float64 // the limit on the hour statistic (quantile)
 }

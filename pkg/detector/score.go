@@ -31,6 +31,10 @@ type stats struct {
 	// own statistic, because in Total it drowns in the churn of ephemeral
 	// ports, dozens of which open every minute at a few nats each.
 	Peak float64 `json:"peak"`
+	// Hour is the largest surprise of a listening port's presence at the
+	// round's hour of the day (see hours): a service that listens at 02:00
+	// listening at 14:00. Zero for models without hour counts.
+	Hour float64 `json:"hour"`
 }
 
 // score returns a round's statistics and its top k cells by error, largest

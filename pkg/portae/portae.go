@@ -33,6 +33,9 @@ const (
 	KeyCalibration   = "portwatch.calibration"
 	KeyRoundsTrained = "portwatch.rounds_trained"
 	KeyTrainedUntil  = "portwatch.trained_until"
+	// KeyHours holds the detector's per-hour counts of listening ports
+	// (JSON), which its hour statistic judges presence by.
+	KeyHours = "portwatch.hours"
 
 	// Version is KeyVersion's value for this architecture.
 	Version = "portae-v1"

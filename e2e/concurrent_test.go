@@ -51,7 +51,7 @@ func TestConcurrentRuns(t *testing.T) {
 	const cycles, collectsPerCycle = 10, 6
 	var collects, excluded, detects, learning int
 	for cycle := range cycles {
-		det := start(t, command("detect", "-d", db, "--min-rounds", "10"))
+		det := start(t, command("detect", "-d", db, "--min-rounds", "4"))
 		cln := start(t, command("cleanup", "-d", db, "--keep", "36500d"))
 		detDone, clnDone := det.async(), cln.async()
 		var detRes, clnRes *outcome

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,9 @@ import (
 	"time"
 
 	_ "github.com/mattn/go-sqlite3"
+
+	"portwatch/pkg/scenario"
+	"portwatch/pkg/store"
 )
 
 var seedFlag = flag.Uint64("seed", 0, "seed for random kill delays (0: from the clock)")
@@ -227,6 +231,53 @@ func collect(t *testing.T, db string, args ...string) summary {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// history writes n complete minute rounds of a generated host (pkg/scenario)
+// into the new database db through the real store: the scanned history
+// detect learns from (capture rounds have no socket table and do not count),
+// made in milliseconds instead of n minutes of collect. The last hold rounds
+// stay running, as if collect had not finished them: release completes them.
+func history(t *testing.T, db string, n, hold int) {
+	t.Helper()
+	tl, err := scenario.Generate(scenario.Config{Seed: 7, TestDays: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl.Rounds = tl.Rounds[:n]
+	ctx := context.Background()
+	d, err := store.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := tl.Write(ctx, d); err != nil {
+		t.Fatalf("write history into %s: %v", db, err)
+	}
+	if _, err := d.SQL().Exec(`UPDATE rounds SET status = 'running' WHERE id > ?`, n-hold); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// release completes the rounds history held back (a collect run in between
+// marks them interrupted): normal rounds for detect to score and refit on.
+func release(t *testing.T, db string) {
+	t.Helper()
+	d, err := sql.Open("sqlite3", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.Exec(`UPDATE rounds SET status = 'complete' WHERE source = ? AND status <> 'complete'`, scenario.Source); err != nil {
+		t.Fatalf("release held rounds: %v", err)
+	}
+}
+
+// liveRound runs one short live collect round: a new scanned round for
+// detect to score.
+func liveRound(t *testing.T, db string) summary {
+	t.Helper()
+	return collect(t, db, "-r", "1", "--scan-interval", "200ms")
 }
 
 // errorLine returns the error a failed run of prog printed: its stderr

@@ -77,10 +77,10 @@ func TestFullDisk(t *testing.T) {
 	dbfs, modelfs := mount(t, "8m"), mount(t, "24m")
 	db := filepath.Join(dbfs, "ports.db")
 	model := filepath.Join(modelfs, "portae.onnx")
-	collect(t, db, "-r", "1", "--pcap", connectScan)
+	history(t, db, 50, 10) // the held 10 are the normal rounds "model disk full" refits on
 	mustRun(t, "detect", "-d", db, "--model", model, "--min-rounds", "10")
 	modelLoads(t, model)
-	collect(t, db, "-r", "1", "--pcap", sshBrute) // rounds the last detect scores
+	liveRound(t, db) // a round the last detect scores
 	before := rounds(t, db)
 
 	t.Run("ingest fills the disk", func(t *testing.T) {
@@ -112,6 +112,7 @@ func TestFullDisk(t *testing.T) {
 	})
 
 	t.Run("model disk full", func(t *testing.T) {
+		release(t, db)
 		f := faultRun{name: "detect saving the refit model", prog: "detect", args: []string{"-d", db, "--model", model, "--min-rounds", "10"}}
 		expectFault(t, f, command(f.prog, f.args...), diskFull)
 		modelLoads(t, model)
@@ -187,7 +188,7 @@ func TestReadOnlyDatabase(t *testing.T) {
 		t.Run(w.name, func(t *testing.T) {
 			dir, as := w.setUp(t)
 			db, model := filepath.Join(dir, "ports.db"), filepath.Join(dir, "portae.onnx")
-			collect(t, db, "-r", "1", "--pcap", connectScan)
+			history(t, db, 40, 0)
 			mustRun(t, "detect", "-d", db, "--model", model, "--min-rounds", "10")
 			before := rounds(t, db)
 

@@ -22,7 +22,7 @@ func TestKillDetectDuringSave(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "ports.db")
 	model := filepath.Join(dir, "portae.onnx")
-	collect(t, db, "-r", "1", "--pcap", connectScan)
+	history(t, db, 40, 0)
 	train := []string{"-d", db, "--train", "--from", sinceEpoch, "--min-rounds", "10"}
 
 	// An unkilled training: the first model, how long a run takes, and how
@@ -95,7 +95,7 @@ func TestKillDetectDuringSave(t *testing.T) {
 	// The next runs: a training and a cron run must not trip on leftovers.
 	mustRun(t, "detect", train...)
 	modelLoads(t, model)
-	collect(t, db, "-r", "1", "--pcap", sshBrute)
+	liveRound(t, db)
 	mustRun(t, "detect", "-d", db, "--min-rounds", "10")
 	modelLoads(t, model)
 	checkIntegrity(t, db)

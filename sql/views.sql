@@ -38,6 +38,7 @@ SELECT a.id AS anomaly_id, a.round_id, coalesce(r.start_time, a.round_start) AS 
        json_extract(p.value, '$.port') AS port,
        json_extract(p.value, '$.protocol') AS protocol,
        json_extract(p.value, '$.state') AS state,
+       json_extract(p.value, '$.channel') AS channel,
        json_extract(p.value, '$.address') AS address,
        json_extract(p.value, '$.process') AS process,
        round(json_extract(p.value, '$.error'), 4) AS error
@@ -68,3 +69,16 @@ FROM packets
 WHERE dest_port <> 0
 GROUP BY round_id, dest_port
 ORDER BY round_id, packets DESC;
+
+-- Per round and source address: how many local ports it sent SYNs (without ACK) to. A port scan is one
+-- source with hundreds of ports.
+DROP VIEW IF EXISTS scan_sources;
+CREATE VIEW scan_sources AS
+SELECT round_id, src_ip,
+       count(DISTINCT dest_port) AS ports,
+       count(*) AS syns,
+       min(timestamp) AS first_seen, max(timestamp) AS last_seen
+FROM packets
+WHERE tcp_flags IS NOT NULL AND (tcp_flags & 18) = 2
+GROUP BY round_id, src_ip
+ORDER BY round_id, ports DESC;

@@ -37,7 +37,7 @@ INSERT INTO batches (id, timestamp, alg) VALUES (1, '2026-11-21T11:00:00.000000Z
 INSERT INTO batches_rounds (batch_id, round_id, score) VALUES (1, 1, 0.5), (1, 2, 9.25);
 INSERT INTO anomalies (round_id, round_start, detected_at, score, threshold, model, detail) VALUES
   (2, '2026-11-21T10:01:00.000000Z', '2026-11-21T11:00:00.000000Z', 9.25, 3, 'portae.onnx',
-   '{"ports":[{"port":4444,"protocol":"tcp","state":"listen","address":"::","process":"nc","error":0.97},{"port":53,"protocol":"udp","state":"unconn","error":0.1}]}');
+   '{"ports":[{"port":4444,"protocol":"tcp","state":"listen","channel":"tcp_listen","address":"::","process":"nc","error":0.97},{"port":53,"protocol":"udp","state":"unconn","error":0.1}]}');
 `} {
 		if _, err := db.Exec(stmt); err != nil {
 			t.Fatalf("exec: %v", err)
@@ -52,12 +52,14 @@ INSERT INTO anomalies (round_id, round_start, detected_at, score, threshold, mod
 			[][]any{{"tcp", int64(22), "sshd"}, {"tcp", int64(4444), "nc"}, {"udp", int64(53), "resolved"}}},
 		{"round_summary counts and verdicts", `SELECT round_id, tcp_listen, tcp_conn, udp, score, anomaly_id FROM round_summary WHERE round_id <= 2`,
 			[][]any{{int64(1), int64(1), int64(0), int64(0), 0.5, nil}, {int64(2), int64(2), int64(1), int64(1), 9.25, int64(1)}}},
-		{"anomaly_ports unpacks the detail JSON in order", `SELECT round_id, port, protocol, error FROM anomaly_ports`,
-			[][]any{{int64(2), int64(4444), "tcp", 0.97}, {int64(2), int64(53), "udp", 0.1}}},
+		{"anomaly_ports unpacks the detail JSON in order", `SELECT round_id, port, protocol, channel, error FROM anomaly_ports`,
+			[][]any{{int64(2), int64(4444), "tcp", "tcp_listen", 0.97}, {int64(2), int64(53), "udp", nil, 0.1}}},
 		{"port_history spans rounds", `SELECT first_seen, last_seen, rounds FROM port_history WHERE port = 22`,
 			[][]any{{"2026-11-21T10:00:00.100000Z", "2026-11-21T10:01:00.100000Z", int64(2)}}},
 		{"packet_ports counts SYNs without ACK and sources", `SELECT dest_port, packets, syns, sources FROM packet_ports`,
 			[][]any{{int64(22), int64(3), int64(2), int64(2)}}},
+		{"scan_sources counts the ports each source sent SYNs to", `SELECT src_ip, ports, syns FROM scan_sources`,
+			[][]any{{"10.0.0.9", int64(1), int64(2)}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

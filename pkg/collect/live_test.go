@@ -107,14 +107,7 @@ func TestLiveRoundCapturesLoopback(t *testing.T) {
 	o.Packets, o.Interface, o.Filter = true, "lo", "tcp port "+strconv.Itoa(port)
 	o.Round = 1500 * time.Millisecond
 	dialEvery(t, port, 100*time.Millisecond)
-	sum, err := collect.Run(context.Background(), o, quiet())
-	var perm *capture.PermissionError
-	if errors.As(err, &perm) {
-		t.Skipf("capture not permitted here: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	sum := runCapture(t, o)
 	db := storetest.Open(t, o.DB)
 	storetest.Integrity(t, db)
 	syns := storetest.Int(t, db, "SELECT count(*) FROM packets WHERE dest_port = ? AND tcp_flags = 2 AND protocols LIKE '%:ipv4:tcp'", port)
@@ -195,14 +188,7 @@ func TestLiveRoundLetsOthersWrite(t *testing.T) {
 		}
 		writes <- nil
 	}()
-	_, err := collect.Run(context.Background(), o, quiet())
-	var perm *capture.PermissionError
-	if errors.As(err, &perm) {
-		t.Skipf("capture not permitted here: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	runCapture(t, o)
 	if err := <-writes; err != nil {
 		t.Error(err)
 	}
@@ -241,14 +227,7 @@ func TestLiveRoundMaxPackets(t *testing.T) {
 	_, port := listenTCP(t)
 	o.Packets, o.Interface, o.Filter, o.MaxPackets = true, "lo", "tcp port "+strconv.Itoa(port), 5
 	dialEvery(t, port, 20*time.Millisecond)
-	sum, err := collect.Run(context.Background(), o, quiet())
-	var perm *capture.PermissionError
-	if errors.As(err, &perm) {
-		t.Skipf("capture not permitted here: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	sum := runCapture(t, o)
 	db := storetest.Open(t, o.DB)
 	var frames, scans int64
 	var status string
@@ -259,4 +238,19 @@ func TestLiveRoundMaxPackets(t *testing.T) {
 	if packets != 5 || frames != 5 || sum.Counts.Frames != 5 || status != "complete" || scans < 2 {
 		t.Errorf("%d packets, rounds.frames %d, summary %d, %s with %d scans; want 5, 5, 5, complete, scanning on", packets, frames, sum.Counts.Frames, status, scans)
 	}
+}
+
+// runCapture runs a round that captures packets; without capture permission
+// the test skips (pkg/capture's file tests cover the same decoding).
+func runCapture(t *testing.T, o collect.Options) collect.Summary {
+	t.Helper()
+	sum, err := collect.Run(context.Background(), o, quiet())
+	var perm *capture.PermissionError
+	if errors.As(err, &perm) {
+		t.Skipf("capture not permitted here: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
 }

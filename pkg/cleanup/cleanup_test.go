@@ -273,17 +273,18 @@ func TestMaxSize(t *testing.T) {
 	storetest.Integrity(t, db)
 }
 
-// TestWriterNotBlocked runs cleanup on a large database while another
-// connection keeps committing small rounds, as collect would, and checks no
-// commit waited a second.
+// TestWriterNotBlocked runs cleanup on a database of two million packets
+// while another connection keeps committing small rounds, as collect would,
+// and checks no commit waited a second.
 func TestWriterNotBlocked(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills a large database")
 	}
 	db, path := storetest.New(t)
-	rounds := make([]round, 40)
+	const perRound, n = 20000, 100
+	rounds := make([]round, n)
 	for i := range rounds {
-		rounds[i] = round{age: 30 * day, scored: true, packets: 5000}
+		rounds[i] = round{age: 30 * day, scored: true, packets: perRound}
 	}
 	fill(t, db, rounds)
 	other, err := store.Open(context.Background(), path)
@@ -331,8 +332,8 @@ func TestWriterNotBlocked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Packets != 200000 {
-		t.Errorf("deleted %d packets, want 200000", rep.Packets)
+	if rep.Packets != perRound*n {
+		t.Errorf("deleted %d packets, want %d", rep.Packets, perRound*n)
 	}
 	if worst > time.Second {
 		t.Errorf("a concurrent write waited %v during cleanup, want under 1s", worst)

@@ -11,6 +11,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"portwatch/pkg/nn"
+	"portwatch/pkg/nn/nntest"
 	"portwatch/pkg/portae"
 )
 
@@ -92,14 +93,7 @@ func TestGradients(t *testing.T) {
 		}
 		w, gw := p.Float32s(), grads[name].Float32s()
 		for _, i := range []int{0, len(w) / 3, len(w) - 1} {
-			const eps = 1e-2
-			orig := w[i]
-			w[i] = orig + eps
-			up := loss()
-			w[i] = orig - eps
-			down := loss()
-			w[i] = orig
-			num := (up - down) / (2 * eps)
+			num := nntest.CentralDifference(w, i, 1e-2, loss)
 			if d := math.Abs(num - float64(gw[i])); d > 1e-3*math.Max(1e-2, math.Abs(num))+1e-5 {
 				t.Errorf("%s[%d]: backward %.6g, finite difference %.6g", name, i, gw[i], num)
 			}

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"gorgonia.org/tensor"
+
+	"portwatch/pkg/nn/nntest"
 )
 
 // checkGrad compares op's Backward with central finite differences of the
@@ -67,13 +69,7 @@ func checkGrad(t *testing.T, op Differentiable, fresh func() *Pass, in []*tensor
 			t.Fatalf("input %d: gradient has %d values, input %d", j, len(g), len(x))
 		}
 		for i := range x {
-			orig := x[i]
-			x[i] = orig + eps
-			up := loss()
-			x[i] = orig - eps
-			down := loss()
-			x[i] = orig
-			num := (up - down) / (2 * eps)
+			num := nntest.CentralDifference(x, i, eps, loss)
 			if diff := math.Abs(num - float64(g[i])); diff > 2e-2*math.Max(1, math.Abs(num)) {
 				t.Errorf("input %d [%d]: backward %.5f, finite difference %.5f", j, i, g[i], num)
 			}

@@ -20,7 +20,7 @@ import (
 
 	_ "github.com/mattn/go-sqlite3"
 
-	"portwatch/pkg/scenario"
+	"portwatch/internal/eval/scenario"
 	"portwatch/pkg/store"
 )
 

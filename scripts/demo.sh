@@ -4,7 +4,7 @@
 # injected anomaly (nc listening on 0.0.0.0:4444), an hourly detect run that
 # flags and explains it, the stored anomalies, and var/demo.png.
 #
-# The history comes from pkg/scenario through scripts/demo/history (a small
+# The history comes from internal/eval/scenario through internal/eval/cmd/history (a small
 # go run program); its last hour is written but left "running", as if collect
 # had not finished it, and step 3 releases it.
 set -euo pipefail
@@ -23,7 +23,7 @@ rm -f "$DB" "$DB"-wal "$DB"-shm "$DB".lock "$DB".*.lock "$MODEL" "$MODEL".prev v
 step() { printf '\n== %s\n' "$*"; }
 
 step "1. history: 6 hours of minute rounds of a generated host; the last hour held back"
-go run ./scripts/demo/history -db "$DB" -rounds 360 -hold 60 -listener 331-337
+go run ./internal/eval/cmd/history -db "$DB" -rounds 360 -hold 60 -listener 331-337
 
 step "2. first detect run: no model yet, so it trains portae v1 on the 300 complete rounds and calibrates the threshold"
 bin/detect -d "$DB"

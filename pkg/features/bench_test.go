@@ -5,8 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"portwatch/internal/eval/scenario"
 	"portwatch/pkg/features"
-	"portwatch/pkg/scenario"
 	"portwatch/pkg/store"
 )
 

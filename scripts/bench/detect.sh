@@ -11,7 +11,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 db=$dir/bench.db
 
-go run ./scripts/demo/history -db "$db" -rounds $((4320 + 60)) -hold 60
+go run ./internal/eval/cmd/history -db "$db" -rounds $((4320 + 60)) -hold 60
 
 # measure NAME TARGET_S TARGET_MB CMD...: runs CMD, prints seconds and peak RSS against the targets.
 measure() {

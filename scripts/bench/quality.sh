@@ -5,6 +5,6 @@
 # Rerun: bash scripts/bench/quality.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-go run ./scripts/quality -seed 1 -train-days 3 -test-days 4 -events 20
+go run ./internal/eval/cmd/quality -seed 1 -train-days 3 -test-days 4 -events 20
 echo
 go test -run '^$' -bench 'BenchmarkLoadFill' -benchmem -benchtime 20x ./pkg/features/

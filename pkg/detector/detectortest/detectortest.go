@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"portwatch/internal/eval/scenario"
 	"portwatch/pkg/features"
-	"portwatch/pkg/scenario"
 	"portwatch/pkg/store"
 	"portwatch/pkg/store/storetest"
 )

@@ -21,11 +21,11 @@ import (
 	"slices"
 	"strings"
 
-	"portwatch/pkg/baseline"
+	"portwatch/internal/eval/baseline"
+	"portwatch/internal/eval/quality"
+	"portwatch/internal/eval/scenario"
 	"portwatch/pkg/detector"
 	"portwatch/pkg/features"
-	"portwatch/pkg/quality"
-	"portwatch/pkg/scenario"
 	"portwatch/pkg/store"
 )
 
@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		{"new-port", baseline.NewUnseen(all)},
 		{"new-listener", baseline.NewUnseen(listen)},
 		{"iqr", baseline.NewIQR(all)},
-		{"portwatch", detector.NewQuality(detector.DefaultConfig(""), logger(*verbose))},
+		{"portwatch", quality.NewPortwatch(detector.DefaultConfig(""), logger(*verbose))},
 	}
 	// A detector that fails is named at the end; the others still report.
 	var results []quality.Result

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"portwatch/internal/eval/scenario"
 	"portwatch/pkg/features"
-	"portwatch/pkg/scenario"
 )
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"portwatch/internal/eval/quality"
 	"portwatch/pkg/features"
-	"portwatch/pkg/quality"
 )
 
 func listen(port uint16, addr string) features.Socket {

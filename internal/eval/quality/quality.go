@@ -29,8 +29,8 @@ import (
 	"slices"
 	"time"
 
+	"portwatch/internal/eval/scenario"
 	"portwatch/pkg/features"
-	"portwatch/pkg/scenario"
 )
 
 // Verdict is a detector's judgement of one scored round.

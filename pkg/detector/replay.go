@@ -4,30 +4,28 @@ import (
 	"log/slog"
 
 	"portwatch/pkg/features"
-	"portwatch/pkg/quality"
 )
 
 // hourly is how many minute rounds a cron run of detect finds new.
 const hourly = 60
 
-// Quality runs the detector on a scenario the way cron does, in memory:
+// Replay runs the detector over rounds held in memory the way cron does:
 // train once, then score an hour of rounds at a time and refit on the
-// normal ones after each. It is portwatch's entry in pkg/quality.
-type Quality struct {
+// normal ones after each. The evaluation harness drives it; nothing is
+// read from or written to a database or model file.
+type Replay struct {
 	d       *Detector
 	m       *model
 	context []features.Round // the rounds before the next to score, for their windows
 }
 
-var _ quality.Detector = (*Quality)(nil)
-
-// NewQuality returns the harness entry for cfg (ModelPath is not used).
-func NewQuality(cfg Config, log *slog.Logger) *Quality {
-	return &Quality{d: New(cfg, log)}
+// NewReplay returns a replay for cfg (ModelPath is not used).
+func NewReplay(cfg Config, log *slog.Logger) *Replay {
+	return &Replay{d: New(cfg, log)}
 }
 
 // Train builds a fresh model and trains and calibrates it on rounds.
-func (q *Quality) Train(rounds []features.Round) error {
+func (q *Replay) Train(rounds []features.Round) error {
 	m, err := newModel(nil, 0, q.d.cfg.Seed)
 	if err != nil {
 		return err
@@ -41,9 +39,9 @@ func (q *Quality) Train(rounds []features.Round) error {
 }
 
 // Score judges rounds an hour at a time, refitting after each hour when
-// the configuration says so.
-func (q *Quality) Score(rounds []features.Round) ([]quality.Verdict, error) {
-	var out []quality.Verdict
+// the configuration says so. It returns one verdict per round, in order.
+func (q *Replay) Score(rounds []features.Round) ([]Scored, error) {
+	var out []Scored
 	for lo := 0; lo < len(rounds); lo += hourly {
 		hour := rounds[lo:min(lo+hourly, len(rounds))]
 		all := append(append([]features.Round(nil), q.context...), hour...)
@@ -57,9 +55,7 @@ func (q *Quality) Score(rounds []features.Round) ([]quality.Verdict, error) {
 			return nil, err
 		}
 		judge(rs, q.m.cal)
-		for i, r := range rs {
-			out = append(out, quality.Verdict{Round: lo + i, Anomalous: r.Anomalous, Score: r.Score})
-		}
+		out = append(out, rs...)
 		if q.d.cfg.Refit {
 			if _, err := q.d.learn(q.m, ws, rs); err != nil {
 				return nil, err

@@ -14,8 +14,8 @@ import (
 	"fmt"
 	"os"
 
+	"portwatch/internal/eval/scenario"
 	"portwatch/pkg/features"
-	"portwatch/pkg/scenario"
 	"portwatch/pkg/store"
 )
 

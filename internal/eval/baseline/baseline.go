@@ -21,8 +21,8 @@ import (
 	"math"
 	"slices"
 
+	"portwatch/internal/eval/quality"
 	"portwatch/pkg/features"
-	"portwatch/pkg/quality"
 )
 
 // Unseen flags ports never seen on their channel in training.

@@ -76,8 +76,23 @@ type Result struct {
 	NormalDays  float64
 	// AtOneADay is the score a round must exceed for recall at 1 false alarm a day.
 	AtOneADay float64
+	// MaxNormal is the highest score of a normal round and MinEvent the
+	// lowest of the events' highest scores: the margin a threshold has.
+	MaxNormal, MinEvent float64
+	// Phenomena are the false alarms in rounds running each recurring job,
+	// for the timelines that have them.
+	Phenomena []PhenomenonStats
 	Train     time.Duration
 	Score     time.Duration
+}
+
+// PhenomenonStats are a detector's false alarms in the normal rounds that
+// run one recurring phenomenon.
+type PhenomenonStats struct {
+	Phenomenon        scenario.Phenomenon
+	Rounds            int // normal rounds it runs in
+	FalseAlarms       int
+	FalseAlarmsPerDay float64 // per day of all normal rounds
 }
 
 // Outcome is what a detector made of one event.
@@ -107,7 +122,11 @@ func Run(tl *scenario.Timeline, name string, d Detector) (Result, error) {
 		return Result{}, fmt.Errorf("score with %s: %w", name, err)
 	}
 	t2 := time.Now()
-	res, err := Evaluate(events, len(test), verdicts)
+	var active []scenario.Phenomena
+	if tl.Active != nil {
+		active = tl.Active[tl.Train:]
+	}
+	res, err := Evaluate(events, active, len(test), verdicts)
 	if err != nil {
 		return Result{}, fmt.Errorf("evaluate %s: %w", name, err)
 	}
@@ -116,8 +135,12 @@ func Run(tl *scenario.Timeline, name string, d Detector) (Result, error) {
 }
 
 // Evaluate computes the metrics of verdicts on n scored rounds holding
-// events (round indices into the scored rounds).
-func Evaluate(events []scenario.Event, n int, verdicts []Verdict) (Result, error) {
+// events (round indices into the scored rounds) and running the recurring
+// phenomena active says (nil: none).
+func Evaluate(events []scenario.Event, active []scenario.Phenomena, n int, verdicts []Verdict) (Result, error) {
+	if active != nil && len(active) != n {
+		return Result{}, fmt.Errorf("phenomena for %d rounds of %d scored", len(active), n)
+	}
 	flagged := make([]bool, n)
 	scores := make([]float64, n)
 	for i := range scores {
@@ -142,11 +165,12 @@ func Evaluate(events []scenario.Event, n int, verdicts []Verdict) (Result, error
 			normal[i] = false
 		}
 	}
-	var res Result
+	res := Result{MaxNormal: math.Inf(-1), MinEvent: math.Inf(1)}
 	normalRounds := 0
 	for i := range n {
 		if normal[i] {
 			normalRounds++
+			res.MaxNormal = math.Max(res.MaxNormal, scores[i])
 			if flagged[i] {
 				res.FalseAlarms++
 			}
@@ -157,10 +181,14 @@ func Evaluate(events []scenario.Event, n int, verdicts []Verdict) (Result, error
 	if normalRounds > 0 {
 		perDay = float64(res.FalseAlarms) / res.NormalDays
 	}
+	if active != nil {
+		res.Phenomena = phenomena(active, normal, flagged, res.NormalDays)
+	}
 	var oracle []bool
 	res.AtOneADay, oracle = atOneADay(scores, normal, int(res.NormalDays))
 	for _, ev := range events {
 		o := Outcome{Event: ev, MaxScore: slices.Max(scores[ev.Start:ev.End])}
+		res.MinEvent = math.Min(res.MinEvent, o.MaxScore)
 		if i := slices.Index(flagged[ev.Start:ev.End], true); i >= 0 {
 			o.Detected, o.TTD = true, i
 		}
@@ -181,6 +209,27 @@ func Evaluate(events []scenario.Event, n int, verdicts []Verdict) (Result, error
 	}
 	res.Kinds = append(res.Kinds, all.stats(res.FalseAlarms, perDay))
 	return res, nil
+}
+
+// phenomena counts the false alarms in the normal rounds of each phenomenon.
+func phenomena(active []scenario.Phenomena, normal, flagged []bool, days float64) []PhenomenonStats {
+	var out []PhenomenonStats
+	for _, p := range scenario.EveryPhenomenon() {
+		st := PhenomenonStats{Phenomenon: p}
+		for i, a := range active {
+			if normal[i] && a.Has(p) {
+				st.Rounds++
+				if flagged[i] {
+					st.FalseAlarms++
+				}
+			}
+		}
+		if days > 0 {
+			st.FalseAlarmsPerDay = float64(st.FalseAlarms) / days
+		}
+		out = append(out, st)
+	}
+	return out
 }
 
 // atOneADay flags the rounds scoring above the (allowed+1)-th highest

@@ -27,7 +27,7 @@ func TestEvaluate(t *testing.T) {
 	for r, score := range flags {
 		verdicts = append(verdicts, Verdict{Round: r, Anomalous: true, Score: score})
 	}
-	res, err := Evaluate(events, 3000, verdicts)
+	res, err := Evaluate(events, nil, 3000, verdicts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +45,9 @@ func TestEvaluate(t *testing.T) {
 		{Kind: "new_listener", Events: 2, Detected: 1, Precision: 0.25, Recall: 0.5, F1: 1.0 / 3, FalseAlarmsPerDay: perDay, TTDMean: 3, TTDMax: 3, RecallAt1: 0.5},
 		{Kind: "listener_vanished", Events: 1, Detected: 1, Precision: 0.25, Recall: 1, F1: 0.4, FalseAlarmsPerDay: perDay, TTDMean: 0, TTDMax: 0, RecallAt1: 0},
 		{Kind: "all", Events: 3, Detected: 2, Precision: 0.4, Recall: 2.0 / 3, F1: 0.5, FalseAlarmsPerDay: perDay, TTDMean: 1.5, TTDMax: 3, RecallAt1: 1.0 / 3},
+	}
+	if res.MaxNormal != 5 || !math.IsInf(res.MinEvent, -1) {
+		t.Errorf("margin: got highest normal %v and lowest event %v, want 5 and -Inf", res.MaxNormal, res.MinEvent)
 	}
 	if res.AtOneADay != 2 {
 		t.Errorf("score for 1 false alarm a day: got %v, want 2", res.AtOneADay)
@@ -83,7 +86,7 @@ func TestEvaluateRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Evaluate(tt.events, 10, tt.verdicts)
+			_, err := Evaluate(tt.events, nil, 10, tt.verdicts)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got error %v, want one containing %q", err, tt.want)
 			}
@@ -172,5 +175,40 @@ func TestPrintEvents(t *testing.T) {
 		if len(got) < len(w) || !slices.Equal(got[:len(w)], w) {
 			t.Errorf("line %d: got %q, want it to start with %q", i, lines[i], w)
 		}
+	}
+}
+
+func TestEvaluatePhenomena(t *testing.T) {
+	const n = 1440
+	active := make([]scenario.Phenomena, n)
+	for i := 0; i < n; i += 60 {
+		active[i] = scenario.Phenomena(scenario.HourlyBurst)
+		active[i+30] = scenario.Phenomena(scenario.PeriodicListener | scenario.QuarterHourly)
+	}
+	events := []scenario.Event{{Kind: scenario.BurstOffPhase, Start: 600, End: 602}}
+	// Hourly bursts at 0 and 60 flagged, and the one at 600 inside the event
+	// (neither normal nor a false alarm).
+	verdicts := []Verdict{{Round: 0, Anomalous: true, Score: 2}, {Round: 60, Anomalous: true, Score: 3},
+		{Round: 600, Anomalous: true, Score: 4}, {Round: 90, Score: 0.5}}
+	res, err := Evaluate(events, active, n, verdicts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	days := float64(n-2-Grace) / 1440
+	want := []PhenomenonStats{
+		{Phenomenon: scenario.HourlyBurst, Rounds: 23, FalseAlarms: 2, FalseAlarmsPerDay: 2 / days},
+		{Phenomenon: scenario.QuarterHourly, Rounds: 24},
+		{Phenomenon: scenario.PeriodicListener, Rounds: 24},
+		{Phenomenon: scenario.NightlyRestart},
+		{Phenomenon: scenario.Weekly},
+	}
+	if !slices.Equal(res.Phenomena, want) {
+		t.Errorf("phenomena: got %+v, want %+v", res.Phenomena, want)
+	}
+	if res.MaxNormal != 3 || res.MinEvent != 4 {
+		t.Errorf("margin: got highest normal %v and lowest event %v, want 3 and 4", res.MaxNormal, res.MinEvent)
+	}
+	if _, err := Evaluate(events, active[:10], n, verdicts); err == nil {
+		t.Error("phenomena for 10 of 1440 rounds: got no error")
 	}
 }

@@ -25,9 +25,20 @@ func Print(w io.Writer, results []Result) error {
 		}
 	}
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "detector\tfalse alarms\tnormal days\ttrain\tscore\t")
+	fmt.Fprintln(tw, "detector\tfalse alarms\tnormal days\thighest normal\tlowest event\ttrain\tscore\t")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%v\t%v\t\n", r.Detector, r.FalseAlarms, r.NormalDays, r.Train.Round(time.Millisecond), r.Score.Round(time.Millisecond))
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.3g\t%.3g\t%v\t%v\t\n", r.Detector, r.FalseAlarms, r.NormalDays, r.MaxNormal, r.MinEvent,
+			r.Train.Round(time.Millisecond), r.Score.Round(time.Millisecond))
+	}
+	if len(results) > 0 && len(results[0].Phenomena) > 0 {
+		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, "false alarms/day in\tdetector\tnormal rounds\tfalse alarms\tfalse/day\t")
+		for k := range results[0].Phenomena {
+			for _, r := range results {
+				p := r.Phenomena[k]
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.2f\t\n", p.Phenomenon, r.Detector, p.Rounds, p.FalseAlarms, p.FalseAlarmsPerDay)
+			}
+		}
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("print quality report: %w", err)

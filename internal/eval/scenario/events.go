@@ -19,6 +19,8 @@ func durations(k Kind) (int, int) {
 		return 3, 8
 	case Vanished:
 		return 5, 15
+	case BurstOffPhase, ListenerOffPhase:
+		return 1, 3
 	}
 	return 5, 20
 }
@@ -70,7 +72,8 @@ func (tl *Timeline) place(r *rand.Rand, h *host, plans []plan, k Kind, taken []b
 		if r.IntN(2) == 0 {
 			svc, odd = h.backup, oddForBackup
 		}
-		if !tl.free(taken, s, s+d) || (k == OddHours && !tl.all(s, s+d, odd)) {
+		if !tl.free(taken, s, s+d) || (k == OddHours && !tl.all(s, s+d, odd)) ||
+			!h.rhythm.fits(k, tl.Rounds[s].Start, d) || (k == Vanished || k == Rebound) && tl.during(s, s+d, NightlyRestart) {
 			continue
 		}
 		for i := s; i < s+d; i++ {
@@ -98,6 +101,17 @@ func (tl *Timeline) free(taken []bool, s, e int) bool {
 		}
 	}
 	return true
+}
+
+// during reports whether p runs in any of the rounds [s, e): a service
+// restarting is no place to make it vanish or rebind.
+func (tl *Timeline) during(s, e int, p Phenomenon) bool {
+	for _, a := range tl.Active[s:e] {
+		if a.Has(p) {
+			return true
+		}
+	}
+	return false
 }
 
 func (tl *Timeline) all(s, e int, ok func(time.Time) bool) bool {
@@ -154,6 +168,22 @@ func (tl *Timeline) apply(r *rand.Rand, h *host, odd service, ev *Event) {
 				return s.Protocol == "tcp" && svc.hasPort(s.Port)
 			})
 		}
+	case BurstOffPhase:
+		rh := h.rhythm
+		ev.Detail = fmt.Sprintf("the hourly job's burst at minute %d, not %d", rounds[0].Start.Minute(), rh.burstMinute)
+		for i := range rounds {
+			n := poisson(r, rh.burstFactor*h.load.usual(rounds[i].Start))
+			rounds[i].Sockets = addEphemeral(r, h, rounds[i].Sockets, n, func(s *features.Socket) {
+				s.State, s.PID, s.Process = "established", 0, "batch-job"
+			})
+		}
+	case ListenerOffPhase:
+		rh := h.rhythm
+		ev.Port = rh.admin.port
+		ev.Detail = fmt.Sprintf("%s listening at minute %d, not %d", rh.admin.sockets[0].Process, rounds[0].Start.Minute(), rh.adminMinute)
+		for i := range rounds {
+			rounds[i].Sockets = canonical(append(rounds[i].Sockets, rh.admin.sockets...))
+		}
 	case Exhaustion:
 		peak := int((0.6 + 0.4*r.Float64()) * (ephemeralHigh - ephemeralLow + 1))
 		ev.Detail = fmt.Sprintf("a runaway client ramping to %d ephemeral ports", peak)
@@ -172,6 +202,16 @@ func (tl *Timeline) apply(r *rand.Rand, h *host, odd service, ev *Event) {
 
 // exhaust adds n TCP sockets on free ephemeral ports, most in time-wait.
 func exhaust(r *rand.Rand, h *host, socks []features.Socket, n, pid int) []features.Socket {
+	return addEphemeral(r, h, socks, n, func(s *features.Socket) {
+		if r.IntN(5) == 0 {
+			s.State, s.PID, s.Process = "established", pid, "python3"
+		}
+	})
+}
+
+// addEphemeral adds n time-wait TCP sockets on free ephemeral ports, each
+// passed to set first.
+func addEphemeral(r *rand.Rand, h *host, socks []features.Socket, n int, set func(*features.Socket)) []features.Socket {
 	inUse := map[uint16]bool{}
 	for _, s := range socks {
 		if s.Protocol == "tcp" {
@@ -187,9 +227,7 @@ func exhaust(r *rand.Rand, h *host, socks []features.Socket, n, pid int) []featu
 	r.Shuffle(len(free), func(i, j int) { free[i], free[j] = free[j], free[i] })
 	for _, p := range free[:min(n, len(free))] {
 		s := features.Socket{Port: p, Protocol: "tcp", Family: 4, Address: hostIP4, State: "time-wait"}
-		if r.IntN(5) == 0 {
-			s.State, s.PID, s.Process = "established", pid, "python3"
-		}
+		set(&s)
 		socks = append(socks, s)
 	}
 	return canonical(socks)

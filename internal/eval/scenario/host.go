@@ -53,6 +53,29 @@ type host struct {
 	dev                  service // weekdays, office hours, loopback
 	backup               service // nightly, a few minutes from 02:00, wildcard
 	reserved             map[uint16]bool
+	load                 load
+	rhythm               *rhythm // nil for Mixed
+}
+
+// load scales the host's connection rates: clients (its users' browsers)
+// and servers (clients of its web server).
+type load struct{ clients, servers float64 }
+
+func loads(p Profile) load {
+	switch p {
+	case Server:
+		return load{clients: 0.2, servers: 2}
+	case BusyServer:
+		return load{clients: 0.2, servers: 10}
+	case Workstation:
+		return load{clients: 1.5, servers: 0.05}
+	}
+	return load{clients: 1, servers: 1}
+}
+
+// usual is the host's mean rate of new connections a minute at t.
+func (l load) usual(t time.Time) float64 {
+	return (8*l.clients + 3*l.servers) * activity(t)
 }
 
 func newHost(r *rand.Rand) *host {
@@ -211,20 +234,20 @@ func (tr *traffic) step(out []features.Socket) []features.Socket {
 
 // arrivals opens this round's new connections at time t.
 func (tr *traffic) arrivals(t time.Time, p plan) {
-	r, a := tr.r, activity(t)
+	r, a, l := tr.r, activity(t), tr.h.load
 	minute := t.Hour()*60 + t.Minute()
 	family, addr := 4, hostIP4
 	if r.IntN(5) == 0 {
 		family, addr = 6, hostIP6
 	}
 	// Clients: mostly short requests, some long-lived (websockets, ssh).
-	tr.open(poisson(r, 8*a), 0, "tcp", family, addr, "firefox", 2)
-	tr.open(poisson(r, 0.5*a), 0, "tcp", family, addr, "firefox", 30)
+	tr.open(poisson(r, 8*a*l.clients), 0, "tcp", family, addr, "firefox", 2)
+	tr.open(poisson(r, 0.5*a*l.clients), 0, "tcp", family, addr, "firefox", 30)
 	tr.open(poisson(r, 0.1*a), 0, "tcp", 4, hostIP4, "ssh", 60)
 	tr.open(poisson(r, 1.2*a), 0, "udp", 4, hostIP4, "systemd-resolve", 0)
 	// Servers: web clients, office-hours ssh sessions.
-	tr.open(poisson(r, 3*a), 443, "tcp", family, addr, "nginx", 1)
-	tr.open(poisson(r, 0.5*a), 80, "tcp", 4, hostIP4, "nginx", 0)
+	tr.open(poisson(r, 3*a*l.servers), 443, "tcp", family, addr, "nginx", 1)
+	tr.open(poisson(r, 0.5*a*l.servers), 80, "tcp", 4, hostIP4, "nginx", 0)
 	if a == 1 {
 		tr.open(poisson(r, 0.02), 22, "tcp", 4, hostIP4, "sshd", 60)
 	}

@@ -45,10 +45,25 @@ const (
 	Exhaustion Kind = "port_exhaustion"
 	// OddHours: a service that has its hours (dev server, backup daemon) listening outside them.
 	OddHours Kind = "unusual_time"
+	// BurstOffPhase: the hourly job's burst of connections at another minute of the hour.
+	BurstOffPhase Kind = "burst_off_phase"
+	// ListenerOffPhase: the hourly job's loopback admin port listening at another minute of the hour.
+	ListenerOffPhase Kind = "listener_off_phase"
 )
 
 // Kinds returns every kind, in report order.
-func Kinds() []Kind { return []Kind{NewListener, Rebound, Vanished, Exhaustion, OddHours} }
+func Kinds() []Kind {
+	return []Kind{NewListener, Rebound, Vanished, Exhaustion, OddHours, BurstOffPhase, ListenerOffPhase}
+}
+
+// KindsFor returns the kinds a profile's timelines can hold: the off-phase
+// kinds need the recurring jobs that Mixed does not run.
+func KindsFor(p Profile) []Kind {
+	if p == Mixed || p == "" {
+		return Kinds()[:5]
+	}
+	return Kinds()
+}
 
 // Source is the rounds.source of written timelines.
 const Source = "scenario"
@@ -71,8 +86,9 @@ type Config struct {
 	TrainDays     int
 	TestDays      int
 	EventsPerKind int
-	Kinds         []Kind // nil: all
-	Sleeps        int    // nights the host sleeps for 1-4 hours
+	Kinds         []Kind  // nil: all
+	Sleeps        int     // nights the host sleeps for 1-4 hours
+	Profile       Profile // "" is Mixed
 }
 
 // Timeline is a generated host history.
@@ -80,6 +96,9 @@ type Timeline struct {
 	Rounds []features.Round // IDs 1, 2, ... in order
 	Train  int              // Rounds[:Train] are the training days, without events
 	Events []Event          // by Start
+	// Active holds, per round, the recurring phenomena running in it (none
+	// for Mixed): what a false alarm is attributed to.
+	Active []Phenomena
 }
 
 // start is a Thursday (see the package doc).
@@ -91,6 +110,7 @@ const (
 	streamHost = iota + 1
 	streamEvents
 	streamSleeps
+	streamRhythm
 )
 
 // missedRound is the chance that cron misses a round.
@@ -101,17 +121,25 @@ func Generate(cfg Config) (*Timeline, error) {
 	if cfg.TrainDays < 0 || cfg.TestDays < 1 {
 		return nil, fmt.Errorf("generate %d training and %d test days: want at least one test day", cfg.TrainDays, cfg.TestDays)
 	}
+	if cfg.Profile == "" {
+		cfg.Profile = Mixed
+	}
+	if !slices.Contains(Profiles(), cfg.Profile) {
+		return nil, fmt.Errorf("unknown host profile %q; known profiles are %v", cfg.Profile, Profiles())
+	}
 	kinds := cfg.Kinds
 	if kinds == nil {
-		kinds = Kinds()
+		kinds = KindsFor(cfg.Profile)
 	}
 	for _, k := range kinds {
-		if !slices.Contains(Kinds(), k) {
-			return nil, fmt.Errorf("unknown anomaly kind %q", k)
+		if !slices.Contains(KindsFor(cfg.Profile), k) {
+			return nil, fmt.Errorf("unknown anomaly kind %q for a %s host", k, cfg.Profile)
 		}
 	}
 	r := rand.New(rand.NewPCG(cfg.Seed, streamHost))
 	h := newHost(r)
+	h.load = loads(cfg.Profile)
+	h.rhythm = newRhythm(rand.New(rand.NewPCG(cfg.Seed, streamRhythm)), cfg.Profile, h)
 	days := cfg.TrainDays + cfg.TestDays
 	asleep := sleeps(rand.New(rand.NewPCG(cfg.Seed, streamSleeps)), days, cfg.Sleeps)
 	trainEnd := start.AddDate(0, 0, cfg.TrainDays)
@@ -136,7 +164,9 @@ func Generate(cfg Config) (*Timeline, error) {
 			wasAsleep = false
 		}
 		p := plans[m/(24*60)]
+		act := h.rhythm.active(t)
 		tr.arrivals(t, p)
+		h.rhythm.arrivals(tr, act, h.load.usual(t))
 		missed := r.Float64() < missedRound
 		var socks []features.Socket
 		for _, s := range h.always {
@@ -149,6 +179,7 @@ func Generate(cfg Config) (*Timeline, error) {
 		if p.backupOn(minute) {
 			socks = append(socks, h.backup.sockets...)
 		}
+		socks = h.rhythm.sockets(socks, act)
 		socks = tr.step(socks)
 		if missed {
 			continue
@@ -159,6 +190,7 @@ func Generate(cfg Config) (*Timeline, error) {
 		// cron starts collect on the minute; it takes a moment to begin.
 		begin := t.Add(time.Duration(100+r.IntN(1900)) * time.Millisecond)
 		tl.Rounds = append(tl.Rounds, features.Round{ID: int64(len(tl.Rounds) + 1), Start: begin, Sockets: canonical(socks)})
+		tl.Active = append(tl.Active, act)
 	}
 	er := rand.New(rand.NewPCG(cfg.Seed, streamEvents))
 	if err := tl.inject(er, h, plans, kinds, cfg.EventsPerKind); err != nil {

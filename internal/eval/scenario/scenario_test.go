@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"context"
+	"math/rand/v2"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -57,7 +58,14 @@ func ephemeralTCP(r features.Round) int {
 // TestEventsChangeRows checks each event against the same timeline without
 // events: its rounds changed as its kind says, every other round is equal.
 func TestEventsChangeRows(t *testing.T) {
-	cfg := Config{Seed: 3, TrainDays: 1, TestDays: 2, EventsPerKind: 3, Sleeps: 2}
+	for _, p := range Profiles() {
+		t.Run(string(p), func(t *testing.T) {
+			testEventsChangeRows(t, Config{Seed: 3, TrainDays: 1, TestDays: 2, EventsPerKind: 3, Sleeps: 2, Profile: p})
+		})
+	}
+}
+
+func testEventsChangeRows(t *testing.T, cfg Config) {
 	tl := generate(t, cfg)
 	cfg.EventsPerKind = 0
 	base := generate(t, cfg)
@@ -80,7 +88,7 @@ func TestEventsChangeRows(t *testing.T) {
 			checkEventRound(t, ev, k-ev.Start, base.Rounds[k], tl.Rounds[k])
 		}
 	}
-	for _, k := range Kinds() {
+	for _, k := range KindsFor(cfg.Profile) {
 		if got := perKind[k]; got != 3 {
 			t.Errorf("kind %s: got %d events, want 3", k, got)
 		}
@@ -96,7 +104,7 @@ func checkEventRound(t *testing.T, ev Event, k int, base, got features.Round) {
 	t.Helper()
 	before, after := listens(base, ev.Port), listens(got, ev.Port)
 	switch ev.Kind {
-	case NewListener, OddHours:
+	case NewListener, OddHours, ListenerOffPhase:
 		if len(before) != 0 || len(after) == 0 {
 			t.Errorf("%+v round %d: got listeners %v before and %v after, want none before and some after", ev, k, before, after)
 		}
@@ -108,6 +116,10 @@ func checkEventRound(t *testing.T, ev Event, k int, base, got features.Round) {
 	case Vanished:
 		if len(before) == 0 || len(after) != 0 {
 			t.Errorf("%+v round %d: got listeners %v before and %v after, want some before and none after", ev, k, before, after)
+		}
+	case BurstOffPhase:
+		if b, a := ephemeralTCP(base), ephemeralTCP(got); a < b {
+			t.Errorf("%+v round %d: got %d ephemeral TCP sockets, from %d; want the burst's on top", ev, k, a, b)
 		}
 	case Exhaustion:
 		b, a := ephemeralTCP(base), ephemeralTCP(got)
@@ -176,5 +188,51 @@ func TestWriteLoad(t *testing.T) {
 	}
 	if err := tl.Write(ctx, db); err == nil || !strings.Contains(err.Error(), "already holds") {
 		t.Errorf("second Write: got error %v, want one saying the database already holds rounds", err)
+	}
+}
+
+// TestPhenomena checks each recurring job where its phase puts it, and
+// nowhere else.
+func TestPhenomena(t *testing.T) {
+	tl := generate(t, Config{Seed: 9, TrainDays: 0, TestDays: 2, Profile: Server})
+	mixed := generate(t, Config{Seed: 9, TrainDays: 0, TestDays: 2})
+	for i, a := range mixed.Active {
+		if a != 0 {
+			t.Fatalf("mixed round %d: got phenomena %b, want none", i, a)
+		}
+	}
+	rh := newRhythm(rand.New(rand.NewPCG(9, streamRhythm)), Server, newHost(rand.New(rand.NewPCG(9, streamHost))))
+	seen := map[Phenomenon]int{}
+	var burst, other, nb, no int
+	for i, r := range tl.Rounds {
+		a := tl.Active[i]
+		for _, p := range EveryPhenomenon() {
+			if a.Has(p) {
+				seen[p]++
+			}
+		}
+		if got, want := len(listens(r, rh.admin.port)) > 0, a.Has(PeriodicListener); got != want {
+			t.Errorf("round %d at %s: admin listener %v, want %v", i, r.Start.Format("15:04"), got, want)
+		}
+		if got := len(listens(r, rh.restarted.port)) > 0; got == a.Has(NightlyRestart) {
+			t.Errorf("round %d at %s: %s listening %v during its restart %v", i, r.Start.Format("15:04"),
+				rh.restarted.sockets[0].Process, got, a.Has(NightlyRestart))
+		}
+		if a.Has(HourlyBurst) && r.Start.Hour() >= 9 && r.Start.Hour() < 18 {
+			burst += ephemeralTCP(r)
+			nb++
+		} else if a == 0 && r.Start.Hour() >= 9 && r.Start.Hour() < 18 {
+			other += ephemeralTCP(r)
+			no++
+		}
+	}
+	for _, p := range []Phenomenon{HourlyBurst, QuarterHourly, PeriodicListener, NightlyRestart} {
+		if seen[p] == 0 {
+			t.Errorf("%s never ran in two days", p)
+		}
+	}
+	if nb == 0 || no == 0 || float64(burst)/float64(nb) < 1.5*float64(other)/float64(no) {
+		t.Errorf("office hours: %d ephemeral sockets in %d burst rounds, %d in %d others; want the bursts well above",
+			burst, nb, other, no)
 	}
 }

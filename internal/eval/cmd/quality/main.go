@@ -3,7 +3,7 @@
 // through the harness (pkg/quality) and prints precision, recall, F1, false
 // alarms per day and time to detect per anomaly kind.
 //
-//	go run ./scripts/quality [-seed 1] [-train-days 3] [-test-days 4] [-events 20] [-db file] [-only new-port,iqr] [-list]
+//	go run ./internal/eval/cmd/quality [-profile mixed|server|busy-server|workstation|all] [-seed 1] [-train-days 3] [-test-days 4] [-events 20] [-db file] [-only new-port,iqr] [-list]
 //
 // With -db the timeline is written into a new portwatch database through
 // the store and read back with the features loader, so detectors see
@@ -48,15 +48,51 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	verbose := fs.Bool("v", false, "show the detectors' progress on stderr")
 	only := fs.String("only", "", "run only these detectors, comma-separated (default: all)")
 	list := fs.Bool("list", false, "also list each event with each detector's outcome and score")
+	profile := fs.String("profile", string(scenario.Mixed), "host profiles, comma-separated, or all")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	profiles, err := parseProfiles(*profile)
+	if err != nil {
+		return err
+	}
+	if *dbPath != "" && len(profiles) > 1 {
+		return fmt.Errorf("-db takes one profile, not %d", len(profiles))
+	}
+	var errs []error
+	for _, p := range profiles {
+		cfg.Profile = p
+		if err := report(ctx, cfg, *dbPath, *only, *list, *verbose, out); err != nil {
+			errs = append(errs, fmt.Errorf("profile %s: %w", p, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// parseProfiles reads -profile: names, comma-separated, or all.
+func parseProfiles(s string) ([]scenario.Profile, error) {
+	if s == "all" {
+		return scenario.Profiles(), nil
+	}
+	var out []scenario.Profile
+	for _, name := range strings.Split(s, ",") {
+		p := scenario.Profile(name)
+		if !slices.Contains(scenario.Profiles(), p) {
+			return nil, fmt.Errorf("unknown profile %q; known profiles are %v or all", name, scenario.Profiles())
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// report generates the timeline of cfg, runs the detectors on it and prints their results.
+func report(ctx context.Context, cfg scenario.Config, dbPath, only string, list, verbose bool, out io.Writer) error {
 	tl, err := scenario.Generate(cfg)
 	if err != nil {
 		return err
 	}
-	if *dbPath != "" {
-		if tl.Rounds, err = roundTrip(ctx, tl, *dbPath); err != nil {
+	if dbPath != "" {
+		if tl.Rounds, err = roundTrip(ctx, tl, dbPath); err != nil {
 			return err
 		}
 	}
@@ -75,13 +111,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		{"new-port", baseline.NewUnseen(all)},
 		{"new-listener", baseline.NewUnseen(listen)},
 		{"iqr", baseline.NewIQR(all)},
-		{"portwatch", quality.NewPortwatch(detector.DefaultConfig(""), logger(*verbose))},
+		{"portwatch", quality.NewPortwatch(detector.DefaultConfig(""), logger(verbose))},
 	}
 	// A detector that fails is named at the end; the others still report.
 	var results []quality.Result
 	var errs []error
 	for _, d := range detectors {
-		if *only != "" && !slices.Contains(strings.Split(*only, ","), d.name) {
+		if only != "" && !slices.Contains(strings.Split(only, ","), d.name) {
 			continue
 		}
 		res, err := quality.Run(tl, d.name, d.d)
@@ -91,12 +127,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		results = append(results, res)
 	}
-	fmt.Fprintf(out, "scenario seed %d: %d training rounds, %d test rounds, %d events; grace %d rounds\n\n",
-		cfg.Seed, tl.Train, len(tl.Rounds)-tl.Train, len(tl.Events), quality.Grace)
+	fmt.Fprintf(out, "\n%s host, scenario seed %d: %d training rounds, %d test rounds, %d events; grace %d rounds\n\n",
+		cfg.Profile, cfg.Seed, tl.Train, len(tl.Rounds)-tl.Train, len(tl.Events), quality.Grace)
 	if err := quality.Print(out, results); err != nil {
 		errs = append(errs, err)
 	}
-	if *list {
+	if list {
 		for _, r := range results {
 			fmt.Fprintln(out)
 			if err := quality.PrintEvents(out, r); err != nil {

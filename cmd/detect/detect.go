@@ -17,6 +17,7 @@ import (
 	"portwatch/pkg/chart"
 	"portwatch/pkg/command"
 	"portwatch/pkg/detector"
+	"portwatch/pkg/modelfile"
 	"portwatch/pkg/store"
 )
 
@@ -166,7 +167,7 @@ func runDetect(c *cli.Context) error {
 	default:
 		res, err = d.Run(ctx, db)
 	}
-	var me *detector.ModelError
+	var me *modelfile.Error
 	if errors.As(err, &me) || errors.Is(err, detector.ErrNoModel) {
 		return &command.UsageError{Err: err}
 	}

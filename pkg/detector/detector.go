@@ -116,9 +116,9 @@ func New(cfg Config, log *slog.Logger) *Detector {
 // scored, stores the batch and its anomalies, then refits on the rounds
 // judged normal and saves the model (the old file kept as .prev).
 func (d *Detector) Run(ctx context.Context, db *store.DB) (*Result, error) {
-	m, err := loadModel(d.cfg.ModelPath)
+	m, err := loadModel(d.cfg.ModelPath, d.cfg.Batch)
 	if errors.Is(err, fs.ErrNotExist) {
-		m, err = newModel(nil, 0, d.cfg.Seed)
+		m, err = newModel(nil, 0, d.cfg.Batch, d.cfg.Seed)
 	}
 	if err != nil {
 		return nil, err
@@ -220,14 +220,14 @@ func (d *Detector) first(ctx context.Context, db *store.DB, m *model) (*Result, 
 func (d *Detector) Train(ctx context.Context, db *store.DB, from, to time.Time) (*Result, error) {
 	var channels []string
 	var window int
-	old, err := loadModel(d.cfg.ModelPath)
+	old, err := loadModel(d.cfg.ModelPath, d.cfg.Batch)
 	switch {
 	case err == nil:
 		channels, window = old.layout.Channels(), old.window
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, err
 	}
-	m, err := newModel(channels, window, d.cfg.Seed)
+	m, err := newModel(channels, window, d.cfg.Batch, d.cfg.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +237,7 @@ func (d *Detector) Train(ctx context.Context, db *store.DB, from, to time.Time) 
 // Score scores the complete rounds starting in [from, to) with the model
 // file and changes nothing.
 func (d *Detector) Score(ctx context.Context, db *store.DB, from, to time.Time) (*Result, error) {
-	m, err := loadModel(d.cfg.ModelPath)
+	m, err := loadModel(d.cfg.ModelPath, d.cfg.Batch)
 	if errors.Is(err, fs.ErrNotExist) || (err == nil && m.cal == nil) {
 		return nil, fmt.Errorf("model %s: %w", d.cfg.ModelPath, ErrNoModel)
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 func TestExplain(t *testing.T) {
-	l, err := features.NewLayout(features.DefaultChannels())
+	l, err := features.NewLayout(features.OccupancyChannels())
 	if err != nil {
 		t.Fatal(err)
 	}

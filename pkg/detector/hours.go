@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"portwatch/pkg/features"
+	"portwatch/pkg/modelfile"
 )
 
 // hours is what the hour statistic judges a listener by: for each
@@ -13,12 +14,9 @@ import (
 // of each hour. The autoencoder sees ten rounds at a time and nothing of the
 // calendar, so to it a backup daemon listening at 14:00 is the same port it
 // saw at 02:00; these counts are where "usual port, unusual time" shows.
-// Kept in the model file (portae.KeyHours) and grown with each refit's
-// normal rounds.
-type hours struct {
-	Rounds [24]int            `json:"rounds"`
-	On     map[string][24]int `json:"on"` // by hourKey
-}
+// Kept in the model file (modelfile.Hours, On keyed by hourKey) and grown
+// with each refit's normal rounds.
+type hours modelfile.Hours
 
 // hourSpread is how many hours on either side of a round's own count
 // towards it: a dev server that started at 08:40 one day is not unusual at

@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"portwatch/pkg/features"
+	"portwatch/pkg/modelfile"
 )
 
 // A backup daemon that listened only 02:00-03:00 in three days of training
 // is unusual at 14:00 and usual at 02:30; sshd, always on, is usual at any
 // hour; a port never seen listening is left to the peak statistic.
 func TestHourSurprise(t *testing.T) {
-	l, err := features.NewLayout(Channels())
+	l, err := features.NewLayout(modelfile.DefaultChannels())
 	if err != nil {
 		t.Fatal(err)
 	}

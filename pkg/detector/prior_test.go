@@ -11,7 +11,7 @@ import (
 // A host with sshd always listening, a dev server on 3000 half the time, and
 // a client opening a fresh ephemeral connection (in 32768..60999) every round.
 func TestBasePrior(t *testing.T) {
-	l, err := features.NewLayout(features.DefaultChannels())
+	l, err := features.NewLayout(features.OccupancyChannels())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func BenchmarkLoadFill(b *testing.B) {
 	if err := tl.Write(ctx, db); err != nil {
 		b.Fatal(err)
 	}
-	layout, err := features.NewLayout(features.DefaultChannels())
+	layout, err := features.NewLayout(features.OccupancyChannels())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -352,7 +352,7 @@ func TestNewLayout(t *testing.T) {
 		names   []string
 		wantErr []string // substrings of the error; nil for none
 	}{
-		{DefaultChannels(), nil},
+		{OccupancyChannels(), nil},
 		{[]string{SYNIn, TCPListenLoopback}, nil},
 		{[]string{TCPListen, "tcp_lsten", "icmp"}, []string{`"tcp_lsten"`, `"icmp"`, "known channels are tcp_listen"}},
 		{[]string{TCPConn, TCPConn}, []string{`"tcp_conn" listed twice`}},

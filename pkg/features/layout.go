@@ -22,8 +22,9 @@ const (
 	Clock             = "clock"
 )
 
-// DefaultChannels returns the channels a new model uses.
-func DefaultChannels() []string { return []string{TCPListen, UDPBound, TCPConn} }
+// OccupancyChannels returns the three channels a scan fills directly. The
+// channels of the models detect builds are pkg/modelfile's DefaultChannels.
+func OccupancyChannels() []string { return []string{TCPListen, UDPBound, TCPConn} }
 
 // synCap is the SYN count that fills syn_in to 1.
 const synCap = 1024

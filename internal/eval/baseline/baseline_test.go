@@ -42,7 +42,7 @@ func flagged(vs []quality.Verdict) []int {
 }
 
 func detectors(t *testing.T) map[string]quality.Detector {
-	l, err := features.NewLayout(features.DefaultChannels())
+	l, err := features.NewLayout(features.OccupancyChannels())
 	if err != nil {
 		t.Fatal(err)
 	}

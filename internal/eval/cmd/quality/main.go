@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	}
-	all, err := features.NewLayout(features.DefaultChannels())
+	all, err := features.NewLayout(features.OccupancyChannels())
 	if err != nil {
 		return err
 	}

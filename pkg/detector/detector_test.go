@@ -12,9 +12,8 @@ import (
 	"time"
 
 	"portwatch/pkg/detector/detectortest"
-	"portwatch/pkg/engine"
 	"portwatch/pkg/modelfile"
-	"portwatch/pkg/portae"
+	"portwatch/pkg/modelfile/modelfiletest"
 	"portwatch/pkg/store/storetest"
 )
 
@@ -234,7 +233,7 @@ func TestFirstRunTrainsNewModelFile(t *testing.T) {
 
 func TestBadModel(t *testing.T) {
 	build := func(t *testing.T, channels []string, meta map[string]string) []byte {
-		return buildWindow(t, 4, channels, meta)
+		return modelfiletest.Raw(t, 4, channels, meta)
 	}
 	tests := []struct {
 		name string
@@ -253,7 +252,7 @@ func TestBadModel(t *testing.T) {
 		{"window differs", func(t *testing.T) []byte { return build(t, nil, map[string]string{modelfile.KeyWindow: "12"}) },
 			"input occupancy has a window of 4 rounds, but the model's portwatch.window says 12"},
 		// Before the bound, scoring with it died out of memory.
-		{"window too big for memory", func(t *testing.T) []byte { return buildWindow(t, 100000, nil, nil) },
+		{"window too big for memory", func(t *testing.T) []byte { return modelfiletest.Raw(t, 100000, nil, nil) },
 			"a window of 100000 rounds of 3 channels at batch 8 needs about"},
 	}
 	for _, tt := range tests {
@@ -280,25 +279,4 @@ func TestBadModel(t *testing.T) {
 			}
 		})
 	}
-}
-
-// buildWindow returns a raw portae file of window T with meta set.
-func buildWindow(t *testing.T, window int, channels []string, meta map[string]string) []byte {
-	t.Helper()
-	b, err := portae.Build(portae.Config{Window: window, Channels: channels})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := engine.Decode(b, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range meta {
-		m.SetMetadata(k, v)
-	}
-	b, err = m.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

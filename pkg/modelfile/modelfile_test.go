@@ -11,28 +11,15 @@ import (
 	"testing"
 
 	"portwatch/pkg/engine"
+	"portwatch/pkg/modelfile/modelfiletest"
 	"portwatch/pkg/portae"
 )
 
-// writeFile writes a raw portae graph of window T and channels with meta as
-// its metadata, as the code before this package wrote trained files.
+// writeFile writes a raw portae graph with meta as its metadata, as the
+// code before this package wrote trained files.
 func writeFile(t *testing.T, path string, window int, channels []string, meta map[string]string) {
 	t.Helper()
-	b, err := portae.Build(portae.Config{Window: window, Channels: channels})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := engine.Decode(b, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range meta {
-		m.SetMetadata(k, v)
-	}
-	if b, err = m.Encode(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
+	if err := os.WriteFile(path, modelfiletest.Raw(t, window, channels, meta), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -9,7 +9,7 @@ import (
 
 // Budget is the most memory the tensors of one engine run may take, by
 // Bytes' estimate. Detect's hourly run is meant to stay under 500 MB and
-// uses about 190 MB of tensors at the default shape (T=10, C=4, batch 8);
+// uses about 200 MB of tensors at the default shape (T=10, C=4, batch 8);
 // the budget leaves room for ten times the window, and refuses the shapes
 // that would end in the runtime's out-of-memory crash.
 const Budget = 1 << 30

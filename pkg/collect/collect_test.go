@@ -50,12 +50,10 @@ func mixed(t *testing.T, name string) string {
 	return capturetest.Temp(t, name, capturetest.Mixed(t)...)
 }
 
-// scan writes a SYN scan of n ports, one probe every 10 ms, as a pcap file:
-// 2n frames over n/100 seconds.
+// scan writes capturetest.Scan(n), 2n frames over n/100 s, as a pcap file.
 func scan(t *testing.T, name string, n int) string {
 	t.Helper()
-	frames := capturetest.SYNScan(t, capturetest.Start, 10*time.Millisecond, "198.51.100.7", "10.0.0.2", capturetest.Ports(1, n), 22, 80)
-	return capturetest.Temp(t, name, frames...)
+	return capturetest.Temp(t, name, capturetest.Scan(t, n)...)
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

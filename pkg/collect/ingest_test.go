@@ -131,7 +131,7 @@ func TestIngestBadFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A 10-frame scan, one round; cut inside the 6th record.
-	probes := capturetest.SYNScan(t, capturetest.Start, 10*time.Millisecond, "198.51.100.7", "10.0.0.2", capturetest.Ports(20, 5), 22)
+	probes := capturetest.Scan(t, 5)
 	cut := capturetest.CutFile(t, capturetest.Temp(t, "scan.pcap", probes...), capturetest.RecordOffset(probes, 5)+20)
 	good := mixed(t, "mixed.pcap") // 18 frames, 5 rounds
 	for _, c := range []struct {

@@ -351,3 +351,10 @@ func Mixed(t testing.TB) []Frame {
 	}
 	return append(frames, SYNScan(t, at(4000), 200*time.Millisecond, "198.51.100.7", "10.0.0.2", Ports(20, 4), 22)...)
 }
+
+// Scan is a SYN scan of ports 1..n from 198.51.100.7 to 10.0.0.2, one probe
+// every 10 ms from Start, ports 22 and 80 open: 2n frames over n/100 s.
+func Scan(t testing.TB, n int) []Frame {
+	t.Helper()
+	return SYNScan(t, Start, 10*time.Millisecond, "198.51.100.7", "10.0.0.2", Ports(1, n), 22, 80)
+}

@@ -94,7 +94,8 @@ func WriteNg(t testing.TB, path string, frames ...Frame) {
 
 func writeFile(t testing.TB, path string, b []byte) {
 	t.Helper()
-	if err := os.WriteFile(path, b, 0o600); err != nil {
+	// Readable by all: tests run the programs as other users on them.
+	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -322,8 +323,9 @@ func ip(t testing.TB, at time.Time, e Endpoints, proto layers.IPProtocol, above 
 	return Frame{Time: at, Data: bytes.Clone(buf.Bytes())}
 }
 
-// Start is when Mixed's capture begins.
-var Start = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+// Start is when Mixed's capture begins: years ago, as the real captures
+// are, so that cleanup counts their rounds stale.
+var Start = time.Date(2021, 3, 4, 10, 0, 0, 0, time.UTC)
 
 // Mixed is a small capture with one frame of each kind the decoder knows
 // best, over 4.7 s from Start: DNS query and response (a CNAME, two A

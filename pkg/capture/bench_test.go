@@ -5,10 +5,11 @@ import (
 	"errors"
 	"io"
 	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"portwatch/pkg/capture/capturetest"
 )
 
 // BenchmarkReadFile reads and decodes the 163,137-frame benchmark capture;
@@ -16,7 +17,7 @@ import (
 // by the frame count shows the per-packet allocations (the steady state
 // should have none).
 func BenchmarkReadFile(b *testing.B) {
-	path := filepath.Join(pcaps, "benchmark/mixed_real_traffic_merged.pcap")
+	path := capturetest.Shared(b, "benchmark/mixed_real_traffic_merged.pcap")
 	for _, payload := range []int{0, 64} {
 		name := "payload=0"
 		if payload > 0 {
@@ -64,7 +65,7 @@ func cpuTime(b *testing.B) time.Duration {
 // frames of the benchmark capture held in memory: once the caches hold
 // their addresses and names, allocs/op is the steady state's.
 func BenchmarkDecode(b *testing.B) {
-	f, err := os.Open(filepath.Join(pcaps, "benchmark/mixed_real_traffic_merged.pcap"))
+	f, err := os.Open(capturetest.Shared(b, "benchmark/mixed_real_traffic_merged.pcap"))
 	if err != nil {
 		b.Fatal(err)
 	}

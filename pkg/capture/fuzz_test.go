@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"portwatch/pkg/capture/capturetest"
 )
 
 // checkPacket asserts what every decoded frame must satisfy, whatever its bytes.
@@ -31,10 +33,13 @@ func checkPacket(t *testing.T, p *Packet, payloadBytes int) {
 }
 
 // FuzzDecode feeds arbitrary frames on the link types the decoder knows.
-// Seeds: frames of ../shared/pcaps/malformed and corpus/tcpdump-tests kept in
-// testdata/fuzz/FuzzDecode.
+// Seeds: the frames of capturetest.Mixed, and frames of ../shared/pcaps/malformed
+// and corpus/tcpdump-tests kept in testdata/fuzz/FuzzDecode.
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte{}, uint32(linkEthernet))
+	for _, fr := range capturetest.Mixed(f) {
+		f.Add(fr.Data, uint32(linkEthernet))
+	}
 	d := newDecoder(8)
 	f.Fuzz(func(t *testing.T, data []byte, linkType uint32) {
 		var p Packet
@@ -44,11 +49,17 @@ func FuzzDecode(f *testing.F) {
 }
 
 // FuzzReadFile feeds arbitrary capture files to the reader and decoder:
-// never a panic, and the only ends are io.EOF and *FileError. Seeds: every
-// file of ../shared/pcaps/malformed under 64 KiB, and the small ones kept in
-// testdata/fuzz/FuzzReadFile.
+// never a panic, and the only ends are io.EOF and *FileError. Seeds:
+// capturetest.Mixed as pcap and pcapng, whole and cut inside a record; every
+// file of ../shared/pcaps/malformed under 64 KiB when it is here; and the
+// small ones kept in testdata/fuzz/FuzzReadFile.
 func FuzzReadFile(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join(pcaps, "malformed", "*"))
+	frames := capturetest.Mixed(f)
+	for _, b := range [][]byte{capturetest.Pcap(f, frames...), capturetest.Pcapng(f, frames...)} {
+		f.Add(b)
+		f.Add(b[:len(b)-7])
+	}
+	files, _ := filepath.Glob(filepath.Join(capturetest.SharedDir, "malformed", "*"))
 	for _, name := range files {
 		if b, err := os.ReadFile(name); err == nil && len(b) < 64<<10 {
 			f.Add(b)

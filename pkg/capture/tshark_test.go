@@ -12,9 +12,9 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
-)
 
-const pcaps = "../../../shared/pcaps"
+	"portwatch/pkg/capture/capturetest"
+)
 
 // tsharkRow is one frame as tshark dissects it. Multi-valued fields keep
 // every occurrence, outermost first.
@@ -387,7 +387,7 @@ func TestMatchesTshark(t *testing.T) {
 	}
 	var files []string
 	for _, dir := range []string{"scans", "dns", "formats", "attacks", "malformed"} {
-		m, err := filepath.Glob(filepath.Join(pcaps, dir, "*.pcap*"))
+		m, err := filepath.Glob(filepath.Join(capturetest.Shared(t, dir), "*.pcap*"))
 		if err != nil || len(m) == 0 {
 			t.Fatalf("no captures in %s: %v", dir, err)
 		}

@@ -96,6 +96,10 @@ type Initializer struct {
 // ReadModel reads the envelope of a serialized ModelProto. A file that is not
 // a ModelProto with a graph gets an error.
 func ReadModel(b []byte) (*Model, error) {
+	// Bounded before anything recursive (onnx-go included) reads the bytes.
+	if err := checkDepth(b); err != nil {
+		return nil, fmt.Errorf("malformed ONNX model: %w", err)
+	}
 	m := &Model{Domains: map[string]int64{}}
 	var graph []byte
 	hasGraph := false

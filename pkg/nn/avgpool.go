@@ -29,31 +29,16 @@ func newAvgPool(opset int, a Attrs) (Op, error) {
 	if err := a.Check("AveragePool", known...); err != nil {
 		return nil, err
 	}
-	w, err := parseWindowAttrs("AveragePool", a)
+	w, include, err := parsePoolAttrs("AveragePool", "count_include_pad", a)
 	if err != nil {
 		return nil, err
 	}
-	if w.kernel == nil {
-		return nil, fmt.Errorf("AveragePool: attribute kernel_shape is required")
-	}
-	ceil, err := a.Int("ceil_mode", 0)
-	var include int64
-	if err == nil {
-		include, err = a.Int("count_include_pad", 0)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("AveragePool: %w", err)
-	}
-	if ceil != 0 && ceil != 1 || include != 0 && include != 1 {
-		return nil, fmt.Errorf("AveragePool: ceil_mode %d and count_include_pad %d, want 0 or 1", ceil, include)
-	}
-	if ceil == 1 && include == 1 {
+	if w.ceil && include {
 		// the window marks padding and the ceil overhang alike, and only
 		// padding counts in the divisor
 		return nil, &UnsupportedError{Op: "AveragePool", Reason: "ceil_mode together with count_include_pad"}
 	}
-	w.ceil = ceil == 1
-	return &avgPool{win: w, includePads: include == 1}, nil
+	return &avgPool{win: w, includePads: include}, nil
 }
 
 // geometry returns the window and, per output position, the divisor.

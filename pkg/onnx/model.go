@@ -96,10 +96,6 @@ type Initializer struct {
 // ReadModel reads the envelope of a serialized ModelProto. A file that is not
 // a ModelProto with a graph gets an error.
 func ReadModel(b []byte) (*Model, error) {
-	// Bounded before anything recursive (onnx-go included) reads the bytes.
-	if err := checkDepth(b); err != nil {
-		return nil, fmt.Errorf("malformed ONNX model: %w", err)
-	}
 	m := &Model{Domains: map[string]int64{}}
 	var graph []byte
 	hasGraph := false
@@ -145,6 +141,10 @@ func ReadModel(b []byte) (*Model, error) {
 	}
 	if !hasGraph || m.IRVersion <= 0 {
 		return nil, errors.New("not an ONNX model: no IR version or no graph")
+	}
+	// Bounded before anything recursive (onnx-go included) reads the bytes.
+	if err := checkDepth(b); err != nil {
+		return nil, fmt.Errorf("malformed ONNX model: %w", err)
 	}
 	m.Opset = m.Domains[""]
 	if m.Opset == 0 && m.IRVersion < 3 {

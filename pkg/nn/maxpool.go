@@ -28,26 +28,37 @@ func newMaxPool(opset int, a Attrs) (Op, error) {
 	if err := a.Check("MaxPool", known...); err != nil {
 		return nil, err
 	}
-	w, err := parseWindowAttrs("MaxPool", a)
+	w, order, err := parsePoolAttrs("MaxPool", "storage_order", a)
 	if err != nil {
 		return nil, err
 	}
+	return &maxPool{win: w, colMajor: order}, nil
+}
+
+// parsePoolAttrs reads the attributes MaxPool and AveragePool share: the
+// window with its required kernel_shape and ceil_mode, plus the op's own 0/1
+// flag named flag.
+func parsePoolAttrs(op, flag string, a Attrs) (windowAttrs, bool, error) {
+	w, err := parseWindowAttrs(op, a)
+	if err != nil {
+		return w, false, err
+	}
 	if w.kernel == nil {
-		return nil, fmt.Errorf("MaxPool: attribute kernel_shape is required")
+		return w, false, fmt.Errorf("%s: attribute kernel_shape is required", op)
 	}
 	ceil, err := a.Int("ceil_mode", 0)
-	if err != nil {
-		return nil, fmt.Errorf("MaxPool: %w", err)
+	var f int64
+	if err == nil {
+		f, err = a.Int(flag, 0)
 	}
-	order, err := a.Int("storage_order", 0)
 	if err != nil {
-		return nil, fmt.Errorf("MaxPool: %w", err)
+		return w, false, fmt.Errorf("%s: %w", op, err)
 	}
-	if ceil != 0 && ceil != 1 || order != 0 && order != 1 {
-		return nil, fmt.Errorf("MaxPool: ceil_mode %d and storage_order %d, want 0 or 1", ceil, order)
+	if ceil != 0 && ceil != 1 || f != 0 && f != 1 {
+		return w, false, fmt.Errorf("%s: ceil_mode %d and %s %d, want 0 or 1", op, ceil, flag, f)
 	}
 	w.ceil = ceil == 1
-	return &maxPool{win: w, colMajor: order == 1}, nil
+	return w, f == 1, nil
 }
 
 // pool returns the maxima and, for each, the row-major flat index into X of

@@ -94,7 +94,7 @@ func (h *helper) stop() {
 }
 
 // startHelper starts a listenHelper in a new network namespace, stopped at the end of the test.
-func startHelper(t *testing.T) *helper {
+func startHelper(t testing.TB) *helper {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), helperEnv+"=listen")
@@ -305,5 +305,38 @@ func TestNetnsScannerNoSysAdmin(t *testing.T) {
 		if !seen[l] {
 			t.Errorf("socket %q not found through /proc/%d/net", l, withProc.pid)
 		}
+	}
+}
+
+// BenchmarkNetnsScan finds the namespaces and scans the host's and 1, 10 or 50 made for it, each
+// holding one helper's four sockets; scripts/bench/portscan.sh reports the cost per namespace.
+// Other namespaces on the host are found but not scanned, so the counts are exact.
+func BenchmarkNetnsScan(b *testing.B) {
+	if _, err := os.Readlink("/proc/self/ns/net"); err != nil {
+		b.Skipf("no /proc namespace links here: %v", err)
+	}
+	var helpers []*helper
+	sc := NewNetnsScanner("/proc", "", true)
+	for _, n := range []int{1, 10, 50} {
+		for len(helpers) < n {
+			helpers = append(helpers, startHelper(b))
+		}
+		mine := func(x Namespace) bool {
+			return x.Host || slices.ContainsFunc(helpers[:n], func(h *helper) bool { return h.inode == x.Inode })
+		}
+		b.Run(fmt.Sprintf("netns=%d", n), func(b *testing.B) {
+			var socks []Socket
+			for b.Loop() {
+				ns, err := FindNamespaces("/proc", "")
+				if err != nil {
+					b.Fatal(err)
+				}
+				ns.List = slices.DeleteFunc(ns.List, func(x Namespace) bool { return !mine(x) })
+				if socks, err = sc.ScanNamespaces(b.Context(), ns); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(socks)), "sockets")
+		})
 	}
 }

@@ -100,7 +100,7 @@ func TestUsageAndExitCodes(t *testing.T) {
 		{"bad log format", []string{"-d", db, "--log-format", "xml"}, 2, "--log-format", "", -1},
 		{"stray argument", []string{"-d", db, "extra"}, 2, `unexpected argument "extra"`, "", -1},
 		{"pcap and -p", []string{"-d", db, "-p", "--pcap", blaster}, 2, "drop -p", "", -1},
-		{"list", []string{"--list"}, 0, "", "PROCESS  NETNS", -1},
+		{"list", []string{"--list"}, 0, "", "NETNS", -1},
 		{"list by binding", []string{"--list", "--scan", "bind"}, 0, "", "PROTO", -1},
 		{"list from /proc files", []string{"--list", "--scan", "proc"}, 0, "", "CONTAINER", -1},
 		{"missing capture", []string{"-d", db, "--pcap", filepath.Join(dir, "nope.pcap")}, 2, "nope.pcap", "", 0},

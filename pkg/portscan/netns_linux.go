@@ -15,6 +15,13 @@ func inNetns(path string, inode uint64, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			// The main thread never ends, and /proc/self/net and /proc/PID/ns/net show its namespace:
+			// keep it here, unmoved, while another thread does the work.
+			errc <- inNetns(path, inode, fn)
+			runtime.UnlockOSThread()
+			return
+		}
 		errc <- enterNetns(path, inode, fn)
 	}()
 	return <-errc

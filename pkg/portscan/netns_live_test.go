@@ -206,6 +206,28 @@ func TestNetnsScannerLive(t *testing.T) {
 	}
 }
 
+// TestNetnsScannerKeepsMainThread enters a namespace many times and checks the process still shows
+// its own: an entered goroutine once ran on the main thread, which never ends, and left
+// /proc/self/net and /proc/self/ns/net in the foreign namespace.
+func TestNetnsScannerKeepsMainThread(t *testing.T) {
+	requireProc(t)
+	self, err := readNsLink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startHelper(t)
+	ns := Namespaces{Self: self, List: []Namespace{{Netns: Netns{Inode: h.inode}, PIDs: []int{h.pid}}}}
+	sc := NewNetnsScanner("/proc", "", true)
+	for range 200 {
+		if _, err := sc.ScanNamespaces(t.Context(), ns); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if now, err := readNsLink("/proc/self/ns/net"); err != nil || now != self {
+		t.Errorf("after the scans the process is in net:[%d] (%v), want net:[%d]", now, err, self)
+	}
+}
+
 // TestNetnsScannerGone scans a namespace whose only process exited after it was found.
 func TestNetnsScannerGone(t *testing.T) {
 	requireProc(t)

@@ -27,7 +27,7 @@ const (
 
 // liveRound runs one live round: a scan every o.ScanInterval from its start
 // and, with src, every captured packet, until o.Round has passed or ctx ends.
-func liveRound(ctx context.Context, w *store.Writer, sc portscan.Scanner, src capture.Source, o Options, sum *Summary) error {
+func liveRound(ctx context.Context, w *store.Writer, sc portscan.Scanner, src capture.Source, o Options, log *slog.Logger, sum *Summary) error {
 	start := time.Now()
 	id, err := w.StartRound(start, "live")
 	if err != nil {
@@ -39,7 +39,7 @@ func liveRound(ctx context.Context, w *store.Writer, sc portscan.Scanner, src ca
 		return err
 	}
 	sum.Rounds++
-	l := liveState{w: w, id: id, sc: sc, src: src, o: o, sum: sum, nextScan: start, lastFlush: start}
+	l := liveState{w: w, id: id, sc: sc, src: src, o: o, log: log, sum: sum, missed: make(map[uint64]bool), nextScan: start, lastFlush: start}
 	runErr := joinDistinct(l.run(ctx, start.Add(o.Round)), l.flush())
 	status := store.Complete
 	if runErr != nil {
@@ -57,7 +57,10 @@ type liveState struct {
 	sc  portscan.Scanner
 	src capture.Source
 	o   Options
+	log *slog.Logger
 	sum *Summary
+
+	missed map[uint64]bool // network namespaces not scanned, logged once
 
 	nextScan, lastFlush time.Time
 	ports               []store.Port   // reused between scans
@@ -109,7 +112,7 @@ func (l *liveState) run(ctx context.Context, deadline time.Time) error {
 // scan stores one occupancy scan and commits it.
 func (l *liveState) scan(ctx context.Context, at time.Time) error {
 	socks, err := l.sc.Scan(ctx)
-	if err != nil {
+	if err = missedNetns(err, l.log, l.missed); err != nil {
 		if ctx.Err() != nil {
 			return ErrInterrupted
 		}

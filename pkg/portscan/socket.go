@@ -17,6 +17,7 @@ type Socket struct {
 	State   string
 	PID     int    // owning process, 0 when unknown
 	Process string // its name (comm), "" when unknown
+	Netns   Netns  // the network namespace it lives in; zero from scanners that see only their own
 }
 
 // Scanner lists the local sockets in use on the host.

@@ -134,7 +134,8 @@ func runDetect(c *cli.Context) error {
 		debug.SetMemoryLimit(memoryLimit)
 	}
 	// Scoring a range again only reads, so it runs beside a cron run.
-	if !r.ranged || r.train || r.resetModel {
+	writes := !r.ranged || r.train || r.resetModel
+	if writes {
 		lock, err := store.TryLock(r.db, "detect")
 		if err != nil {
 			return err
@@ -145,11 +146,20 @@ func runDetect(c *cli.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	db, err := store.Open(ctx, r.db)
+	db, err := store.Open(ctx, r.db, store.WithLogger(log))
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	if writes {
+		// Load, refit and save in turn with detects of other databases
+		// sharing this model, so neither save drops the other's refit.
+		mlock, err := store.WaitLock(ctx, r.model)
+		if err != nil {
+			return fmt.Errorf("model %s: %w", r.model, err)
+		}
+		defer mlock.Unlock()
+	}
 	if r.resetModel {
 		if err := setAside(r.model, time.Now()); err != nil {
 			return err

@@ -155,7 +155,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) (Summary, error) {
 	// Setting up is short and leaves the database consistent whenever it
 	// stops, so a signal is honoured from the first round on.
 	setup := context.WithoutCancel(ctx)
-	db, err := store.Open(setup, o.DB)
+	db, err := store.Open(setup, o.DB, store.WithLogger(log))
 	if err != nil {
 		return Summary{}, badInput(err)
 	}

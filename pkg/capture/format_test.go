@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -68,7 +69,7 @@ func TestNotACapture(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := OpenFile(tt.path, Options{})
+			_, err := OpenFile(context.Background(), tt.path, Options{})
 			if !errors.Is(err, ErrNotCapture) {
 				t.Errorf("OpenFile error = %v, want ErrNotCapture", err)
 			}
@@ -77,7 +78,7 @@ func TestNotACapture(t *testing.T) {
 }
 
 func TestEmptyPcapng(t *testing.T) {
-	s, err := OpenFile(filepath.Join(pcaps, "corpus/tcpdump-tests/empty.pcapng"), Options{})
+	s, err := OpenFile(context.Background(), filepath.Join(pcaps, "corpus/tcpdump-tests/empty.pcapng"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

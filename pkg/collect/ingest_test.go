@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -344,6 +345,57 @@ func TestValidate(t *testing.T) {
 			case c.want != "" && (!errors.As(err, &usage) || !strings.Contains(err.Error(), c.want)):
 				t.Errorf("Validate() = %v, want a usage error naming %s", err, c.want)
 			}
+		})
+	}
+}
+
+// TestIngestFIFO: a FIFO no writer opens, and one whose writer stalls after
+// the header, must not hold the run (and its lock) once it is cancelled.
+func TestIngestFIFO(t *testing.T) {
+	header := []byte{0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0}
+	for _, tt := range []struct {
+		name   string
+		writer bool
+	}{
+		{"no writer", false},
+		{"stalled writer", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fifo := filepath.Join(dir, "capture.pcap")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			// Opening read-write never blocks and counts as a writer; at the
+			// end it also lets a goroutine left in open(2) finish.
+			w, err := os.OpenFile(fifo, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.writer {
+				if _, err := w.Write(header); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				w.Close()
+				defer func() {
+					if f, err := os.OpenFile(fifo, os.O_RDWR, 0); err == nil {
+						f.Close()
+					}
+				}()
+			}
+			defer w.Close()
+			o := collect.Options{DB: filepath.Join(dir, "ports.db"), Round: time.Second, ScanInterval: time.Second, ScanMethod: collect.ScanProc, Pcaps: []string{fifo}}
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			if _, err := collect.Run(ctx, o, quiet()); !errors.Is(err, collect.ErrInterrupted) {
+				t.Fatalf("Run error = %v, want ErrInterrupted", err)
+			}
+			lock, err := store.TryLock(o.DB, collect.LockName)
+			if err != nil {
+				t.Fatalf("lock after the cancelled run: %v", err)
+			}
+			lock.Unlock()
 		})
 	}
 }

@@ -49,12 +49,15 @@ var errMaxPackets = errors.New("max packets reached")
 
 // ingestFile stores one capture file's frames in rounds of o.Round of capture time.
 func ingestFile(ctx context.Context, w *store.Writer, path string, o Options, sum *Summary) error {
-	src, err := capture.OpenFile(path, capture.Options{PayloadBytes: o.PayloadBytes})
+	src, err := capture.OpenFile(ctx, path, capture.Options{PayloadBytes: o.PayloadBytes})
+	if err != nil && errors.Is(err, ctx.Err()) {
+		return ErrInterrupted // a FIFO no writer opened
+	}
 	if err != nil {
 		return badInput(err)
 	}
 	defer src.Close()
-	r := startReader(src)
+	r := startReader(src, capture.IsStream(path))
 	in := fileIngest{w: w, o: o, sum: sum, source: "pcap:" + filepath.Base(path)}
 	err = in.run(ctx, r)
 	status := store.Complete
@@ -85,15 +88,16 @@ type batch struct {
 
 // reader decodes a file on its own goroutine.
 type reader struct {
-	src   capture.Source
-	full  chan *batch
-	free  chan *batch
-	done  chan struct{}
-	ended chan struct{}
+	src    capture.Source
+	stream bool // a pipe or FIFO, whose reads may wait for ever
+	full   chan *batch
+	free   chan *batch
+	done   chan struct{}
+	ended  chan struct{}
 }
 
-func startReader(src capture.Source) *reader {
-	r := &reader{src: src, full: make(chan *batch, batchesInFlight), free: make(chan *batch, batchesInFlight),
+func startReader(src capture.Source, stream bool) *reader {
+	r := &reader{src: src, stream: stream, full: make(chan *batch, batchesInFlight), free: make(chan *batch, batchesInFlight),
 		done: make(chan struct{}), ended: make(chan struct{})}
 	for range batchesInFlight {
 		r.free <- &batch{frames: make([]frame, 0, framesPerBatch)}
@@ -142,13 +146,27 @@ func (b *batch) add(p *capture.Packet, skipped int64) {
 	}
 }
 
-// next returns the next batch; give it back with recycle.
-func (r *reader) next() *batch { return <-r.full }
+// next returns the next batch; give it back with recycle. A stream's next
+// returns ErrInterrupted when ctx ends first (its writer may keep a read
+// waiting); a file's batch always comes, and the caller checks ctx after it.
+func (r *reader) next(ctx context.Context) (*batch, error) {
+	if !r.stream {
+		return <-r.full, nil
+	}
+	select {
+	case b := <-r.full:
+		return b, nil
+	case <-ctx.Done():
+		return nil, ErrInterrupted
+	}
+}
 
 func (r *reader) recycle(b *batch) { r.free <- b }
 
 // stop ends the reader goroutine and returns the source's final counts.
+// Closing the source first ends a read waiting on a pipe.
 func (r *reader) stop() capture.Stats {
+	r.src.Close()
 	close(r.done)
 	<-r.ended
 	return r.src.Stats()
@@ -174,7 +192,10 @@ type fileIngest struct {
 
 func (in *fileIngest) run(ctx context.Context, r *reader) error {
 	for {
-		b := r.next()
+		b, err := r.next(ctx)
+		if err != nil {
+			return err
+		}
 		for i := range b.frames {
 			if err := in.store(&b.frames[i]); err != nil {
 				return err

@@ -137,6 +137,8 @@ func TestDamagedFile(t *testing.T) {
 		{"pcap cut inside packet data", pcapFile[:pr[6]+20], 6, int64(pr[6])},
 		{"pcap cut inside the file header", pcapFile[:10], 0, 0},
 		{"pcap record length beyond any snaplen", hugeRecord, 3, int64(pr[3])},
+		// The zero records before the run is long enough are frames (of 1970, which collect rejects).
+		{"pcap zeroed after three records", append(bytes.Clone(pcapFile[:pr[3]]), make([]byte, 1<<20)...), 3 + maxZeroRecords - 1, int64(pr[3])},
 		{"pcapng cut inside a block", ngFile[:nr[4]+30], 2, int64(nr[4])},
 		{"pcapng block length out of range", corruptLen, 3, int64(nr[5])},
 		{"pcapng trailing length differs", badTrailer, 3, int64(nr[5])},

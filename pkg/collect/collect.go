@@ -125,6 +125,7 @@ func (s Summary) LogValue() slog.Value {
 		slog.Int64("frames", s.Counts.Frames),
 		slog.Int64("malformed", s.Counts.Malformed),
 		slog.Int64("skipped", s.Counts.Skipped),
+		slog.Int64("bad_time", s.Counts.BadTime),
 		slog.Int64("dropped", s.Counts.Dropped),
 	)
 }

@@ -2,6 +2,7 @@ package collect_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -397,5 +398,44 @@ func TestIngestFIFO(t *testing.T) {
 			}
 			lock.Unlock()
 		})
+	}
+}
+
+// TestIngestBadTimes: frames from 1970 and from the year 2100 are counted
+// in the round's frames_bad_time and not stored; the good one is.
+func TestIngestBadTimes(t *testing.T) {
+	var b []byte
+	b = binary.LittleEndian.AppendUint32(b, 0xa1b2c3d4)
+	b = append(b, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0)
+	frame := make([]byte, 14) // an Ethernet header, nothing after it
+	for _, sec := range []uint32{0, 1600000000, 4102444800} {
+		for _, v := range []uint32{sec, 0, uint32(len(frame)), uint32(len(frame))} {
+			b = binary.LittleEndian.AppendUint32(b, v)
+		}
+		b = append(b, frame...)
+	}
+	b = binary.LittleEndian.AppendUint32(b, 0)
+	path := filepath.Join(t.TempDir(), "times.pcap")
+	if err := os.WriteFile(path, b[:len(b)-4], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := options(t)
+	o.Pcaps = []string{path}
+	sum, err := collect.Run(context.Background(), o, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := storetest.Open(t, o.DB)
+	for q, want := range map[string]int64{
+		"SELECT count(*) FROM packets":                          1,
+		"SELECT sum(frames_bad_time) FROM rounds":               2,
+		"SELECT count(*) FROM packets WHERE timestamp < '1990'": 0,
+	} {
+		if got := storetest.Int(t, db, q); got != want {
+			t.Errorf("%s = %d, want %d", q, got, want)
+		}
+	}
+	if sum.Counts.BadTime != 2 {
+		t.Errorf("summary bad times = %d, want 2", sum.Counts.BadTime)
 	}
 }

@@ -58,7 +58,8 @@ func ingestFile(ctx context.Context, w *store.Writer, path string, o Options, su
 	}
 	defer src.Close()
 	r := startReader(src, capture.IsStream(path))
-	in := fileIngest{w: w, o: o, sum: sum, source: "pcap:" + filepath.Base(path)}
+	in := fileIngest{w: w, o: o, sum: sum, source: "pcap:" + filepath.Base(path),
+		earliest: time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC), latest: time.Now().Add(24 * time.Hour)}
 	err = in.run(ctx, r)
 	status := store.Complete
 	if err != nil && !errors.Is(err, errMaxPackets) {
@@ -188,6 +189,11 @@ type fileIngest struct {
 	round   *fileRound // nil before the first frame
 	skipped int64      // records skipped and counted in rounds so far
 	stored  int64      // frames stored since the last commit
+	// Frames outside earliest..latest are counted, not stored: 1970 from
+	// zeroed records, years like -146138510290 or 36812 from extreme pcapng
+	// time options mean a broken clock or field, and would never expire.
+	earliest, latest time.Time
+	badTime          int64 // frames with a time outside the window, not yet in a round
 }
 
 func (in *fileIngest) run(ctx context.Context, r *reader) error {
@@ -218,6 +224,11 @@ func (in *fileIngest) run(ctx context.Context, r *reader) error {
 func (in *fileIngest) store(f *frame) error {
 	if in.o.MaxPackets > 0 && in.sum.Counts.Frames >= in.o.MaxPackets {
 		return errMaxPackets
+	}
+	if f.Time.Before(in.earliest) || f.Time.After(in.latest) {
+		in.badTime++
+		in.sum.Counts.BadTime++
+		return nil
 	}
 	if in.round == nil || !f.Time.Before(in.round.start.Add(in.o.Round)) {
 		if err := in.endRound(store.Complete, f.skipped); err != nil {
@@ -259,6 +270,7 @@ func (in *fileIngest) endRound(status store.Status, skipped int64) error {
 	}
 	in.round = nil
 	r.counts.Skipped = skipped - in.skipped
+	r.counts.BadTime, in.badTime = in.badTime, 0
 	in.skipped = skipped
 	in.sum.Counts.Skipped += r.counts.Skipped
 	if err := in.w.EndRound(r.id, r.end, status, r.counts); err != nil {

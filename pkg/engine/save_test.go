@@ -30,14 +30,7 @@ func TestWriteFileRemovesStaleTemporaries(t *testing.T) {
 	if err := WriteFile(path, []byte("model v1")); err != nil {
 		t.Fatal(err)
 	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, e := range entries {
-		got = append(got, e.Name())
-	}
+	got := dirNames(t, dir)
 	want := []string{".other.onnx.tmp333", ".portae.onnx.tmp222", "portae.onnx"}
 	if !slices.Equal(got, want) {
 		t.Errorf("files after save %v, want %v", got, want)
@@ -71,14 +64,7 @@ func TestWriteFileGlobName(t *testing.T) {
 	if err := WriteFile(filepath.Join(dir, "m?"), []byte("model")); err != nil {
 		t.Fatal(err)
 	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, e := range entries {
-		got = append(got, e.Name())
-	}
+	got := dirNames(t, dir)
 	want := []string{".m?.tmpx", ".m[.tmp12", ".mx.tmp1", "m?", "mx"}
 	if !slices.Equal(got, want) {
 		t.Errorf("files after save %v, want %v", got, want)
@@ -111,4 +97,18 @@ func TestWriteFileThroughSymlink(t *testing.T) {
 	if _, err := os.Lstat(link + ".prev"); !os.IsNotExist(err) {
 		t.Errorf("%s.prev exists beside the link (%v); want it beside the target", link, err)
 	}
+}
+
+// dirNames lists the names in dir, sorted.
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -28,7 +29,7 @@ func BenchmarkReadFile(b *testing.B) {
 			b.ReportAllocs()
 			cpu0 := cpuTime(b)
 			for b.Loop() {
-				s, err := OpenFile(path, Options{PayloadBytes: payload})
+				s, err := OpenFile(context.Background(), path, Options{PayloadBytes: payload})
 				if err != nil {
 					b.Fatal(err)
 				}

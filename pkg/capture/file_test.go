@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bufio"
+	"context"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -17,7 +18,7 @@ import (
 // frameAt reads path up to frame n and returns a copy of that packet.
 func frameAt(t *testing.T, path string, n int64) Packet {
 	t.Helper()
-	s, err := OpenFile(path, Options{})
+	s, err := OpenFile(context.Background(), path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func TestReadEveryCapture(t *testing.T) {
 			want-- // the damaged record is not a frame
 		}
 		t.Run(path, func(t *testing.T) {
-			s, err := OpenFile(filepath.Join(dir, path), Options{PayloadBytes: 16})
+			s, err := OpenFile(context.Background(), filepath.Join(dir, path), Options{PayloadBytes: 16})
 			if err != nil {
 				t.Fatalf("OpenFile: %v", err)
 			}
@@ -132,7 +133,7 @@ func TestPayloadBytes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strconv.Itoa(tt.n), func(t *testing.T) {
-			s, err := OpenFile(path, Options{PayloadBytes: tt.n})
+			s, err := OpenFile(context.Background(), path, Options{PayloadBytes: tt.n})
 			if err != nil {
 				t.Fatal(err)
 			}

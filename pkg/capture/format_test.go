@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -74,7 +75,7 @@ func TestNotACapture(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := OpenFile(tt.path, Options{})
+			_, err := OpenFile(context.Background(), tt.path, Options{})
 			if !errors.Is(err, ErrNotCapture) {
 				t.Errorf("OpenFile error = %v, want ErrNotCapture", err)
 			}
@@ -94,7 +95,7 @@ func TestEmptyPcapng(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := OpenFile(tt.path(t), Options{})
+			s, err := OpenFile(context.Background(), tt.path(t), Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -171,6 +172,8 @@ func testDamagedFile(t *testing.T, pcapFile, ngFile []byte, _ int64) {
 		{"pcap cut inside packet data", pcapFile[:pr[6]+20], 6, int64(pr[6])},
 		{"pcap cut inside the file header", pcapFile[:10], 0, 0},
 		{"pcap record length beyond any snaplen", hugeRecord, 3, int64(pr[3])},
+		// The zero records before the run is long enough are frames (of 1970, which collect rejects).
+		{"pcap zeroed after three records", append(bytes.Clone(pcapFile[:pr[3]]), make([]byte, 1<<20)...), 3 + maxZeroRecords - 1, int64(pr[3])},
 		{"pcapng cut inside a block", ngFile[:nr[4]+30], 2, int64(nr[4])},
 		{"pcapng block length out of range", corruptLen, 3, int64(nr[5])},
 		{"pcapng trailing length differs", badTrailer, 3, int64(nr[5])},

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"context"
 	"errors"
 	"io"
 	"path/filepath"
@@ -57,7 +58,7 @@ func TestGeneratedCapture(t *testing.T) {
 		t.Run(format.name, func(t *testing.T) {
 			path := filepath.Join(dir, format.name)
 			format.write(t, path, frames...)
-			s, err := OpenFile(path, Options{})
+			s, err := OpenFile(context.Background(), path, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,7 @@ package capture
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -330,7 +331,7 @@ func compareFile(t *testing.T, tshark, path string) comparison {
 	c := comparison{exempt: map[string]int{}}
 	rows := tsharkFields(t, tshark, path)
 	// Two payload bytes: a DNS-over-TCP segment's length prefix.
-	s, err := OpenFile(path, Options{PayloadBytes: 2})
+	s, err := OpenFile(context.Background(), path, Options{PayloadBytes: 2})
 	if err != nil {
 		t.Fatalf("OpenFile: %v", err)
 	}

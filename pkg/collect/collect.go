@@ -147,6 +147,7 @@ func (s Summary) LogValue() slog.Value {
 		slog.Int64("frames", s.Counts.Frames),
 		slog.Int64("malformed", s.Counts.Malformed),
 		slog.Int64("skipped", s.Counts.Skipped),
+		slog.Int64("bad_time", s.Counts.BadTime),
 		slog.Int64("dropped", s.Counts.Dropped),
 	)
 }
@@ -177,7 +178,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) (Summary, error) {
 	// Setting up is short and leaves the database consistent whenever it
 	// stops, so a signal is honoured from the first round on.
 	setup := context.WithoutCancel(ctx)
-	db, err := store.Open(setup, o.DB)
+	db, err := store.Open(setup, o.DB, store.WithLogger(log))
 	if err != nil {
 		return Summary{}, badInput(err)
 	}

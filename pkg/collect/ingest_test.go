@@ -2,10 +2,12 @@ package collect_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -354,5 +356,95 @@ func TestValidate(t *testing.T) {
 				t.Errorf("Validate() = %v, want a usage error naming %s", err, c.want)
 			}
 		})
+	}
+}
+
+// TestIngestFIFO: a FIFO no writer opens, and one whose writer stalls after
+// the header, must not hold the run (and its lock) once it is cancelled.
+func TestIngestFIFO(t *testing.T) {
+	header := []byte{0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0}
+	for _, tt := range []struct {
+		name   string
+		writer bool
+	}{
+		{"no writer", false},
+		{"stalled writer", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fifo := filepath.Join(dir, "capture.pcap")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			// Opening read-write never blocks and counts as a writer; at the
+			// end it also lets a goroutine left in open(2) finish.
+			w, err := os.OpenFile(fifo, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.writer {
+				if _, err := w.Write(header); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				w.Close()
+				defer func() {
+					if f, err := os.OpenFile(fifo, os.O_RDWR, 0); err == nil {
+						f.Close()
+					}
+				}()
+			}
+			defer w.Close()
+			o := collect.Options{DB: filepath.Join(dir, "ports.db"), Round: time.Second, ScanInterval: time.Second, ScanMethod: collect.ScanProc, Pcaps: []string{fifo}}
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			if _, err := collect.Run(ctx, o, quiet()); !errors.Is(err, collect.ErrInterrupted) {
+				t.Fatalf("Run error = %v, want ErrInterrupted", err)
+			}
+			lock, err := store.TryLock(o.DB, collect.LockName)
+			if err != nil {
+				t.Fatalf("lock after the cancelled run: %v", err)
+			}
+			lock.Unlock()
+		})
+	}
+}
+
+// TestIngestBadTimes: frames from 1970 and from the year 2100 are counted
+// in the round's frames_bad_time and not stored; the good one is.
+func TestIngestBadTimes(t *testing.T) {
+	var b []byte
+	b = binary.LittleEndian.AppendUint32(b, 0xa1b2c3d4)
+	b = append(b, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0)
+	frame := make([]byte, 14) // an Ethernet header, nothing after it
+	for _, sec := range []uint32{0, 1600000000, 4102444800} {
+		for _, v := range []uint32{sec, 0, uint32(len(frame)), uint32(len(frame))} {
+			b = binary.LittleEndian.AppendUint32(b, v)
+		}
+		b = append(b, frame...)
+	}
+	b = binary.LittleEndian.AppendUint32(b, 0)
+	path := filepath.Join(t.TempDir(), "times.pcap")
+	if err := os.WriteFile(path, b[:len(b)-4], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := options(t)
+	o.Pcaps = []string{path}
+	sum, err := collect.Run(context.Background(), o, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := storetest.Open(t, o.DB)
+	for q, want := range map[string]int64{
+		"SELECT count(*) FROM packets":                          1,
+		"SELECT sum(frames_bad_time) FROM rounds":               2,
+		"SELECT count(*) FROM packets WHERE timestamp < '1990'": 0,
+	} {
+		if got := storetest.Int(t, db, q); got != want {
+			t.Errorf("%s = %d, want %d", q, got, want)
+		}
+	}
+	if sum.Counts.BadTime != 2 {
+		t.Errorf("summary bad times = %d, want 2", sum.Counts.BadTime)
 	}
 }

@@ -58,6 +58,7 @@ type Counts struct {
 	Malformed int64 // frames only partly decoded
 	Skipped   int64 // records that could not be read at all
 	Dropped   int64 // frames the kernel dropped
+	BadTime   int64 // file frames with a time outside the sane window, not stored
 }
 
 // packetsPerInsert rows go into one multi-row INSERT: large enough that
@@ -156,7 +157,7 @@ func (d *DB) NewWriter() (*Writer, error) {
 	}{
 		{&w.startRound, "INSERT INTO rounds (start_time, status, source) VALUES (?, 'running', ?)"},
 		{&w.endRound, `UPDATE rounds SET end_time = ?, status = ?, frames = ?, frames_malformed = ?,
-			frames_skipped = ?, frames_dropped = ? WHERE id = ?`},
+			frames_skipped = ?, frames_dropped = ?, frames_bad_time = ? WHERE id = ?`},
 		// DO NOTHING keeps the row, pid and process of the first scan that saw
 		// it; unlike OR IGNORE it still fails a row that breaks a CHECK.
 		{&w.addPort, `INSERT INTO rounds_ports
@@ -354,7 +355,7 @@ func (w *Writer) EndRound(round int64, end time.Time, status Status, c Counts) e
 	if err := w.check(round); err != nil {
 		return err
 	}
-	_, err := w.endRound.ExecContext(w.ctx, FormatTime(end), string(status), c.Frames, c.Malformed, c.Skipped, c.Dropped, round)
+	_, err := w.endRound.ExecContext(w.ctx, FormatTime(end), string(status), c.Frames, c.Malformed, c.Skipped, c.Dropped, c.BadTime, round)
 	if err != nil {
 		return w.fail(fmt.Errorf("end round %d as %s: %w", round, status, err))
 	}

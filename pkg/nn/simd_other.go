@@ -10,3 +10,10 @@ func fastGemm(transA, transB bool, m, n, k int, alpha float32, a, b []float32, b
 }
 
 func sigmoidVec(y, x []float32) int { return 0 }
+
+func zeroPrefix(x []float32) int { return 0 }
+
+func scatterExact(k int) bool { return false }
+
+// fusedAxpy is never called where scatterExact is false.
+func fusedAxpy(y, x []float32, a float32) { panic("nn: fusedAxpy without FMA") }

@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"gorgonia.org/tensor"
 )
@@ -81,11 +82,27 @@ func (o *maxPool) pool(in []*tensor.Dense) (y []float32, arg []int64, w *window,
 	planes := xs[0] * xs[1]
 	y = make([]float32, planes*w.nOut)
 	arg = make([]int64, planes*w.nOut)
+	padded := slices.Min(w.tap) < 0
 	for pl := range planes {
 		xc := x[pl*w.inSize:][:w.inSize]
 		yp := y[pl*w.nOut:][:w.nOut]
 		ap := arg[pl*w.nOut:][:w.nOut]
 		base := int64(pl * w.inSize)
+		if !padded {
+			// No tap in padding: one sequential pass per tap over the
+			// outputs, the first maximum kept.
+			for q, p := range w.tap[:w.nOut] {
+				yp[q], ap[q] = xc[p], base+int64(p)
+			}
+			for t := 1; t < w.nTaps; t++ {
+				for q, p := range w.tap[t*w.nOut:][:w.nOut] {
+					if v := xc[p]; v > yp[q] {
+						yp[q], ap[q] = v, base+int64(p)
+					}
+				}
+			}
+			continue
+		}
 		for q := range ap {
 			best, at := float32(math.Inf(-1)), int32(-1)
 			for t := q; t < len(w.tap); t += w.nOut {

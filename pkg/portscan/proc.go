@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"portwatch/pkg/sock"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,11 +45,12 @@ func NewNetlinkScanner() *ProcScanner {
 
 // Scan lists every socket in the tables, in table order (tcp, tcp6, udp, udp6). A missing tcp6 or
 // udp6 table (IPv6 disabled) is not an error.
-func (s *ProcScanner) Scan(ctx context.Context) ([]Socket, error) {
+func (s *ProcScanner) Scan(ctx context.Context) ([]sock.Socket, error) {
 	tables := [...]struct {
-		name, proto string
-		family      int
-	}{{"tcp", "tcp", 4}, {"tcp6", "tcp", 6}, {"udp", "udp", 4}, {"udp6", "udp", 6}}
+		name   string
+		proto  sock.Protocol
+		family int
+	}{{"tcp", sock.TCP, 4}, {"tcp6", sock.TCP, 6}, {"udp", sock.UDP, 4}, {"udp6", sock.UDP, 6}}
 	var entries []entry
 	for _, t := range tables {
 		var err error
@@ -77,7 +79,7 @@ func (s *ProcScanner) Scan(ctx context.Context) ([]Socket, error) {
 		return nil, err
 	}
 	names := make(map[int]string)
-	socks := make([]Socket, len(entries))
+	socks := make([]sock.Socket, len(entries))
 	for i, e := range entries {
 		socks[i] = e.Socket
 		pid := owners[e.inode]
@@ -95,7 +97,7 @@ func (s *ProcScanner) Scan(ctx context.Context) ([]Socket, error) {
 }
 
 // readNet reads one socket table, root/net/<name>, appending its rows to dst.
-func (s *ProcScanner) readNet(name, proto string, family int, dst []entry) ([]entry, error) {
+func (s *ProcScanner) readNet(name string, proto sock.Protocol, family int, dst []entry) ([]entry, error) {
 	path := filepath.Join(s.root, "net", name)
 	f, err := os.Open(path)
 	if err != nil {

@@ -3,6 +3,7 @@ package portscan
 import (
 	"errors"
 	"net/netip"
+	"portwatch/pkg/sock"
 	"slices"
 	"strings"
 	"testing"
@@ -10,12 +11,12 @@ import (
 
 func TestWriteTable(t *testing.T) {
 	a := netip.MustParseAddr
-	socks := []Socket{
-		{"udp", 4, a("0.0.0.0"), 53, "unconn", 0, ""},
-		{"tcp", 6, a("::1"), 22, "listen", 1, "sshd"},
-		{"tcp", 4, a("127.0.0.1"), 8080, "established", 4242, "portscan.test"},
-		{"tcp", 4, a("0.0.0.0"), 22, "listen", 1, "sshd"},
-		{"tcp", 4, a("127.0.0.1"), 8080, "listen", 4242, "portscan.test"},
+	socks := []sock.Socket{
+		{Protocol: sock.UDP, Family: 4, Address: a("0.0.0.0"), Port: 53, State: sock.Unconn, PID: 0, Process: ""},
+		{Protocol: sock.TCP, Family: 6, Address: a("::1"), Port: 22, State: sock.Listen, PID: 1, Process: "sshd"},
+		{Protocol: sock.TCP, Family: 4, Address: a("127.0.0.1"), Port: 8080, State: sock.Established, PID: 4242, Process: "portscan.test"},
+		{Protocol: sock.TCP, Family: 4, Address: a("0.0.0.0"), Port: 22, State: sock.Listen, PID: 1, Process: "sshd"},
+		{Protocol: sock.TCP, Family: 4, Address: a("127.0.0.1"), Port: 8080, State: sock.Listen, PID: 4242, Process: "portscan.test"},
 	}
 	in := slices.Clone(socks)
 	var b strings.Builder
@@ -42,7 +43,7 @@ type failWriter struct{}
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
 
 func TestWriteTableError(t *testing.T) {
-	err := WriteTable(failWriter{}, []Socket{{Protocol: "tcp", Family: 4, Address: netip.IPv4Unspecified(), Port: 1, State: "listen"}})
+	err := WriteTable(failWriter{}, []sock.Socket{{Protocol: sock.TCP, Family: 4, Address: netip.IPv4Unspecified(), Port: 1, State: sock.Listen}})
 	if got, want := err, "write socket table: disk full"; got == nil || got.Error() != want {
 		t.Errorf("got %v, want %q", got, want)
 	}

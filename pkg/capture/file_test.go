@@ -7,13 +7,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"portwatch/pkg/packet"
 	"strconv"
 	"strings"
 	"testing"
 )
 
 // frameAt reads path up to frame n and returns a copy of that packet.
-func frameAt(t *testing.T, path string, n int64) Packet {
+func frameAt(t *testing.T, path string, n int64) packet.Packet {
 	t.Helper()
 	s, err := OpenFile(path, Options{})
 	if err != nil {

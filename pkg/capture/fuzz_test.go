@@ -6,12 +6,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"portwatch/pkg/packet"
 	"strings"
 	"testing"
 )
 
 // checkPacket asserts what every decoded frame must satisfy, whatever its bytes.
-func checkPacket(t *testing.T, p *Packet, payloadBytes int) {
+func checkPacket(t *testing.T, p *packet.Packet, payloadBytes int) {
 	t.Helper()
 	if p.Protocols == "" && !p.Malformed {
 		t.Fatalf("no layer decoded yet not malformed")
@@ -37,7 +38,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{}, uint32(linkEthernet))
 	d := newDecoder(8)
 	f.Fuzz(func(t *testing.T, data []byte, linkType uint32) {
-		var p Packet
+		var p packet.Packet
 		d.decode(&p, data, linkType)
 		checkPacket(t, &p, 8)
 	})

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"portwatch/pkg/sock"
 	"portwatch/pkg/store"
 )
 
@@ -51,7 +52,7 @@ func addRound(t testing.TB, db *sql.DB, id int64, minute int, status, source str
 	}
 }
 
-var hostSockets = []Socket{
+var hostSockets = []sock.Socket{
 	{Port: 22, Protocol: "tcp", Family: 4, Address: "0.0.0.0", State: "listen", PID: 812, Process: "sshd"},
 	{Port: 22, Protocol: "tcp", Family: 6, Address: "::", State: "listen", PID: 812, Process: "sshd"},
 	{Port: 22, Protocol: "tcp", Family: 4, Address: "192.168.1.5", State: "established", PID: 9001, Process: "sshd"},
@@ -78,7 +79,7 @@ func onPorts(plane []float32, c int) []int {
 func TestChannelMapping(t *testing.T) {
 	db := newDB(t)
 	addRound(t, db, 1, 0, "complete", "live", hostSockets...)
-	rounds, err := Load(context.Background(), db, Query{})
+	rounds, err := Load(context.Background(), db, store.RoundQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,13 +120,13 @@ func TestChannelMapping(t *testing.T) {
 	}
 	// The loaded rows keep what explains an anomaly.
 	got := l.Explain(&rounds[0], 0, 5432)
-	want5432 := []Socket{hostSockets[4]}
+	want5432 := []sock.Socket{hostSockets[4]}
 	if !slices.Equal(got, want5432) {
 		t.Errorf("explain tcp_listen 5432: got %+v, want %+v", got, want5432)
 	}
 }
 
-func ids(rounds []Round) []int64 {
+func ids(rounds []store.Round) []int64 {
 	out := make([]int64, len(rounds))
 	for i, r := range rounds {
 		out[i] = r.ID
@@ -152,17 +153,17 @@ func TestLoadQuery(t *testing.T) {
 		q    Query
 		want []int64
 	}{
-		{"all complete", Query{}, []int64{1, 2, 5, 6, 7, 8}},
-		{"live", Query{Source: "live"}, []int64{1, 2, 5, 7, 8}},
-		{"after", Query{AfterID: 5}, []int64{6, 7, 8}},
-		{"limit", Query{AfterID: 1, Limit: 2}, []int64{2, 5}},
-		{"context", Query{AfterID: 5, Source: "live", Context: 2}, []int64{2, 5, 7, 8}},
-		{"context at start", Query{Context: 3, Limit: 1}, []int64{1}},
-		{"context of nothing", Query{AfterID: 8, Context: 3}, nil},
-		{"scanned", Query{Scanned: true}, []int64{1, 2, 5, 7, 8}},
-		{"scanned context", Query{AfterID: 6, Scanned: true, Context: 2}, []int64{2, 5, 7, 8}},
-		{"scanned after the capture", Query{AfterID: 5, Scanned: true}, []int64{7, 8}},
-		{"since until", Query{Since: t0.Add(2 * time.Minute), Until: t0.Add(7 * time.Minute)}, []int64{2, 5, 6}},
+		{"all complete", store.RoundQuery{}, []int64{1, 2, 5, 6, 7, 8}},
+		{"live", store.RoundQuery{Source: "live"}, []int64{1, 2, 5, 7, 8}},
+		{"after", store.RoundQuery{AfterID: 5}, []int64{6, 7, 8}},
+		{"limit", store.RoundQuery{AfterID: 1, Limit: 2}, []int64{2, 5}},
+		{"context", store.RoundQuery{AfterID: 5, Source: "live", Context: 2}, []int64{2, 5, 7, 8}},
+		{"context at start", store.RoundQuery{Context: 3, Limit: 1}, []int64{1}},
+		{"context of nothing", store.RoundQuery{AfterID: 8, Context: 3}, nil},
+		{"scanned", store.RoundQuery{Scanned: true}, []int64{1, 2, 5, 7, 8}},
+		{"scanned context", store.RoundQuery{AfterID: 6, Scanned: true, Context: 2}, []int64{2, 5, 7, 8}},
+		{"scanned after the capture", store.RoundQuery{AfterID: 5, Scanned: true}, []int64{7, 8}},
+		{"since until", store.RoundQuery{Since: t0.Add(2 * time.Minute), Until: t0.Add(7 * time.Minute)}, []int64{2, 5, 6}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -222,7 +223,7 @@ func TestSYN(t *testing.T) {
 	if !l.Packets() {
 		t.Fatal("Packets: got false for a layout with syn_in, want true")
 	}
-	rounds, err := Load(context.Background(), db, Query{Packets: l.Packets()})
+	rounds, err := Load(context.Background(), db, store.RoundQuery{Packets: l.Packets()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,9 +256,9 @@ func TestWindowsAcrossGap(t *testing.T) {
 	// Minute rounds 0..3, the host asleep, then 10..13 and a round 15
 	// (a missed cron run, not a gap: 2 min <= 3x the 1 min median).
 	minutes := []int{0, 1, 2, 3, 10, 11, 12, 13, 15}
-	rounds := make([]Round, len(minutes))
+	rounds := make([]store.Round, len(minutes))
 	for i, m := range minutes {
-		rounds[i] = Round{ID: int64(i + 1), Start: t0.Add(time.Duration(m) * time.Minute)}
+		rounds[i] = store.Round{ID: int64(i + 1), Start: t0.Add(time.Duration(m) * time.Minute)}
 	}
 	ws, err := Windows(rounds, 3)
 	if err != nil {
@@ -295,9 +296,9 @@ func TestWindowsAcrossGap(t *testing.T) {
 }
 
 func TestFill(t *testing.T) {
-	rounds := []Round{
-		{ID: 1, Start: t0, Sockets: []Socket{{Port: 22, Protocol: "tcp", State: "listen", Address: "0.0.0.0"}}},
-		{ID: 2, Start: t0.Add(time.Minute), Sockets: []Socket{
+	rounds := []store.Round{
+		{ID: 1, Start: t0, Sockets: []sock.Socket{{Port: 22, Protocol: "tcp", State: "listen", Address: "0.0.0.0"}}},
+		{ID: 2, Start: t0.Add(time.Minute), Sockets: []sock.Socket{
 			{Port: 22, Protocol: "tcp", State: "listen", Address: "0.0.0.0"},
 			{Port: 65535, Protocol: "udp", State: "unconn", Address: "::"},
 			{Port: 0, Protocol: "tcp", State: "established", Address: "10.0.0.1"},

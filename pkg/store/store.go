@@ -253,10 +253,6 @@ func (d *DB) version(ctx context.Context, q querier) (int, error) {
 	return 0, nil
 }
 
-// SQL returns the connection pool for queries. Writes that must not wait on
-// a Writer's open transaction belong in the Writer.
-func (d *DB) SQL() *sql.DB { return d.db }
-
 // Path returns the file the database was opened from.
 func (d *DB) Path() string { return d.path }
 

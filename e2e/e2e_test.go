@@ -22,6 +22,7 @@ import (
 
 	"portwatch/internal/eval/scenario"
 	"portwatch/pkg/store"
+	"portwatch/pkg/store/storetest"
 )
 
 var seedFlag = flag.Uint64("seed", 0, "seed for random kill delays (0: from the clock)")
@@ -254,7 +255,7 @@ func history(t *testing.T, db string, n, hold int) {
 	if err := tl.Write(ctx, d); err != nil {
 		t.Fatalf("write history into %s: %v", db, err)
 	}
-	if _, err := d.SQL().Exec(`UPDATE rounds SET status = 'running' WHERE id > ?`, n-hold); err != nil {
+	if _, err := storetest.Raw(t, d).Exec(`UPDATE rounds SET status = 'running' WHERE id > ?`, n-hold); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -18,8 +19,8 @@ func TestHourSurprise(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sshd := sock.Socket{Port: 22, Protocol: "tcp", Family: 4, Address: "0.0.0.0", State: "listen", Process: "sshd"}
-	rsync := sock.Socket{Port: 873, Protocol: "tcp", Family: 4, Address: "0.0.0.0", State: "listen", Process: "rsync"}
+	sshd := sock.Socket{Port: 22, Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr("0.0.0.0"), State: sock.Listen, Process: "sshd"}
+	rsync := sock.Socket{Port: 873, Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr("0.0.0.0"), State: sock.Listen, Process: "rsync"}
 	start := time.Date(2026, 11, 9, 0, 0, 0, 0, time.UTC)
 	var rounds []store.Round
 	for i := range 3 * 24 * 60 {
@@ -53,7 +54,7 @@ func TestHourSurprise(t *testing.T) {
 	if s, _ := h.surprise(l, round(14, sshd)); s > 0.01 {
 		t.Errorf("sshd at 14:30: got surprise %.2f nats, want about 0", s)
 	}
-	nc := sock.Socket{Port: 4444, Protocol: "tcp", Family: 4, Address: "0.0.0.0", State: "listen"}
+	nc := sock.Socket{Port: 4444, Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr("0.0.0.0"), State: sock.Listen}
 	if s, cell := h.surprise(l, round(14, sshd, nc)); cell == nil || cell.Port != 22 || s > 0.01 {
 		t.Errorf("a never-seen listener at 14:30: got %.2f nats on %+v, want it skipped", s, cell)
 	}

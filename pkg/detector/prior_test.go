@@ -2,6 +2,7 @@ package detector
 
 import (
 	"math"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -21,15 +22,15 @@ func TestBasePrior(t *testing.T) {
 	rounds := make([]store.Round, n)
 	start := time.Date(2026, 11, 12, 0, 0, 0, 0, time.UTC)
 	for i := range rounds {
-		socks := []sock.Socket{{Port: 22, Protocol: "tcp", State: "listen", Address: "0.0.0.0"}}
+		socks := []sock.Socket{{Port: 22, Protocol: sock.TCP, State: sock.Listen, Address: netip.MustParseAddr("0.0.0.0")}}
 		if i%2 == 0 {
-			socks = append(socks, sock.Socket{Port: 3000, Protocol: "tcp", State: "listen", Address: "127.0.0.1"})
+			socks = append(socks, sock.Socket{Port: 3000, Protocol: sock.TCP, State: sock.Listen, Address: netip.MustParseAddr("127.0.0.1")})
 		}
 		if i%3 == 0 { // occasional listeners across the range: still never pooled
-			socks = append(socks, sock.Socket{Port: uint16(1000 + (i*4099)%60000), Protocol: "tcp", State: "listen", Address: "0.0.0.0"})
+			socks = append(socks, sock.Socket{Port: uint16(1000 + (i*4099)%60000), Protocol: sock.TCP, State: sock.Listen, Address: netip.MustParseAddr("0.0.0.0")})
 		}
-		socks = append(socks, sock.Socket{Port: uint16(32768 + (i*7919)%28232), Protocol: "tcp", State: "established"},
-			sock.Socket{Port: 40000, Protocol: "tcp", State: "established"}) // a pool connection, open throughout
+		socks = append(socks, sock.Socket{Port: uint16(32768 + (i*7919)%28232), Protocol: sock.TCP, State: sock.Established},
+			sock.Socket{Port: 40000, Protocol: sock.TCP, State: sock.Established}) // a pool connection, open throughout
 		rounds[i] = store.Round{ID: int64(i + 1), Start: start.Add(time.Duration(i) * time.Minute), Sockets: socks}
 	}
 	ws, err := features.Windows(rounds, 1)

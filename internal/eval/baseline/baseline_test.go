@@ -1,6 +1,7 @@
 package baseline
 
 import (
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -12,11 +13,11 @@ import (
 )
 
 func listen(port uint16, addr string) sock.Socket {
-	return sock.Socket{Port: port, Protocol: "tcp", Family: 4, Address: addr, State: "listen"}
+	return sock.Socket{Port: port, Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr(addr), State: sock.Listen}
 }
 
 func conn(port uint16) sock.Socket {
-	return sock.Socket{Port: port, Protocol: "tcp", Family: 4, Address: "192.168.1.23", State: "established"}
+	return sock.Socket{Port: port, Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr("192.168.1.23"), State: sock.Established}
 }
 
 // steady returns n rounds cycling through three usual states of a host.
@@ -24,7 +25,7 @@ func steady(n int) []store.Round {
 	variants := [][]sock.Socket{
 		{listen(22, "0.0.0.0"), listen(5432, "127.0.0.1"), conn(40001)},
 		{listen(22, "0.0.0.0"), listen(5432, "127.0.0.1"), conn(40001), conn(40002), conn(40003)},
-		{listen(22, "0.0.0.0"), listen(5432, "127.0.0.1"), {Port: 68, Protocol: "udp", Family: 4, Address: "0.0.0.0", State: "unconn"}},
+		{listen(22, "0.0.0.0"), listen(5432, "127.0.0.1"), {Port: 68, Protocol: sock.UDP, Family: 4, Address: netip.MustParseAddr("0.0.0.0"), State: sock.Unconn}},
 	}
 	out := make([]store.Round, n)
 	for i := range out {

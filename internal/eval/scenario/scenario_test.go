@@ -38,8 +38,8 @@ func TestDeterministic(t *testing.T) {
 func listens(r store.Round, port uint16) []string {
 	var addrs []string
 	for _, s := range r.Sockets {
-		if s.Port == port && s.Protocol == sock.TCP && s.State == "listen" {
-			addrs = append(addrs, s.Address)
+		if s.Port == port && s.Protocol == sock.TCP && s.State == sock.Listen {
+			addrs = append(addrs, s.Address.String())
 		}
 	}
 	return addrs
@@ -48,7 +48,7 @@ func listens(r store.Round, port uint16) []string {
 func ephemeralTCP(r store.Round) int {
 	n := 0
 	for _, s := range r.Sockets {
-		if s.Protocol == sock.TCP && s.Port >= ephemeralLow && s.Port <= ephemeralHigh && s.State != "listen" {
+		if s.Protocol == sock.TCP && s.Port >= ephemeralLow && s.Port <= ephemeralHigh && s.State != sock.Listen {
 			n++
 		}
 	}

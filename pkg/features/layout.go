@@ -3,7 +3,6 @@ package features
 import (
 	"fmt"
 	"math"
-	"net/netip"
 	"portwatch/pkg/sock"
 	"portwatch/pkg/store"
 	"strings"
@@ -78,8 +77,8 @@ func (l Layout) Channels() []string { return append([]string(nil), l.names...) }
 // C returns the number of channels.
 func (l Layout) C() int { return len(l.names) }
 
-// Packets reports whether a channel is derived from packets, so Load must
-// read them (Query.Packets).
+// Packets reports whether a channel is derived from packets, so the rounds
+// must be read with them (store.RoundQuery.Packets).
 func (l Layout) Packets() bool {
 	for _, n := range l.names {
 		if n == SYNIn {
@@ -200,20 +199,4 @@ func synScale(n int) float32 {
 		return 1
 	}
 	return float32(math.Log1p(float64(n)) / math.Log1p(synCap))
-}
-
-// Wildcard reports whether a local address accepts from any address
-// (0.0.0.0, ::, or * as ss prints it).
-func Wildcard(addr string) bool {
-	if addr == "*" {
-		return true
-	}
-	a, err := netip.ParseAddr(strings.Trim(addr, "[]"))
-	return err == nil && a.IsUnspecified()
-}
-
-// Loopback reports whether a local address is a loopback address.
-func Loopback(addr string) bool {
-	a, err := netip.ParseAddr(strings.Trim(addr, "[]"))
-	return err == nil && a.IsLoopback()
 }

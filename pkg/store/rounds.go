@@ -225,37 +225,37 @@ func (in *interner) text(b []byte) string {
 	if b == nil {
 		return ""
 	}
-	return lookup(in.texts, b, func(s string) (string, error) { return s, nil })
+	if s, ok := in.texts[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	in.texts[s] = s
+	return s
 }
 
 // parse sets s's protocol, state and address (of s.Family) from their stored text.
 func (in *interner) parse(s *sock.Socket, proto, state, addr []byte) error {
 	var err error
-	if s.Protocol, err = lookupErr(in.protos, proto, sock.ParseProtocol); err != nil {
+	if s.Protocol, err = lookup(in.protos, proto, sock.ParseProtocol); err != nil {
 		return err
 	}
-	if s.State, err = lookupErr(in.states, state, sock.ParseState); err != nil {
+	if s.State, err = lookup(in.states, state, sock.ParseState); err != nil {
 		return err
 	}
 	if string(addr) == "*" { // the wildcard of s.Family, so not cached
 		s.Address, err = sock.ParseAddr("*", s.Family)
 		return err
 	}
-	s.Address, err = lookupErr(in.addrs, addr, func(a string) (netip.Addr, error) { return sock.ParseAddr(a, s.Family) })
+	s.Address, err = lookup(in.addrs, addr, func(a string) (netip.Addr, error) { return sock.ParseAddr(a, s.Family) })
 	return err
 }
 
-func lookup[V any](m map[string]V, b []byte, make func(string) (V, error)) V {
-	v, _ := lookupErr(m, b, make)
-	return v
-}
-
-// lookupErr returns m's value for b, making and keeping it on a miss.
-func lookupErr[V any](m map[string]V, b []byte, make func(string) (V, error)) (V, error) {
+// lookup returns m's value for b, making and keeping it on a miss.
+func lookup[V any](m map[string]V, b []byte, parse func(string) (V, error)) (V, error) {
 	if v, ok := m[string(b)]; ok {
 		return v, nil
 	}
-	v, err := make(string(b))
+	v, err := parse(string(b))
 	if err == nil {
 		m[string(b)] = v
 	}

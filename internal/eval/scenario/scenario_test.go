@@ -2,13 +2,13 @@ package scenario
 
 import (
 	"context"
+	"net/netip"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
-	"portwatch/pkg/features"
 	"portwatch/pkg/sock"
 	"portwatch/pkg/store"
 )
@@ -35,11 +35,11 @@ func TestDeterministic(t *testing.T) {
 }
 
 // listens returns the addresses of round r's TCP listeners on port.
-func listens(r store.Round, port uint16) []string {
-	var addrs []string
+func listens(r store.Round, port uint16) []netip.Addr {
+	var addrs []netip.Addr
 	for _, s := range r.Sockets {
 		if s.Port == port && s.Protocol == sock.TCP && s.State == sock.Listen {
-			addrs = append(addrs, s.Address.String())
+			addrs = append(addrs, s.Address)
 		}
 	}
 	return addrs
@@ -102,8 +102,8 @@ func checkEventRound(t *testing.T, ev Event, k int, base, got store.Round) {
 			t.Errorf("%+v round %d: got listeners %v before and %v after, want none before and some after", ev, k, before, after)
 		}
 	case Rebound:
-		if !slices.ContainsFunc(before, features.Loopback) || slices.ContainsFunc(after, features.Loopback) ||
-			!slices.ContainsFunc(after, features.Wildcard) || len(after) != len(before) {
+		if !slices.ContainsFunc(before, netip.Addr.IsLoopback) || slices.ContainsFunc(after, netip.Addr.IsLoopback) ||
+			!slices.ContainsFunc(after, netip.Addr.IsUnspecified) || len(after) != len(before) {
 			t.Errorf("%+v round %d: got listeners %v before and %v after, want loopback ones turned wildcard", ev, k, before, after)
 		}
 	case Vanished:

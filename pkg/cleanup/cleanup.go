@@ -46,11 +46,10 @@ type Options struct {
 
 // Report says what a run deleted (or, dry, would delete).
 type Report struct {
-	DryRun                                  bool
-	Rounds, RoundsPorts, Packets, Anomalies int64
-	Batches                                 int64
-	BytesBefore, BytesAfter                 int64 // database plus WAL on disk; after = before in a dry run
-	BytesFreed                              int64 // on disk, or for a dry run the data pages the deletes would free
+	DryRun bool
+	store.Deleted
+	BytesBefore, BytesAfter int64 // database plus WAL on disk; after = before in a dry run
+	BytesFreed              int64 // on disk, or for a dry run the data pages the deletes would free
 }
 
 // String is the one summary line a run prints.
@@ -88,11 +87,7 @@ func Run(ctx context.Context, db *store.DB, path string, opt Options) (Report, e
 	if err != nil {
 		return Report{}, err
 	}
-	var del store.Deleted
-	err = prune(ctx, p, now, opt, &del)
-	rep.Rounds, rep.RoundsPorts, rep.Packets = del.Rounds, del.RoundsPorts, del.Packets
-	rep.Anomalies, rep.Batches = del.Anomalies, del.Batches
-	if err != nil {
+	if err := prune(ctx, p, now, opt, &rep.Deleted); err != nil {
 		return rep, err
 	}
 	if opt.DryRun {

@@ -139,7 +139,7 @@ func TestRules(t *testing.T) {
 	if got, want := roundIDs(t, db), []int64{2, 4, 6, 7}; !slices.Equal(got, want) {
 		t.Errorf("rounds left %v, want %v", got, want)
 	}
-	want := cleanup.Report{Rounds: 4, RoundsPorts: 4, Packets: 4, Anomalies: 1, Batches: 0}
+	want := cleanup.Report{Deleted: store.Deleted{Rounds: 4, RoundsPorts: 4, Packets: 4, Anomalies: 1, Batches: 0}}
 	if rep.Rounds != want.Rounds || rep.RoundsPorts != want.RoundsPorts || rep.Packets != want.Packets || rep.Anomalies != want.Anomalies {
 		t.Errorf("report %+v, want counts %+v", rep, want)
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -22,7 +23,6 @@ import (
 
 	"portwatch/internal/eval/scenario"
 	"portwatch/pkg/store"
-	"portwatch/pkg/store/storetest"
 )
 
 var seedFlag = flag.Uint64("seed", 0, "seed for random kill delays (0: from the clock)")
@@ -255,7 +255,7 @@ func history(t *testing.T, db string, n, hold int) {
 	if err := tl.Write(ctx, d); err != nil {
 		t.Fatalf("write history into %s: %v", db, err)
 	}
-	if _, err := storetest.Raw(t, d).Exec(`UPDATE rounds SET status = 'running' WHERE id > ?`, n-hold); err != nil {
+	if err := d.SetStatus(ctx, int64(n-hold)+1, math.MaxInt64, store.Running); err != nil {
 		t.Fatal(err)
 	}
 }

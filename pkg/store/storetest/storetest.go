@@ -58,15 +58,23 @@ func Peek(path, query string) int64 {
 
 // Raw opens a database/sql connection of the test's own on db's file, as
 // the sqlite3 console would, for assertions in SQL; it is closed when the
-// test ends. The store itself offers no raw handle.
+// test ends. The store itself offers no raw handle. While it is open, other
+// programs' last close leaves the WAL in place (SQLite removes it only when
+// the last connection closes): close it early where a test depends on that.
 func Raw(t testing.TB, db *store.DB) *sql.DB {
+	t.Helper()
+	raw := openRaw(t, db)
+	t.Cleanup(func() { raw.Close() })
+	return raw
+}
+
+func openRaw(t testing.TB, db *store.DB) *sql.DB {
 	t.Helper()
 	u := url.URL{Path: db.Path()}
 	raw, err := sql.Open("sqlite3", "file:"+u.EscapedPath()+"?_busy_timeout=5000&_foreign_keys=on")
 	if err != nil {
 		t.Fatalf("open %s: %v", db.Path(), err)
 	}
-	t.Cleanup(func() { raw.Close() })
 	return raw
 }
 
@@ -74,7 +82,8 @@ func Raw(t testing.TB, db *store.DB) *sql.DB {
 // foreign_key_check find nothing wrong.
 func Integrity(t testing.TB, db *store.DB) {
 	t.Helper()
-	raw := Raw(t, db)
+	raw := openRaw(t, db)
+	defer raw.Close()
 	var got string
 	if err := raw.QueryRow("PRAGMA integrity_check").Scan(&got); err != nil {
 		t.Fatalf("integrity_check: %v", err)
@@ -95,8 +104,10 @@ func Integrity(t testing.TB, db *store.DB) {
 // Int runs a query returning one integer, failing the test on error.
 func Int(t testing.TB, db *store.DB, query string, args ...any) int64 {
 	t.Helper()
+	raw := openRaw(t, db)
+	defer raw.Close()
 	var n int64
-	if err := Raw(t, db).QueryRow(query, args...).Scan(&n); err != nil {
+	if err := raw.QueryRow(query, args...).Scan(&n); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
 	return n

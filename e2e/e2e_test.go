@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -282,7 +283,7 @@ func history(t *testing.T, db string, n, hold int) {
 	if err := tl.Write(ctx, d); err != nil {
 		t.Fatalf("write history into %s: %v", db, err)
 	}
-	if _, err := d.SQL().Exec(`UPDATE rounds SET status = 'running' WHERE id > ?`, n-hold); err != nil {
+	if err := d.SetStatus(ctx, int64(n-hold)+1, math.MaxInt64, store.Running); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -224,7 +224,7 @@ func TestSIGTERMEndsRoundInterrupted(t *testing.T) {
 	storetest.Integrity(t, d)
 	var status string
 	var end any
-	if err := d.SQL().QueryRow("SELECT status, end_time FROM rounds").Scan(&status, &end); err != nil {
+	if err := storetest.Raw(t, d).QueryRow("SELECT status, end_time FROM rounds").Scan(&status, &end); err != nil {
 		t.Fatal(err)
 	}
 	if status != "interrupted" || end == nil {
@@ -249,7 +249,7 @@ func TestKilledRoundMarkedByNextRun(t *testing.T) {
 	var status string
 	var scans int
 	var end any
-	if err := d.SQL().QueryRow("SELECT status, scans, end_time FROM rounds WHERE source = 'live'").Scan(&status, &scans, &end); err != nil {
+	if err := storetest.Raw(t, d).QueryRow("SELECT status, scans, end_time FROM rounds WHERE source = 'live'").Scan(&status, &scans, &end); err != nil {
 		t.Fatal(err)
 	}
 	if status != "interrupted" || scans < 1 || end == nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"portwatch/pkg/packet"
 	"syscall"
 	"testing"
 	"time"
@@ -85,7 +86,7 @@ func BenchmarkDecode(b *testing.B) {
 		frames, links = append(frames, bytes.Clone(rec.data)), append(links, rec.linkType)
 	}
 	d := newDecoder(64)
-	var p Packet
+	var p packet.Packet
 	for i := range frames { // fill the caches
 		d.decode(&p, frames[i], links[i])
 	}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"syscall"
+
+	"portwatch/pkg/packet"
 )
 
 // fileSource reads packets from a pcap or pcapng file.
@@ -15,7 +17,7 @@ type fileSource struct {
 	f     *os.File
 	rr    *recordReader
 	dec   *decoder
-	pkt   Packet
+	pkt   packet.Packet
 	stats Stats
 	err   error // sticky: io.EOF or the *FileError
 }
@@ -107,7 +109,7 @@ func newFileSource(path string, r io.Reader, opt Options) (*fileSource, error) {
 	return &fileSource{path: path, rr: rr, dec: newDecoder(opt.PayloadBytes)}, nil
 }
 
-func (s *fileSource) Next() (*Packet, error) {
+func (s *fileSource) Next() (*packet.Packet, error) {
 	if s.err != nil {
 		return nil, s.err
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"portwatch/pkg/packet"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,7 +17,7 @@ import (
 )
 
 // frameAt reads path up to frame n and returns a copy of that packet.
-func frameAt(t *testing.T, path string, n int64) Packet {
+func frameAt(t *testing.T, path string, n int64) packet.Packet {
 	t.Helper()
 	s, err := OpenFile(context.Background(), path, Options{})
 	if err != nil {

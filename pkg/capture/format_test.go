@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"portwatch/pkg/packet"
 	"strings"
 	"testing"
 	"time"
@@ -230,7 +231,7 @@ func TestLayerLimit(t *testing.T) {
 	for range 1000 {
 		frame = append(frame, 0, 1, 0x81, 0x00)
 	}
-	var p Packet
+	var p packet.Packet
 	newDecoder(0).decode(&p, frame, linkEthernet)
 	if got := strings.Count(p.Protocols, ":") + 1; got != maxLayers || !p.Malformed {
 		t.Errorf("got %d layers, malformed %v; want %d, true", got, p.Malformed, maxLayers)

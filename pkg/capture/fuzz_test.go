@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"portwatch/pkg/packet"
 	"strings"
 	"testing"
 
@@ -13,7 +14,7 @@ import (
 )
 
 // checkPacket asserts what every decoded frame must satisfy, whatever its bytes.
-func checkPacket(t *testing.T, p *Packet, payloadBytes int) {
+func checkPacket(t *testing.T, p *packet.Packet, payloadBytes int) {
 	t.Helper()
 	if p.Protocols == "" && !p.Malformed {
 		t.Fatalf("no layer decoded yet not malformed")
@@ -42,7 +43,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	d := newDecoder(8)
 	f.Fuzz(func(t *testing.T, data []byte, linkType uint32) {
-		var p Packet
+		var p packet.Packet
 		d.decode(&p, data, linkType)
 		checkPacket(t, &p, 8)
 	})

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os/exec"
 	"path/filepath"
+	"portwatch/pkg/packet"
 	"strconv"
 	"strings"
 	"testing"
@@ -165,7 +166,7 @@ func collapse(s string) string {
 // authority, additional); the API keeps the answers only. tshark shows an
 // SRV record's name as service, protocol and name fields, not as
 // dns.resp.name, so SRV answers are left out of both.
-func answerNames(p *Packet, r tsharkRow) (got, want string) {
+func answerNames(p *packet.Packet, r tsharkRow) (got, want string) {
 	var ours []string
 	if p.RespName != "" {
 		ours = strings.Split(p.RespName, ",")
@@ -203,7 +204,7 @@ func firstOr(s []string) string {
 
 // compareFrame checks one frame against tshark; it returns "" when they
 // agree, an exemption reason when they differ by definition, or the mismatch.
-func compareFrame(p *Packet, r tsharkRow) (exempt string, mismatch string) {
+func compareFrame(p *packet.Packet, r tsharkRow) (exempt string, mismatch string) {
 	ours := strings.Split(p.Protocols, ":")
 	has := func(name string) bool {
 		for _, n := range ours {

@@ -66,7 +66,7 @@ func dump(t *testing.T, db *store.DB) string {
 		`SELECT 'round', id, start_time, end_time, status, source, scans, frames, frames_malformed, frames_skipped, frames_dropped FROM rounds ORDER BY id`,
 		`SELECT 'packet', id, round_id, frame, timestamp, protocols, qry_name, resp_name, port_id, dest_port, src_ip, dst_ip, length, tcp_flags, payload FROM packets ORDER BY id`,
 	} {
-		rows, err := db.SQL().Query(q)
+		rows, err := storetest.Raw(t, db).Query(q)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -50,7 +50,7 @@ func TestIngestRoundRule(t *testing.T) {
 			}
 			db := storetest.Open(t, o.DB)
 			storetest.Integrity(t, db)
-			rows, err := db.SQL().Query("SELECT round_id, frame, timestamp FROM packets ORDER BY id")
+			rows, err := storetest.Raw(t, db).Query("SELECT round_id, frame, timestamp FROM packets ORDER BY id")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -106,7 +106,7 @@ func TestIngestRoundRule(t *testing.T) {
 			for rid, pos := range ids {
 				var start, end, status, source string
 				var frames int64
-				err := db.SQL().QueryRow("SELECT start_time, end_time, status, source, frames FROM rounds WHERE id = ?", rid).
+				err := storetest.Raw(t, db).QueryRow("SELECT start_time, end_time, status, source, frames FROM rounds WHERE id = ?", rid).
 					Scan(&start, &end, &status, &source, &frames)
 				if err != nil {
 					t.Fatal(err)
@@ -178,7 +178,7 @@ func TestIngestBadFiles(t *testing.T) {
 				t.Errorf("packets = %d, summary frames = %d, rounds' frames disagree", frames, sum.Counts.Frames)
 			}
 			var statuses []string
-			rows, err := db.SQL().Query("SELECT status FROM rounds ORDER BY id")
+			rows, err := storetest.Raw(t, db).Query("SELECT status FROM rounds ORDER BY id")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -274,7 +274,7 @@ func TestIngestCancelled(t *testing.T) {
 	storetest.Integrity(t, db)
 	var status string
 	var frames int64
-	if err := db.SQL().QueryRow("SELECT status, frames FROM rounds").Scan(&status, &frames); err != nil {
+	if err := storetest.Raw(t, db).QueryRow("SELECT status, frames FROM rounds").Scan(&status, &frames); err != nil {
 		t.Fatal(err)
 	}
 	if stored := storetest.Int(t, db, "SELECT count(*) FROM packets"); status != "interrupted" || frames != stored || stored == 0 || stored >= 2000 {

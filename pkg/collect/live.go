@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"portwatch/pkg/capture"
+	"portwatch/pkg/packet"
 	"portwatch/pkg/portscan"
 	"portwatch/pkg/store"
 )
@@ -63,10 +64,9 @@ type liveState struct {
 	missed map[uint64]bool // network namespaces not scanned, logged once
 
 	nextScan, lastFlush time.Time
-	ports               []store.Port   // reused between scans
-	pending             []store.Packet // captured since the last flush
-	payloads            []byte         // copies of their payloads
-	counts              store.Counts   // of src, taken when it closes
+	pending             []packet.Packet // captured since the last flush
+	payloads            []byte          // copies of their payloads
+	counts              store.Counts    // of src, taken when it closes
 }
 
 func (l *liveState) run(ctx context.Context, deadline time.Time) error {
@@ -118,15 +118,11 @@ func (l *liveState) scan(ctx context.Context, at time.Time) error {
 		}
 		return fmt.Errorf("scan ports: %w", err)
 	}
-	l.ports = l.ports[:0]
-	for _, s := range socks {
-		l.ports = append(l.ports, portOf(s))
-	}
-	if err := l.w.AddScan(l.id, at, l.ports); err != nil {
+	if err := l.w.AddScan(l.id, at, socks); err != nil {
 		return err
 	}
 	l.sum.Scans++
-	l.sum.Ports += len(l.ports)
+	l.sum.Ports += len(socks)
 	return l.w.Commit()
 }
 
@@ -140,9 +136,8 @@ func (l *liveState) packet() error {
 	if err != nil {
 		return fmt.Errorf("capture: %w", err)
 	}
-	l.pending = append(l.pending, store.Packet{})
+	l.pending = append(l.pending, *p)
 	q := &l.pending[len(l.pending)-1]
-	packetOf(p, q)
 	if p.Payload != nil {
 		// The capture reuses p.Payload. Earlier packets keep their slices
 		// of an outgrown buffer, whose bytes were copied when they came.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"portwatch/pkg/capture"
+	"portwatch/pkg/packet"
 	"portwatch/pkg/store"
 )
 
@@ -74,9 +75,8 @@ func ingestFile(ctx context.Context, w *store.Writer, path string, o Options, su
 
 // frame is a packet read ahead, with what the writer needs besides.
 type frame struct {
-	store.Packet
-	malformed bool
-	skipped   int64 // records the source had skipped when it returned this frame
+	packet.Packet
+	skipped int64 // records the source had skipped when it returned this frame
 }
 
 // batch is frames read ahead, then the error that ended the file (io.EOF
@@ -118,7 +118,7 @@ func (r *reader) read() {
 		}
 		b.frames, b.payloads, b.err = b.frames[:0], b.payloads[:0], nil
 		for len(b.frames) < framesPerBatch && b.err == nil {
-			var p *capture.Packet
+			var p *packet.Packet
 			if p, b.err = r.src.Next(); b.err == nil {
 				b.add(p, r.src.Stats().Skipped)
 			}
@@ -134,10 +134,9 @@ func (r *reader) read() {
 	}
 }
 
-func (b *batch) add(p *capture.Packet, skipped int64) {
-	b.frames = append(b.frames, frame{malformed: p.Malformed, skipped: skipped})
+func (b *batch) add(p *packet.Packet, skipped int64) {
+	b.frames = append(b.frames, frame{Packet: *p, skipped: skipped})
 	f := &b.frames[len(b.frames)-1]
-	packetOf(p, &f.Packet)
 	if p.Payload != nil {
 		// Earlier frames keep their slices of an outgrown buffer, whose
 		// bytes were copied when they came.
@@ -247,7 +246,7 @@ func (in *fileIngest) store(f *frame) error {
 	}
 	r.counts.Frames++
 	in.sum.Counts.Frames++
-	if f.malformed {
+	if f.Malformed {
 		r.counts.Malformed++
 		in.sum.Counts.Malformed++
 	}

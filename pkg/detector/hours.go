@@ -6,6 +6,7 @@ import (
 
 	"portwatch/pkg/features"
 	"portwatch/pkg/modelfile"
+	"portwatch/pkg/store"
 )
 
 // hours is what the hour statistic judges a listener by: for each
@@ -71,7 +72,7 @@ type hourCell struct {
 // listening is the peak statistic's (it costs -ln(eps) there) and is
 // skipped; so are the ports a round lacks: a service absent is not unusual
 // for the hour, and the autoencoder judges a vanished one.
-func (h *hours) surprise(l features.Layout, r *features.Round) (float64, *hourCell) {
+func (h *hours) surprise(l features.Layout, r *store.Round) (float64, *hourCell) {
 	hr := r.Start.UTC().Hour()
 	near, all := around(h.Rounds, hr)
 	var worst float64

@@ -11,25 +11,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"portwatch/pkg/sock"
 )
-
-// Netns names the network namespace a socket lives in.
-type Netns struct {
-	Inode uint64 // as lsns and readlink /proc/PID/ns/net show it: net:[Inode]
-	Host  bool   // the host's own namespace (see Namespaces.HostFrom)
-	// Name is the `ip netns` name from /run/netns, or a container told from its processes' cgroup
-	// ("docker:0123456789ab", "k8s/containerd:0123456789ab", "systemd:foo.service"); "" when unknown.
-	Name string
-}
-
-// String gives the namespace as the kernel prints its link: net:[4026531840].
-func (n Netns) String() string {
-	return "net:[" + strconv.FormatUint(n.Inode, 10) + "]"
-}
 
 // Namespace is one network namespace found on the host, with the ways into it.
 type Namespace struct {
-	Netns
+	sock.Netns
 	PIDs  []int  // processes in it, ascending; none for one that is only bind-mounted
 	Mount string // its bind mount under /run/netns, "" if none
 }
@@ -65,7 +53,7 @@ func FindNamespaces(root, runNetns string) (Namespaces, error) {
 	get := func(inode uint64) *Namespace {
 		n, ok := byInode[inode]
 		if !ok {
-			n = &Namespace{Netns: Netns{Inode: inode, Host: inode == host}}
+			n = &Namespace{Netns: sock.Netns{Inode: inode, Host: inode == host}}
 			byInode[inode] = n
 		}
 		return n

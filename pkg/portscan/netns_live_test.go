@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"portwatch/pkg/sock"
 )
 
 // helperEnv makes the test binary a helper process instead of running tests: "listen" opens
@@ -82,7 +84,7 @@ func scanHelper() int {
 type helper struct {
 	pid   int
 	inode uint64
-	socks []Socket // what it listens on, without owner or namespace
+	socks []sock.Socket // what it listens on, without owner or namespace
 	cmd   *exec.Cmd
 	stdin interface{ Close() error }
 }
@@ -118,13 +120,18 @@ func startHelper(t testing.TB) *helper {
 	t.Cleanup(h.stop)
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() && sc.Text() != "ready" {
-		var s Socket
-		if _, err := fmt.Sscan(sc.Text(), &s.Protocol, &s.Family, &s.Port); err != nil {
+		var s sock.Socket
+		var proto string
+		if _, err := fmt.Sscan(sc.Text(), &proto, &s.Family, &s.Port); err != nil {
 			t.Fatalf("helper said %q: %v", sc.Text(), err)
 		}
-		s.State = "listen"
-		if s.Protocol == "udp" {
-			s.State = "unconn"
+		var err error
+		if s.Protocol, err = sock.ParseProtocol(proto); err != nil {
+			t.Fatalf("helper said %q: %v", sc.Text(), err)
+		}
+		s.State = sock.Listen
+		if s.Protocol == sock.UDP {
+			s.State = sock.Unconn
 		}
 		h.socks = append(h.socks, s)
 	}
@@ -138,8 +145,8 @@ func startHelper(t testing.TB) *helper {
 }
 
 // find returns the scanned sockets matching want's protocol, family and port in namespace inode.
-func find(socks []Socket, want Socket, inode uint64) []Socket {
-	var got []Socket
+func find(socks []sock.Socket, want sock.Socket, inode uint64) []sock.Socket {
+	var got []sock.Socket
 	for _, s := range socks {
 		if s.Protocol == want.Protocol && s.Family == want.Family && s.Port == want.Port && s.Netns.Inode == inode {
 			got = append(got, s)
@@ -149,7 +156,7 @@ func find(socks []Socket, want Socket, inode uint64) []Socket {
 }
 
 // checkHelper checks that socks hold each of h's sockets once, in its namespace, owned by it.
-func checkHelper(t *testing.T, socks []Socket, h *helper, name string) {
+func checkHelper(t *testing.T, socks []sock.Socket, h *helper, name string) {
 	t.Helper()
 	for _, w := range h.socks {
 		got := find(socks, w, h.inode)
@@ -198,7 +205,7 @@ func TestNetnsScannerLive(t *testing.T) {
 			}
 			checkHelper(t, socks, a, "")
 			checkHelper(t, socks, b, "")
-			mine := find(socks, Socket{Protocol: "tcp", Family: 4, Port: uint16(ln.Addr().(*net.TCPAddr).Port)}, self)
+			mine := find(socks, sock.Socket{Protocol: sock.TCP, Family: 4, Port: uint16(ln.Addr().(*net.TCPAddr).Port)}, self)
 			if len(mine) != 1 || mine[0].PID != os.Getpid() || mine[0].Netns.Host != (ns.List[0].Inode == self) {
 				t.Errorf("own listener: got %+v, want one owned by pid %d, host %v", mine, os.Getpid(), ns.List[0].Inode == self)
 			}
@@ -216,7 +223,7 @@ func TestNetnsScannerKeepsMainThread(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := startHelper(t)
-	ns := Namespaces{Self: self, List: []Namespace{{Netns: Netns{Inode: h.inode}, PIDs: []int{h.pid}}}}
+	ns := Namespaces{Self: self, List: []Namespace{{Netns: sock.Netns{Inode: h.inode}, PIDs: []int{h.pid}}}}
 	sc := NewNetnsScanner("/proc", "", true)
 	for range 200 {
 		if _, err := sc.ScanNamespaces(t.Context(), ns); err != nil {
@@ -347,7 +354,7 @@ func BenchmarkNetnsScan(b *testing.B) {
 			return x.Host || slices.ContainsFunc(helpers[:n], func(h *helper) bool { return h.inode == x.Inode })
 		}
 		b.Run(fmt.Sprintf("netns=%d", n), func(b *testing.B) {
-			var socks []Socket
+			var socks []sock.Socket
 			for b.Loop() {
 				ns, err := FindNamespaces("/proc", "")
 				if err != nil {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"portwatch/pkg/sock"
 )
 
 // NetnsScanner lists the sockets of every network namespace on the host: the host's, each
@@ -35,7 +37,7 @@ func NewNetnsScanner(root, runNetns string, netlink bool) *NetnsScanner {
 }
 
 // Scan finds the namespaces and scans them all; see ScanNamespaces.
-func (s *NetnsScanner) Scan(ctx context.Context) ([]Socket, error) {
+func (s *NetnsScanner) Scan(ctx context.Context) ([]sock.Socket, error) {
 	ns, err := FindNamespaces(s.proc.root, s.runNetns)
 	if err != nil {
 		return nil, err
@@ -45,7 +47,7 @@ func (s *NetnsScanner) Scan(ctx context.Context) ([]Socket, error) {
 
 // ScanNamespaces lists the sockets of each namespace in ns, in its order, each socket carrying its
 // Netns. With a *NotEnteredError the sockets of the namespaces that could be read are returned too.
-func (s *NetnsScanner) ScanNamespaces(ctx context.Context, ns Namespaces) ([]Socket, error) {
+func (s *NetnsScanner) ScanNamespaces(ctx context.Context, ns Namespaces) ([]sock.Socket, error) {
 	var entries []entry
 	var missed []NotEntered
 	for _, n := range ns.List {
@@ -135,7 +137,7 @@ func isGone(err error) bool {
 
 // NotEntered is a namespace a scan could not read, and why.
 type NotEntered struct {
-	Netns
+	sock.Netns
 	Err error
 }
 

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"portwatch/pkg/sock"
 )
 
 func TestParseNsLink(t *testing.T) {
@@ -79,9 +81,9 @@ func TestFindNamespacesFixture(t *testing.T) {
 			},
 			hostFrom: "pid 1",
 			want: []Namespace{
-				{Netns: Netns{Inode: 100, Host: true}, PIDs: []int{1, 7}},
-				{Netns: Netns{Inode: 200, Name: "docker:3f2a1b4c5d6e"}, PIDs: []int{20, 21}},
-				{Netns: Netns{Inode: 300}, PIDs: []int{300}},
+				{Netns: sock.Netns{Inode: 100, Host: true}, PIDs: []int{1, 7}},
+				{Netns: sock.Netns{Inode: 200, Name: "docker:3f2a1b4c5d6e"}, PIDs: []int{20, 21}},
+				{Netns: sock.Netns{Inode: 300}, PIDs: []int{300}},
 			},
 		},
 		{
@@ -89,8 +91,8 @@ func TestFindNamespacesFixture(t *testing.T) {
 			procs:    map[string]proc{"self": {link: "net:[300]"}, "5": {link: "net:[300]"}, "6": {link: "net:[400]", cgroup: "0::/\n"}},
 			hostFrom: "self",
 			want: []Namespace{
-				{Netns: Netns{Inode: 300, Host: true}, PIDs: []int{5}},
-				{Netns: Netns{Inode: 400}, PIDs: []int{6}},
+				{Netns: sock.Netns{Inode: 300, Host: true}, PIDs: []int{5}},
+				{Netns: sock.Netns{Inode: 400}, PIDs: []int{6}},
 			},
 		},
 	}
@@ -131,8 +133,8 @@ func TestFindNamespacesFixture(t *testing.T) {
 
 func TestNotEnteredError(t *testing.T) {
 	err := error(&NotEnteredError{Missed: []NotEntered{
-		{Netns: Netns{Inode: 4026532178, Name: "web"}, Err: os.ErrPermission},
-		{Netns: Netns{Inode: 4026532300}, Err: os.ErrPermission},
+		{Netns: sock.Netns{Inode: 4026532178, Name: "web"}, Err: os.ErrPermission},
+		{Netns: sock.Netns{Inode: 4026532300}, Err: os.ErrPermission},
 	}})
 	want := "could not enter 2 network namespaces (needs CAP_SYS_ADMIN): net:[4026532178] (web): permission denied; net:[4026532300]: permission denied"
 	if err.Error() != want {

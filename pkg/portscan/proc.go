@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"portwatch/pkg/sock"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,7 +45,7 @@ func NewNetlinkScanner() *ProcScanner {
 
 // Scan lists every socket in the tables, in table order (tcp, tcp6, udp, udp6). A missing tcp6 or
 // udp6 table (IPv6 disabled) is not an error.
-func (s *ProcScanner) Scan(ctx context.Context) ([]Socket, error) {
+func (s *ProcScanner) Scan(ctx context.Context) ([]sock.Socket, error) {
 	entries, err := s.entries(filepath.Join(s.root, "net"), s.netlink, nil)
 	if err != nil {
 		return nil, err
@@ -56,9 +57,10 @@ func (s *ProcScanner) Scan(ctx context.Context) ([]Socket, error) {
 // over sock_diag when netlink is set, from the files in netDir otherwise or when a dump fails.
 func (s *ProcScanner) entries(netDir string, netlink bool, dst []entry) ([]entry, error) {
 	tables := [...]struct {
-		name, proto string
-		family      int
-	}{{"tcp", "tcp", 4}, {"tcp6", "tcp", 6}, {"udp", "udp", 4}, {"udp6", "udp", 6}}
+		name   string
+		proto  sock.Protocol
+		family int
+	}{{"tcp", sock.TCP, 4}, {"tcp6", sock.TCP, 6}, {"udp", sock.UDP, 4}, {"udp6", sock.UDP, 6}}
 	for _, t := range tables {
 		var err error
 		if netlink {
@@ -81,7 +83,7 @@ func (s *ProcScanner) entries(netDir string, netlink bool, dst []entry) ([]entry
 
 // owned turns entries into sockets with their owners, found in one walk of every process's fds:
 // socket inodes are unique host-wide, so one walk serves the sockets of every namespace.
-func (s *ProcScanner) owned(ctx context.Context, entries []entry) ([]Socket, error) {
+func (s *ProcScanner) owned(ctx context.Context, entries []entry) ([]sock.Socket, error) {
 	owners := make(map[uint64]int) // socket inode -> pid
 	for _, e := range entries {
 		if e.inode != 0 {
@@ -92,7 +94,7 @@ func (s *ProcScanner) owned(ctx context.Context, entries []entry) ([]Socket, err
 		return nil, err
 	}
 	names := make(map[int]string)
-	socks := make([]Socket, len(entries))
+	socks := make([]sock.Socket, len(entries))
 	for i, e := range entries {
 		socks[i] = e.Socket
 		pid := owners[e.inode]
@@ -110,7 +112,7 @@ func (s *ProcScanner) owned(ctx context.Context, entries []entry) ([]Socket, err
 }
 
 // readNet reads one socket table, such as root/net/tcp, appending its rows to dst.
-func readNet(path, proto string, family int, dst []entry) ([]entry, error) {
+func readNet(path string, proto sock.Protocol, family int, dst []entry) ([]entry, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return dst, fmt.Errorf("read socket table: %w", err)

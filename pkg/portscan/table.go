@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"portwatch/pkg/sock"
 	"slices"
 	"strconv"
 	"text/tabwriter"
@@ -14,7 +15,7 @@ import (
 // pid and process, then the network namespace's inode and its container (its Netns.Name, or "host"
 // for the host's own), sorted by protocol, port and address ("-" where unknown).
 // It sorts a copy; socks is left as it was.
-func WriteTable(w io.Writer, socks []Socket) error {
+func WriteTable(w io.Writer, socks []sock.Socket) error {
 	sorted := slices.Clone(socks)
 	slices.SortStableFunc(sorted, compareSockets)
 	var buf bytes.Buffer // tabwriter reports w's errors unreliably mid-table; write once instead
@@ -49,12 +50,12 @@ func WriteTable(w io.Writer, socks []Socket) error {
 
 // compareSockets orders by protocol, port, address, then state, namespace and pid so equal keys
 // print alike.
-func compareSockets(a, b Socket) int {
+func compareSockets(a, b sock.Socket) int {
 	return cmp.Or(
 		cmp.Compare(a.Protocol, b.Protocol),
 		cmp.Compare(a.Port, b.Port),
 		a.Address.Compare(b.Address),
-		cmp.Compare(a.State, b.State),
+		cmp.Compare(a.State.String(), b.State.String()),
 		cmp.Compare(a.Netns.Inode, b.Netns.Inode),
 		cmp.Compare(a.PID, b.PID),
 	)

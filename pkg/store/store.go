@@ -12,14 +12,20 @@
 //	n, err := db.MarkInterrupted(ctx) // rounds a killed run left "running"
 //	w, err := db.NewWriter()          // one write transaction at a time, committed by w.Commit
 //	id, err := w.StartRound(start, "live")
-//	err = w.AddScan(id, at, ports)    // once per occupancy scan
-//	err = w.AddPacket(id, &pkt)       // once per frame, batched into multi-row INSERTs
+//	err = w.AddScan(id, at, socks)    // once per occupancy scan, []sock.Socket
+//	err = w.AddPacket(id, &pkt)       // once per frame (*packet.Packet), batched into multi-row INSERTs
 //	err = w.EndRound(id, end, store.Complete, counts)
 //	err = w.Commit()                  // a durable point; the write lock is held from the first write until here
 //	err = w.Close()                   // commits what is pending
 //
-// Readers (detect, cleanup, sqlite3) use DB.SQL. Every time column holds
-// FormatTime's fixed-width text, so times sort and compare as text.
+// It is the only package that speaks SQL: detection reads rounds through
+// typed queries (Rounds, LastScored, CountScorable, NewestScorable) and
+// records its runs with RecordBatch; cleanup deletes through a Pruner.
+// There is no raw handle; tests that assert in SQL open their own
+// connection on the file (storetest.Raw), as the sqlite3 console does.
+// Sockets and packets are the shared records of pkg/sock and pkg/packet.
+// Every time column holds FormatTime's fixed-width text, so times sort and
+// compare as text.
 //
 // The database runs in WAL mode with synchronous=NORMAL (a power cut may lose
 // the last commits, never consistency), a busy timeout and foreign keys on
@@ -298,10 +304,6 @@ func (d *DB) version(ctx context.Context, q querier) (int, error) {
 	}
 	return 0, nil
 }
-
-// SQL returns the connection pool for queries. Writes that must not wait on
-// a Writer's open transaction belong in the Writer.
-func (d *DB) SQL() *sql.DB { return d.db }
 
 // Path returns the file the database was opened from.
 func (d *DB) Path() string { return d.path }

@@ -4,10 +4,16 @@ DB      ?= var/ports.db
 PREFIX  ?= /usr/local
 SECONDS_PER_ROUND ?= 10
 
-.PHONY: build run test bench deps demo install clean fuzz
+.PHONY: build run test bench deps demo install clean fuzz model
 
 build:
 	$(GO) build -o bin/ ./cmd/...
+
+# A fresh, untrained portae v1 with detect's default channels and window
+# (models/README.md). Not committed: it is 16 MB of weights.
+model: build
+	@mkdir -p models
+	./bin/detect model new --out models/portae.onnx
 
 deps:
 	@bash scripts/deps.sh

@@ -29,6 +29,7 @@ func TestConcurrentRuns(t *testing.T) {
 	slow(t)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "ports.db")
+	caps := newCaptures(t)
 	wantRounds := map[string]int{}
 	wantFrames := map[string]int64{}
 	runs := map[string]int64{}
@@ -37,16 +38,16 @@ func TestConcurrentRuns(t *testing.T) {
 		wantFrames[source] += s.Frames
 		runs[source]++
 	}
-	tally("pcap:"+filepath.Base(tinyScan), collect(t, db, "-r", "60", "--pcap", tinyScan))
+	tally("pcap:"+filepath.Base(caps.tiny), collect(t, db, "-r", "60", "--pcap", caps.tiny))
 
 	jobs := []struct {
 		source string
 		args   []string
 	}{
 		{"live", []string{"-r", "1", "--scan-interval", "200ms"}},
-		{"pcap:" + filepath.Base(connectScan), []string{"-r", "1", "--pcap", connectScan}},
-		{"pcap:" + filepath.Base(sshBrute), []string{"-r", "1", "--pcap", sshBrute}},
-		{"pcap:" + filepath.Base(botnet), []string{"-r", "1", "--pcap", botnet}},
+		{"pcap:" + filepath.Base(caps.scan), []string{"-r", "1", "--pcap", caps.scan}},
+		{"pcap:" + filepath.Base(caps.mixed), []string{"-r", "1", "--pcap", caps.mixed}},
+		{"pcap:" + filepath.Base(caps.mixedNg), []string{"-r", "1", "--pcap", caps.mixedNg}},
 	}
 	const cycles, collectsPerCycle = 10, 6
 	var collects, excluded, detects, learning int
@@ -64,7 +65,7 @@ func TestConcurrentRuns(t *testing.T) {
 				// The live round commits its row at once, holding collect's
 				// lock for the rest of its second.
 				waitRounds(t, db, n, p.started.Add(5*time.Second))
-				second := run(t, command("collect", "-d", db, "--log-format", "json", "-r", "60", "--pcap", tinyScan))
+				second := run(t, command("collect", "-d", db, "--log-format", "json", "-r", "60", "--pcap", caps.tiny))
 				if second.code != 3 {
 					t.Errorf("cycle %d: a second collect during a live round: %s, want exit 3 (locked)", cycle, second)
 				} else if _, err := errorLine("collect", second); err != nil {

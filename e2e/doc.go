@@ -1,8 +1,8 @@
 // Package e2e holds portwatch's end-to-end tests. They build the real
 // collect, detect and cleanup binaries once (TestMain) and drive them as cron
-// and a user do, against real SQLite files and real captures from
-// shared/pcaps, with the faults DESIGN.md names: kill -9 at random moments,
-// overlapping runs of the three programs, a full disk (a small tmpfs) and a
+// and a user do, against real SQLite files and captures they generate
+// (pkg/capture/capturetest), with the faults DESIGN.md names: kill -9 at
+// random moments, overlapping runs of the three programs, a full disk (a small tmpfs) and a
 // read-only database (a read-only mount, and a file the user cannot write).
 //
 // Every test is slow and skips under -short. Random kill delays come from

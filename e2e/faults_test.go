@@ -20,11 +20,12 @@ type faultRun struct {
 	readOnly bool
 }
 
-// faultRuns are the runs every fault test tries, on db with its model.
-func faultRuns(db, model string) []faultRun {
+// faultRuns are the runs every fault test tries, on db with its model and
+// the capture tiny.
+func faultRuns(db, model, tiny string) []faultRun {
 	return []faultRun{
 		{name: "collect live round", prog: "collect", args: []string{"-d", db, "-r", "1", "--scan-interval", "200ms"}},
-		{name: "collect pcap", prog: "collect", args: []string{"-d", db, "-r", "1", "--pcap", tinyScan}},
+		{name: "collect pcap", prog: "collect", args: []string{"-d", db, "-r", "1", "--pcap", tiny}},
 		{name: "detect", prog: "detect", args: []string{"-d", db, "--model", model, "--min-rounds", "10"}},
 		{name: "detect --since", prog: "detect", args: []string{"-d", db, "--model", model, "--since", "36500d"}, readOnly: true},
 		{name: "cleanup", prog: "cleanup", args: []string{"-d", db, "--keep", "1d"}},
@@ -74,6 +75,7 @@ var diskFull = regexp.MustCompile(`(?i)disk is full|no space left`)
 // loadable and no temporary file.
 func TestFullDisk(t *testing.T) {
 	slow(t)
+	caps := newCaptures(t)
 	dbfs, modelfs := mount(t, "8m"), mount(t, "24m")
 	db := filepath.Join(dbfs, "ports.db")
 	model := filepath.Join(modelfs, "portae.onnx")
@@ -84,7 +86,7 @@ func TestFullDisk(t *testing.T) {
 	before := rounds(t, db)
 
 	t.Run("ingest fills the disk", func(t *testing.T) {
-		f := faultRun{name: "collect benchmark ingest", prog: "collect", args: []string{"-d", db, "-r", "60", "--pcap", benchmark}}
+		f := faultRun{name: "collect benchmark ingest", prog: "collect", args: []string{"-d", db, "-r", "60", "--pcap", caps.big(t)}}
 		expectFault(t, f, command(f.prog, f.args...), diskFull)
 		after := rounds(t, db)
 		checkIntegrity(t, db)
@@ -95,7 +97,7 @@ func TestFullDisk(t *testing.T) {
 
 	t.Run("disk already full", func(t *testing.T) {
 		filler := fill(t, dbfs)
-		for _, f := range faultRuns(db, model) {
+		for _, f := range faultRuns(db, model, caps.tiny) {
 			expectFault(t, f, command(f.prog, f.args...), diskFull)
 		}
 		if err := os.Remove(filler); err != nil {
@@ -107,7 +109,7 @@ func TestFullDisk(t *testing.T) {
 		if len(after) != len(before) {
 			t.Errorf("runs on a full disk: got %d rounds, want the %d from before", len(after), len(before))
 		}
-		collect(t, db, "-r", "60", "--pcap", tinyScan)
+		collect(t, db, "-r", "60", "--pcap", caps.tiny)
 		checkIntegrity(t, db)
 	})
 
@@ -160,6 +162,7 @@ var readOnly = regexp.MustCompile(`(?i)read-only|readonly`)
 // work, and every earlier round must be intact.
 func TestReadOnlyDatabase(t *testing.T) {
 	slow(t)
+	caps := newCaptures(t)
 	ways := []struct {
 		name string
 		// setUp returns the directory for the database and model and how
@@ -193,14 +196,14 @@ func TestReadOnlyDatabase(t *testing.T) {
 			before := rounds(t, db)
 
 			w.lock(t, dir, db)
-			for _, f := range faultRuns(db, model) {
+			for _, f := range faultRuns(db, model, caps.tiny) {
 				expectFault(t, f, as(command(f.prog, f.args...)), readOnly)
 			}
 			w.unlock(t, dir, db)
 
 			// The same user's next run first: a check of ours as root
 			// would tidy files the failed runs left.
-			next := as(command("collect", "-d", db, "-r", "60", "--pcap", tinyScan))
+			next := as(command("collect", "-d", db, "-r", "60", "--pcap", caps.tiny))
 			if r := run(t, next); r.code != 0 {
 				t.Errorf("collect after the database is writable again: %s, want exit 0", r)
 			}

@@ -14,9 +14,9 @@ import (
 //     kill leaves it running;
 //   - live+packets: the same capturing on loopback, with traffic the test
 //     sends there;
-//   - pcap: a 9,924-frame ingest, one transaction, so a kill leaves all of
+//   - pcap: a 10,000-frame ingest, one transaction, so a kill leaves all of
 //     it or nothing;
-//   - bench: the 163,137-frame benchmark capture cut at 100,000 frames, which
+//   - bench: a 120,000-frame generated scan cut at 100,000 frames, which
 //     commits once at 65,536 frames with a round still running.
 //
 // The first two runs of each kind are not killed: they store complete
@@ -27,10 +27,11 @@ import (
 // before each kill the test reads the rounds table. After it,
 // integrity_check must pass, every round complete before the run must be
 // there with all its rows, every round complete at the kill must be there
-// with a packets row per frame, and the next collect (an 11-frame ingest)
+// with a packets row per frame, and the next collect (a 10-frame ingest)
 // must mark exactly the rounds left running interrupted.
 func TestKillCollect(t *testing.T) {
 	slow(t)
+	caps := newCaptures(t)
 	rnd := newRand(t)
 	// Kills fall at a uniform random delay below window times the unkilled
 	// run's length, from the run's start or, with afterCommit, from when its
@@ -46,9 +47,9 @@ func TestKillCollect(t *testing.T) {
 		// Capture on loopback, where loopbackTraffic sends: packets are
 		// batched and committed every second.
 		{"live+packets", []string{"-r", "1", "--scan-interval", "200ms", "-p", "-i", "lo"}, 15, false, 0.9},
-		{"pcap", []string{"-r", "1", "--pcap", connectScan}, 15, false, 0.8},
+		{"pcap", []string{"-r", "1", "--pcap", caps.scan}, 15, false, 0.8},
 		// The commit at 65,536 of 100,000 frames leaves a third of the run.
-		{"bench", []string{"-r", "60", "--max-packets", "100000", "--pcap", benchmark}, 10, true, 0.3},
+		{"bench", []string{"-r", "60", "--max-packets", "100000", "--pcap", caps.big(t)}, 10, true, 0.3},
 	}
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
@@ -98,7 +99,7 @@ func TestKillCollect(t *testing.T) {
 
 				// The next run marks what the kill left running, and nothing else.
 				running := runningIDs(after)
-				s := collect(t, db, "-r", "60", "--pcap", tinyScan)
+				s := collect(t, db, "-r", "60", "--pcap", caps.tiny)
 				if s.MarkedInterrupted != int64(len(running)) {
 					t.Errorf("trial %d: next collect marked %d rounds interrupted, want %d (left running: %v)",
 						trial, s.MarkedInterrupted, len(running), running)

@@ -25,31 +25,47 @@ func TestInstall(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	prefix := t.TempDir()
-	install := exec.Command("bash", "install.sh", prefix)
-	out, err := install.CombinedOutput()
-	if err != nil {
-		// A file system without extended attributes cannot hold capabilities.
-		if strings.Contains(string(out), "setcap failed") {
-			t.Skipf("setcap not possible here: %s", out)
-		}
-		t.Fatalf("install.sh: %v\n%s", err, out)
-	}
-	for _, b := range []string{"collect", "detect", "cleanup"} {
-		st, err := os.Stat(filepath.Join(prefix, "bin", b))
-		if err != nil {
-			t.Fatalf("%s not installed: %v", b, err)
-		}
-		if st.Mode().Perm() != 0o755 {
-			t.Errorf("%s mode %v, want 0755", b, st.Mode().Perm())
-		}
-	}
-	caps, err := exec.Command("getcap", filepath.Join(prefix, "bin", "collect")).CombinedOutput()
-	if err != nil || !strings.Contains(string(caps), "cap_net_raw") {
-		t.Errorf("getcap collect = %q (%v), want cap_net_raw", caps, err)
-	}
-	caps, _ = exec.Command("getcap", filepath.Join(prefix, "bin", "detect")).CombinedOutput()
-	if strings.Contains(string(caps), "cap_net_raw") {
-		t.Errorf("detect got capabilities %q; only collect needs one", caps)
+	for _, tc := range []struct {
+		namespaces  string
+		collectMode os.FileMode
+		want, not   string // a capability collect must have, and one it must not
+	}{
+		{"0", 0o755, "cap_net_raw", "cap_sys_admin"},
+		{"1", 0o750, "cap_sys_admin", ""},
+	} {
+		t.Run("NAMESPACES="+tc.namespaces, func(t *testing.T) {
+			prefix := t.TempDir()
+			install := exec.Command("bash", "install.sh", prefix)
+			install.Env = append(os.Environ(), "NAMESPACES="+tc.namespaces)
+			out, err := install.CombinedOutput()
+			if err != nil {
+				// A file system without extended attributes cannot hold capabilities.
+				if strings.Contains(string(out), "setcap failed") {
+					t.Skipf("setcap not possible here: %s", out)
+				}
+				t.Fatalf("install.sh: %v\n%s", err, out)
+			}
+			for _, b := range []string{"collect", "detect", "cleanup"} {
+				st, err := os.Stat(filepath.Join(prefix, "bin", b))
+				if err != nil {
+					t.Fatalf("%s not installed: %v", b, err)
+				}
+				want := os.FileMode(0o755)
+				if b == "collect" {
+					want = tc.collectMode
+				}
+				if st.Mode().Perm() != want {
+					t.Errorf("%s mode %v, want %v", b, st.Mode().Perm(), want)
+				}
+			}
+			caps, err := exec.Command("getcap", filepath.Join(prefix, "bin", "collect")).CombinedOutput()
+			if err != nil || !strings.Contains(string(caps), tc.want) || (tc.not != "" && strings.Contains(string(caps), tc.not)) {
+				t.Errorf("getcap collect = %q (%v), want %s and not %q", caps, err, tc.want, tc.not)
+			}
+			caps, _ = exec.Command("getcap", filepath.Join(prefix, "bin", "detect")).CombinedOutput()
+			if strings.Contains(string(caps), "cap_") {
+				t.Errorf("detect got capabilities %q; only collect needs any", caps)
+			}
+		})
 	}
 }

@@ -15,7 +15,7 @@ CREATE TABLE rounds (
     frames_malformed INTEGER NOT NULL DEFAULT 0, -- frames only partly decoded (stored with the layers that did)
     frames_skipped  INTEGER NOT NULL DEFAULT 0,  -- frame records that could not be read at all (not stored)
     frames_dropped  INTEGER NOT NULL DEFAULT 0   -- frames the kernel dropped (live capture)
-);
+, frames_bad_time INTEGER NOT NULL DEFAULT 0);   -- file frames whose time is outside 1990-01-01 .. now + 1 day (not stored)
 CREATE INDEX rounds_start_time ON rounds (start_time);
 CREATE INDEX rounds_status ON rounds (status);
 

@@ -70,7 +70,7 @@ func run(c *cli.Context) error {
 		return err
 	}
 	defer lock.Unlock()
-	db, err := store.Open(c.Context, path)
+	db, err := store.Open(c.Context, path, store.WithLogger(log))
 	if err != nil {
 		return err
 	}

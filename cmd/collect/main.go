@@ -47,7 +47,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.IntFlag{Name: "payload-bytes", Usage: "store the first `N` transport payload bytes (personal data: none by default)"},
 			&cli.Int64Flag{Name: "max-packets", Usage: "store at most `N` packets in the run (0: no limit)"},
 			&cli.StringSliceFlag{Name: "pcap", Usage: "ingest capture `FILE` (pcap or pcapng; more files may follow the flags) instead of a live round"},
-			&cli.BoolFlag{Name: "list", Usage: "print the current port occupancy as a table and exit; no database"},
+			&cli.BoolFlag{Name: "list", Usage: "print the current port occupancy of every network namespace as a table and exit; no database"},
 			&cli.IntFlag{Name: "snaplen", Value: 262144, Usage: "capture at most `N` bytes per frame"},
 			&cli.BoolFlag{Name: "promisc", Usage: "capture in promiscuous mode"},
 			&cli.BoolFlag{Name: "best-effort", Usage: "without capture permission, scan ports only and warn instead of failing"},
@@ -83,7 +83,7 @@ func action(c *cli.Context, stdout, stderr io.Writer) error {
 		if c.Args().Present() {
 			return command.Usagef("unexpected argument %q: --list takes none", c.Args().First())
 		}
-		return collect.List(ctx, o, stdout)
+		return collect.List(ctx, o, stdout, log)
 	}
 	if c.Args().Present() {
 		if len(o.Pcaps) == 0 {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"portwatch/pkg/capture/capturetest"
 	"portwatch/pkg/collect"
 	"portwatch/pkg/store"
 	"portwatch/pkg/store/storetest"
@@ -27,8 +28,6 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
-
-const pcaps = "../../../shared/pcaps/"
 
 // collectCmd returns a command running collect with args.
 func collectCmd(t *testing.T, args ...string) *exec.Cmd {
@@ -59,12 +58,10 @@ func run(t *testing.T, cmd *exec.Cmd) result {
 	return result{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
 }
 
-func needFile(t *testing.T, path string) string {
+// mixed writes capturetest.Mixed, 18 frames, as a pcap file in a temp directory.
+func mixed(t *testing.T) string {
 	t.Helper()
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("shared capture missing: %v", err)
-	}
-	return path
+	return capturetest.Temp(t, "mixed.pcap", capturetest.Mixed(t)...)
 }
 
 func TestUsageAndExitCodes(t *testing.T) {
@@ -74,14 +71,14 @@ func TestUsageAndExitCodes(t *testing.T) {
 	if err := os.WriteFile(text, []byte("plain text, not a capture\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	blaster := needFile(t, pcaps+"attacks/ppa_blaster_worm.pcap")    // 18 frames
-	vanilla := needFile(t, pcaps+"scans/esnet_nmap_80_vanilla.pcap") // 11 frames
-	raw, err := os.ReadFile(vanilla)
+	mixedFile := mixed(t)                                                   // 18 frames
+	scanFile := capturetest.Temp(t, "scan.pcap", capturetest.Scan(t, 5)...) // 10 frames
+	raw, err := os.ReadFile(scanFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cut := filepath.Join(dir, "cut.pcap")
-	if err := os.WriteFile(cut, raw[:len(raw)-30], 0o600); err != nil {
+	if err := os.WriteFile(cut, raw[:len(raw)-30], 0o600); err != nil { // inside the last record
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
@@ -99,14 +96,14 @@ func TestUsageAndExitCodes(t *testing.T) {
 		{"bad scan method", []string{"-d", db, "--scan", "nmap"}, 2, `scan method "nmap"`, "", -1},
 		{"bad log format", []string{"-d", db, "--log-format", "xml"}, 2, "--log-format", "", -1},
 		{"stray argument", []string{"-d", db, "extra"}, 2, `unexpected argument "extra"`, "", -1},
-		{"pcap and -p", []string{"-d", db, "-p", "--pcap", blaster}, 2, "drop -p", "", -1},
-		{"list", []string{"--list"}, 0, "", "PROTO", -1},
+		{"pcap and -p", []string{"-d", db, "-p", "--pcap", mixedFile}, 2, "drop -p", "", -1},
+		{"list", []string{"--list"}, 0, "", "NETNS", -1},
 		{"list by binding", []string{"--list", "--scan", "bind"}, 0, "", "PROTO", -1},
-		{"list from /proc files", []string{"--list", "--scan", "proc"}, 0, "", "PROTO", -1},
+		{"list from /proc files", []string{"--list", "--scan", "proc"}, 0, "", "CONTAINER", -1},
 		{"missing capture", []string{"-d", db, "--pcap", filepath.Join(dir, "nope.pcap")}, 2, "nope.pcap", "", 0},
 		{"not a capture", []string{"-d", db, "--pcap", text}, 2, "notes.pcap", "", 0},
-		{"two captures", []string{"-d", db, "-r", "1", "--pcap", blaster, vanilla}, 0, "msg=\"collect run\"", "", 29},
-		{"truncated capture", []string{"-d", db, "--pcap", cut}, 2, "cut.pcap damaged at byte", "", 29 + 10},
+		{"two captures", []string{"-d", db, "-r", "1", "--pcap", mixedFile, scanFile}, 0, "msg=\"collect run\"", "", 28},
+		{"truncated capture", []string{"-d", db, "--pcap", cut}, 2, "cut.pcap damaged at byte", "", 28 + 9},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := run(t, collectCmd(t, c.args...))
@@ -149,7 +146,7 @@ func errorLines(stderr string) string {
 
 func TestJSONSummary(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "ports.db")
-	r := run(t, collectCmd(t, "-d", db, "--log-format", "json", "--pcap", needFile(t, pcaps+"attacks/ppa_blaster_worm.pcap")))
+	r := run(t, collectCmd(t, "-d", db, "--log-format", "json", "--pcap", mixed(t)))
 	if r.code != 0 {
 		t.Fatalf("exit code %d: %s", r.code, r.stderr)
 	}
@@ -227,7 +224,7 @@ func TestSIGTERMEndsRoundInterrupted(t *testing.T) {
 	storetest.Integrity(t, d)
 	var status string
 	var end any
-	if err := d.SQL().QueryRow("SELECT status, end_time FROM rounds").Scan(&status, &end); err != nil {
+	if err := storetest.Raw(t, d).QueryRow("SELECT status, end_time FROM rounds").Scan(&status, &end); err != nil {
 		t.Fatal(err)
 	}
 	if status != "interrupted" || end == nil {
@@ -240,7 +237,7 @@ func TestKilledRoundMarkedByNextRun(t *testing.T) {
 	cmd := startRound(t, db)
 	cmd.Process.Kill() // SIGKILL: nothing runs after it
 	cmd.Wait()
-	r := run(t, collectCmd(t, "-d", db, "--pcap", needFile(t, pcaps+"attacks/ppa_blaster_worm.pcap")))
+	r := run(t, collectCmd(t, "-d", db, "--pcap", mixed(t)))
 	if r.code != 0 {
 		t.Fatalf("next run exit %d: %s", r.code, r.stderr)
 	}
@@ -252,7 +249,7 @@ func TestKilledRoundMarkedByNextRun(t *testing.T) {
 	var status string
 	var scans int
 	var end any
-	if err := d.SQL().QueryRow("SELECT status, scans, end_time FROM rounds WHERE source = 'live'").Scan(&status, &scans, &end); err != nil {
+	if err := storetest.Raw(t, d).QueryRow("SELECT status, scans, end_time FROM rounds WHERE source = 'live'").Scan(&status, &scans, &end); err != nil {
 		t.Fatal(err)
 	}
 	if status != "interrupted" || scans < 1 || end == nil {
@@ -305,8 +302,8 @@ func TestNoCapturePermission(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stderr, "level=WARN") {
 		t.Fatalf("--best-effort: exit %d, stderr %q; want 0 and a warning", r.code, r.stderr)
 	}
-	d := storetest.Open(t, db)
-	if got := storetest.Int(t, d, "SELECT count(*) FROM rounds WHERE status = 'complete' AND scans > 0"); got != 1 {
+	// Read only: store.Open, as root, refuses a database nobody owns.
+	if got := storetest.Peek(db, "SELECT count(*) FROM rounds WHERE status = 'complete' AND scans > 0"); got != 1 {
 		t.Errorf("--best-effort stored %d complete rounds with scans, want 1", got)
 	}
 	fi, err := os.Stat(db)
@@ -324,7 +321,7 @@ func TestKilledIngestLeavesSoundDatabase(t *testing.T) {
 	if testing.Short() {
 		t.Skip("reads the 54 MB benchmark capture")
 	}
-	big := needFile(t, pcaps+"benchmark/mixed_real_traffic_merged.pcap")
+	big := capturetest.Shared(t, "benchmark/mixed_real_traffic_merged.pcap")
 	db := filepath.Join(t.TempDir(), "ports.db")
 	cmd := collectCmd(t, "-d", db, "--pcap", big)
 	if err := cmd.Start(); err != nil {
@@ -342,7 +339,7 @@ func TestKilledIngestLeavesSoundDatabase(t *testing.T) {
 	if kept == 0 || kept == 163137 {
 		t.Skipf("kill came before the first commit or after the end (%d packets stored); nothing to check", kept)
 	}
-	r := run(t, collectCmd(t, "-d", db, "--pcap", needFile(t, pcaps+"attacks/ppa_blaster_worm.pcap")))
+	r := run(t, collectCmd(t, "-d", db, "--pcap", mixed(t)))
 	if r.code != 0 {
 		t.Fatalf("next run exit %d: %s", r.code, r.stderr)
 	}

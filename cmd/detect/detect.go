@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,9 +15,11 @@ import (
 	"github.com/urfave/cli/v2"
 	"gonum.org/v1/plot/vg"
 
+	"portwatch/pkg/atomicfile"
 	"portwatch/pkg/chart"
 	"portwatch/pkg/command"
 	"portwatch/pkg/detector"
+	"portwatch/pkg/modelfile"
 	"portwatch/pkg/store"
 )
 
@@ -132,7 +135,8 @@ func runDetect(c *cli.Context) error {
 		debug.SetMemoryLimit(memoryLimit)
 	}
 	// Scoring a range again only reads, so it runs beside a cron run.
-	if !r.ranged || r.train || r.resetModel {
+	writes := !r.ranged || r.train || r.resetModel
+	if writes {
 		lock, err := store.TryLock(r.db, "detect")
 		if err != nil {
 			return err
@@ -143,11 +147,20 @@ func runDetect(c *cli.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	db, err := store.Open(ctx, r.db)
+	db, err := store.Open(ctx, r.db, store.WithLogger(log))
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	if writes {
+		// Load, refit and save in turn with detects of other databases
+		// sharing this model, so neither save drops the other's refit.
+		mlock, err := store.WaitLock(ctx, r.model)
+		if err != nil {
+			return fmt.Errorf("model %s: %w", r.model, err)
+		}
+		defer mlock.Unlock()
+	}
 	if r.resetModel {
 		if err := setAside(r.model, time.Now()); err != nil {
 			return err
@@ -166,7 +179,7 @@ func runDetect(c *cli.Context) error {
 	default:
 		res, err = d.Run(ctx, db)
 	}
-	var me *detector.ModelError
+	var me *modelfile.Error
 	if errors.As(err, &me) || errors.Is(err, detector.ErrNoModel) {
 		return &command.UsageError{Err: err}
 	}
@@ -202,22 +215,24 @@ func report(stdout, stderr io.Writer, r *request, res *detector.Result) error {
 	return writePlot(r.plot, res.Rounds)
 }
 
-// writePlot draws rs into the PNG file path.
+// writePlot draws rs into the PNG file path, mode 0644 (a chart holds
+// no more than detect prints), written beside and renamed into place. A
+// symbolic link at path is refused: following it would let whoever planted
+// it have this run (often root) overwrite the file it points at.
 func writePlot(path string, rs []detector.Scored) error {
+	if err := atomicfile.NoSymlink(path); err != nil {
+		return &command.UsageError{Err: fmt.Errorf("plot: %w", err)}
+	}
 	pts := make([]chart.Point, len(rs))
 	for i, s := range rs {
 		pts[i] = chart.Point{Time: s.Start, Score: s.Score, Threshold: s.Threshold, Anomalous: s.Anomalous}
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("plot: %w", err)
-	}
-	if err := chart.WritePNG(f, pts, "portwatch anomaly scores", 10*vg.Inch, 4*vg.Inch); err != nil {
-		f.Close()
+	var b bytes.Buffer
+	if err := chart.WritePNG(&b, pts, "portwatch anomaly scores", 10*vg.Inch, 4*vg.Inch); err != nil {
 		return fmt.Errorf("plot %s: %w", path, err)
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("plot: %w", err)
+	if err := atomicfile.Write(path, b.Bytes(), atomicfile.Options{Mode: 0o644}); err != nil {
+		return fmt.Errorf("plot %s: %w", path, err)
 	}
 	return nil
 }

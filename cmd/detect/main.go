@@ -2,7 +2,7 @@
 // anomalies, refits the model on normal rounds and saves it. Its `model`
 // subcommands create, inspect and run model files:
 //
-//	detect model new --out portae.onnx [--window 10] [--channels tcp_listen,udp_bound,tcp_conn]
+//	detect model new --out portae.onnx [--window 10] [--channels tcp_listen,udp_bound,tcp_conn,tcp_listen_wildcard]
 //	detect model info portae.onnx
 //	detect model run portae.onnx --input occupancy=in.pb --output-dir out/
 package main

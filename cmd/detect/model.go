@@ -12,7 +12,9 @@ import (
 	"gorgonia.org/tensor"
 
 	"portwatch/pkg/command"
+	"portwatch/pkg/detector"
 	"portwatch/pkg/engine"
+	"portwatch/pkg/modelfile"
 	"portwatch/pkg/nn"
 	"portwatch/pkg/onnx"
 	"portwatch/pkg/portae"
@@ -30,7 +32,7 @@ func modelCommand() *cli.Command {
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "write the model to `FILE`"},
 					&cli.IntFlag{Name: "window", Value: 10, Usage: "rounds per window, `T`"},
-					&cli.StringFlag{Name: "channels", Value: strings.Join(portae.DefaultChannels(), ","), Usage: "comma-separated channel `NAMES`"},
+					&cli.StringFlag{Name: "channels", Value: strings.Join(modelfile.DefaultChannels(), ","), Usage: "comma-separated channel `NAMES`"},
 					&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the initial weights"},
 					&cli.BoolFlag{Name: "force", Usage: "replace an existing file (kept as FILE.prev)"},
 				},
@@ -73,10 +75,15 @@ func modelNew(c *cli.Context) error {
 	if c.Int("window") < 1 {
 		return command.Usagef("--window %d: want at least 1", c.Int("window"))
 	}
+	// Sized for the micro-batch cron detect runs it at.
+	cfg := modelfile.Config{Window: c.Int("window"), Channels: channels, Seed: c.Uint64("seed"), Batch: detector.DefaultConfig("").Batch}
+	if err := cfg.Check(); err != nil {
+		return command.Usagef("model new: %v", err)
+	}
 	if _, err := os.Stat(out); err == nil && !c.Bool("force") {
 		return command.Usagef("%s exists; use --force to replace it", out)
 	}
-	b, err := portae.Build(portae.Config{Window: c.Int("window"), Channels: channels, Seed: c.Uint64("seed")})
+	b, err := modelfile.Build(cfg)
 	if err != nil {
 		return err
 	}
@@ -125,8 +132,8 @@ func printInfo(w io.Writer, m *engine.Model) {
 	for _, k := range keys {
 		fmt.Fprintf(w, "metadata:   %s = %s\n", k, meta[k])
 	}
-	if _, ok := meta[portae.KeyThreshold]; !ok {
-		fmt.Fprintf(w, "metadata:   %s absent (not calibrated yet)\n", portae.KeyThreshold)
+	if !modelfile.Calibrated(meta) {
+		fmt.Fprintf(w, "metadata:   %s absent (not calibrated yet)\n", modelfile.KeyThreshold)
 	}
 }
 

@@ -2,13 +2,19 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"portwatch/pkg/command"
+	"portwatch/pkg/detector"
+	"portwatch/pkg/modelfile"
 	"portwatch/pkg/onnx"
+	"portwatch/pkg/portae"
 )
 
 func runApp(t *testing.T, args ...string) (string, string, int) {
@@ -114,6 +120,12 @@ func TestModelBadInput(t *testing.T) {
 		{"info without a file", []string{"model", "info"}, command.ExitUsage, "want one model FILE"},
 		{"run with a bad --input", []string{"model", "run", junk, "--input", "x", "--output-dir", dir}, command.ExitUsage, "NAME=FILE.pb"},
 		{"new with no channels", []string{"model", "new", "--out", filepath.Join(dir, "m.onnx"), "--channels", ","}, command.ExitUsage, "channel"},
+		// Before these were refused here, model new wrote a file that
+		// detect then refused, or died out of memory scoring with.
+		{"new with an unknown channel", []string{"model", "new", "--out", filepath.Join(dir, "m.onnx"), "--channels", "tcp_listen,bogus"},
+			command.ExitUsage, `unknown channels "bogus"; known channels are tcp_listen, udp_bound, tcp_conn, tcp_listen_wildcard`},
+		{"new with a window no memory holds", []string{"model", "new", "--out", filepath.Join(dir, "m.onnx"), "--window", "100000"},
+			command.ExitUsage, "want a window of 1..105"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,6 +134,51 @@ func TestModelBadInput(t *testing.T) {
 				t.Errorf("got exit %d %q, want exit %d and %q", code, stderr, tt.code, tt.want)
 			}
 		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "m.onnx")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("model file after refused model new: got %v, want none", err)
+	}
+}
+
+// The command `make model` runs (and models/README.md documents) writes a
+// file detect loads, with the channels and window a cron detect would
+// build without one.
+func TestMakeModel(t *testing.T) {
+	mk, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var args []string
+	for _, line := range strings.Split(string(mk), "\n") {
+		if f := strings.Fields(line); len(f) > 3 && f[0] == "./bin/detect" && f[1] == "model" && f[2] == "new" {
+			args = f[1:]
+		}
+	}
+	if args == nil {
+		t.Fatal("Makefile: no ./bin/detect model new recipe")
+	}
+	readme, err := os.ReadFile("../../models/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cmd := "detect " + strings.Join(args, " "); !strings.Contains(string(readme), cmd) {
+		t.Errorf("models/README.md does not document %q", cmd)
+	}
+	i := slices.Index(args, "--out")
+	if i < 0 || i+1 == len(args) {
+		t.Fatalf("make model: %v has no --out FILE", args)
+	}
+	path := filepath.Join(t.TempDir(), filepath.Base(args[i+1]))
+	args = slices.Concat(args[:i+1], []string{path}, args[i+2:])
+	if _, stderr, code := runApp(t, args...); code != 0 {
+		t.Fatalf("detect %v: exit %d: %s", args, code, stderr)
+	}
+	f, err := modelfile.Load(path, detector.DefaultConfig(path).Batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.Layout.Channels(), modelfile.DefaultChannels(); !slices.Equal(got, want) || f.Window != portae.DefaultWindow {
+		t.Errorf("made model: got channels %v, window %d, want %v, %d", got, f.Window, want, portae.DefaultWindow)
 	}
 }
 

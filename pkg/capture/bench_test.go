@@ -2,13 +2,16 @@ package capture
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
-	"path/filepath"
+	"portwatch/pkg/packet"
 	"syscall"
 	"testing"
 	"time"
+
+	"portwatch/pkg/capture/capturetest"
 )
 
 // BenchmarkReadFile reads and decodes the 163,137-frame benchmark capture;
@@ -16,7 +19,7 @@ import (
 // by the frame count shows the per-packet allocations (the steady state
 // should have none).
 func BenchmarkReadFile(b *testing.B) {
-	path := filepath.Join(pcaps, "benchmark/mixed_real_traffic_merged.pcap")
+	path := capturetest.Shared(b, "benchmark/mixed_real_traffic_merged.pcap")
 	for _, payload := range []int{0, 64} {
 		name := "payload=0"
 		if payload > 0 {
@@ -27,7 +30,7 @@ func BenchmarkReadFile(b *testing.B) {
 			b.ReportAllocs()
 			cpu0 := cpuTime(b)
 			for b.Loop() {
-				s, err := OpenFile(path, Options{PayloadBytes: payload})
+				s, err := OpenFile(context.Background(), path, Options{PayloadBytes: payload})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -64,7 +67,7 @@ func cpuTime(b *testing.B) time.Duration {
 // frames of the benchmark capture held in memory: once the caches hold
 // their addresses and names, allocs/op is the steady state's.
 func BenchmarkDecode(b *testing.B) {
-	f, err := os.Open(filepath.Join(pcaps, "benchmark/mixed_real_traffic_merged.pcap"))
+	f, err := os.Open(capturetest.Shared(b, "benchmark/mixed_real_traffic_merged.pcap"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -83,7 +86,7 @@ func BenchmarkDecode(b *testing.B) {
 		frames, links = append(frames, bytes.Clone(rec.data)), append(links, rec.linkType)
 	}
 	d := newDecoder(64)
-	var p Packet
+	var p packet.Packet
 	for i := range frames { // fill the caches
 		d.decode(&p, frames[i], links[i])
 	}

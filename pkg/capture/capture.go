@@ -41,25 +41,8 @@ package capture
 import (
 	"errors"
 	"fmt"
-	"time"
+	"portwatch/pkg/packet"
 )
-
-// Packet is one decoded frame. Strings are empty and numbers zero where the
-// frame has no such field.
-type Packet struct {
-	Frame        int64     // 1-based frame number in the file or capture
-	Time         time.Time // capture time
-	Length       int       // length on the wire
-	Protocols    string    // decoded layers outermost first: "eth:ipv4:udp:dns"
-	Malformed    bool      // only partly decoded (the layers that decoded are kept)
-	SrcIP, DstIP string    // "" when no IP layer
-	SrcPort      uint16    // 0 when the frame has none
-	DstPort      uint16    // 0 when the frame has none
-	TCPFlags     int       // FIN=1 SYN=2 RST=4 PSH=8 ACK=16 URG=32 ECE=64 CWR=128 NS=256; -1 without TCP
-	QryName      string    // first DNS question's name
-	RespName     string    // answer records' names, comma-separated, in order
-	Payload      []byte    // first PayloadBytes transport payload bytes; nil unless asked; valid until the next Next
-}
 
 // Stats counts what a Source has seen so far.
 type Stats struct {
@@ -74,8 +57,8 @@ type Source interface {
 	// Next returns the next packet; io.EOF at the end of a file; ErrTimeout
 	// (live only) when no packet arrived within the read timeout; a
 	// *FileError, after every good frame before it, when a file is damaged.
-	// The *Packet is reused by the next call.
-	Next() (*Packet, error)
+	// The *packet.Packet is reused by the next call.
+	Next() (*packet.Packet, error)
 	Stats() Stats
 	Close() error
 }

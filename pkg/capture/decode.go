@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"portwatch/pkg/packet"
 	"strconv"
 
 	"github.com/gopacket/gopacket"
@@ -120,7 +121,7 @@ func newDecoder(payloadBytes int) *decoder {
 }
 
 // decode fills p (all but Frame and Time) from one frame on the given link type.
-func (d *decoder) decode(p *Packet, data []byte, linkType uint32) {
+func (d *decoder) decode(p *packet.Packet, data []byte, linkType uint32) {
 	p.Protocols, p.Malformed = "", false
 	p.SrcIP, p.DstIP, p.SrcPort, p.DstPort = "", "", 0, 0
 	p.TCPFlags, p.QryName, p.RespName, p.Payload = -1, "", "", nil
@@ -239,7 +240,7 @@ func (d *decoder) payloadOf(t gopacket.LayerType) []byte {
 }
 
 // fields copies what the decoded layers hold into p.
-func (d *decoder) fields(p *Packet) {
+func (d *decoder) fields(p *packet.Packet) {
 	var ipSrc, ipDst []byte
 	var transport []byte
 	hasTransport := false
@@ -355,7 +356,7 @@ func dnsPort(src, dst uint16) string {
 
 // decodeDNS fills the DNS names. A message that decodes only in part keeps
 // the names read before the damage and marks the frame malformed.
-func (d *decoder) decodeDNS(p *Packet, name string, b []byte) {
+func (d *decoder) decodeDNS(p *packet.Packet, name string, b []byte) {
 	// Capacity cut to length: a layer reading past the message must fail,
 	// not see the next bytes of the frame.
 	err := d.dnsParser.DecodeLayers(b[:len(b):len(b)], &d.decoded)

@@ -1,10 +1,14 @@
 package capture
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"syscall"
+
+	"portwatch/pkg/packet"
 )
 
 // fileSource reads packets from a pcap or pcapng file.
@@ -13,7 +17,7 @@ type fileSource struct {
 	f     *os.File
 	rr    *recordReader
 	dec   *decoder
-	pkt   Packet
+	pkt   packet.Packet
 	stats Stats
 	err   error // sticky: io.EOF or the *FileError
 }
@@ -21,9 +25,14 @@ type fileSource struct {
 var _ Source = (*fileSource)(nil)
 
 // OpenFile opens a pcap or pcapng capture, told apart by magic number, not
-// by name. A file that is neither wraps ErrNotCapture.
-func OpenFile(path string, opt Options) (Source, error) {
-	f, err := os.Open(path)
+// by name. A file that is neither wraps ErrNotCapture. Opening stays
+// interruptible: a FIFO without a writer would block open(2) in a system
+// call no signal ends, so OpenFile waits for its writer (one may be about to
+// come) only until ctx ends, and returns an error wrapping ctx.Err() then.
+// Reads from a FIFO or pipe go through Go's poller, so Close ends one that
+// waits; IsStream tells such inputs apart.
+func OpenFile(ctx context.Context, path string, opt Options) (Source, error) {
+	f, err := open(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("open capture: %w", err)
 	}
@@ -34,6 +43,56 @@ func OpenFile(path string, opt Options) (Source, error) {
 	}
 	s.f = f
 	return s, nil
+}
+
+// IsStream reports whether the capture at path is a FIFO, pipe or device,
+// whose reads may wait for ever, rather than a regular file.
+func IsStream(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.Mode().IsRegular()
+}
+
+// open opens path for reading. O_NONBLOCK makes open(2) return at once even
+// for a FIFO without a writer; a regular file is then used as it is, and
+// anything else is opened again, blocking, on a goroutine that is left in
+// open(2) when ctx ends (it closes the file if a writer comes later).
+func open(ctx context.Context, path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err == nil && st.Mode().IsRegular() {
+		// Regular files never wait; give the read back its blocking mode.
+		if err = syscall.SetNonblock(int(f.Fd()), false); err == nil {
+			return f, nil
+		}
+	}
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	done := make(chan opened) // unbuffered: a result nobody takes is closed
+	go func() {
+		f, err := os.Open(path)
+		select {
+		case done <- opened{f, err}:
+		case <-ctx.Done():
+			if f != nil {
+				f.Close()
+			}
+		}
+	}()
+	select {
+	case o := <-done:
+		return o.f, o.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%s: waiting for a writer: %w", path, ctx.Err())
+	}
 }
 
 // newFileSource reads the file header from r; it is what tests and the
@@ -50,7 +109,7 @@ func newFileSource(path string, r io.Reader, opt Options) (*fileSource, error) {
 	return &fileSource{path: path, rr: rr, dec: newDecoder(opt.PayloadBytes)}, nil
 }
 
-func (s *fileSource) Next() (*Packet, error) {
+func (s *fileSource) Next() (*packet.Packet, error) {
 	if s.err != nil {
 		return nil, s.err
 	}

@@ -2,20 +2,24 @@ package capture
 
 import (
 	"bufio"
+	"context"
 	"encoding/hex"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"portwatch/pkg/packet"
 	"strconv"
 	"strings"
 	"testing"
+
+	"portwatch/pkg/capture/capturetest"
 )
 
 // frameAt reads path up to frame n and returns a copy of that packet.
-func frameAt(t *testing.T, path string, n int64) Packet {
+func frameAt(t *testing.T, path string, n int64) packet.Packet {
 	t.Helper()
-	s, err := OpenFile(path, Options{})
+	s, err := OpenFile(context.Background(), path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +63,8 @@ func readAll(t *testing.T, s Source) (int64, error) {
 // count against the manifest's header walker. A file with a truncated
 // record yields the frames before it, then a *FileError.
 func TestReadEveryCapture(t *testing.T) {
-	f, err := os.Open(filepath.Join(pcaps, "FILES.tsv"))
+	dir := filepath.Dir(capturetest.Shared(t, "FILES.tsv"))
+	f, err := os.Open(filepath.Join(dir, "FILES.tsv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +87,7 @@ func TestReadEveryCapture(t *testing.T) {
 			want-- // the damaged record is not a frame
 		}
 		t.Run(path, func(t *testing.T) {
-			s, err := OpenFile(filepath.Join(pcaps, path), Options{PayloadBytes: 16})
+			s, err := OpenFile(context.Background(), filepath.Join(dir, path), Options{PayloadBytes: 16})
 			if err != nil {
 				t.Fatalf("OpenFile: %v", err)
 			}
@@ -110,8 +115,14 @@ func TestReadEveryCapture(t *testing.T) {
 
 // TestPayloadBytes: payload bytes only when asked, never more than asked.
 func TestPayloadBytes(t *testing.T) {
-	// dns/ndpi_dns.pcap frame 1: a 34-byte DNS message over UDP (tshark's udp.payload).
+	// dns/ndpi_dns.pcap frame 1's UDP payload, a 34-byte DNS message, in a generated frame.
 	const msg = "dca28180000100000000000003777777016c06676f6f676c6503636f6d00001c0001"
+	b, err := hex.DecodeString(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := capturetest.Endpoints{Src: "10.0.0.1", Dst: "10.0.0.2", SrcPort: 53, DstPort: 33000}
+	path := capturetest.Temp(t, "dns.pcap", capturetest.UDP(t, capturetest.Start, e, b))
 	tests := []struct {
 		n    int
 		want string // hex; "nil" for no slice at all
@@ -123,7 +134,7 @@ func TestPayloadBytes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strconv.Itoa(tt.n), func(t *testing.T) {
-			s, err := OpenFile(filepath.Join(pcaps, "dns/ndpi_dns.pcap"), Options{PayloadBytes: tt.n})
+			s, err := OpenFile(context.Background(), path, Options{PayloadBytes: tt.n})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,14 +2,18 @@ package capture
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"portwatch/pkg/packet"
 	"strings"
 	"testing"
 	"time"
+
+	"portwatch/pkg/capture/capturetest"
 )
 
 // TestFormats checks frames of real captures that exercise one format
@@ -44,7 +48,7 @@ func TestFormats(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := frameAt(t, filepath.Join(pcaps, tt.file), tt.frame)
+			p := frameAt(t, capturetest.Shared(t, tt.file), tt.frame)
 			if !tt.time.IsZero() && !p.Time.Equal(tt.time) {
 				t.Errorf("time: got %v, want %v", p.Time.UTC(), tt.time.UTC())
 			}
@@ -62,13 +66,17 @@ func TestFormats(t *testing.T) {
 }
 
 func TestNotACapture(t *testing.T) {
+	text := filepath.Join(t.TempDir(), "MANIFEST.md")
+	if err := os.WriteFile(text, []byte("# Captures\n\nA text file, not a capture.\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct{ name, path string }{
-		{"text file", filepath.Join(pcaps, "MANIFEST.md")},
+		{"text file", text},
 		{"empty file", os.DevNull},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := OpenFile(tt.path, Options{})
+			_, err := OpenFile(context.Background(), tt.path, Options{})
 			if !errors.Is(err, ErrNotCapture) {
 				t.Errorf("OpenFile error = %v, want ErrNotCapture", err)
 			}
@@ -77,13 +85,26 @@ func TestNotACapture(t *testing.T) {
 }
 
 func TestEmptyPcapng(t *testing.T) {
-	s, err := OpenFile(filepath.Join(pcaps, "corpus/tcpdump-tests/empty.pcapng"), Options{})
-	if err != nil {
-		t.Fatal(err)
+	generated := filepath.Join(t.TempDir(), "empty.pcapng")
+	capturetest.WriteNg(t, generated)
+	tests := []struct {
+		name string
+		path func(*testing.T) string
+	}{
+		{"pcapgo's", func(*testing.T) string { return generated }},
+		{"tcpdump's", func(t *testing.T) string { return capturetest.Shared(t, "corpus/tcpdump-tests/empty.pcapng") }},
 	}
-	defer s.Close()
-	if _, err := s.Next(); !errors.Is(err, io.EOF) {
-		t.Errorf("Next() error = %v, want io.EOF", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := OpenFile(context.Background(), tt.path(t), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if _, err := s.Next(); !errors.Is(err, io.EOF) {
+				t.Errorf("Next() error = %v, want io.EOF", err)
+			}
+		})
 	}
 }
 
@@ -106,20 +127,36 @@ func recordStarts(t *testing.T, b []byte) []int {
 	return starts
 }
 
-// TestDamagedFile cuts and corrupts real captures in memory: every frame
+// captures runs test on a pcap and a pcapng file of at least 10 frames
+// whose first two pcapng blocks are the section and the interface, with the
+// pcapng file's frame count: generated ones, and real ones when the shared
+// captures are here.
+func captures(t *testing.T, test func(t *testing.T, pcapFile, ngFile []byte, ngFrames int64)) {
+	t.Run("generated", func(t *testing.T) {
+		frames := capturetest.Mixed(t)
+		test(t, capturetest.Pcap(t, frames...), capturetest.Pcapng(t, frames...), int64(len(frames)))
+	})
+	t.Run("shared", func(t *testing.T) {
+		pcapFile, err := os.ReadFile(capturetest.Shared(t, "scans/esnet_nmap_80_vanilla.pcap"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ngFile, err := os.ReadFile(capturetest.Shared(t, "formats/ndpi_http2.pcapng"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		test(t, pcapFile, ngFile, 10)
+	})
+}
+
+// TestDamagedFile cuts and corrupts captures in memory: every frame
 // before the damage comes out, then a *FileError naming the offset and the
 // frame, and it stays.
-func TestDamagedFile(t *testing.T) {
-	pcapFile, err := os.ReadFile(filepath.Join(pcaps, "scans/esnet_nmap_80_vanilla.pcap"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ngFile, err := os.ReadFile(filepath.Join(pcaps, "formats/ndpi_http2.pcapng"))
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestDamagedFile(t *testing.T) { captures(t, testDamagedFile) }
+
+func testDamagedFile(t *testing.T, pcapFile, ngFile []byte, _ int64) {
 	pr, nr := recordStarts(t, pcapFile), recordStarts(t, ngFile)
-	// In ndpi_http2.pcapng, blocks 0 and 1 are the section and interface.
+	// Blocks 0 and 1 are the section and interface.
 	corruptLen := bytes.Clone(ngFile)
 	binary.LittleEndian.PutUint32(corruptLen[nr[5]+4:], 7)
 	badTrailer := bytes.Clone(ngFile)
@@ -136,6 +173,8 @@ func TestDamagedFile(t *testing.T) {
 		{"pcap cut inside packet data", pcapFile[:pr[6]+20], 6, int64(pr[6])},
 		{"pcap cut inside the file header", pcapFile[:10], 0, 0},
 		{"pcap record length beyond any snaplen", hugeRecord, 3, int64(pr[3])},
+		// The zero records before the run is long enough are frames (of 1970, which collect rejects).
+		{"pcap zeroed after three records", append(bytes.Clone(pcapFile[:pr[3]]), make([]byte, 1<<20)...), 3 + maxZeroRecords - 1, int64(pr[3])},
 		{"pcapng cut inside a block", ngFile[:nr[4]+30], 2, int64(nr[4])},
 		{"pcapng block length out of range", corruptLen, 3, int64(nr[5])},
 		{"pcapng trailing length differs", badTrailer, 3, int64(nr[5])},
@@ -166,11 +205,9 @@ func TestDamagedFile(t *testing.T) {
 
 // TestSkippedBlock: a pcapng packet block naming an interface that does not
 // exist is passed over and counted; the blocks after it are read.
-func TestSkippedBlock(t *testing.T) {
-	ngFile, err := os.ReadFile(filepath.Join(pcaps, "formats/ndpi_http2.pcapng"))
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestSkippedBlock(t *testing.T) { captures(t, testSkippedBlock) }
+
+func testSkippedBlock(t *testing.T, _, ngFile []byte, frames int64) {
 	nr := recordStarts(t, ngFile)
 	badIface := bytes.Clone(ngFile)
 	binary.LittleEndian.PutUint32(badIface[nr[3]+8:], 9)
@@ -182,8 +219,8 @@ func TestSkippedBlock(t *testing.T) {
 	if !errors.Is(err, io.EOF) {
 		t.Errorf("end: got %v, want io.EOF", err)
 	}
-	if st := s.Stats(); n != 9 || st.Skipped != 1 || st.Frames != 9 {
-		t.Errorf("got %d frames, Stats %+v; want 9 frames, 1 skipped", n, st)
+	if st := s.Stats(); n != frames-1 || st.Skipped != 1 || st.Frames != frames-1 {
+		t.Errorf("got %d frames, Stats %+v; want %d frames, 1 skipped", n, st, frames-1)
 	}
 }
 
@@ -194,7 +231,7 @@ func TestLayerLimit(t *testing.T) {
 	for range 1000 {
 		frame = append(frame, 0, 1, 0x81, 0x00)
 	}
-	var p Packet
+	var p packet.Packet
 	newDecoder(0).decode(&p, frame, linkEthernet)
 	if got := strings.Count(p.Protocols, ":") + 1; got != maxLayers || !p.Malformed {
 		t.Errorf("got %d layers, malformed %v; want %d, true", got, p.Malformed, maxLayers)
@@ -228,7 +265,7 @@ func TestDamagedFrames(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := frameAt(t, filepath.Join(pcaps, tt.file), tt.frame)
+			p := frameAt(t, capturetest.Shared(t, tt.file), tt.frame)
 			if p.Protocols != tt.protocols || p.SrcPort != tt.srcPort || p.DstPort != tt.dstPort || p.TCPFlags != tt.flags || p.QryName != tt.qry || p.Malformed != tt.malformed {
 				t.Errorf("got %s %d>%d flags %d qry %q malformed %v, want %s %d>%d flags %d qry %q malformed %v",
 					p.Protocols, p.SrcPort, p.DstPort, p.TCPFlags, p.QryName, p.Malformed, tt.protocols, tt.srcPort, tt.dstPort, tt.flags, tt.qry, tt.malformed)

@@ -6,12 +6,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"portwatch/pkg/packet"
 	"strings"
 	"testing"
+
+	"portwatch/pkg/capture/capturetest"
 )
 
 // checkPacket asserts what every decoded frame must satisfy, whatever its bytes.
-func checkPacket(t *testing.T, p *Packet, payloadBytes int) {
+func checkPacket(t *testing.T, p *packet.Packet, payloadBytes int) {
 	t.Helper()
 	if p.Protocols == "" && !p.Malformed {
 		t.Fatalf("no layer decoded yet not malformed")
@@ -31,24 +34,33 @@ func checkPacket(t *testing.T, p *Packet, payloadBytes int) {
 }
 
 // FuzzDecode feeds arbitrary frames on the link types the decoder knows.
-// Seeds: frames of ../shared/pcaps/malformed and corpus/tcpdump-tests kept in
-// testdata/fuzz/FuzzDecode.
+// Seeds: the frames of capturetest.Mixed, and frames of ../shared/pcaps/malformed
+// and corpus/tcpdump-tests kept in testdata/fuzz/FuzzDecode.
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte{}, uint32(linkEthernet))
+	for _, fr := range capturetest.Mixed(f) {
+		f.Add(fr.Data, uint32(linkEthernet))
+	}
 	d := newDecoder(8)
 	f.Fuzz(func(t *testing.T, data []byte, linkType uint32) {
-		var p Packet
+		var p packet.Packet
 		d.decode(&p, data, linkType)
 		checkPacket(t, &p, 8)
 	})
 }
 
 // FuzzReadFile feeds arbitrary capture files to the reader and decoder:
-// never a panic, and the only ends are io.EOF and *FileError. Seeds: every
-// file of ../shared/pcaps/malformed under 64 KiB, and the small ones kept in
-// testdata/fuzz/FuzzReadFile.
+// never a panic, and the only ends are io.EOF and *FileError. Seeds:
+// capturetest.Mixed as pcap and pcapng, whole and cut inside a record; every
+// file of ../shared/pcaps/malformed under 64 KiB when it is here; and the
+// small ones kept in testdata/fuzz/FuzzReadFile.
 func FuzzReadFile(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join(pcaps, "malformed", "*"))
+	frames := capturetest.Mixed(f)
+	for _, b := range [][]byte{capturetest.Pcap(f, frames...), capturetest.Pcapng(f, frames...)} {
+		f.Add(b)
+		f.Add(b[:len(b)-7])
+	}
+	files, _ := filepath.Glob(filepath.Join(capturetest.SharedDir, "malformed", "*"))
 	for _, name := range files {
 		if b, err := os.ReadFile(name); err == nil && len(b) < 64<<10 {
 			f.Add(b)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"portwatch/pkg/packet"
 	"strings"
 	"time"
 
@@ -31,7 +32,7 @@ type liveSource struct {
 	h        *pcap.Handle
 	linkType uint32
 	dec      *decoder
-	pkt      Packet
+	pkt      packet.Packet
 	stats    Stats
 }
 
@@ -95,7 +96,7 @@ func isPermission(err error) bool {
 	return strings.Contains(msg, "permission") || strings.Contains(msg, "not permitted")
 }
 
-func (s *liveSource) Next() (*Packet, error) {
+func (s *liveSource) Next() (*packet.Packet, error) {
 	if s.h == nil {
 		return nil, errors.New("capture closed")
 	}

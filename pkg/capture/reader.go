@@ -30,6 +30,10 @@ const (
 	// linkTypeMask keeps the link type of a pcap header's link-type field
 	// and drops the FCS-length and F bits (libpcap's LT_LINKTYPE).
 	linkTypeMask = 0x03ffffff
+	// maxZeroRecords is how many all-zero pcap records in a row are taken
+	// for a zeroed region (a preallocated or wiped file), not frames: each
+	// is 16 bytes, so a zeroed megabyte would otherwise be 65536 frames.
+	maxZeroRecords = 64
 )
 
 // record is one frame as stored in the file. data is valid until the next read.
@@ -72,6 +76,9 @@ type recordReader struct {
 	// pcapng
 	ifaces  []iface
 	skipped int64 // blocks that held a frame that could not be read
+	// zeros counts the all-zero pcap records just read, from zeroStart on.
+	zeros     int
+	zeroStart int64
 }
 
 // newRecordReader reads the file header and returns a reader positioned at
@@ -168,6 +175,16 @@ func (rr *recordReader) nextPcap() (record, error) {
 	ns := int64(frac) * 1000
 	if rr.nano {
 		ns = int64(frac)
+	}
+	if sec|frac|capLen|origLen == 0 {
+		if rr.zeros == 0 {
+			rr.zeroStart = start
+		}
+		if rr.zeros++; rr.zeros >= maxZeroRecords {
+			return record{}, &damage{offset: rr.zeroStart, err: fmt.Errorf("%d or more all-zero records in a row: the file is zeroed from here", maxZeroRecords)}
+		}
+	} else {
+		rr.zeros = 0
 	}
 	data, err := rr.read(start, int(capLen))
 	if err != nil {

@@ -3,18 +3,20 @@ package capture
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os/exec"
 	"path/filepath"
+	"portwatch/pkg/packet"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
-)
 
-const pcaps = "../../../shared/pcaps"
+	"portwatch/pkg/capture/capturetest"
+)
 
 // tsharkRow is one frame as tshark dissects it. Multi-valued fields keep
 // every occurrence, outermost first.
@@ -164,7 +166,7 @@ func collapse(s string) string {
 // authority, additional); the API keeps the answers only. tshark shows an
 // SRV record's name as service, protocol and name fields, not as
 // dns.resp.name, so SRV answers are left out of both.
-func answerNames(p *Packet, r tsharkRow) (got, want string) {
+func answerNames(p *packet.Packet, r tsharkRow) (got, want string) {
 	var ours []string
 	if p.RespName != "" {
 		ours = strings.Split(p.RespName, ",")
@@ -202,7 +204,7 @@ func firstOr(s []string) string {
 
 // compareFrame checks one frame against tshark; it returns "" when they
 // agree, an exemption reason when they differ by definition, or the mismatch.
-func compareFrame(p *Packet, r tsharkRow) (exempt string, mismatch string) {
+func compareFrame(p *packet.Packet, r tsharkRow) (exempt string, mismatch string) {
 	ours := strings.Split(p.Protocols, ":")
 	has := func(name string) bool {
 		for _, n := range ours {
@@ -330,7 +332,7 @@ func compareFile(t *testing.T, tshark, path string) comparison {
 	c := comparison{exempt: map[string]int{}}
 	rows := tsharkFields(t, tshark, path)
 	// Two payload bytes: a DNS-over-TCP segment's length prefix.
-	s, err := OpenFile(path, Options{PayloadBytes: 2})
+	s, err := OpenFile(context.Background(), path, Options{PayloadBytes: 2})
 	if err != nil {
 		t.Fatalf("OpenFile: %v", err)
 	}
@@ -387,7 +389,7 @@ func TestMatchesTshark(t *testing.T) {
 	}
 	var files []string
 	for _, dir := range []string{"scans", "dns", "formats", "attacks", "malformed"} {
-		m, err := filepath.Glob(filepath.Join(pcaps, dir, "*.pcap*"))
+		m, err := filepath.Glob(filepath.Join(capturetest.Shared(t, dir), "*.pcap*"))
 		if err != nil || len(m) == 0 {
 			t.Fatalf("no captures in %s: %v", dir, err)
 		}

@@ -3,6 +3,7 @@ package cleanup_test
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"slices"
 	"sync"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"portwatch/pkg/cleanup"
+	"portwatch/pkg/packet"
+	"portwatch/pkg/sock"
 	"portwatch/pkg/store"
 	"portwatch/pkg/store/storetest"
 )
@@ -44,11 +47,11 @@ func fill(t testing.TB, db *store.DB, rounds []round) {
 		if id != int64(i+1) {
 			t.Fatalf("round id %d, want %d", id, i+1)
 		}
-		if err := w.AddScan(id, start, []store.Port{{Port: 22, Protocol: "tcp", Family: 4, Address: "0.0.0.0", State: "listen"}}); err != nil {
+		if err := w.AddScan(id, start, []sock.Socket{{Port: 22, Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr("0.0.0.0"), State: sock.Listen}}); err != nil {
 			t.Fatal(err)
 		}
 		for f := range r.packets {
-			p := store.Packet{Frame: int64(f + 1), Time: start, Length: 1500, Protocols: "eth:ipv4:tcp",
+			p := packet.Packet{Frame: int64(f + 1), Time: start, Length: 1500, Protocols: "eth:ipv4:tcp",
 				SrcIP: "192.0.2.1", DstIP: "192.0.2.2", SrcPort: uint16(40000 + f%20000), DstPort: 443, TCPFlags: 16}
 			if err := w.AddPacket(id, &p); err != nil {
 				t.Fatal(err)
@@ -67,7 +70,7 @@ func fill(t testing.TB, db *store.DB, rounds []round) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	sqlDB := db.SQL()
+	sqlDB := storetest.Raw(t, db)
 	if _, err := sqlDB.Exec(`INSERT INTO batches (id, timestamp, alg) VALUES (1, ?, 'portae-v1')`, store.FormatTime(now)); err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +94,7 @@ VALUES (?, ?, ?, 9, 3, 'portae.onnx', '{"ports":[{"port":22,"protocol":"tcp","st
 func count(t testing.TB, db *store.DB, query string) int64 {
 	t.Helper()
 	var n int64
-	if err := db.SQL().QueryRow(query).Scan(&n); err != nil {
+	if err := storetest.Raw(t, db).QueryRow(query).Scan(&n); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
 	return n
@@ -99,7 +102,7 @@ func count(t testing.TB, db *store.DB, query string) int64 {
 
 func roundIDs(t testing.TB, db *store.DB) []int64 {
 	t.Helper()
-	rows, err := db.SQL().Query(`SELECT id FROM rounds ORDER BY id`)
+	rows, err := storetest.Raw(t, db).Query(`SELECT id FROM rounds ORDER BY id`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +139,7 @@ func TestRules(t *testing.T) {
 	if got, want := roundIDs(t, db), []int64{2, 4, 6, 7}; !slices.Equal(got, want) {
 		t.Errorf("rounds left %v, want %v", got, want)
 	}
-	want := cleanup.Report{Rounds: 4, RoundsPorts: 4, Packets: 4, Anomalies: 1, Batches: 0}
+	want := cleanup.Report{Deleted: store.Deleted{Rounds: 4, RoundsPorts: 4, Packets: 4, Anomalies: 1, Batches: 0}}
 	if rep.Rounds != want.Rounds || rep.RoundsPorts != want.RoundsPorts || rep.Packets != want.Packets || rep.Anomalies != want.Anomalies {
 		t.Errorf("report %+v, want counts %+v", rep, want)
 	}
@@ -221,7 +224,7 @@ func TestFileShrinks(t *testing.T) {
 	}
 	rounds[19].age = time.Hour
 	fill(t, db, rounds)
-	if _, err := db.SQL().Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+	if _, err := storetest.Raw(t, db).Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := cleanup.Run(context.Background(), db, path, defaults)

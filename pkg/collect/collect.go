@@ -19,9 +19,11 @@ package collect
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"portwatch/pkg/capture"
@@ -91,19 +93,39 @@ func (o *Options) checkScanMethod() error {
 	return nil
 }
 
-// Scanner returns the port scanner the options select.
+// Scanner returns the port scanner the options select. On the live host
+// (no ProcRoot) it scans every network namespace: a container's listener is
+// the host's port too. A ProcRoot copy has only its own tables to read.
 func (o *Options) Scanner() portscan.Scanner {
 	switch {
 	case o.ScanMethod == ScanBind:
 		return portscan.NewBindScanner()
-	case o.ScanMethod == ScanNetlink && o.ProcRoot == "":
-		return portscan.NewNetlinkScanner()
+	case o.ProcRoot == "":
+		return portscan.NewNetnsScanner("/proc", "/run/netns", o.ScanMethod == ScanNetlink)
 	}
-	root := o.ProcRoot
-	if root == "" {
-		root = "/proc"
+	return portscan.NewProcScanner(o.ProcRoot)
+}
+
+// missedNetns takes a scan that could not enter some network namespaces as
+// good, logging once per run (seen holds those logged) the namespaces whose
+// sockets it lacks. Other errors are returned as they are.
+func missedNetns(err error, log *slog.Logger, seen map[uint64]bool) error {
+	var ne *portscan.NotEnteredError
+	if !errors.As(err, &ne) {
+		return err
 	}
-	return portscan.NewProcScanner(root)
+	var names []string
+	for _, m := range ne.Missed {
+		if !seen[m.Inode] {
+			seen[m.Inode] = true
+			names = append(names, strings.TrimSpace(m.Netns.String()+" "+m.Name))
+		}
+	}
+	if len(names) > 0 {
+		log.Warn("network namespaces not scanned: collect needs CAP_SYS_ADMIN to enter them, CAP_SYS_PTRACE to read them",
+			"netns", strings.Join(names, ", "), "err", err)
+	}
+	return nil
 }
 
 // Summary is what a run stored, logged as its one summary line.
@@ -125,6 +147,7 @@ func (s Summary) LogValue() slog.Value {
 		slog.Int64("frames", s.Counts.Frames),
 		slog.Int64("malformed", s.Counts.Malformed),
 		slog.Int64("skipped", s.Counts.Skipped),
+		slog.Int64("bad_time", s.Counts.BadTime),
 		slog.Int64("dropped", s.Counts.Dropped),
 	)
 }
@@ -155,7 +178,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) (Summary, error) {
 	// Setting up is short and leaves the database consistent whenever it
 	// stops, so a signal is honoured from the first round on.
 	setup := context.WithoutCancel(ctx)
-	db, err := store.Open(setup, o.DB)
+	db, err := store.Open(setup, o.DB, store.WithLogger(log))
 	if err != nil {
 		return Summary{}, badInput(err)
 	}
@@ -171,18 +194,19 @@ func Run(ctx context.Context, o Options, log *slog.Logger) (Summary, error) {
 	if len(o.Pcaps) > 0 {
 		err = ingestFiles(ctx, w, o, &sum)
 	} else {
-		err = liveRound(ctx, w, o.Scanner(), src, o, &sum)
+		err = liveRound(ctx, w, o.Scanner(), src, o, log, &sum)
 	}
 	return sum, joinDistinct(err, w.Close())
 }
 
-// List prints the current port occupancy once as a table, touching no database.
-func List(ctx context.Context, o Options, out io.Writer) error {
+// List prints the current port occupancy once as a table, touching no
+// database; network namespaces it could not enter are logged to log.
+func List(ctx context.Context, o Options, out io.Writer, log *slog.Logger) error {
 	if err := o.checkScanMethod(); err != nil {
 		return err
 	}
 	socks, err := o.Scanner().Scan(ctx)
-	if err != nil {
+	if err = missedNetns(err, log, make(map[uint64]bool)); err != nil {
 		return fmt.Errorf("scan ports: %w", err)
 	}
 	return portscan.WriteTable(out, socks)

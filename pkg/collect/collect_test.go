@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"portwatch/pkg/capture"
+	"portwatch/pkg/capture/capturetest"
 	"portwatch/pkg/collect"
 	"portwatch/pkg/store"
 	"portwatch/pkg/store/storetest"
@@ -22,21 +23,37 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/golden files")
 
-const pcaps = "../../../shared/pcaps/"
-
-// options returns Options for a run into a new database in t.TempDir.
-func options(t *testing.T, files ...string) collect.Options {
+// options returns Options for a run into a new database in t.TempDir,
+// ingesting the capture files at paths.
+func options(t *testing.T, paths ...string) collect.Options {
 	t.Helper()
-	for i, f := range files {
-		files[i] = pcaps + f
-		if _, err := os.Stat(files[i]); err != nil {
-			t.Skipf("shared capture missing: %v", err)
-		}
-	}
 	return collect.Options{
 		DB: filepath.Join(t.TempDir(), "ports.db"), Round: time.Second,
-		ScanInterval: 200 * time.Millisecond, ScanMethod: collect.ScanProc, Pcaps: files,
+		ScanInterval: 200 * time.Millisecond, ScanMethod: collect.ScanProc, Pcaps: paths,
 	}
+}
+
+// shared lists captures of ../shared/pcaps; the test skips, naming the
+// file, when one is missing.
+func shared(t *testing.T, files ...string) []string {
+	t.Helper()
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = capturetest.Shared(t, f)
+	}
+	return paths
+}
+
+// mixed writes capturetest.Mixed as a pcap file named name in a temp directory.
+func mixed(t *testing.T, name string) string {
+	t.Helper()
+	return capturetest.Temp(t, name, capturetest.Mixed(t)...)
+}
+
+// scan writes capturetest.Scan(n), 2n frames over n/100 s, as a pcap file.
+func scan(t *testing.T, name string, n int) string {
+	t.Helper()
+	return capturetest.Temp(t, name, capturetest.Scan(t, n)...)
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -49,7 +66,7 @@ func dump(t *testing.T, db *store.DB) string {
 		`SELECT 'round', id, start_time, end_time, status, source, scans, frames, frames_malformed, frames_skipped, frames_dropped FROM rounds ORDER BY id`,
 		`SELECT 'packet', id, round_id, frame, timestamp, protocols, qry_name, resp_name, port_id, dest_port, src_ip, dst_ip, length, tcp_flags, payload FROM packets ORDER BY id`,
 	} {
-		rows, err := db.SQL().Query(q)
+		rows, err := storetest.Raw(t, db).Query(q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +108,7 @@ func dump(t *testing.T, db *store.DB) string {
 // backwards, an empty file, a damaged file) and compares every stored row with
 // testdata/golden/pcap.txt. go test -run Golden -update rewrites it.
 func TestGoldenPcapIngest(t *testing.T) {
-	o := options(t,
+	o := options(t, shared(t,
 		"attacks/ppa_blaster_worm.pcap",
 		"dns/ndpi_dns.pcap",
 		"dns/malcolm_ripple20_dns_over_tcp.pcap",
@@ -101,8 +118,33 @@ func TestGoldenPcapIngest(t *testing.T) {
 		"corpus/tcpdump-tests/pptp.pcap",
 		"corpus/tcpdump-tests/empty.pcapng",
 		"malformed/ndpi_fuzz-2021-10-13.pcap",
-	)
+	)...)
 	o.PayloadBytes = 8
+	goldenIngest(t, o, "pcap.txt")
+}
+
+// TestGoldenGeneratedIngest is TestGoldenPcapIngest on generated captures,
+// so it runs without the shared ones: capturetest.Mixed (DNS with a CNAME,
+// TCP over IPv6, UDP, ICMP, ICMPv6, a frame cut short, a time going back, a
+// SYN scan) as pcap and as pcapng under a .pcap name, an empty pcapng, and
+// Mixed cut inside its eighth record; rows in testdata/golden/generated.txt.
+func TestGoldenGeneratedIngest(t *testing.T) {
+	dir := t.TempDir()
+	frames := capturetest.Mixed(t)
+	whole, ng, empty := filepath.Join(dir, "mixed.pcap"), filepath.Join(dir, "mixed-ng.pcap"), filepath.Join(dir, "empty.pcapng")
+	capturetest.Write(t, whole, frames...)
+	capturetest.WriteNg(t, ng, frames...)
+	capturetest.WriteNg(t, empty)
+	cut := capturetest.CutFile(t, whole, capturetest.RecordOffset(frames, 7)+30)
+	o := options(t, whole, ng, empty, cut)
+	o.PayloadBytes = 8
+	goldenIngest(t, o, "generated.txt")
+}
+
+// goldenIngest runs o, whose last file is damaged, and compares every stored
+// row with testdata/golden/name; -update rewrites it.
+func goldenIngest(t *testing.T, o collect.Options, name string) {
+	t.Helper()
 	_, err := collect.Run(context.Background(), o, quiet())
 	var damaged *capture.FileError
 	if !errors.As(err, &damaged) {
@@ -111,7 +153,7 @@ func TestGoldenPcapIngest(t *testing.T) {
 	db := storetest.Open(t, o.DB)
 	storetest.Integrity(t, db)
 	got := dump(t, db)
-	golden := filepath.Join("testdata", "golden", "pcap.txt")
+	golden := filepath.Join("testdata", "golden", name)
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
 			t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"portwatch/pkg/capture/capturetest"
 	"portwatch/pkg/collect"
 	"portwatch/pkg/command"
 	"portwatch/pkg/store/storetest"
@@ -17,13 +18,18 @@ import (
 // holds, the run must not panic, must fail only with a bad-input error, and
 // must leave a sound database whose rounds count exactly the stored packets.
 func FuzzIngestFile(f *testing.F) {
+	frames := capturetest.Mixed(f) // a time going back, a frame cut short
+	whole := capturetest.Pcap(f, frames...)
+	f.Add(whole)
+	f.Add(whole[:capturetest.RecordOffset(frames, 5)+20]) // cut inside a record
+	f.Add(capturetest.Pcapng(f, frames...))
 	for _, seed := range []string{
 		"attacks/ppa_blaster_worm.pcap",                // times going backwards
 		"dns/ndpi_dns.pcap",                            // pcapng named .pcap
 		"corpus/tcpdump-tests/tcp-handshake-nano.pcap", // nanosecond pcap
 		"malformed/ndpi_fuzz-2021-10-13.pcap",          // damaged record
 	} {
-		if b, err := os.ReadFile(pcaps + seed); err == nil {
+		if b, err := os.ReadFile(filepath.Join(capturetest.SharedDir, seed)); err == nil {
 			f.Add(b)
 		}
 	}

@@ -2,14 +2,17 @@ package collect_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"portwatch/pkg/capture"
+	"portwatch/pkg/capture/capturetest"
 	"portwatch/pkg/collect"
 	"portwatch/pkg/command"
 	"portwatch/pkg/store"
@@ -22,17 +25,21 @@ import (
 // round_id, the rounds' counts, start and end times, and the frame count.
 func TestIngestRoundRule(t *testing.T) {
 	for _, c := range []struct {
-		file   string
+		name   string
+		file   func(t *testing.T) string
 		round  time.Duration
-		frames int64 // FILES.tsv
+		frames int64 // FILES.tsv for the shared ones
 	}{
-		{"scans/esnet_nmap_80_A.pcap", 2 * time.Second, 431},
-		{"scans/evilfingers_nmap_fin_scan.pcap", 20 * time.Millisecond, 2000}, // times go backwards twice
-		{"attacks/ppa_blaster_worm.pcap", time.Second, 18},
-		{"scans/evilfingers_nmap_rpc_scan.pcap", time.Hour, 2060},
+		{"generated mixed", func(t *testing.T) string { return mixed(t, "mixed.pcap") }, time.Second, 18}, // a time goes back
+		{"generated scan", func(t *testing.T) string { return scan(t, "scan.pcap", 300) }, 250 * time.Millisecond, 600},
+		{"esnet_nmap_80_A.pcap", sharedFile("scans/esnet_nmap_80_A.pcap"), 2 * time.Second, 431},
+		{"evilfingers_nmap_fin_scan.pcap", sharedFile("scans/evilfingers_nmap_fin_scan.pcap"), 20 * time.Millisecond, 2000}, // times go backwards twice
+		{"ppa_blaster_worm.pcap", sharedFile("attacks/ppa_blaster_worm.pcap"), time.Second, 18},
+		{"evilfingers_nmap_rpc_scan.pcap", sharedFile("scans/evilfingers_nmap_rpc_scan.pcap"), time.Hour, 2060},
 	} {
-		t.Run(filepath.Base(c.file), func(t *testing.T) {
-			o := options(t, c.file)
+		t.Run(c.name, func(t *testing.T) {
+			file := c.file(t)
+			o := options(t, file)
 			o.Round = c.round
 			sum, err := collect.Run(context.Background(), o, quiet())
 			if err != nil {
@@ -43,7 +50,7 @@ func TestIngestRoundRule(t *testing.T) {
 			}
 			db := storetest.Open(t, o.DB)
 			storetest.Integrity(t, db)
-			rows, err := db.SQL().Query("SELECT round_id, frame, timestamp FROM packets ORDER BY id")
+			rows, err := storetest.Raw(t, db).Query("SELECT round_id, frame, timestamp FROM packets ORDER BY id")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,34 +106,25 @@ func TestIngestRoundRule(t *testing.T) {
 			for rid, pos := range ids {
 				var start, end, status, source string
 				var frames int64
-				err := db.SQL().QueryRow("SELECT start_time, end_time, status, source, frames FROM rounds WHERE id = ?", rid).
+				err := storetest.Raw(t, db).QueryRow("SELECT start_time, end_time, status, source, frames FROM rounds WHERE id = ?", rid).
 					Scan(&start, &end, &status, &source, &frames)
 				if err != nil {
 					t.Fatal(err)
 				}
 				w := want[pos-1]
 				if start != store.FormatTime(w.start) || end != store.FormatTime(w.end) || frames != w.frames ||
-					status != "complete" || source != "pcap:"+filepath.Base(c.file) {
+					status != "complete" || source != "pcap:"+filepath.Base(file) {
 					t.Errorf("round #%d = %s..%s %d frames %s %s, want %s..%s %d frames complete pcap:%s", pos,
-						start, end, frames, status, source, store.FormatTime(w.start), store.FormatTime(w.end), w.frames, filepath.Base(c.file))
+						start, end, frames, status, source, store.FormatTime(w.start), store.FormatTime(w.end), w.frames, filepath.Base(file))
 				}
 			}
 		})
 	}
 }
 
-// truncated writes the first n bytes of a shared capture to a temp file.
-func truncated(t *testing.T, file string, n int) string {
-	t.Helper()
-	b, err := os.ReadFile(pcaps + file)
-	if err != nil {
-		t.Skipf("shared capture missing: %v", err)
-	}
-	path := filepath.Join(t.TempDir(), "cut-"+filepath.Base(file))
-	if err := os.WriteFile(path, b[:n], 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+// sharedFile is shared for a table of captures: the file's path, or a skip.
+func sharedFile(file string) func(t *testing.T) string {
+	return func(t *testing.T) string { return capturetest.Shared(t, file) }
 }
 
 func TestIngestBadFiles(t *testing.T) {
@@ -134,8 +132,10 @@ func TestIngestBadFiles(t *testing.T) {
 	if err := os.WriteFile(notCapture, []byte("this is not a capture file, just text\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// esnet_nmap_80_vanilla.pcap: 11 frames; cut inside the 6th record.
-	cut := truncated(t, "scans/esnet_nmap_80_vanilla.pcap", 24+5*16+300)
+	// A 10-frame scan, one round; cut inside the 6th record.
+	probes := capturetest.Scan(t, 5)
+	cut := capturetest.CutFile(t, capturetest.Temp(t, "scan.pcap", probes...), capturetest.RecordOffset(probes, 5)+20)
+	good := mixed(t, "mixed.pcap") // 18 frames, 5 rounds
 	for _, c := range []struct {
 		name       string
 		files      []string
@@ -146,8 +146,8 @@ func TestIngestBadFiles(t *testing.T) {
 		{"missing file", []string{"/no/such/file.pcap"}, 0, nil, []string{"/no/such/file.pcap"}},
 		{"not a capture", []string{notCapture}, 0, nil, []string{notCapture}},
 		{"truncated", []string{cut}, -1, []string{"interrupted"}, []string{cut, "byte"}},
-		{"bad file then good", []string{notCapture, pcaps + "attacks/ppa_blaster_worm.pcap"}, 18,
-			[]string{"complete", "complete", "complete", "complete"}, []string{notCapture}},
+		{"bad file then good", []string{notCapture, good}, 18,
+			[]string{"complete", "complete", "complete", "complete", "complete"}, []string{notCapture}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			o := options(t)
@@ -178,7 +178,7 @@ func TestIngestBadFiles(t *testing.T) {
 				t.Errorf("packets = %d, summary frames = %d, rounds' frames disagree", frames, sum.Counts.Frames)
 			}
 			var statuses []string
-			rows, err := db.SQL().Query("SELECT status FROM rounds ORDER BY id")
+			rows, err := storetest.Raw(t, db).Query("SELECT status FROM rounds ORDER BY id")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -198,19 +198,30 @@ func TestIngestBadFiles(t *testing.T) {
 // TestIngestTruncatedKeepsFramesBeforeDamage cuts a file inside each of
 // several records and checks every whole frame before the cut is stored.
 func TestIngestTruncatedKeepsFramesBeforeDamage(t *testing.T) {
-	const file = "scans/esnet_nmap_80_A.pcap"
+	for _, c := range []struct {
+		name string
+		file func(t *testing.T) string
+		cuts []int64 // besides 10 bytes before the end
+	}{
+		{"generated scan", func(t *testing.T) string { return scan(t, "scan.pcap", 300) }, []int64{110, 5000, 30000}}, // 76-byte records after 24 bytes
+		{"esnet_nmap_80_A.pcap", sharedFile("scans/esnet_nmap_80_A.pcap"), []int64{100, 5000, 60000}},
+	} {
+		t.Run(c.name, func(t *testing.T) { testTruncated(t, c.file(t), c.cuts) })
+	}
+}
+
+func testTruncated(t *testing.T, file string, cuts []int64) {
 	whole := options(t, file)
 	if _, err := collect.Run(context.Background(), whole, quiet()); err != nil {
 		t.Fatal(err)
 	}
 	ref := storetest.Open(t, whole.DB)
-	size, err := os.Stat(pcaps + file)
+	size, err := os.Stat(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, cut := range []int{100, 5000, 60000, int(size.Size()) - 10} {
-		o := options(t)
-		o.Pcaps = []string{truncated(t, file, cut)}
+	for _, cut := range append(cuts, size.Size()-10) {
+		o := options(t, capturetest.CutFile(t, file, cut))
 		_, err := collect.Run(context.Background(), o, quiet())
 		var damaged *capture.FileError
 		if !errors.As(err, &damaged) {
@@ -235,8 +246,8 @@ func TestIngestTruncatedKeepsFramesBeforeDamage(t *testing.T) {
 }
 
 func TestIngestMaxPackets(t *testing.T) {
-	o := options(t, "scans/esnet_nmap_80_A.pcap", "scans/esnet_nmap_80_sV.pcap")
-	o.MaxPackets = 500 // 431 from the first file, 69 from the second
+	o := options(t, scan(t, "first.pcap", 200), scan(t, "second.pcap", 200))
+	o.MaxPackets = 500 // 400 from the first file, 100 from the second
 	sum, err := collect.Run(context.Background(), o, quiet())
 	if err != nil {
 		t.Fatal(err)
@@ -251,7 +262,7 @@ func TestIngestMaxPackets(t *testing.T) {
 }
 
 func TestIngestCancelled(t *testing.T) {
-	o := options(t, "scans/evilfingers_nmap_ack_scan.pcap") // 2000 frames
+	o := options(t, scan(t, "scan.pcap", 1000)) // 2000 frames
 	o.Round = time.Hour
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -263,7 +274,7 @@ func TestIngestCancelled(t *testing.T) {
 	storetest.Integrity(t, db)
 	var status string
 	var frames int64
-	if err := db.SQL().QueryRow("SELECT status, frames FROM rounds").Scan(&status, &frames); err != nil {
+	if err := storetest.Raw(t, db).QueryRow("SELECT status, frames FROM rounds").Scan(&status, &frames); err != nil {
 		t.Fatal(err)
 	}
 	if stored := storetest.Int(t, db, "SELECT count(*) FROM packets"); status != "interrupted" || frames != stored || stored == 0 || stored >= 2000 {
@@ -272,7 +283,7 @@ func TestIngestCancelled(t *testing.T) {
 }
 
 func TestRunLocked(t *testing.T) {
-	o := options(t, "attacks/ppa_blaster_worm.pcap")
+	o := options(t, mixed(t, "mixed.pcap"))
 	lock, err := store.TryLock(o.DB, collect.LockName)
 	if err != nil {
 		t.Fatal(err)
@@ -287,7 +298,7 @@ func TestRunLocked(t *testing.T) {
 }
 
 func TestRunMarksKilledRound(t *testing.T) {
-	o := options(t, "attacks/ppa_blaster_worm.pcap")
+	o := options(t, mixed(t, "mixed.pcap"))
 	db, err := store.Open(context.Background(), o.DB)
 	if err != nil {
 		t.Fatal(err)
@@ -345,5 +356,95 @@ func TestValidate(t *testing.T) {
 				t.Errorf("Validate() = %v, want a usage error naming %s", err, c.want)
 			}
 		})
+	}
+}
+
+// TestIngestFIFO: a FIFO no writer opens, and one whose writer stalls after
+// the header, must not hold the run (and its lock) once it is cancelled.
+func TestIngestFIFO(t *testing.T) {
+	header := []byte{0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0}
+	for _, tt := range []struct {
+		name   string
+		writer bool
+	}{
+		{"no writer", false},
+		{"stalled writer", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fifo := filepath.Join(dir, "capture.pcap")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			// Opening read-write never blocks and counts as a writer; at the
+			// end it also lets a goroutine left in open(2) finish.
+			w, err := os.OpenFile(fifo, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.writer {
+				if _, err := w.Write(header); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				w.Close()
+				defer func() {
+					if f, err := os.OpenFile(fifo, os.O_RDWR, 0); err == nil {
+						f.Close()
+					}
+				}()
+			}
+			defer w.Close()
+			o := collect.Options{DB: filepath.Join(dir, "ports.db"), Round: time.Second, ScanInterval: time.Second, ScanMethod: collect.ScanProc, Pcaps: []string{fifo}}
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			if _, err := collect.Run(ctx, o, quiet()); !errors.Is(err, collect.ErrInterrupted) {
+				t.Fatalf("Run error = %v, want ErrInterrupted", err)
+			}
+			lock, err := store.TryLock(o.DB, collect.LockName)
+			if err != nil {
+				t.Fatalf("lock after the cancelled run: %v", err)
+			}
+			lock.Unlock()
+		})
+	}
+}
+
+// TestIngestBadTimes: frames from 1970 and from the year 2100 are counted
+// in the round's frames_bad_time and not stored; the good one is.
+func TestIngestBadTimes(t *testing.T) {
+	var b []byte
+	b = binary.LittleEndian.AppendUint32(b, 0xa1b2c3d4)
+	b = append(b, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0)
+	frame := make([]byte, 14) // an Ethernet header, nothing after it
+	for _, sec := range []uint32{0, 1600000000, 4102444800} {
+		for _, v := range []uint32{sec, 0, uint32(len(frame)), uint32(len(frame))} {
+			b = binary.LittleEndian.AppendUint32(b, v)
+		}
+		b = append(b, frame...)
+	}
+	b = binary.LittleEndian.AppendUint32(b, 0)
+	path := filepath.Join(t.TempDir(), "times.pcap")
+	if err := os.WriteFile(path, b[:len(b)-4], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := options(t)
+	o.Pcaps = []string{path}
+	sum, err := collect.Run(context.Background(), o, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := storetest.Open(t, o.DB)
+	for q, want := range map[string]int64{
+		"SELECT count(*) FROM packets":                          1,
+		"SELECT sum(frames_bad_time) FROM rounds":               2,
+		"SELECT count(*) FROM packets WHERE timestamp < '1990'": 0,
+	} {
+		if got := storetest.Int(t, db, q); got != want {
+			t.Errorf("%s = %d, want %d", q, got, want)
+		}
+	}
+	if sum.Counts.BadTime != 2 {
+		t.Errorf("summary bad times = %d, want 2", sum.Counts.BadTime)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"portwatch/pkg/capture"
+	"portwatch/pkg/packet"
 	"portwatch/pkg/portscan"
 	"portwatch/pkg/store"
 )
@@ -27,7 +28,7 @@ const (
 
 // liveRound runs one live round: a scan every o.ScanInterval from its start
 // and, with src, every captured packet, until o.Round has passed or ctx ends.
-func liveRound(ctx context.Context, w *store.Writer, sc portscan.Scanner, src capture.Source, o Options, sum *Summary) error {
+func liveRound(ctx context.Context, w *store.Writer, sc portscan.Scanner, src capture.Source, o Options, log *slog.Logger, sum *Summary) error {
 	start := time.Now()
 	id, err := w.StartRound(start, "live")
 	if err != nil {
@@ -39,7 +40,7 @@ func liveRound(ctx context.Context, w *store.Writer, sc portscan.Scanner, src ca
 		return err
 	}
 	sum.Rounds++
-	l := liveState{w: w, id: id, sc: sc, src: src, o: o, sum: sum, nextScan: start, lastFlush: start}
+	l := liveState{w: w, id: id, sc: sc, src: src, o: o, log: log, sum: sum, missed: make(map[uint64]bool), nextScan: start, lastFlush: start}
 	runErr := joinDistinct(l.run(ctx, start.Add(o.Round)), l.flush())
 	status := store.Complete
 	if runErr != nil {
@@ -57,13 +58,15 @@ type liveState struct {
 	sc  portscan.Scanner
 	src capture.Source
 	o   Options
+	log *slog.Logger
 	sum *Summary
 
+	missed map[uint64]bool // network namespaces not scanned, logged once
+
 	nextScan, lastFlush time.Time
-	ports               []store.Port   // reused between scans
-	pending             []store.Packet // captured since the last flush
-	payloads            []byte         // copies of their payloads
-	counts              store.Counts   // of src, taken when it closes
+	pending             []packet.Packet // captured since the last flush
+	payloads            []byte          // copies of their payloads
+	counts              store.Counts    // of src, taken when it closes
 }
 
 func (l *liveState) run(ctx context.Context, deadline time.Time) error {
@@ -109,21 +112,17 @@ func (l *liveState) run(ctx context.Context, deadline time.Time) error {
 // scan stores one occupancy scan and commits it.
 func (l *liveState) scan(ctx context.Context, at time.Time) error {
 	socks, err := l.sc.Scan(ctx)
-	if err != nil {
+	if err = missedNetns(err, l.log, l.missed); err != nil {
 		if ctx.Err() != nil {
 			return ErrInterrupted
 		}
 		return fmt.Errorf("scan ports: %w", err)
 	}
-	l.ports = l.ports[:0]
-	for _, s := range socks {
-		l.ports = append(l.ports, portOf(s))
-	}
-	if err := l.w.AddScan(l.id, at, l.ports); err != nil {
+	if err := l.w.AddScan(l.id, at, socks); err != nil {
 		return err
 	}
 	l.sum.Scans++
-	l.sum.Ports += len(l.ports)
+	l.sum.Ports += len(socks)
 	return l.w.Commit()
 }
 
@@ -137,9 +136,8 @@ func (l *liveState) packet() error {
 	if err != nil {
 		return fmt.Errorf("capture: %w", err)
 	}
-	l.pending = append(l.pending, store.Packet{})
+	l.pending = append(l.pending, *p)
 	q := &l.pending[len(l.pending)-1]
-	packetOf(p, q)
 	if p.Payload != nil {
 		// The capture reuses p.Payload. Earlier packets keep their slices
 		// of an outgrown buffer, whose bytes were copied when they came.

@@ -74,7 +74,7 @@ func TestLiveRoundStoresSockets(t *testing.T) {
 		{udpPort, "udp", "::1", "unconn", 6},
 	} {
 		var n, pid int64
-		err := db.SQL().QueryRow(`SELECT count(*), coalesce(max(pid), 0) FROM rounds_ports
+		err := storetest.Raw(t, db).QueryRow(`SELECT count(*), coalesce(max(pid), 0) FROM rounds_ports
 			WHERE port_id = ? AND protocol = ? AND family = ? AND address = ? AND state = ?`,
 			c.port, c.proto, c.family, c.addr, c.state).Scan(&n, &pid)
 		if err != nil {
@@ -86,7 +86,7 @@ func TestLiveRoundStoresSockets(t *testing.T) {
 	}
 	var status, source string
 	var scans int
-	if err := db.SQL().QueryRow("SELECT status, source, scans FROM rounds").Scan(&status, &source, &scans); err != nil {
+	if err := storetest.Raw(t, db).QueryRow("SELECT status, source, scans FROM rounds").Scan(&status, &source, &scans); err != nil {
 		t.Fatal(err)
 	}
 	// 1 s at 200 ms is 5 scans; a loaded machine may take fewer.
@@ -150,7 +150,7 @@ func TestLiveRoundInterrupted(t *testing.T) {
 	var status string
 	var scans int
 	var end any
-	if err := db.SQL().QueryRow("SELECT status, scans, end_time FROM rounds").Scan(&status, &scans, &end); err != nil {
+	if err := storetest.Raw(t, db).QueryRow("SELECT status, scans, end_time FROM rounds").Scan(&status, &scans, &end); err != nil {
 		t.Fatal(err)
 	}
 	if status != "interrupted" || scans < 1 || end == nil {
@@ -231,7 +231,7 @@ func TestLiveRoundMaxPackets(t *testing.T) {
 	db := storetest.Open(t, o.DB)
 	var frames, scans int64
 	var status string
-	if err := db.SQL().QueryRow("SELECT frames, scans, status FROM rounds").Scan(&frames, &scans, &status); err != nil {
+	if err := storetest.Raw(t, db).QueryRow("SELECT frames, scans, status FROM rounds").Scan(&frames, &scans, &status); err != nil {
 		t.Fatal(err)
 	}
 	packets := storetest.Int(t, db, "SELECT count(*) FROM packets")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"portwatch/pkg/capture"
+	"portwatch/pkg/packet"
 	"portwatch/pkg/store"
 )
 
@@ -49,13 +50,17 @@ var errMaxPackets = errors.New("max packets reached")
 
 // ingestFile stores one capture file's frames in rounds of o.Round of capture time.
 func ingestFile(ctx context.Context, w *store.Writer, path string, o Options, sum *Summary) error {
-	src, err := capture.OpenFile(path, capture.Options{PayloadBytes: o.PayloadBytes})
+	src, err := capture.OpenFile(ctx, path, capture.Options{PayloadBytes: o.PayloadBytes})
+	if err != nil && errors.Is(err, ctx.Err()) {
+		return ErrInterrupted // a FIFO no writer opened
+	}
 	if err != nil {
 		return badInput(err)
 	}
 	defer src.Close()
-	r := startReader(src)
-	in := fileIngest{w: w, o: o, sum: sum, source: "pcap:" + filepath.Base(path)}
+	r := startReader(src, capture.IsStream(path))
+	in := fileIngest{w: w, o: o, sum: sum, source: "pcap:" + filepath.Base(path),
+		earliest: time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC), latest: time.Now().Add(24 * time.Hour)}
 	err = in.run(ctx, r)
 	status := store.Complete
 	if err != nil && !errors.Is(err, errMaxPackets) {
@@ -70,9 +75,8 @@ func ingestFile(ctx context.Context, w *store.Writer, path string, o Options, su
 
 // frame is a packet read ahead, with what the writer needs besides.
 type frame struct {
-	store.Packet
-	malformed bool
-	skipped   int64 // records the source had skipped when it returned this frame
+	packet.Packet
+	skipped int64 // records the source had skipped when it returned this frame
 }
 
 // batch is frames read ahead, then the error that ended the file (io.EOF
@@ -85,15 +89,16 @@ type batch struct {
 
 // reader decodes a file on its own goroutine.
 type reader struct {
-	src   capture.Source
-	full  chan *batch
-	free  chan *batch
-	done  chan struct{}
-	ended chan struct{}
+	src    capture.Source
+	stream bool // a pipe or FIFO, whose reads may wait for ever
+	full   chan *batch
+	free   chan *batch
+	done   chan struct{}
+	ended  chan struct{}
 }
 
-func startReader(src capture.Source) *reader {
-	r := &reader{src: src, full: make(chan *batch, batchesInFlight), free: make(chan *batch, batchesInFlight),
+func startReader(src capture.Source, stream bool) *reader {
+	r := &reader{src: src, stream: stream, full: make(chan *batch, batchesInFlight), free: make(chan *batch, batchesInFlight),
 		done: make(chan struct{}), ended: make(chan struct{})}
 	for range batchesInFlight {
 		r.free <- &batch{frames: make([]frame, 0, framesPerBatch)}
@@ -113,7 +118,7 @@ func (r *reader) read() {
 		}
 		b.frames, b.payloads, b.err = b.frames[:0], b.payloads[:0], nil
 		for len(b.frames) < framesPerBatch && b.err == nil {
-			var p *capture.Packet
+			var p *packet.Packet
 			if p, b.err = r.src.Next(); b.err == nil {
 				b.add(p, r.src.Stats().Skipped)
 			}
@@ -129,10 +134,9 @@ func (r *reader) read() {
 	}
 }
 
-func (b *batch) add(p *capture.Packet, skipped int64) {
-	b.frames = append(b.frames, frame{malformed: p.Malformed, skipped: skipped})
+func (b *batch) add(p *packet.Packet, skipped int64) {
+	b.frames = append(b.frames, frame{Packet: *p, skipped: skipped})
 	f := &b.frames[len(b.frames)-1]
-	packetOf(p, &f.Packet)
 	if p.Payload != nil {
 		// Earlier frames keep their slices of an outgrown buffer, whose
 		// bytes were copied when they came.
@@ -142,13 +146,27 @@ func (b *batch) add(p *capture.Packet, skipped int64) {
 	}
 }
 
-// next returns the next batch; give it back with recycle.
-func (r *reader) next() *batch { return <-r.full }
+// next returns the next batch; give it back with recycle. A stream's next
+// returns ErrInterrupted when ctx ends first (its writer may keep a read
+// waiting); a file's batch always comes, and the caller checks ctx after it.
+func (r *reader) next(ctx context.Context) (*batch, error) {
+	if !r.stream {
+		return <-r.full, nil
+	}
+	select {
+	case b := <-r.full:
+		return b, nil
+	case <-ctx.Done():
+		return nil, ErrInterrupted
+	}
+}
 
 func (r *reader) recycle(b *batch) { r.free <- b }
 
 // stop ends the reader goroutine and returns the source's final counts.
+// Closing the source first ends a read waiting on a pipe.
 func (r *reader) stop() capture.Stats {
+	r.src.Close()
 	close(r.done)
 	<-r.ended
 	return r.src.Stats()
@@ -170,11 +188,19 @@ type fileIngest struct {
 	round   *fileRound // nil before the first frame
 	skipped int64      // records skipped and counted in rounds so far
 	stored  int64      // frames stored since the last commit
+	// Frames outside earliest..latest are counted, not stored: 1970 from
+	// zeroed records, years like -146138510290 or 36812 from extreme pcapng
+	// time options mean a broken clock or field, and would never expire.
+	earliest, latest time.Time
+	badTime          int64 // frames with a time outside the window, not yet in a round
 }
 
 func (in *fileIngest) run(ctx context.Context, r *reader) error {
 	for {
-		b := r.next()
+		b, err := r.next(ctx)
+		if err != nil {
+			return err
+		}
 		for i := range b.frames {
 			if err := in.store(&b.frames[i]); err != nil {
 				return err
@@ -198,6 +224,11 @@ func (in *fileIngest) store(f *frame) error {
 	if in.o.MaxPackets > 0 && in.sum.Counts.Frames >= in.o.MaxPackets {
 		return errMaxPackets
 	}
+	if f.Time.Before(in.earliest) || f.Time.After(in.latest) {
+		in.badTime++
+		in.sum.Counts.BadTime++
+		return nil
+	}
 	if in.round == nil || !f.Time.Before(in.round.start.Add(in.o.Round)) {
 		if err := in.endRound(store.Complete, f.skipped); err != nil {
 			return err
@@ -215,7 +246,7 @@ func (in *fileIngest) store(f *frame) error {
 	}
 	r.counts.Frames++
 	in.sum.Counts.Frames++
-	if f.malformed {
+	if f.Malformed {
 		r.counts.Malformed++
 		in.sum.Counts.Malformed++
 	}
@@ -238,6 +269,7 @@ func (in *fileIngest) endRound(status store.Status, skipped int64) error {
 	}
 	in.round = nil
 	r.counts.Skipped = skipped - in.skipped
+	r.counts.BadTime, in.badTime = in.badTime, 0
 	in.skipped = skipped
 	in.sum.Counts.Skipped += r.counts.Skipped
 	if err := in.w.EndRound(r.id, r.end, status, r.counts); err != nil {

@@ -38,13 +38,16 @@ func Usagef(format string, args ...any) error {
 
 // Code maps a run's error to its exit code.
 func Code(err error) int {
-	var ue *UsageError
+	var (
+		ue      *UsageError
+		refused *store.RefusedError
+	)
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.Is(err, store.ErrLocked):
 		return ExitLocked
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.As(err, &refused):
 		return ExitUsage
 	}
 	return ExitError

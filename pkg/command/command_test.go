@@ -69,6 +69,7 @@ func TestCode(t *testing.T) {
 		{Usagef("--keep %q: bad", "x"), ExitUsage},
 		{fmt.Errorf("cleanup: %w", Usagef("bad")), ExitUsage},
 		{fmt.Errorf("collect: %w", store.ErrLocked), ExitLocked},
+		{fmt.Errorf("open: %w", &store.RefusedError{Path: "x.db", Reason: "owned by uid 4242"}), ExitUsage},
 	}
 	for _, tt := range tests {
 		if got := Code(tt.err); got != tt.want {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"portwatch/pkg/modelfile"
 	"portwatch/pkg/threshold"
 )
 
@@ -20,11 +21,9 @@ import (
 // Total/limit, Peak/limit and Hour/limit, so 1 is the threshold for every
 // round and a score of 3 means three times a limit. Hour is nil in model
 // files from before it, which are scored on the other two.
-type calibration struct {
-	Total *threshold.SPOT `json:"total"`
-	Peak  *threshold.SPOT `json:"peak"`
-	Hour  *threshold.SPOT `json:"hour,omitempty"`
-}
+//
+// Its fields are the model file's portwatch.calibration (modelfile.Calibration).
+type calibration modelfile.Calibration
 
 // statistics is how many statistics a calibration splits the risk among.
 const statistics = 3

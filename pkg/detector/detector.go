@@ -116,9 +116,9 @@ func New(cfg Config, log *slog.Logger) *Detector {
 // scored, stores the batch and its anomalies, then refits on the rounds
 // judged normal and saves the model (the old file kept as .prev).
 func (d *Detector) Run(ctx context.Context, db *store.DB) (*Result, error) {
-	m, err := loadModel(d.cfg.ModelPath)
+	m, err := loadModel(d.cfg.ModelPath, d.cfg.Batch)
 	if errors.Is(err, fs.ErrNotExist) {
-		m, err = newModel(nil, 0, d.cfg.Seed)
+		m, err = newModel(nil, 0, d.cfg.Batch, d.cfg.Seed)
 	}
 	if err != nil {
 		return nil, err
@@ -126,17 +126,17 @@ func (d *Detector) Run(ctx context.Context, db *store.DB) (*Result, error) {
 	if m.cal == nil {
 		return d.first(ctx, db, m)
 	}
-	last, err := lastScored(ctx, db.SQL())
+	last, err := db.LastScored(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rounds, err := features.Load(ctx, db.SQL(), features.Query{
+	rounds, err := db.Rounds(ctx, store.RoundQuery{
 		AfterID: last, Limit: d.cfg.MaxRounds, Context: m.window - 1, Packets: m.layout.Packets(), Scanned: true,
 	})
 	if err != nil {
 		return nil, err
 	}
-	ws, err := d.targets(rounds, m.window, func(r *features.Round) bool { return r.ID > last })
+	ws, err := d.targets(rounds, m.window, func(r *store.Round) bool { return r.ID > last })
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +145,7 @@ func (d *Detector) Run(ctx context.Context, db *store.DB) (*Result, error) {
 		return nil, err
 	}
 	judge(res.Rounds, m.cal)
-	if err := record(ctx, db.SQL(), d.cfg.Now(), Alg, m.describe(d.cfg.ModelPath), res.Rounds, nil); err != nil {
+	if err := record(ctx, db, d.cfg.Now(), Alg, m.describe(d.cfg.ModelPath), res.Rounds, nil); err != nil {
 		return nil, err
 	}
 	if !d.cfg.Refit {
@@ -196,7 +196,7 @@ func (d *Detector) learn(m *model, ws []features.Window, rs []Scored) (bool, err
 // exist, and records the held-out rounds with their scores and the rounds
 // it trained on without one, so cron goes on from the newest.
 func (d *Detector) first(ctx context.Context, db *store.DB, m *model) (*Result, error) {
-	n, err := countComplete(ctx, db.SQL())
+	n, err := db.CountScorable(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +207,7 @@ func (d *Detector) first(ctx context.Context, db *store.DB, m *model) (*Result, 
 	if err != nil {
 		return nil, err
 	}
-	if err := record(ctx, db.SQL(), d.cfg.Now(), Alg, m.describe(d.cfg.ModelPath), res.Rounds, res.TrainedOn); err != nil {
+	if err := record(ctx, db, d.cfg.Now(), Alg, m.describe(d.cfg.ModelPath), res.Rounds, res.TrainedOn); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -220,14 +220,14 @@ func (d *Detector) first(ctx context.Context, db *store.DB, m *model) (*Result, 
 func (d *Detector) Train(ctx context.Context, db *store.DB, from, to time.Time) (*Result, error) {
 	var channels []string
 	var window int
-	old, err := loadModel(d.cfg.ModelPath)
+	old, err := loadModel(d.cfg.ModelPath, d.cfg.Batch)
 	switch {
 	case err == nil:
 		channels, window = old.layout.Channels(), old.window
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, err
 	}
-	m, err := newModel(channels, window, d.cfg.Seed)
+	m, err := newModel(channels, window, d.cfg.Batch, d.cfg.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -237,20 +237,20 @@ func (d *Detector) Train(ctx context.Context, db *store.DB, from, to time.Time) 
 // Score scores the complete rounds starting in [from, to) with the model
 // file and changes nothing.
 func (d *Detector) Score(ctx context.Context, db *store.DB, from, to time.Time) (*Result, error) {
-	m, err := loadModel(d.cfg.ModelPath)
+	m, err := loadModel(d.cfg.ModelPath, d.cfg.Batch)
 	if errors.Is(err, fs.ErrNotExist) || (err == nil && m.cal == nil) {
 		return nil, fmt.Errorf("model %s: %w", d.cfg.ModelPath, ErrNoModel)
 	}
 	if err != nil {
 		return nil, err
 	}
-	rounds, err := features.Load(ctx, db.SQL(), features.Query{
+	rounds, err := db.Rounds(ctx, store.RoundQuery{
 		Since: from, Until: to, Context: m.window - 1, Packets: m.layout.Packets(), Scanned: true,
 	})
 	if err != nil {
 		return nil, err
 	}
-	ws, err := d.targets(rounds, m.window, func(r *features.Round) bool {
+	ws, err := d.targets(rounds, m.window, func(r *store.Round) bool {
 		return !r.Start.Before(from) && (to.IsZero() || r.Start.Before(to))
 	})
 	if err != nil {
@@ -266,7 +266,7 @@ func (d *Detector) Score(ctx context.Context, db *store.DB, from, to time.Time) 
 
 // targets returns the windows of rounds whose target round is selected:
 // the context rounds Load adds in front are only there to fill windows.
-func (d *Detector) targets(rounds []features.Round, t int, selected func(*features.Round) bool) ([]features.Window, error) {
+func (d *Detector) targets(rounds []store.Round, t int, selected func(*store.Round) bool) ([]features.Window, error) {
 	ws, err := features.Windows(rounds, t)
 	if err != nil {
 		return nil, err
@@ -287,11 +287,11 @@ const heldOutEvery = 5
 // windows' verdicts under it and the rounds it trained on.
 func (d *Detector) build(ctx context.Context, db *store.DB, m *model, from, to time.Time) (*Result, error) {
 	var err error
-	q := features.Query{Since: from, Until: to, Packets: m.layout.Packets(), Scanned: true}
-	if q.AfterID, err = newestFrom(ctx, db.SQL(), from, to, d.cfg.TrainRounds); err != nil {
+	q := store.RoundQuery{Since: from, Until: to, Packets: m.layout.Packets(), Scanned: true}
+	if q.AfterID, err = db.NewestScorable(ctx, from, to, d.cfg.TrainRounds); err != nil {
 		return nil, err
 	}
-	rounds, err := features.Load(ctx, db.SQL(), q)
+	rounds, err := db.Rounds(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -312,7 +312,7 @@ func (d *Detector) build(ctx context.Context, db *store.DB, m *model, from, to t
 // from the ports' base rates, and calibrates its limits on windows held out
 // of training.
 // It returns the held-out windows' verdicts and the rounds trained on.
-func (d *Detector) train(m *model, rounds []features.Round) (*Result, error) {
+func (d *Detector) train(m *model, rounds []store.Round) (*Result, error) {
 	ws, err := features.Windows(rounds, m.window)
 	if err != nil {
 		return nil, err

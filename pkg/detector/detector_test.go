@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"portwatch/pkg/detector/detectortest"
-	"portwatch/pkg/engine"
-	"portwatch/pkg/portae"
+	"portwatch/pkg/modelfile"
+	"portwatch/pkg/modelfile/modelfiletest"
 	"portwatch/pkg/store/storetest"
 )
 
@@ -73,7 +73,7 @@ func TestCronLife(t *testing.T) {
 	if got, want := st.Mode().Perm(), os.FileMode(0o600); got != want {
 		t.Errorf("model mode: got %v, want %v", got, want)
 	}
-	m, err := loadModel(h.Model)
+	m, err := loadModel(h.Model, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestScoreNeedsTrainedModel(t *testing.T) {
 	if _, err := d.Score(context.Background(), h.DB, time.Time{}, time.Time{}); !errors.Is(err, ErrNoModel) {
 		t.Errorf("no model file: got %v, want %v", err, ErrNoModel)
 	}
-	b, err := portae.Build(portae.Config{})
+	b, err := modelfile.Build(modelfile.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestFirstRunTrainsNewModelFile(t *testing.T) {
 		t.Skip("trains a model")
 	}
 	h := detectortest.New(t, 70, 70, 0, 0)
-	b, err := portae.Build(portae.Config{Window: 4, Channels: []string{"tcp_listen", "udp_bound"}})
+	b, err := modelfile.Build(modelfile.Config{Window: 4, Channels: []string{"tcp_listen", "udp_bound"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func TestFirstRunTrainsNewModelFile(t *testing.T) {
 	if len(calls) < 2 || calls[len(calls)-1][0] != calls[len(calls)-1][1] {
 		t.Errorf("progress calls: got %v, want several ending done", calls)
 	}
-	m, err := loadModel(h.Model)
+	m, err := loadModel(h.Model, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,22 +233,7 @@ func TestFirstRunTrainsNewModelFile(t *testing.T) {
 
 func TestBadModel(t *testing.T) {
 	build := func(t *testing.T, channels []string, meta map[string]string) []byte {
-		b, err := portae.Build(portae.Config{Window: 4, Channels: channels})
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := engine.Decode(b, "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range meta {
-			m.SetMetadata(k, v)
-		}
-		b, err = m.Encode()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
+		return modelfiletest.Raw(t, 4, channels, meta)
 	}
 	tests := []struct {
 		name string
@@ -258,12 +243,17 @@ func TestBadModel(t *testing.T) {
 		{"garbage", func(*testing.T) []byte { return []byte("this is not an onnx model") }, "cannot be read as an ONNX model"},
 		{"truncated", func(t *testing.T) []byte { b := build(t, nil, nil); return b[:len(b)/2] }, "cannot be read as an ONNX model"},
 		{"channels differ from input", func(t *testing.T) []byte {
-			return build(t, []string{"tcp_listen", "udp_bound"}, map[string]string{portae.KeyChannels: "tcp_listen,udp_bound,tcp_conn"})
+			return build(t, []string{"tcp_listen", "udp_bound"}, map[string]string{modelfile.KeyChannels: "tcp_listen,udp_bound,tcp_conn"})
 		}, "input occupancy has 2 channels, but the model's portwatch.channels lists 3 (tcp_listen,udp_bound,tcp_conn)"},
-		{"unknown channel", func(t *testing.T) []byte { return build(t, []string{"tcp_listen", "icmp_echo"}, nil) },
+		{"unknown channel", func(t *testing.T) []byte {
+			return build(t, []string{"tcp_listen", "icmp_echo"}, map[string]string{modelfile.KeyChannels: "tcp_listen,icmp_echo"})
+		},
 			`unknown channels "icmp_echo"`},
-		{"window differs", func(t *testing.T) []byte { return build(t, nil, map[string]string{portae.KeyWindow: "12"}) },
+		{"window differs", func(t *testing.T) []byte { return build(t, nil, map[string]string{modelfile.KeyWindow: "12"}) },
 			"input occupancy has a window of 4 rounds, but the model's portwatch.window says 12"},
+		// Before the bound, scoring with it died out of memory.
+		{"window too big for memory", func(t *testing.T) []byte { return modelfiletest.Raw(t, 100000, nil, nil) },
+			"a window of 100000 rounds of 3 channels at batch 8 needs about"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -273,9 +263,9 @@ func TestBadModel(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err := newDetector(h).Run(context.Background(), h.DB)
-			var me *ModelError
+			var me *modelfile.Error
 			if !errors.As(err, &me) {
-				t.Fatalf("error: got %v, want a *ModelError", err)
+				t.Fatalf("error: got %v, want a *modelfile.Error", err)
 			}
 			if !bytes.Contains([]byte(err.Error()), []byte(tt.want)) {
 				t.Errorf("error: got %q, want it to say %q", err, tt.want)

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"portwatch/pkg/features"
+	"portwatch/pkg/sock"
+	"portwatch/pkg/store"
 )
 
 // explain names the top cells of w's last round as ports: protocol and state
@@ -24,7 +26,7 @@ func explain(l features.Layout, w features.Window, cells []Cell) []Port {
 			Change:   "new",
 		}
 		p.Protocol, p.State = channelSocket(p.Channel)
-		var socks []features.Socket
+		var socks []sock.Socket
 		if c.Observed >= c.Expected {
 			socks = l.Explain(w.Last(), c.Channel, uint16(c.Port))
 		} else {
@@ -34,10 +36,10 @@ func explain(l features.Layout, w features.Window, cells []Cell) []Port {
 			}
 		}
 		if len(socks) > 0 {
-			p.State = socks[0].State
+			p.State = socks[0].State.String()
 		}
-		p.Address = joinDistinct(socks, func(s features.Socket) string { return s.Address })
-		p.Process = joinDistinct(socks, func(s features.Socket) string { return s.Process })
+		p.Address = joinDistinct(socks, func(s sock.Socket) string { return s.Address.String() })
+		p.Process = joinDistinct(socks, func(s sock.Socket) string { return s.Process })
 		out = append(out, p)
 	}
 	return out
@@ -45,7 +47,7 @@ func explain(l features.Layout, w features.Window, cells []Cell) []Port {
 
 // explainHour names the listener of cell hc in r, present at an hour when
 // it rarely is; Expected is how often it listens at that hour.
-func explainHour(l features.Layout, r *features.Round, hc *hourCell, surprise float64) *Port {
+func explainHour(l features.Layout, r *store.Round, hc *hourCell, surprise float64) *Port {
 	p := &Port{
 		Port:     int(hc.Port),
 		Error:    surprise,
@@ -56,8 +58,8 @@ func explainHour(l features.Layout, r *features.Round, hc *hourCell, surprise fl
 	}
 	p.Protocol, p.State = channelSocket(p.Channel)
 	socks := l.Explain(r, hc.Channel, hc.Port)
-	p.Address = joinDistinct(socks, func(s features.Socket) string { return s.Address })
-	p.Process = joinDistinct(socks, func(s features.Socket) string { return s.Process })
+	p.Address = joinDistinct(socks, func(s sock.Socket) string { return s.Address.String() })
+	p.Process = joinDistinct(socks, func(s sock.Socket) string { return s.Process })
 	return p
 }
 
@@ -75,7 +77,7 @@ func channelSocket(channel string) (protocol, state string) {
 }
 
 // joinDistinct joins the distinct non-empty values of f over socks.
-func joinDistinct(socks []features.Socket, f func(features.Socket) string) string {
+func joinDistinct(socks []sock.Socket, f func(sock.Socket) string) string {
 	var vals []string
 	for _, s := range socks {
 		if v := f(s); v != "" && !slices.Contains(vals, v) {

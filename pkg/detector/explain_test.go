@@ -1,23 +1,26 @@
 package detector
 
 import (
+	"net/netip"
 	"testing"
 
 	"portwatch/pkg/features"
+	"portwatch/pkg/sock"
+	"portwatch/pkg/store"
 )
 
 func TestExplain(t *testing.T) {
-	l, err := features.NewLayout(features.DefaultChannels())
+	l, err := features.NewLayout(features.OccupancyChannels())
 	if err != nil {
 		t.Fatal(err)
 	}
-	sshd := features.Socket{Port: 22, Protocol: "tcp", Family: 4, Address: "0.0.0.0", State: "listen", Process: "sshd"}
-	nc6 := features.Socket{Port: 4444, Protocol: "tcp", Family: 6, Address: "::", State: "listen", Process: "nc"}
-	nc4 := features.Socket{Port: 4444, Protocol: "tcp", Family: 4, Address: "0.0.0.0", State: "listen", Process: "nc"}
-	dns := features.Socket{Port: 5353, Protocol: "udp", Family: 4, Address: "0.0.0.0", State: "unconn", Process: "avahi-daemon"}
-	before := &features.Round{ID: 1, Sockets: []features.Socket{sshd}}
-	after := &features.Round{ID: 2, Sockets: []features.Socket{nc4, nc6, dns}}
-	w := features.Window{Rounds: []*features.Round{before, after}}
+	sshd := sock.Socket{Port: 22, Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr("0.0.0.0"), State: sock.Listen, Process: "sshd"}
+	nc6 := sock.Socket{Port: 4444, Protocol: sock.TCP, Family: 6, Address: netip.MustParseAddr("::"), State: sock.Listen, Process: "nc"}
+	nc4 := sock.Socket{Port: 4444, Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr("0.0.0.0"), State: sock.Listen, Process: "nc"}
+	dns := sock.Socket{Port: 5353, Protocol: sock.UDP, Family: 4, Address: netip.MustParseAddr("0.0.0.0"), State: sock.Unconn, Process: "avahi-daemon"}
+	before := &store.Round{ID: 1, Sockets: []sock.Socket{sshd}}
+	after := &store.Round{ID: 2, Sockets: []sock.Socket{nc4, nc6, dns}}
+	w := features.Window{Rounds: []*store.Round{before, after}}
 	tests := []struct {
 		name string
 		cell Cell

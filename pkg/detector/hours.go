@@ -5,6 +5,8 @@ import (
 	"math"
 
 	"portwatch/pkg/features"
+	"portwatch/pkg/modelfile"
+	"portwatch/pkg/store"
 )
 
 // hours is what the hour statistic judges a listener by: for each
@@ -13,12 +15,9 @@ import (
 // of each hour. The autoencoder sees ten rounds at a time and nothing of the
 // calendar, so to it a backup daemon listening at 14:00 is the same port it
 // saw at 02:00; these counts are where "usual port, unusual time" shows.
-// Kept in the model file (portae.KeyHours) and grown with each refit's
-// normal rounds.
-type hours struct {
-	Rounds [24]int            `json:"rounds"`
-	On     map[string][24]int `json:"on"` // by hourKey
-}
+// Kept in the model file (modelfile.Hours, On keyed by hourKey) and grown
+// with each refit's normal rounds.
+type hours modelfile.Hours
 
 // hourSpread is how many hours on either side of a round's own count
 // towards it: a dev server that started at 08:40 one day is not unusual at
@@ -73,7 +72,7 @@ type hourCell struct {
 // listening is the peak statistic's (it costs -ln(eps) there) and is
 // skipped; so are the ports a round lacks: a service absent is not unusual
 // for the hour, and the autoencoder judges a vanished one.
-func (h *hours) surprise(l features.Layout, r *features.Round) (float64, *hourCell) {
+func (h *hours) surprise(l features.Layout, r *store.Round) (float64, *hourCell) {
 	hr := r.Start.UTC().Hour()
 	near, all := around(h.Rounds, hr)
 	var worst float64

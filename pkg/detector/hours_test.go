@@ -1,28 +1,32 @@
 package detector
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"portwatch/pkg/features"
+	"portwatch/pkg/modelfile"
+	"portwatch/pkg/sock"
+	"portwatch/pkg/store"
 )
 
 // A backup daemon that listened only 02:00-03:00 in three days of training
 // is unusual at 14:00 and usual at 02:30; sshd, always on, is usual at any
 // hour; a port never seen listening is left to the peak statistic.
 func TestHourSurprise(t *testing.T) {
-	l, err := features.NewLayout(Channels())
+	l, err := features.NewLayout(modelfile.DefaultChannels())
 	if err != nil {
 		t.Fatal(err)
 	}
-	sshd := features.Socket{Port: 22, Protocol: "tcp", Family: 4, Address: "0.0.0.0", State: "listen", Process: "sshd"}
-	rsync := features.Socket{Port: 873, Protocol: "tcp", Family: 4, Address: "0.0.0.0", State: "listen", Process: "rsync"}
+	sshd := sock.Socket{Port: 22, Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr("0.0.0.0"), State: sock.Listen, Process: "sshd"}
+	rsync := sock.Socket{Port: 873, Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr("0.0.0.0"), State: sock.Listen, Process: "rsync"}
 	start := time.Date(2026, 11, 9, 0, 0, 0, 0, time.UTC)
-	var rounds []features.Round
+	var rounds []store.Round
 	for i := range 3 * 24 * 60 {
 		at := start.Add(time.Duration(i) * time.Minute)
-		r := features.Round{ID: int64(i + 1), Start: at, Sockets: []features.Socket{sshd}}
+		r := store.Round{ID: int64(i + 1), Start: at, Sockets: []sock.Socket{sshd}}
 		if at.Hour() == 2 {
 			r.Sockets = append(r.Sockets, rsync)
 		}
@@ -33,8 +37,8 @@ func TestHourSurprise(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := countHours(l, ws)
-	round := func(hour int, socks ...features.Socket) *features.Round {
-		return &features.Round{Start: time.Date(2026, 11, 12, hour, 30, 0, 0, time.UTC), Sockets: socks}
+	round := func(hour int, socks ...sock.Socket) *store.Round {
+		return &store.Round{Start: time.Date(2026, 11, 12, hour, 30, 0, 0, time.UTC), Sockets: socks}
 	}
 	usual, _ := h.surprise(l, round(2, sshd, rsync))
 	unusual, cell := h.surprise(l, round(14, sshd, rsync))
@@ -51,7 +55,7 @@ func TestHourSurprise(t *testing.T) {
 	if s, _ := h.surprise(l, round(14, sshd)); s > 0.01 {
 		t.Errorf("sshd at 14:30: got surprise %.2f nats, want about 0", s)
 	}
-	nc := features.Socket{Port: 4444, Protocol: "tcp", Family: 4, Address: "0.0.0.0", State: "listen"}
+	nc := sock.Socket{Port: 4444, Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr("0.0.0.0"), State: sock.Listen}
 	if s, cell := h.surprise(l, round(14, sshd, nc)); cell == nil || cell.Port != 22 || s > 0.01 {
 		t.Errorf("a never-seen listener at 14:30: got %.2f nats on %+v, want it skipped", s, cell)
 	}

@@ -4,13 +4,7 @@ import (
 	"math"
 
 	"portwatch/pkg/features"
-)
-
-// Portae's output layer: reconstruction = Sigmoid(decode.weight · code +
-// decode.bias), one row and one bias per (channel, port) cell.
-const (
-	decodeWeight = "decode.weight"
-	decodeBias   = "decode.bias"
+	"portwatch/pkg/portae"
 )
 
 // block is the width of the port ranges examined for churn. A block where
@@ -134,8 +128,8 @@ func churnRange(p []float64, pooled []bool) (lo, hi int) {
 // which ports a host uses. It reports false, changing nothing, for models
 // without portae's output layer.
 func (m *model) setPrior(prior []float64) bool {
-	params := m.eng.Params()
-	w, b := params[decodeWeight], params[decodeBias]
+	params, out := m.eng.Params(), portae.OutputLayer()
+	w, b := params[out.Weight], params[out.Bias]
 	if w == nil || b == nil || b.Shape().TotalSize() != len(prior) || len(w.Shape()) != 2 || w.Shape()[0] != len(prior) {
 		return false
 	}

@@ -2,33 +2,36 @@ package detector
 
 import (
 	"math"
+	"net/netip"
 	"testing"
 	"time"
 
 	"portwatch/pkg/features"
+	"portwatch/pkg/sock"
+	"portwatch/pkg/store"
 )
 
 // A host with sshd always listening, a dev server on 3000 half the time, and
 // a client opening a fresh ephemeral connection (in 32768..60999) every round.
 func TestBasePrior(t *testing.T) {
-	l, err := features.NewLayout(features.DefaultChannels())
+	l, err := features.NewLayout(features.OccupancyChannels())
 	if err != nil {
 		t.Fatal(err)
 	}
 	const n = 200
-	rounds := make([]features.Round, n)
+	rounds := make([]store.Round, n)
 	start := time.Date(2026, 11, 12, 0, 0, 0, 0, time.UTC)
 	for i := range rounds {
-		socks := []features.Socket{{Port: 22, Protocol: "tcp", State: "listen", Address: "0.0.0.0"}}
+		socks := []sock.Socket{{Port: 22, Protocol: sock.TCP, State: sock.Listen, Address: netip.MustParseAddr("0.0.0.0")}}
 		if i%2 == 0 {
-			socks = append(socks, features.Socket{Port: 3000, Protocol: "tcp", State: "listen", Address: "127.0.0.1"})
+			socks = append(socks, sock.Socket{Port: 3000, Protocol: sock.TCP, State: sock.Listen, Address: netip.MustParseAddr("127.0.0.1")})
 		}
 		if i%3 == 0 { // occasional listeners across the range: still never pooled
-			socks = append(socks, features.Socket{Port: uint16(1000 + (i*4099)%60000), Protocol: "tcp", State: "listen", Address: "0.0.0.0"})
+			socks = append(socks, sock.Socket{Port: uint16(1000 + (i*4099)%60000), Protocol: sock.TCP, State: sock.Listen, Address: netip.MustParseAddr("0.0.0.0")})
 		}
-		socks = append(socks, features.Socket{Port: uint16(32768 + (i*7919)%28232), Protocol: "tcp", State: "established"},
-			features.Socket{Port: 40000, Protocol: "tcp", State: "established"}) // a pool connection, open throughout
-		rounds[i] = features.Round{ID: int64(i + 1), Start: start.Add(time.Duration(i) * time.Minute), Sockets: socks}
+		socks = append(socks, sock.Socket{Port: uint16(32768 + (i*7919)%28232), Protocol: sock.TCP, State: sock.Established},
+			sock.Socket{Port: 40000, Protocol: sock.TCP, State: sock.Established}) // a pool connection, open throughout
+		rounds[i] = store.Round{ID: int64(i + 1), Start: start.Add(time.Duration(i) * time.Minute), Sockets: socks}
 	}
 	ws, err := features.Windows(rounds, 1)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"portwatch/pkg/features"
+	"portwatch/pkg/store"
 )
 
 // hourly is how many minute rounds a cron run of detect finds new.
@@ -16,7 +17,7 @@ const hourly = 60
 type Replay struct {
 	d       *Detector
 	m       *model
-	context []features.Round // the rounds before the next to score, for their windows
+	context []store.Round // the rounds before the next to score, for their windows
 }
 
 // NewReplay returns a replay for cfg (ModelPath is not used).
@@ -25,8 +26,8 @@ func NewReplay(cfg Config, log *slog.Logger) *Replay {
 }
 
 // Train builds a fresh model and trains and calibrates it on rounds.
-func (q *Replay) Train(rounds []features.Round) error {
-	m, err := newModel(nil, 0, q.d.cfg.Seed)
+func (q *Replay) Train(rounds []store.Round) error {
+	m, err := newModel(nil, 0, q.d.cfg.Batch, q.d.cfg.Seed)
 	if err != nil {
 		return err
 	}
@@ -40,11 +41,11 @@ func (q *Replay) Train(rounds []features.Round) error {
 
 // Score judges rounds an hour at a time, refitting after each hour when
 // the configuration says so. It returns one verdict per round, in order.
-func (q *Replay) Score(rounds []features.Round) ([]Scored, error) {
+func (q *Replay) Score(rounds []store.Round) ([]Scored, error) {
 	var out []Scored
 	for lo := 0; lo < len(rounds); lo += hourly {
 		hour := rounds[lo:min(lo+hourly, len(rounds))]
-		all := append(append([]features.Round(nil), q.context...), hour...)
+		all := append(append([]store.Round(nil), q.context...), hour...)
 		ws, err := features.Windows(all, q.m.window)
 		if err != nil {
 			return nil, err

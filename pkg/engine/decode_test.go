@@ -134,6 +134,12 @@ func TestSaveRoundTrip(t *testing.T) {
 // model it returns encodes back to a file it decodes again.
 func FuzzDecode(f *testing.F) {
 	f.Add(readCase(f, "test_add"))
+	// crafted inputs of the robustness sweep, kept small: nesting just past
+	// the bound both ways, and a tensor claiming far more elements than its
+	// bytes hold
+	f.Add(deepModel(onnx.MaxDepth, false))
+	f.Add(deepModel(onnx.MaxDepth/3+1, true))
+	f.Add(oversizedModel())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Decode(b, "fuzz.onnx")
 		if err != nil {

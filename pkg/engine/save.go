@@ -2,10 +2,8 @@ package engine
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"time"
 
+	"portwatch/pkg/atomicfile"
 	"portwatch/pkg/onnx"
 )
 
@@ -35,83 +33,14 @@ func (m *Model) Save(path string) error {
 	return nil
 }
 
-// WriteFile writes data to path atomically, keeping the previous file as
-// path+".prev".
-func WriteFile(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	pattern := "." + filepath.Base(path) + ".tmp*"
-	removeStale(filepath.Join(dir, pattern))
-	f, err := os.CreateTemp(dir, pattern)
+// WriteFile writes data to path atomically (mode 0600), keeping the
+// previous file as path+".prev". A symbolic link at path is written through:
+// the link's target is replaced and keeps its .prev beside it, and the link
+// stays a link (a shared model linked from several places stays shared).
+func WriteFile(path string, data []byte) error {
+	real, err := atomicfile.Resolve(path)
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := keepPrevious(path); err != nil {
-		return fmt.Errorf("keep previous model: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
-}
-
-// staleAge is how old a temporary file must be before a save takes it for
-// the leftover of a writer killed mid-save; a live writer's is seconds old.
-const staleAge = time.Minute
-
-// removeStale deletes temporary files that killed saves left beside the
-// model (each as large as the model), so repeated crashes do not fill the disk.
-func removeStale(glob string) {
-	old, _ := filepath.Glob(glob)
-	for _, name := range old {
-		if st, err := os.Stat(name); err == nil && time.Since(st.ModTime()) > staleAge {
-			os.Remove(name)
-		}
-	}
-}
-
-// keepPrevious makes path+".prev" a copy of path. A hard link keeps path in
-// place until the new file is renamed over it, so no crash leaves path
-// missing; where links are not possible the old file is renamed.
-func keepPrevious(path string) error {
-	prev := path + ".prev"
-	if err := os.Remove(prev); err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	err := os.Link(path, prev)
-	if err == nil || os.IsNotExist(err) {
-		return nil
-	}
-	if err := os.Rename(path, prev); err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	return nil
+	return atomicfile.Write(real, data, atomicfile.Options{Mode: 0o600, KeepPrevious: true})
 }

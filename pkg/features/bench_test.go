@@ -28,16 +28,16 @@ func BenchmarkLoadFill(b *testing.B) {
 	if err := tl.Write(ctx, db); err != nil {
 		b.Fatal(err)
 	}
-	layout, err := features.NewLayout(features.DefaultChannels())
+	layout, err := features.NewLayout(features.OccupancyChannels())
 	if err != nil {
 		b.Fatal(err)
 	}
-	q := features.Query{AfterID: int64(len(tl.Rounds) - newest), Context: T - 1}
+	q := store.RoundQuery{AfterID: int64(len(tl.Rounds) - newest), Context: T - 1}
 	window := make([]float32, T*layout.C()*features.Ports)
 	target := make([]float32, layout.C()*features.Ports)
 	b.ReportAllocs()
 	for b.Loop() {
-		rounds, err := features.Load(ctx, db.SQL(), q)
+		rounds, err := db.Rounds(ctx, q)
 		if err != nil {
 			b.Fatal(err)
 		}

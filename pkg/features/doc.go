@@ -34,11 +34,12 @@
 //
 // # Loading
 //
-// Load reads complete rounds, selected by id, start time and source, in one
-// query over rounds and rounds_ports ordered by round id and port (plus one
-// grouped query over packets when a packet channel is asked for). Query.Context
-// adds the rounds just before the selection, so the first selected round
-// still gets a full window.
+// The store reads the rounds (store.DB.Rounds): complete rounds, selected by
+// id, start time and source, in one query over rounds and rounds_ports
+// ordered by round id and port (plus one grouped query over packets when a
+// packet channel is asked for). RoundQuery.Context adds the rounds just
+// before the selection, so the first selected round still gets a full
+// window. This package turns them into tensors and reads no database.
 //
 // # Windows and gaps
 //

@@ -2,32 +2,34 @@ package features
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"portwatch/pkg/sock"
 	"portwatch/pkg/store"
+	"portwatch/pkg/store/storetest"
 )
 
 // newDB returns a temp database opened, and so created, by the store.
-func newDB(t testing.TB) *sql.DB {
+func newDB(t testing.TB) *store.DB {
 	t.Helper()
 	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "ports.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return db.SQL()
+	return db
 }
 
 var t0 = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 
 // addRound inserts a round starting minute minutes after t0 and its sockets.
-func addRound(t testing.TB, db *sql.DB, id int64, minute int, status, source string, socks ...Socket) {
+func addRound(t testing.TB, db *store.DB, id int64, minute int, status, source string, socks ...sock.Socket) {
 	t.Helper()
 	start := store.FormatTime(t0.Add(time.Duration(minute) * time.Minute))
 	// A capture file's rounds have packets and no occupancy scan.
@@ -35,7 +37,7 @@ func addRound(t testing.TB, db *sql.DB, id int64, minute int, status, source str
 	if strings.HasPrefix(source, "pcap:") {
 		scans = 0
 	}
-	if _, err := db.Exec("INSERT INTO rounds (id, start_time, end_time, status, source, scans) VALUES (?, ?, ?, ?, ?, ?)",
+	if _, err := storetest.Raw(t, db).Exec("INSERT INTO rounds (id, start_time, end_time, status, source, scans) VALUES (?, ?, ?, ?, ?, ?)",
 		id, start, start, status, source, scans); err != nil {
 		t.Fatal(err)
 	}
@@ -44,24 +46,24 @@ func addRound(t testing.TB, db *sql.DB, id int64, minute int, status, source str
 		if s.PID != 0 {
 			pid, proc = s.PID, s.Process
 		}
-		if _, err := db.Exec(`INSERT INTO rounds_ports (round_id, port_id, timestamp, protocol, family, address, state, pid, process)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, s.Port, start, s.Protocol, s.Family, s.Address, s.State, pid, proc); err != nil {
+		if _, err := storetest.Raw(t, db).Exec(`INSERT INTO rounds_ports (round_id, port_id, timestamp, protocol, family, address, state, pid, process)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, s.Port, start, s.Protocol.String(), s.Family, s.Address.String(), s.State.String(), pid, proc); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
 
-var hostSockets = []Socket{
-	{Port: 22, Protocol: "tcp", Family: 4, Address: "0.0.0.0", State: "listen", PID: 812, Process: "sshd"},
-	{Port: 22, Protocol: "tcp", Family: 6, Address: "::", State: "listen", PID: 812, Process: "sshd"},
-	{Port: 22, Protocol: "tcp", Family: 4, Address: "192.168.1.5", State: "established", PID: 9001, Process: "sshd"},
-	{Port: 53, Protocol: "udp", Family: 4, Address: "127.0.0.53", State: "unconn"},
-	{Port: 5432, Protocol: "tcp", Family: 4, Address: "127.0.0.1", State: "listen", PID: 900, Process: "postgres"},
-	{Port: 631, Protocol: "tcp", Family: 6, Address: "::1", State: "listen"},
-	{Port: 8080, Protocol: "tcp", Family: 4, Address: "192.168.1.5", State: "listen"},
-	{Port: 41000, Protocol: "udp", Family: 4, Address: "192.168.1.5", State: "established"},
-	{Port: 45000, Protocol: "tcp", Family: 4, Address: "192.168.1.5", State: "established"},
-	{Port: 45001, Protocol: "tcp", Family: 6, Address: "2001:db8::5", State: "time-wait"},
+var hostSockets = []sock.Socket{
+	{Port: 22, Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr("0.0.0.0"), State: sock.Listen, PID: 812, Process: "sshd"},
+	{Port: 22, Protocol: sock.TCP, Family: 6, Address: netip.MustParseAddr("::"), State: sock.Listen, PID: 812, Process: "sshd"},
+	{Port: 22, Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr("192.168.1.5"), State: sock.Established, PID: 9001, Process: "sshd"},
+	{Port: 53, Protocol: sock.UDP, Family: 4, Address: netip.MustParseAddr("127.0.0.53"), State: sock.Unconn},
+	{Port: 5432, Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr("127.0.0.1"), State: sock.Listen, PID: 900, Process: "postgres"},
+	{Port: 631, Protocol: sock.TCP, Family: 6, Address: netip.MustParseAddr("::1"), State: sock.Listen},
+	{Port: 8080, Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr("192.168.1.5"), State: sock.Listen},
+	{Port: 41000, Protocol: sock.UDP, Family: 4, Address: netip.MustParseAddr("192.168.1.5"), State: sock.Established},
+	{Port: 45000, Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr("192.168.1.5"), State: sock.Established},
+	{Port: 45001, Protocol: sock.TCP, Family: 6, Address: netip.MustParseAddr("2001:db8::5"), State: sock.TimeWait},
 }
 
 // onPorts returns the ports set to a nonzero value in channel c of a [C, 65536] plane.
@@ -78,7 +80,7 @@ func onPorts(plane []float32, c int) []int {
 func TestChannelMapping(t *testing.T) {
 	db := newDB(t)
 	addRound(t, db, 1, 0, "complete", "live", hostSockets...)
-	rounds, err := Load(context.Background(), db, Query{})
+	rounds, err := db.Rounds(context.Background(), store.RoundQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,13 +121,13 @@ func TestChannelMapping(t *testing.T) {
 	}
 	// The loaded rows keep what explains an anomaly.
 	got := l.Explain(&rounds[0], 0, 5432)
-	want5432 := []Socket{hostSockets[4]}
+	want5432 := []sock.Socket{hostSockets[4]}
 	if !slices.Equal(got, want5432) {
 		t.Errorf("explain tcp_listen 5432: got %+v, want %+v", got, want5432)
 	}
 }
 
-func ids(rounds []Round) []int64 {
+func ids(rounds []store.Round) []int64 {
 	out := make([]int64, len(rounds))
 	for i, r := range rounds {
 		out[i] = r.ID
@@ -149,24 +151,24 @@ func TestLoadQuery(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		q    Query
+		q    store.RoundQuery
 		want []int64
 	}{
-		{"all complete", Query{}, []int64{1, 2, 5, 6, 7, 8}},
-		{"live", Query{Source: "live"}, []int64{1, 2, 5, 7, 8}},
-		{"after", Query{AfterID: 5}, []int64{6, 7, 8}},
-		{"limit", Query{AfterID: 1, Limit: 2}, []int64{2, 5}},
-		{"context", Query{AfterID: 5, Source: "live", Context: 2}, []int64{2, 5, 7, 8}},
-		{"context at start", Query{Context: 3, Limit: 1}, []int64{1}},
-		{"context of nothing", Query{AfterID: 8, Context: 3}, nil},
-		{"scanned", Query{Scanned: true}, []int64{1, 2, 5, 7, 8}},
-		{"scanned context", Query{AfterID: 6, Scanned: true, Context: 2}, []int64{2, 5, 7, 8}},
-		{"scanned after the capture", Query{AfterID: 5, Scanned: true}, []int64{7, 8}},
-		{"since until", Query{Since: t0.Add(2 * time.Minute), Until: t0.Add(7 * time.Minute)}, []int64{2, 5, 6}},
+		{"all complete", store.RoundQuery{}, []int64{1, 2, 5, 6, 7, 8}},
+		{"live", store.RoundQuery{Source: "live"}, []int64{1, 2, 5, 7, 8}},
+		{"after", store.RoundQuery{AfterID: 5}, []int64{6, 7, 8}},
+		{"limit", store.RoundQuery{AfterID: 1, Limit: 2}, []int64{2, 5}},
+		{"context", store.RoundQuery{AfterID: 5, Source: "live", Context: 2}, []int64{2, 5, 7, 8}},
+		{"context at start", store.RoundQuery{Context: 3, Limit: 1}, []int64{1}},
+		{"context of nothing", store.RoundQuery{AfterID: 8, Context: 3}, nil},
+		{"scanned", store.RoundQuery{Scanned: true}, []int64{1, 2, 5, 7, 8}},
+		{"scanned context", store.RoundQuery{AfterID: 6, Scanned: true, Context: 2}, []int64{2, 5, 7, 8}},
+		{"scanned after the capture", store.RoundQuery{AfterID: 5, Scanned: true}, []int64{7, 8}},
+		{"since until", store.RoundQuery{Since: t0.Add(2 * time.Minute), Until: t0.Add(7 * time.Minute)}, []int64{2, 5, 6}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rounds, err := Load(context.Background(), db, tt.q)
+			rounds, err := db.Rounds(context.Background(), tt.q)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -209,7 +211,7 @@ func TestSYN(t *testing.T) {
 	for _, f := range frames {
 		for range f.n {
 			frame++
-			if _, err := db.Exec(`INSERT INTO packets (round_id, frame, timestamp, protocols, dest_port, length, tcp_flags)
+			if _, err := storetest.Raw(t, db).Exec(`INSERT INTO packets (round_id, frame, timestamp, protocols, dest_port, length, tcp_flags)
 				VALUES (?, ?, '2026-11-21T10:00:00.000000Z', 'eth:ipv4:tcp', ?, 60, ?)`, f.round, frame, f.dport, f.flags); err != nil {
 				t.Fatal(err)
 			}
@@ -222,7 +224,7 @@ func TestSYN(t *testing.T) {
 	if !l.Packets() {
 		t.Fatal("Packets: got false for a layout with syn_in, want true")
 	}
-	rounds, err := Load(context.Background(), db, Query{Packets: l.Packets()})
+	rounds, err := db.Rounds(context.Background(), store.RoundQuery{Packets: l.Packets()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,9 +257,9 @@ func TestWindowsAcrossGap(t *testing.T) {
 	// Minute rounds 0..3, the host asleep, then 10..13 and a round 15
 	// (a missed cron run, not a gap: 2 min <= 3x the 1 min median).
 	minutes := []int{0, 1, 2, 3, 10, 11, 12, 13, 15}
-	rounds := make([]Round, len(minutes))
+	rounds := make([]store.Round, len(minutes))
 	for i, m := range minutes {
-		rounds[i] = Round{ID: int64(i + 1), Start: t0.Add(time.Duration(m) * time.Minute)}
+		rounds[i] = store.Round{ID: int64(i + 1), Start: t0.Add(time.Duration(m) * time.Minute)}
 	}
 	ws, err := Windows(rounds, 3)
 	if err != nil {
@@ -295,12 +297,12 @@ func TestWindowsAcrossGap(t *testing.T) {
 }
 
 func TestFill(t *testing.T) {
-	rounds := []Round{
-		{ID: 1, Start: t0, Sockets: []Socket{{Port: 22, Protocol: "tcp", State: "listen", Address: "0.0.0.0"}}},
-		{ID: 2, Start: t0.Add(time.Minute), Sockets: []Socket{
-			{Port: 22, Protocol: "tcp", State: "listen", Address: "0.0.0.0"},
-			{Port: 65535, Protocol: "udp", State: "unconn", Address: "::"},
-			{Port: 0, Protocol: "tcp", State: "established", Address: "10.0.0.1"},
+	rounds := []store.Round{
+		{ID: 1, Start: t0, Sockets: []sock.Socket{{Port: 22, Protocol: sock.TCP, State: sock.Listen, Address: netip.MustParseAddr("0.0.0.0")}}},
+		{ID: 2, Start: t0.Add(time.Minute), Sockets: []sock.Socket{
+			{Port: 22, Protocol: sock.TCP, State: sock.Listen, Address: netip.MustParseAddr("0.0.0.0")},
+			{Port: 65535, Protocol: sock.UDP, State: sock.Unconn, Address: netip.MustParseAddr("::")},
+			{Port: 0, Protocol: sock.TCP, State: sock.Established, Address: netip.MustParseAddr("10.0.0.1")},
 		}},
 	}
 	l, err := NewLayout([]string{UDPBound, TCPListen, TCPConn})
@@ -352,7 +354,7 @@ func TestNewLayout(t *testing.T) {
 		names   []string
 		wantErr []string // substrings of the error; nil for none
 	}{
-		{DefaultChannels(), nil},
+		{OccupancyChannels(), nil},
 		{[]string{SYNIn, TCPListenLoopback}, nil},
 		{[]string{TCPListen, "tcp_lsten", "icmp"}, []string{`"tcp_lsten"`, `"icmp"`, "known channels are tcp_listen"}},
 		{[]string{TCPConn, TCPConn}, []string{`"tcp_conn" listed twice`}},

@@ -3,7 +3,8 @@ package features
 import (
 	"fmt"
 	"math"
-	"net/netip"
+	"portwatch/pkg/sock"
+	"portwatch/pkg/store"
 	"strings"
 	"time"
 )
@@ -22,8 +23,9 @@ const (
 	Clock             = "clock"
 )
 
-// DefaultChannels returns the channels a new model uses.
-func DefaultChannels() []string { return []string{TCPListen, UDPBound, TCPConn} }
+// OccupancyChannels returns the three channels a scan fills directly. The
+// channels of the models detect builds are pkg/modelfile's DefaultChannels.
+func OccupancyChannels() []string { return []string{TCPListen, UDPBound, TCPConn} }
 
 // synCap is the SYN count that fills syn_in to 1.
 const synCap = 1024
@@ -76,8 +78,8 @@ func (l Layout) Channels() []string { return append([]string(nil), l.names...) }
 // C returns the number of channels.
 func (l Layout) C() int { return len(l.names) }
 
-// Packets reports whether a channel is derived from packets, so Load must
-// read them (Query.Packets).
+// Packets reports whether a channel is derived from packets, so the rounds
+// must be read with them (store.RoundQuery.Packets).
 func (l Layout) Packets() bool {
 	for _, n := range l.names {
 		if n == SYNIn {
@@ -89,7 +91,7 @@ func (l Layout) Packets() bool {
 
 // FillRound writes r as [C, 65536] into dst, which must hold exactly C*65536
 // values; everything else in dst is set to 0.
-func (l Layout) FillRound(dst []float32, r *Round) error {
+func (l Layout) FillRound(dst []float32, r *store.Round) error {
 	if len(dst) != l.C()*Ports {
 		return fmt.Errorf("fill round %d: buffer holds %d values, want %d", r.ID, len(dst), l.C()*Ports)
 	}
@@ -135,7 +137,7 @@ func (l Layout) Fill(dst []float32, w Window) error {
 
 // Ports returns the ports channel c is set on in r, ascending: the round's
 // sparse port set for that channel.
-func (l Layout) Ports(r *Round, c int) []uint16 {
+func (l Layout) Ports(r *store.Round, c int) []uint16 {
 	var out []uint16
 	switch l.names[c] {
 	case SYNIn:
@@ -159,8 +161,8 @@ func (l Layout) Ports(r *Round, c int) []uint16 {
 
 // Explain returns the sockets of r that put port on channel c: what a
 // detector names when that value looks wrong. Packet channels have none.
-func (l Layout) Explain(r *Round, c int, port uint16) []Socket {
-	var out []Socket
+func (l Layout) Explain(r *store.Round, c int, port uint16) []sock.Socket {
+	var out []sock.Socket
 	for i := range r.Sockets {
 		if s := &r.Sockets[i]; s.Port == port && on(l.names[c], s) {
 			out = append(out, *s)
@@ -177,18 +179,18 @@ func clock(t time.Time) [2]uint16 {
 }
 
 // on reports whether s sets its port on the occupancy channel name.
-func on(name string, s *Socket) bool {
+func on(name string, s *sock.Socket) bool {
 	switch name {
 	case TCPListen:
-		return s.Protocol == "tcp" && s.State == "listen"
+		return s.Protocol == sock.TCP && s.State == sock.Listen
 	case UDPBound:
-		return s.Protocol == "udp"
+		return s.Protocol == sock.UDP
 	case TCPConn:
-		return s.Protocol == "tcp" && s.State != "listen"
+		return s.Protocol == sock.TCP && s.State != sock.Listen
 	case TCPListenWildcard:
-		return s.Protocol == "tcp" && s.State == "listen" && Wildcard(s.Address)
+		return s.Protocol == sock.TCP && s.State == sock.Listen && s.Address.IsUnspecified()
 	case TCPListenLoopback:
-		return s.Protocol == "tcp" && s.State == "listen" && Loopback(s.Address)
+		return s.Protocol == sock.TCP && s.State == sock.Listen && s.Address.IsLoopback()
 	}
 	return false
 }
@@ -198,20 +200,4 @@ func synScale(n int) float32 {
 		return 1
 	}
 	return float32(math.Log1p(float64(n)) / math.Log1p(synCap))
-}
-
-// Wildcard reports whether a local address accepts from any address
-// (0.0.0.0, ::, or * as ss prints it).
-func Wildcard(addr string) bool {
-	if addr == "*" {
-		return true
-	}
-	a, err := netip.ParseAddr(strings.Trim(addr, "[]"))
-	return err == nil && a.IsUnspecified()
-}
-
-// Loopback reports whether a local address is a loopback address.
-func Loopback(addr string) bool {
-	a, err := netip.ParseAddr(strings.Trim(addr, "[]"))
-	return err == nil && a.IsLoopback()
 }

@@ -7,8 +7,8 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// activation is an element-wise float32 function: Relu, Sigmoid, Tanh or
-// LeakyRelu.
+// activation is an element-wise float32 function: Relu, Sigmoid, Tanh,
+// LeakyRelu or Sqrt.
 type activation struct {
 	op    string
 	alpha float32 // LeakyRelu's slope for x < 0
@@ -66,6 +66,10 @@ func (a *activation) apply(y, x []float32) {
 		for i, v := range x {
 			y[i] = float32(math.Tanh(float64(v)))
 		}
+	case "Sqrt":
+		for i, v := range x {
+			y[i] = float32(math.Sqrt(float64(v)))
+		}
 	}
 }
 
@@ -121,6 +125,10 @@ func (a *activation) Backward(in, out, gradOut []*tensor.Dense, _ any) ([]*tenso
 	case "Tanh":
 		for i, v := range y {
 			gx[i] = g[i] * (1 - v*v)
+		}
+	case "Sqrt":
+		for i, v := range y {
+			gx[i] = g[i] * 0.5 / v
 		}
 	}
 	return []*tensor.Dense{NewF32(Shape(in[0]), gx)}, nil

@@ -2,12 +2,13 @@ package nn
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"gorgonia.org/tensor"
 )
 
-// binary is Add, Sub, Mul or Div with multidirectional broadcasting on
+// binary is Add, Sub, Mul, Div or Pow with multidirectional broadcasting on
 // float32 or int64 tensors.
 type binary struct {
 	op string
@@ -141,6 +142,10 @@ func arith[T float32 | int64](op string, o, x, y []T, w *walker) {
 				for k := range r {
 					r[k] = a[k] / b[k]
 				}
+			case "Pow":
+				for k := range r {
+					r[k] = T(math.Pow(float64(a[k]), float64(b[k])))
+				}
 			}
 			return
 		}
@@ -163,6 +168,11 @@ func arith[T float32 | int64](op string, o, x, y []T, w *walker) {
 		case "Div":
 			for k := range r {
 				r[k] = x[i] / y[j]
+				i, j = i+sx, j+sy
+			}
+		case "Pow":
+			for k := range r {
+				r[k] = T(math.Pow(float64(x[i]), float64(y[j])))
 				i, j = i+sx, j+sy
 			}
 		}
@@ -202,6 +212,8 @@ func (b *binary) Backward(in, out, gradOut []*tensor.Dense, _ any) ([]*tensor.De
 		if err == nil {
 			tb, err = (&binary{op: b.op}).apply("Mul", g, tb)
 		}
+	case "Pow":
+		ta, tb = powTerms(g.Float32s(), x.Float32s(), y.Float32s(), out[0].Float32s(), sa, sb, so)
 	}
 	if err != nil {
 		return nil, err
@@ -220,4 +232,20 @@ func (b *binary) Backward(in, out, gradOut []*tensor.Dense, _ any) ([]*tensor.De
 		}
 	}
 	return []*tensor.Dense{ga, gb}, nil
+}
+
+// powTerms returns the full-size gradient terms of z = x^y: g·y·x^(y-1) and
+// g·z·ln x (zero where x <= 0, where the real logarithm is undefined and
+// only integral exponents make sense).
+func powTerms(g, x, y, z []float32, sa, sb, so []int) (ta, tb *tensor.Dense) {
+	ga, gb := make([]float32, len(g)), make([]float32, len(g))
+	w := newWalker(so, strides(so), bstrides(sa, so), bstrides(sb, so))
+	w.each([]int{0, 0, 0}, func(off []int) {
+		o, xv, yv := off[0], float64(x[off[1]]), float64(y[off[2]])
+		ga[o] = g[o] * float32(yv*math.Pow(xv, yv-1))
+		if xv > 0 {
+			gb[o] = g[o] * z[o] * float32(math.Log(xv))
+		}
+	})
+	return NewF32(so, ga), NewF32(so, gb)
 }

@@ -10,25 +10,45 @@ import (
 // MatMul, Conv via im2col, LSTM gates) goes through here, so a faster BLAS
 // only has to be plugged in once.
 func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, b []float32, beta float32, c []float32) {
+	lda, ldb := k, n
+	if transA {
+		lda = m
+	}
+	if transB {
+		ldb = k
+	}
+	gemmStrided(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, n)
+}
+
+// gemmStrided is gemm on submatrices: lda, ldb and ldc are the row strides
+// of A, B and C as stored (A is k×m when transposed, B n×k).
+func gemmStrided(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
-	ta, lda := blas.NoTrans, k
-	if transA {
-		ta, lda = blas.Trans, m
-	}
-	tb, ldb := blas.NoTrans, n
-	if transB {
-		tb, ldb = blas.Trans, k
-	}
 	if k == 0 {
-		for i := range c[:m*n] {
-			c[i] *= beta
+		for i := range m {
+			row := c[i*ldc:][:n]
+			for j := range row {
+				row[j] *= beta
+			}
 		}
 		return
 	}
-	if fastGemm(transA, transB, m, n, k, alpha, a, b, beta, c) {
+	if fastGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
 		return
 	}
-	blas32.Implementation().Sgemm(ta, tb, m, n, k, alpha, a, max(lda, 1), b, max(ldb, 1), beta, c, max(n, 1))
+	gonumGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// gonumGemm is the portable product, for CPUs without AVX2 and FMA.
+func gonumGemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	ta, tb := blas.NoTrans, blas.NoTrans
+	if transA {
+		ta = blas.Trans
+	}
+	if transB {
+		tb = blas.Trans
+	}
+	blas32.Implementation().Sgemm(ta, tb, m, n, k, alpha, a, max(lda, 1), b, max(ldb, 1), beta, c, max(ldc, 1))
 }

@@ -7,7 +7,8 @@ import (
 	"testing"
 )
 
-// TestGemmKernel checks gemm against the three-loop formula on sizes with
+// TestGemmKernel checks gemm (the micro-kernel where the CPU has AVX2 and
+// FMA) and gonum, the fallback, against the three-loop formula on sizes with
 // edge tiles, several depth and column blocks, both parallel splits, all
 // transpositions and the beta cases the kernel treats apart.
 func TestGemmKernel(t *testing.T) {
@@ -43,10 +44,23 @@ func TestGemmKernel(t *testing.T) {
 					if beta == 0 {
 						c[0] = float32(math.NaN()) // beta 0 must not read C
 					}
+					c2 := append([]float32(nil), c...)
 					gemm(tr[0], tr[1], m, n, k, 0.75, a, b, beta, c)
+					lda, ldb := k, n
+					if tr[0] {
+						lda = m
+					}
+					if tr[1] {
+						ldb = k
+					}
+					gonumGemm(tr[0], tr[1], m, n, k, 0.75, a, lda, b, ldb, beta, c2, n)
 					for i := range want {
-						if d := math.Abs(float64(c[i] - want[i])); d > 1e-4*math.Max(1, math.Abs(float64(want[i]))) {
+						tol := 1e-4 * math.Max(1, math.Abs(float64(want[i])))
+						if d := math.Abs(float64(c[i] - want[i])); d > tol {
 							t.Fatalf("[%d]: got %v, want %v", i, c[i], want[i])
+						}
+						if d := math.Abs(float64(c2[i] - want[i])); d > tol {
+							t.Fatalf("gonum [%d]: got %v, want %v", i, c2[i], want[i])
 						}
 					}
 				})

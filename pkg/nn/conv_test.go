@@ -73,23 +73,54 @@ func TestConvSparseEqualsDense(t *testing.T) {
 			x := sparseInput(rng, tc.x[0], tc.x[1], Size(tc.x[2:]), 5)
 			x.Reshape(tc.x...)
 			in := []*tensor.Dense{x, randF32(rng.Uint64(), -1, 1, tc.w...), randF32(rng.Uint64(), -1, 1, tc.w[0])}
-			sparse, c, err := op.(*conv).forward(in, true)
+			dense, _, err := op.(*conv).forward(in, skipNone)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.inv == nil {
-				t.Fatal("sparse path not taken")
-			}
-			dense, _, err := op.(*conv).forward(in, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := range dense {
-				if math.Float32bits(sparse[i]) != math.Float32bits(dense[i]) {
-					t.Fatalf("[%d]: sparse %g, dense %g", i, sparse[i], dense[i])
+			for _, skip := range []zeroSkip{skipColumns, skipScatter} {
+				sparse, c, err := op.(*conv).forward(in, skip)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.inv == nil {
+					t.Fatal("sparse path not taken")
+				}
+				if want := skip == skipScatter && scatterExact(c.k); (c.wt != nil) != want {
+					t.Fatalf("skip %d: scatter weights %v, want scatter %v", skip, c.wt != nil, want)
+				}
+				for i := range dense {
+					if math.Float32bits(sparse[i]) != math.Float32bits(dense[i]) {
+						t.Fatalf("skip %d [%d]: sparse %g, dense %g", skip, i, sparse[i], dense[i])
+					}
 				}
 			}
 		})
+	}
+}
+
+// TestNextNonzero: the vector scan and the Go one agree, signed zeros count
+// as zero, and a value at every offset of a block is found.
+func TestNextNonzero(t *testing.T) {
+	negZero := float32(math.Copysign(0, -1))
+	for _, n := range []int{0, 1, 7, 31, 32, 33, 100, 1000} {
+		for at := -1; at < n; at++ {
+			x := make([]float32, n)
+			for i := range x {
+				if i%3 == 0 {
+					x[i] = negZero
+				}
+			}
+			want := n
+			if at >= 0 {
+				x[at], want = float32(math.NaN()), at
+			}
+			if got := nextNonzero(x); got != want {
+				t.Fatalf("n %d, value at %d: nextNonzero %d, want %d", n, at, got, want)
+			}
+			if got := scanNonzero(x); got != want {
+				t.Fatalf("n %d, value at %d: scanNonzero %d, want %d", n, at, got, want)
+			}
+		}
 	}
 }
 
@@ -109,7 +140,7 @@ func TestConvBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c, _ := op.(*conv).setup([]*tensor.Dense{x, w, b}); c.batch >= 6 {
+	if c, _ := op.(*conv).setup([]*tensor.Dense{x, w, b}, skipScatter); c.batch >= 6 {
 		t.Fatalf("batch of %d samples: the test needs several batches", c.batch)
 	}
 	y := out[0].Float32s()

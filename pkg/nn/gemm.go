@@ -94,15 +94,48 @@ func (g *gemmOp) Forward(_ *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, err
 		return nil, nil, err
 	}
 	y := ZerosF32(m, n)
-	beta := float32(0)
-	if len(in) > 2 && in[2] != nil && g.beta != 0 {
-		sc, so := Shape(in[2]), []int{m, n}
-		copyStrided(y.Float32s(), in[2].Float32s(), newWalker(so, strides(so), bstrides(sc, so)), 0, 0)
-		beta = g.beta
+	a, b, yd := in[0].Float32s(), in[1].Float32s(), y.Float32s()
+	if len(in) < 3 || in[2] == nil || g.beta == 0 {
+		gemm(g.transA, g.transB, m, n, k, g.alpha, a, b, 0, yd)
+		return []*tensor.Dense{y}, nil, nil
 	}
-	gemm(g.transA, g.transB, m, n, k, g.alpha, in[0].Float32s(), in[1].Float32s(), beta, y.Float32s())
+	sc, so := Shape(in[2]), []int{m, n}
+	if len(sc) == 0 || sc[len(sc)-1] != n || Size(sc) != n || n < m {
+		copyStrided(yd, in[2].Float32s(), newWalker(so, strides(so), bstrides(sc, so)), 0, 0)
+		gemm(g.transA, g.transB, m, n, k, g.alpha, a, b, g.beta, yd)
+		return []*tensor.Dense{y}, nil, nil
+	}
+	// A bias row (the usual case, and the wide output layer) is laid into
+	// one panel of columns at a time, just before the product adds to it,
+	// so each panel of Y crosses memory once; panels go to the CPUs.
+	bias := in[2].Float32s()
+	panel := max(16, gemmPanel/m/16*16) // whole micro-tiles
+	lda, ldb := k, n
+	if g.transA {
+		lda = m
+	}
+	if g.transB {
+		ldb = k
+	}
+	parallel(m*n, func(lo, hi int) {
+		lo, hi = (lo/m+panel-1)/panel*panel, min(n, (hi/m+panel-1)/panel*panel)
+		for j := lo; j < hi; j += panel {
+			nb := min(panel, n-j)
+			for i := range m {
+				copy(yd[i*n+j:][:nb], bias[j:j+nb])
+			}
+			bj := b[j:]
+			if g.transB {
+				bj = b[j*k:]
+			}
+			gemmStrided(g.transA, g.transB, m, nb, k, g.alpha, a, lda, bj, ldb, g.beta, yd[j:], n)
+		}
+	})
 	return []*tensor.Dense{y}, nil, nil
 }
+
+// gemmPanel is the values of Y per panel: a quarter of a typical L2.
+const gemmPanel = 1 << 16
 
 func (g *gemmOp) Backward(in, _, gradOut []*tensor.Dense, _ any) ([]*tensor.Dense, error) {
 	gradIn := make([]*tensor.Dense, len(in))

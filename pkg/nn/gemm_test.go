@@ -70,6 +70,33 @@ func TestGemmNaive(t *testing.T) {
 	}
 }
 
+// TestGemmWideBias: a bias row over an output wide enough to be computed in
+// several column panels, as the model's last layer is.
+func TestGemmWideBias(t *testing.T) {
+	const m, n, k = 3, 50000, 5
+	for _, tc := range []struct {
+		ta, tb bool
+		c      []int
+	}{{false, true, []int{n}}, {true, false, []int{1, n}}, {false, false, []int{n}}} {
+		t.Run(fmt.Sprintf("%v/%v/%v", tc.ta, tc.tb, tc.c), func(t *testing.T) {
+			sa, sb := []int{m, k}, []int{k, n}
+			if tc.ta {
+				sa = []int{k, m}
+			}
+			if tc.tb {
+				sb = []int{n, k}
+			}
+			a, b, c := randF32(1, -1, 1, sa...), randF32(2, -1, 1, sb...), randF32(3, -1, 1, tc.c...)
+			want := naiveGemm(a.Float32s(), b.Float32s(), m, n, k, tc.ta, tc.tb, 0.5)
+			for i := range want {
+				want[i] += 2 * c.Float32s()[i%n]
+			}
+			attrs := Attrs{"alpha": float32(0.5), "beta": float32(2), "transA": b2i(tc.ta), "transB": b2i(tc.tb)}
+			wantTensor(t, run1(t, "Gemm", 13, attrs, a, b, c)[0], []int{m, n}, want)
+		})
+	}
+}
+
 func b2i(b bool) int64 {
 	if b {
 		return 1

@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"gorgonia.org/tensor"
 )
@@ -28,26 +29,37 @@ func newMaxPool(opset int, a Attrs) (Op, error) {
 	if err := a.Check("MaxPool", known...); err != nil {
 		return nil, err
 	}
-	w, err := parseWindowAttrs("MaxPool", a)
+	w, order, err := parsePoolAttrs("MaxPool", "storage_order", a)
 	if err != nil {
 		return nil, err
 	}
+	return &maxPool{win: w, colMajor: order}, nil
+}
+
+// parsePoolAttrs reads the attributes MaxPool and AveragePool share: the
+// window with its required kernel_shape and ceil_mode, plus the op's own 0/1
+// flag named flag.
+func parsePoolAttrs(op, flag string, a Attrs) (windowAttrs, bool, error) {
+	w, err := parseWindowAttrs(op, a)
+	if err != nil {
+		return w, false, err
+	}
 	if w.kernel == nil {
-		return nil, fmt.Errorf("MaxPool: attribute kernel_shape is required")
+		return w, false, fmt.Errorf("%s: attribute kernel_shape is required", op)
 	}
 	ceil, err := a.Int("ceil_mode", 0)
-	if err != nil {
-		return nil, fmt.Errorf("MaxPool: %w", err)
+	var f int64
+	if err == nil {
+		f, err = a.Int(flag, 0)
 	}
-	order, err := a.Int("storage_order", 0)
 	if err != nil {
-		return nil, fmt.Errorf("MaxPool: %w", err)
+		return w, false, fmt.Errorf("%s: %w", op, err)
 	}
-	if ceil != 0 && ceil != 1 || order != 0 && order != 1 {
-		return nil, fmt.Errorf("MaxPool: ceil_mode %d and storage_order %d, want 0 or 1", ceil, order)
+	if ceil != 0 && ceil != 1 || f != 0 && f != 1 {
+		return w, false, fmt.Errorf("%s: ceil_mode %d and %s %d, want 0 or 1", op, ceil, flag, f)
 	}
 	w.ceil = ceil == 1
-	return &maxPool{win: w, colMajor: order == 1}, nil
+	return w, f == 1, nil
 }
 
 // pool returns the maxima and, for each, the row-major flat index into X of
@@ -70,11 +82,27 @@ func (o *maxPool) pool(in []*tensor.Dense) (y []float32, arg []int64, w *window,
 	planes := xs[0] * xs[1]
 	y = make([]float32, planes*w.nOut)
 	arg = make([]int64, planes*w.nOut)
+	padded := slices.Min(w.tap) < 0
 	for pl := range planes {
 		xc := x[pl*w.inSize:][:w.inSize]
 		yp := y[pl*w.nOut:][:w.nOut]
 		ap := arg[pl*w.nOut:][:w.nOut]
 		base := int64(pl * w.inSize)
+		if !padded {
+			// No tap in padding: one sequential pass per tap over the
+			// outputs, the first maximum kept.
+			for q, p := range w.tap[:w.nOut] {
+				yp[q], ap[q] = xc[p], base+int64(p)
+			}
+			for t := 1; t < w.nTaps; t++ {
+				for q, p := range w.tap[t*w.nOut:][:w.nOut] {
+					if v := xc[p]; v > yp[q] {
+						yp[q], ap[q] = v, base+int64(p)
+					}
+				}
+			}
+			continue
+		}
 		for q := range ap {
 			best, at := float32(math.Inf(-1)), int32(-1)
 			for t := q; t < len(w.tap); t += w.nOut {

@@ -12,11 +12,12 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// The ONNX conformance cases and real exports shared by the team; tests that
-// need them skip when the folder is missing.
+// The ONNX conformance cases and real exports shared by the team, in the
+// shared folder beside the repository (relative to this package's folder, so
+// any clone finds them); tests that need them skip when the folder is missing.
 const (
-	conformanceDir = "/work/shared/onnx-conformance"
-	modelsDir      = "/work/shared/onnx-models"
+	conformanceDir = "../../../shared/onnx-conformance"
+	modelsDir      = "../../../shared/onnx-models"
 )
 
 // caseNode is one node of a decoded model: op type, attributes and the names

@@ -67,9 +67,10 @@ func (e *UnsupportedError) Error() string {
 // Supported lists the op types New accepts.
 func Supported() []string {
 	return []string{
-		"Add", "Cast", "Concat", "Constant", "ConstantOfShape", "Conv", "Div", "Dropout",
-		"Expand", "Flatten", "Gather", "Gemm", "Identity", "LSTM", "LeakyRelu", "MatMul",
-		"MaxPool", "Mul", "Relu", "Reshape", "Shape", "Sigmoid", "Slice", "Squeeze",
+		"Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant", "ConstantOfShape",
+		"Conv", "Div", "Dropout", "Expand", "Flatten", "Gather", "Gemm", "Identity", "LSTM",
+		"LeakyRelu", "MatMul", "MaxPool", "Mul", "Pad", "Pow", "ReduceMax", "ReduceMean",
+		"ReduceSum", "Relu", "Reshape", "Shape", "Sigmoid", "Slice", "Softmax", "Sqrt", "Squeeze",
 		"Sub", "Tanh", "Transpose", "Unsqueeze",
 	}
 }
@@ -79,9 +80,9 @@ func Supported() []string {
 // values outside what the kernel implements, give an *UnsupportedError.
 func New(opType string, opset int, a Attrs) (Op, error) {
 	switch opType {
-	case "Add", "Sub", "Mul", "Div":
+	case "Add", "Sub", "Mul", "Div", "Pow":
 		return newBinary(opType, opset, a)
-	case "Relu", "Sigmoid", "Tanh", "LeakyRelu":
+	case "Relu", "Sigmoid", "Tanh", "LeakyRelu", "Sqrt":
 		return newActivation(opType, opset, a)
 	case "Gemm":
 		return newGemm(opset, a)
@@ -121,6 +122,16 @@ func New(opType string, opset int, a Attrs) (Op, error) {
 		return newExpand(opset, a)
 	case "Cast":
 		return newCast(opset, a)
+	case "ReduceMean", "ReduceSum", "ReduceMax":
+		return newReduce(opType, opset, a)
+	case "Pad":
+		return newPad(opset, a)
+	case "Softmax":
+		return newSoftmax(opset, a)
+	case "BatchNormalization":
+		return newBatchNorm(opset, a)
+	case "AveragePool":
+		return newAvgPool(opset, a)
 	}
 	return nil, &UnsupportedError{Op: opType, Reason: "not implemented by portwatch's engine"}
 }

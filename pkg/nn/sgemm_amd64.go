@@ -36,38 +36,40 @@ type matView struct {
 
 func (v matView) at(i, j int) []float32 { return v.data[i*v.rs+j*v.cs:] }
 
-// fastGemm is gemm on the micro-kernel; it returns false, leaving the work
-// to gonum, on a CPU without AVX2 and FMA.
-func fastGemm(transA, transB bool, m, n, k int, alpha float32, a, b []float32, beta float32, c []float32) bool {
+// fastGemm is gemmStrided on the micro-kernel; it returns false, leaving
+// the work to gonum, on a CPU without AVX2 and FMA.
+func fastGemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) bool {
 	if !hasAVX2FMA() {
 		return false
 	}
-	c = c[:m*n]
 	// beta 0 never reads C, as in BLAS: the first depth block overwrites it
 	add := beta != 0
-	switch {
-	case !add && alpha == 0:
-		clear(c)
-	case add && beta != 1:
-		for i := range c {
-			c[i] *= beta
+	for i := range m {
+		row := c[i*ldc:][:n]
+		switch {
+		case !add && alpha == 0:
+			clear(row)
+		case add && beta != 1:
+			for j := range row {
+				row[j] *= beta
+			}
 		}
 	}
 	if alpha == 0 {
 		return true
 	}
-	av, bv := matView{a, k, 1}, matView{b, n, 1}
+	av, bv := matView{a, lda, 1}, matView{b, ldb, 1}
 	if transA {
-		av = matView{a, 1, m}
+		av = matView{a, 1, lda}
 	}
 	if transB {
-		bv = matView{b, 1, k}
+		bv = matView{b, 1, ldb}
 	}
 	// Split the output between the cores along its longer side, in whole
 	// micro-tiles, once the product is big enough to pay for goroutines.
 	workers := runtime.GOMAXPROCS(0)
 	if m*n*k < 1<<21 || workers < 2 {
-		gemmBlocked(m, n, k, alpha, av, bv, c, n, add)
+		gemmBlocked(m, n, k, alpha, av, bv, c, ldc, add)
 		return true
 	}
 	var wg sync.WaitGroup
@@ -75,13 +77,13 @@ func fastGemm(transA, transB bool, m, n, k int, alpha float32, a, b []float32, b
 		step := (n/workers + nr) / nr * nr
 		for j := 0; j < n; j += step {
 			nb := min(step, n-j)
-			wg.Go(func() { gemmBlocked(m, nb, k, alpha, av, matView{bv.at(0, j), bv.rs, bv.cs}, c[j:], n, add) })
+			wg.Go(func() { gemmBlocked(m, nb, k, alpha, av, matView{bv.at(0, j), bv.rs, bv.cs}, c[j:], ldc, add) })
 		}
 	} else {
 		step := (m/workers + mr) / mr * mr
 		for i := 0; i < m; i += step {
 			mb := min(step, m-i)
-			wg.Go(func() { gemmBlocked(mb, n, k, alpha, matView{av.at(i, 0), av.rs, av.cs}, bv, c[i*n:], n, add) })
+			wg.Go(func() { gemmBlocked(mb, n, k, alpha, matView{av.at(i, 0), av.rs, av.cs}, bv, c[i*ldc:], ldc, add) })
 		}
 	}
 	wg.Wait()
@@ -151,21 +153,31 @@ func packA(dst []float32, a matView, i0, p0, mb, kb int) {
 }
 
 // packB lays depth p0..p0+kb, columns j0..j0+nb of b out as nr-column
-// panels, nr values per depth step, zero-padding the last panel.
+// panels, nr values per depth step, zero-padding the last panel. It reads
+// along whichever axis b stores contiguously.
 func packB(dst []float32, b matView, p0, j0, kb, nb int) {
 	for jr := 0; jr < nb; jr += nr {
 		w := min(nr, nb-jr)
-		for p := range kb {
-			out := dst[jr*kb+p*nr : jr*kb+(p+1)*nr]
-			src := b.at(p0+p, j0+jr)
-			if b.cs == 1 {
-				copy(out, src[:w])
-			} else {
-				for j := range w {
-					out[j] = src[j*b.cs]
-				}
+		panel := dst[jr*kb : (jr+nr)*kb]
+		if b.cs == 1 {
+			for p := range kb {
+				out := panel[p*nr : (p+1)*nr]
+				copy(out, b.at(p0+p, j0+jr)[:w])
+				clear(out[w:])
 			}
-			clear(out[w:])
+			continue
+		}
+		// a transposed operand: each column is contiguous
+		for j := range w {
+			src := b.at(p0, j0+jr+j)
+			for p := range kb {
+				panel[p*nr+j] = src[p*b.rs]
+			}
+		}
+		if w < nr {
+			for p := range kb {
+				clear(panel[p*nr+w : (p+1)*nr])
+			}
 		}
 	}
 }

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -208,9 +209,10 @@ func (w *window) col2im(src []float32, ld, cg int, cols []int32, dxg []float32) 
 	}
 }
 
-// inverse lists, for each input position p, the output positions whose
-// window reads it: inv[at[p]:at[p+1]], in compressed sparse row form.
-func (w *window) inverse() (at, inv []int32) {
+// inverse lists, for each input position p, the outputs whose window reads
+// it and with which tap: out[i] and tap[i] for i in at[p]..at[p+1], in
+// compressed sparse row form, taps ascending.
+func (w *window) inverse() (at, out, tap []int32) {
 	at = make([]int32, w.inSize+1)
 	for _, p := range w.tap {
 		if p >= 0 {
@@ -220,13 +222,40 @@ func (w *window) inverse() (at, inv []int32) {
 	for p := range w.inSize {
 		at[p+1] += at[p]
 	}
-	inv = make([]int32, at[w.inSize])
+	out, tap = make([]int32, at[w.inSize]), make([]int32, at[w.inSize])
 	next := slices.Clone(at[:w.inSize])
 	for i, p := range w.tap {
 		if p >= 0 {
-			inv[next[p]] = int32(i % w.nOut)
+			out[next[p]], tap[next[p]] = int32(i%w.nOut), int32(i/w.nOut)
 			next[p]++
 		}
 	}
-	return at, inv
+	return at, out, tap
+}
+
+// nextNonzero is the index of x's first value that is not ±0, or len(x):
+// occupancy inputs are mostly zeros, and finding the few ones is what a
+// sparse Conv spends its time on.
+func nextNonzero(x []float32) int {
+	i := zeroPrefix(x)
+	return i + scanNonzero(x[i:])
+}
+
+// scanNonzero is nextNonzero in Go, eight values per branch.
+func scanNonzero(x []float32) int {
+	i := 0
+	for ; i+8 <= len(x); i += 8 {
+		b := x[i : i+8 : i+8]
+		bits := math.Float32bits(b[0]) | math.Float32bits(b[1]) | math.Float32bits(b[2]) | math.Float32bits(b[3]) |
+			math.Float32bits(b[4]) | math.Float32bits(b[5]) | math.Float32bits(b[6]) | math.Float32bits(b[7])
+		if bits<<1 != 0 {
+			break
+		}
+	}
+	for ; i < len(x); i++ {
+		if math.Float32bits(x[i])<<1 != 0 {
+			return i
+		}
+	}
+	return len(x)
 }

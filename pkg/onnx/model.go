@@ -142,6 +142,10 @@ func ReadModel(b []byte) (*Model, error) {
 	if !hasGraph || m.IRVersion <= 0 {
 		return nil, errors.New("not an ONNX model: no IR version or no graph")
 	}
+	// Bounded before anything recursive (onnx-go included) reads the bytes.
+	if err := checkDepth(b); err != nil {
+		return nil, fmt.Errorf("malformed ONNX model: %w", err)
+	}
 	m.Opset = m.Domains[""]
 	if m.Opset == 0 && m.IRVersion < 3 {
 		m.Opset = 1 // before opset_import existed

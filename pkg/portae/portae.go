@@ -8,6 +8,10 @@
 // ports) -> Relu -> MaxPool -> Dropout; the T round codes -> LSTM along
 // time -> Gemm bottleneck -> Relu -> Gemm -> Sigmoid. Only standard ops, so
 // the file opens unchanged in onnxruntime and Netron.
+//
+// This package is the architecture only. What the file holds besides the
+// graph (metadata, calibration, the contract detect checks) is
+// pkg/modelfile's, which passes its metadata in through Config.Metadata.
 package portae
 
 import (
@@ -15,39 +19,37 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"strconv"
 	"strings"
 
 	"gorgonia.org/tensor"
 
+	"portwatch/pkg/features"
 	"portwatch/pkg/nn"
 	"portwatch/pkg/onnx"
 )
 
-// Metadata keys of the model file (the contract with detect).
 const (
-	KeyVersion       = "portwatch.version"
-	KeyChannels      = "portwatch.channels"
-	KeyWindow        = "portwatch.window"
-	KeyThreshold     = "portwatch.threshold"
-	KeyCalibration   = "portwatch.calibration"
-	KeyRoundsTrained = "portwatch.rounds_trained"
-	KeyTrainedUntil  = "portwatch.trained_until"
-	// KeyHours holds the detector's per-hour counts of listening ports
-	// (JSON), which its hour statistic judges presence by.
-	KeyHours = "portwatch.hours"
-
-	// Version is KeyVersion's value for this architecture.
+	// Version names this architecture, in the file's producer_version and
+	// (written by pkg/modelfile) its portwatch.version.
 	Version = "portae-v1"
 	// Input and Output name the graph's input and output.
 	Input  = "occupancy"
 	Output = "reconstruction"
-	// Ports is the length of the port axis.
-	Ports = 65536
+	// Ports is the length of the port axis, features.Ports: one value per
+	// port number in every channel the features fill.
+	Ports = features.Ports
 )
 
-// DefaultChannels are the occupancy channels collect records.
-func DefaultChannels() []string { return []string{"tcp_listen", "udp_bound", "tcp_conn"} }
+// Layer names a Gemm layer's parameters (initializers).
+type Layer struct {
+	Weight, Bias string
+}
+
+// OutputLayer names the parameters of the last Gemm, one row and one bias
+// per (channel, port) cell: reconstruction = Sigmoid(Weight · code + Bias).
+// Build names them so; code that reaches into a portae graph (detect's
+// prior) asks here rather than spelling them.
+func OutputLayer() Layer { return Layer{Weight: "decode.weight", Bias: "decode.bias"} }
 
 // Sizes of the layers. Conv blocks of 64 ports (1024 per round), max over
 // 4 blocks: 8 filters x 256 = 2048 features per round, small enough that the
@@ -68,20 +70,26 @@ const (
 	Prior = 1e-3
 )
 
+// DefaultWindow is the window of a Config without one.
+const DefaultWindow = 10
+
 // Config chooses the window, the channels and the initial weights.
 type Config struct {
-	Window   int      // rounds per window, T (default 10)
-	Channels []string // channel names, C of them (default DefaultChannels())
-	Seed     uint64   // seeds the initial weights
+	Window int // rounds per window, T (default DefaultWindow)
+	// Channels names the C channels (default features.OccupancyChannels(),
+	// the three a scan fills; detect always passes its own list).
+	Channels []string
+	Seed     uint64      // seeds the initial weights
+	Metadata []onnx.Prop // written as the file's metadata_props
 }
 
 // Build returns a fresh, untrained portae v1 as a serialized ONNX model.
 func Build(cfg Config) ([]byte, error) {
 	if cfg.Window == 0 {
-		cfg.Window = 10
+		cfg.Window = DefaultWindow
 	}
 	if cfg.Channels == nil {
-		cfg.Channels = DefaultChannels()
+		cfg.Channels = features.OccupancyChannels()
 	}
 	if cfg.Window < 1 {
 		return nil, fmt.Errorf("build portae: window %d, want at least 1", cfg.Window)
@@ -124,6 +132,7 @@ func graph(cfg Config) *onnx.Spec {
 	ints := func(v ...int64) *tensor.Dense { return nn.NewI64([]int{len(v)}, v) }
 
 	h, cp := int(Hidden), int(c)*Ports
+	out := OutputLayer()
 	// PyTorch's default init: uniform within 1/sqrt(fan in).
 	inits := []onnx.NamedTensor{
 		{Name: "conv.weight", Tensor: uniform(1/math.Sqrt(float64(c*Kernel)), Filters, int(c), Kernel)},
@@ -133,8 +142,8 @@ func graph(cfg Config) *onnx.Spec {
 		{Name: "lstm.B", Tensor: uniform(1/math.Sqrt(Hidden), 1, 8*h)},
 		{Name: "encode.weight", Tensor: uniform(1/math.Sqrt(Hidden), Bottleneck, h)},
 		{Name: "encode.bias", Tensor: uniform(1/math.Sqrt(Hidden), Bottleneck)},
-		{Name: "decode.weight", Tensor: uniform(1/math.Sqrt(Bottleneck), cp, Bottleneck)},
-		{Name: "decode.bias", Tensor: fill(float32(math.Log(Prior/(1-Prior))), cp)},
+		{Name: out.Weight, Tensor: uniform(1/math.Sqrt(Bottleneck), cp, Bottleneck)},
+		{Name: out.Bias, Tensor: fill(float32(math.Log(Prior/(1-Prior))), cp)},
 		{Name: "shape.rounds", Tensor: ints(-1, c, Ports)},
 		{Name: "shape.codes", Tensor: ints(-1, t, features)},
 		{Name: "shape.out", Tensor: ints(-1, c, Ports)},
@@ -160,7 +169,7 @@ func graph(cfg Config) *onnx.Spec {
 		{Name: "encode", OpType: "Gemm", Inputs: []string{"state", "encode.weight", "encode.bias"}, Outputs: []string{"encode"},
 			Attrs: []onnx.Attr{{Name: "transB", Value: int64(1)}}},
 		{Name: "encode.relu", OpType: "Relu", Inputs: []string{"encode"}, Outputs: []string{"encode.relu"}},
-		{Name: "decode", OpType: "Gemm", Inputs: []string{"encode.relu", "decode.weight", "decode.bias"}, Outputs: []string{"decode"},
+		{Name: "decode", OpType: "Gemm", Inputs: []string{"encode.relu", out.Weight, out.Bias}, Outputs: []string{"decode"},
 			Attrs: []onnx.Attr{{Name: "transB", Value: int64(1)}}},
 		{Name: "decode.sigmoid", OpType: "Sigmoid", Inputs: []string{"decode"}, Outputs: []string{"decode.sigmoid"}},
 		{Name: "reconstruction", OpType: "Reshape", Inputs: []string{"decode.sigmoid", "shape.out"}, Outputs: []string{Output}},
@@ -177,11 +186,6 @@ func graph(cfg Config) *onnx.Spec {
 		Outputs: []onnx.ValueInfo{{Name: Output, ElemType: onnx.TypeFloat,
 			Dims: []onnx.Dim{{Param: "N"}, {Value: c}, {Value: Ports}}}},
 		Initializers: inits,
-		Metadata: []onnx.Prop{
-			{Key: KeyVersion, Value: Version},
-			{Key: KeyChannels, Value: strings.Join(cfg.Channels, ",")},
-			{Key: KeyWindow, Value: strconv.Itoa(cfg.Window)},
-			{Key: KeyRoundsTrained, Value: "0"},
-		},
+		Metadata:     cfg.Metadata,
 	}
 }

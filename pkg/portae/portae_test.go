@@ -3,15 +3,17 @@ package portae_test
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
 	"gorgonia.org/tensor"
 
 	"portwatch/pkg/engine"
+	"portwatch/pkg/features"
 	"portwatch/pkg/nn"
+	"portwatch/pkg/onnx"
 	"portwatch/pkg/portae"
 )
 
@@ -50,8 +52,9 @@ func TestBuildBad(t *testing.T) {
 	}
 }
 
-// TestFreshModel loads a fresh model in the engine: the contract's input,
-// output and metadata, and an untrained prediction of "mostly empty".
+// TestFreshModel loads a fresh model in the engine: the contract's input
+// and output, the metadata it was given (pkg/modelfile's keys are tested
+// there), and an untrained prediction of "mostly empty".
 func TestFreshModel(t *testing.T) {
 	tests := []struct {
 		window   int
@@ -61,7 +64,8 @@ func TestFreshModel(t *testing.T) {
 		{4, []string{"tcp_listen", "udp_bound"}},
 	}
 	for _, tt := range tests {
-		b, err := portae.Build(portae.Config{Window: tt.window, Channels: tt.channels, Seed: 1})
+		props := []onnx.Prop{{Key: "a", Value: "1"}, {Key: "b", Value: fmt.Sprint(tt.window)}}
+		b, err := portae.Build(portae.Config{Window: tt.window, Channels: tt.channels, Seed: 1, Metadata: props})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +75,7 @@ func TestFreshModel(t *testing.T) {
 		}
 		window, channels := tt.window, tt.channels
 		if window == 0 {
-			window, channels = 10, portae.DefaultChannels()
+			window, channels = portae.DefaultWindow, features.OccupancyChannels()
 		}
 		in, out := m.Inputs(), m.Outputs()
 		if len(in) != 1 || in[0].Name != portae.Input || engine.FormatDims(in[0].Dims) != formatDims("N", window, len(channels), portae.Ports) {
@@ -80,20 +84,8 @@ func TestFreshModel(t *testing.T) {
 		if len(out) != 1 || out[0].Name != portae.Output || engine.FormatDims(out[0].Dims) != formatDims("N", len(channels), portae.Ports) {
 			t.Errorf("outputs: got %+v", out)
 		}
-		meta := m.Metadata()
-		want := map[string]string{
-			portae.KeyVersion:       portae.Version,
-			portae.KeyChannels:      strings.Join(channels, ","),
-			portae.KeyWindow:        strconv.Itoa(window),
-			portae.KeyRoundsTrained: "0",
-		}
-		for k, v := range want {
-			if meta[k] != v {
-				t.Errorf("metadata %s: got %q, want %q", k, meta[k], v)
-			}
-		}
-		if _, ok := meta[portae.KeyThreshold]; ok {
-			t.Error("a fresh model has a threshold")
+		if got, want := m.Metadata(), map[string]string{"a": "1", "b": fmt.Sprint(tt.window)}; !maps.Equal(got, want) {
+			t.Errorf("metadata: got %v, want %v", got, want)
 		}
 
 		x := nn.ZerosF32(2, window, len(channels), portae.Ports)
@@ -122,4 +114,30 @@ func formatDims(dims ...any) string {
 		s[i] = fmt.Sprint(d)
 	}
 	return "[" + strings.Join(s, ",") + "]"
+}
+
+// TestOutputLayer: the names OutputLayer gives are the parameters of the
+// output Gemm Build makes, shaped one row and one bias per cell, so detect's
+// prior finds them after any rename.
+func TestOutputLayer(t *testing.T) {
+	b, err := portae.Build(portae.Config{Window: 2, Channels: []string{"tcp_listen", "udp_bound"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := engine.Decode(b, "fresh.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, params := portae.OutputLayer(), m.Params()
+	w, bias := params[out.Weight], params[out.Bias]
+	if w == nil || bias == nil {
+		t.Fatalf("params %s, %s: got %v, %v, want both", out.Weight, out.Bias, w != nil, bias != nil)
+	}
+	cells := 2 * portae.Ports
+	if got, want := nn.Shape(w), []int{cells, portae.Bottleneck}; !slices.Equal(got, want) {
+		t.Errorf("%s shape: got %v, want %v", out.Weight, got, want)
+	}
+	if got, want := nn.Shape(bias), []int{cells}; !slices.Equal(got, want) {
+		t.Errorf("%s shape: got %v, want %v", out.Bias, got, want)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"portwatch/pkg/sock"
 	"syscall"
 )
 
@@ -38,17 +39,18 @@ func NewBindScanner() *BindScanner {
 
 // Scan probes every port in range, returning the busy ones by protocol, family and port. A family
 // the host does not support (IPv6 disabled) is skipped.
-func (b *BindScanner) Scan(ctx context.Context) ([]Socket, error) {
+func (b *BindScanner) Scan(ctx context.Context) ([]sock.Socket, error) {
 	probes := [...]struct {
-		proto, state string
-		typ, family  int
+		proto       sock.Protocol
+		state       sock.State
+		typ, family int
 	}{
-		{"tcp", "listen", syscall.SOCK_STREAM, 4},
-		{"tcp", "listen", syscall.SOCK_STREAM, 6},
-		{"udp", "unconn", syscall.SOCK_DGRAM, 4},
-		{"udp", "unconn", syscall.SOCK_DGRAM, 6},
+		{sock.TCP, sock.Listen, syscall.SOCK_STREAM, 4},
+		{sock.TCP, sock.Listen, syscall.SOCK_STREAM, 6},
+		{sock.UDP, sock.Unconn, syscall.SOCK_DGRAM, 4},
+		{sock.UDP, sock.Unconn, syscall.SOCK_DGRAM, 6},
 	}
-	var socks []Socket
+	var socks []sock.Socket
 	for _, p := range probes {
 		addr := netip.IPv4Unspecified()
 		if p.family == 6 {
@@ -68,7 +70,7 @@ func (b *BindScanner) Scan(ctx context.Context) ([]Socket, error) {
 				return nil, fmt.Errorf("bind scan %s%d port %d: %w", p.proto, p.family, port, err)
 			}
 			if busy {
-				socks = append(socks, Socket{Protocol: p.proto, Family: p.family, Address: addr, Port: uint16(port), State: p.state})
+				socks = append(socks, sock.Socket{Protocol: p.proto, Family: p.family, Address: addr, Port: uint16(port), State: p.state})
 			}
 		}
 	}

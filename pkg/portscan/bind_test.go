@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"portwatch/pkg/sock"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,37 +24,37 @@ func TestBindScanner(t *testing.T) {
 		}
 		return ap.Port()
 	}
-	busy := func(proto string, family int, p uint16) Socket {
-		addr, state := netip.IPv4Unspecified(), "listen"
+	busy := func(proto sock.Protocol, family int, p uint16) sock.Socket {
+		addr, state := netip.IPv4Unspecified(), sock.Listen
 		if family == 6 {
 			addr = netip.IPv6Unspecified()
 		}
-		if proto == "udp" {
-			state = "unconn"
+		if proto == sock.UDP {
+			state = sock.Unconn
 		}
-		return Socket{Protocol: proto, Family: family, Address: addr, Port: p, State: state}
+		return sock.Socket{Protocol: proto, Family: family, Address: addr, Port: p, State: state}
 	}
 	tests := []struct {
 		name string
-		open func(t *testing.T) (uint16, []Socket) // opens a socket, returns the port to probe and the want
+		open func(t *testing.T) (uint16, []sock.Socket) // opens a socket, returns the port to probe and the want
 	}{
-		{"tcp4 listener on 127.0.0.1", func(t *testing.T) (uint16, []Socket) {
+		{"tcp4 listener on 127.0.0.1", func(t *testing.T) (uint16, []sock.Socket) {
 			p := port(listen(t, "tcp4", "127.0.0.1:0").Addr())
-			return p, []Socket{busy("tcp", 4, p)}
+			return p, []sock.Socket{busy(sock.TCP, 4, p)}
 		}},
-		{"tcp6 listener on ::1 is not seen as ipv4", func(t *testing.T) (uint16, []Socket) {
+		{"tcp6 listener on ::1 is not seen as ipv4", func(t *testing.T) (uint16, []sock.Socket) {
 			p := port(listen(t, "tcp6", "[::1]:0").Addr())
-			return p, []Socket{busy("tcp", 6, p)}
+			return p, []sock.Socket{busy(sock.TCP, 6, p)}
 		}},
-		{"udp4 bound on 127.0.0.1", func(t *testing.T) (uint16, []Socket) {
+		{"udp4 bound on 127.0.0.1", func(t *testing.T) (uint16, []sock.Socket) {
 			p := port(listenUDP(t, "udp4", "127.0.0.1:0").LocalAddr())
-			return p, []Socket{busy("udp", 4, p)}
+			return p, []sock.Socket{busy(sock.UDP, 4, p)}
 		}},
-		{"port 65535, which the old tool never probed", func(t *testing.T) (uint16, []Socket) {
+		{"port 65535, which the old tool never probed", func(t *testing.T) (uint16, []sock.Socket) {
 			listen(t, "tcp4", "127.0.0.1:65535")
-			return 65535, []Socket{busy("tcp", 4, 65535)}
+			return 65535, []sock.Socket{busy(sock.TCP, 4, 65535)}
 		}},
-		{"port just freed", func(t *testing.T) (uint16, []Socket) {
+		{"port just freed", func(t *testing.T) (uint16, []sock.Socket) {
 			ln, err := net.Listen("tcp4", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
@@ -90,7 +91,7 @@ func TestBindScannerFullRange(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Scan: %v", err)
 	}
-	want := Socket{Protocol: "tcp", Family: 4, Address: netip.IPv4Unspecified(), Port: ap.Port(), State: "listen"}
+	want := sock.Socket{Protocol: sock.TCP, Family: 4, Address: netip.IPv4Unspecified(), Port: ap.Port(), State: sock.Listen}
 	if !slices.Contains(got, want) {
 		t.Errorf("%d busy ports, none is the listener %+v", len(got), want)
 	}
@@ -132,12 +133,12 @@ func TestBindScannerUnprivileged(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		var proto string
+		var proto sock.Protocol
 		var port uint16
 		if _, err := fmt.Sscanf(line, "busy %s %d", &proto, &port); err != nil {
 			continue // the test framework's own output
 		}
-		if !slices.ContainsFunc(inUse, func(s Socket) bool { return s.Protocol == proto && s.Port == port }) {
+		if !slices.ContainsFunc(inUse, func(s sock.Socket) bool { return s.Protocol == proto && s.Port == port }) {
 			t.Errorf("unprivileged scan reports %s port %d busy; nothing uses it", proto, port)
 		}
 	}

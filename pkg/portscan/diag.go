@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"portwatch/pkg/sock"
 	"syscall"
 )
 
@@ -23,7 +24,7 @@ const (
 
 // diagRequest builds a SOCK_DIAG_BY_FAMILY dump request for every socket of proto ("tcp" or "udp")
 // and family (4 or 6), in all states.
-func diagRequest(proto string, family int) []byte {
+func diagRequest(proto sock.Protocol, family int) []byte {
 	b := make([]byte, nlmsgHdrLen+inetDiagReqLen)
 	binary.NativeEndian.PutUint32(b[0:], uint32(len(b)))
 	binary.NativeEndian.PutUint16(b[4:], sockDiagByFamily)
@@ -35,7 +36,7 @@ func diagRequest(proto string, family int) []byte {
 		req[0] = linuxAFInet6
 	}
 	req[1] = syscall.IPPROTO_TCP
-	if proto == "udp" {
+	if proto == sock.UDP {
 		req[1] = syscall.IPPROTO_UDP
 	}
 	binary.NativeEndian.PutUint32(req[4:], 0xFFFFFFFF) // idiag_states: all
@@ -45,7 +46,7 @@ func diagRequest(proto string, family int) []byte {
 // parseDiag parses netlink messages answering a sock_diag dump of proto sockets and appends the
 // sockets to dst. done reports the end of the dump; a netlink error reply is returned as an error
 // wrapping its syscall.Errno. Errors name the byte offset of the bad message.
-func parseDiag(b []byte, proto string, dst []entry) (_ []entry, done bool, err error) {
+func parseDiag(b []byte, proto sock.Protocol, dst []entry) (_ []entry, done bool, err error) {
 	for off := 0; off < len(b); {
 		if len(b)-off < nlmsgHdrLen {
 			return dst, false, fmt.Errorf("byte %d: %d bytes left, want a %d-byte netlink header", off, len(b)-off, nlmsgHdrLen)
@@ -83,7 +84,7 @@ func parseDiag(b []byte, proto string, dst []entry) (_ []entry, done bool, err e
 
 // parseDiagMsg parses a struct inet_diag_msg: family, state, timer, retrans, then the socket id
 // (ports and addresses in network order), then expires, queues, uid and inode in host order.
-func parseDiagMsg(m []byte, proto string) (entry, error) {
+func parseDiagMsg(m []byte, proto sock.Protocol) (entry, error) {
 	if len(m) < inetDiagMsgLen {
 		return entry{}, fmt.Errorf("inet_diag_msg of %d bytes, want %d", len(m), inetDiagMsgLen)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"portwatch/pkg/sock"
 	"slices"
 	"strings"
 	"syscall"
@@ -63,7 +64,7 @@ func TestParseDiag(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			entries, done, err := parseDiag(tt.in, "tcp", nil)
+			entries, done, err := parseDiag(tt.in, sock.TCP, nil)
 			checkErr(t, err, tt.err)
 			var got []string
 			for _, e := range entries {
@@ -74,7 +75,7 @@ func TestParseDiag(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := parseDiag(errno(syscall.EPERM), "tcp", nil); !errors.Is(err, syscall.EPERM) {
+	if _, _, err := parseDiag(errno(syscall.EPERM), sock.TCP, nil); !errors.Is(err, syscall.EPERM) {
 		t.Errorf("got %v, want it to wrap EPERM", err)
 	}
 }
@@ -89,20 +90,22 @@ func TestDumpDiagLive(t *testing.T) {
 		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
 	tests := []struct {
-		name, proto, state string
-		family             int
-		open               func(t *testing.T) netip.AddrPort
+		name   string
+		proto  sock.Protocol
+		state  sock.State
+		family int
+		open   func(t *testing.T) netip.AddrPort
 	}{
-		{"tcp4 listener", "tcp", "listen", 4, func(t *testing.T) netip.AddrPort {
+		{"tcp4 listener", sock.TCP, sock.Listen, 4, func(t *testing.T) netip.AddrPort {
 			return addr(t, listen(t, "tcp4", "127.0.0.1:0").Addr().String())
 		}},
-		{"tcp6 listener", "tcp", "listen", 6, func(t *testing.T) netip.AddrPort {
+		{"tcp6 listener", sock.TCP, sock.Listen, 6, func(t *testing.T) netip.AddrPort {
 			return addr(t, listen(t, "tcp6", "[::1]:0").Addr().String())
 		}},
-		{"udp4 bound", "udp", "unconn", 4, func(t *testing.T) netip.AddrPort {
+		{"udp4 bound", sock.UDP, sock.Unconn, 4, func(t *testing.T) netip.AddrPort {
 			return addr(t, listenUDP(t, "udp4", "127.0.0.1:0").LocalAddr().String())
 		}},
-		{"udp6 bound", "udp", "unconn", 6, func(t *testing.T) netip.AddrPort {
+		{"udp6 bound", sock.UDP, sock.Unconn, 6, func(t *testing.T) netip.AddrPort {
 			return addr(t, listenUDP(t, "udp6", "[::1]:0").LocalAddr().String())
 		}},
 	}
@@ -118,7 +121,7 @@ func TestDumpDiagLive(t *testing.T) {
 			if err != nil {
 				t.Fatalf("dumpDiag: %v", err)
 			}
-			want := Socket{Protocol: tt.proto, Family: tt.family, Address: ap.Addr(), Port: ap.Port(), State: tt.state}
+			want := sock.Socket{Protocol: tt.proto, Family: tt.family, Address: ap.Addr(), Port: ap.Port(), State: tt.state}
 			if !slices.ContainsFunc(entries, func(e entry) bool { return e.Socket == want && e.inode != 0 }) {
 				t.Errorf("%d sockets, none is %+v with an inode", len(entries), want)
 			}
@@ -131,7 +134,7 @@ func FuzzParseDiag(f *testing.F) {
 		f.Add(readFixture(f, "sock_diag", table))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		entries, _, err := parseDiag(b, "udp", nil)
+		entries, _, err := parseDiag(b, sock.UDP, nil)
 		if err != nil && !strings.HasPrefix(err.Error(), "byte ") && !strings.HasPrefix(err.Error(), "sock_diag: ") {
 			t.Errorf("error %q names no offset", err)
 		}
@@ -139,7 +142,7 @@ func FuzzParseDiag(f *testing.F) {
 			t.Errorf("got %d entries from %d bytes, want at most %d", len(entries), len(b), max)
 		}
 		for _, e := range entries {
-			if e.Address.Is4() != (e.Family == 4) || e.State == "" {
+			if e.Address.Is4() != (e.Family == 4) || e.State > sock.Unconn {
 				t.Errorf("inconsistent entry %+v", e)
 			}
 		}

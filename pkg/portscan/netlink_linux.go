@@ -3,13 +3,14 @@ package portscan
 import (
 	"errors"
 	"fmt"
+	"portwatch/pkg/sock"
 	"syscall"
 )
 
 // dumpDiag lists the sockets of proto ("tcp" or "udp") and family (4 or 6) in this process's
 // network namespace over netlink sock_diag, appending them to dst. One dump walks the kernel's
 // socket hash once; reading /proc/net/tcp walks it twice (the read that finds the end starts over).
-func dumpDiag(proto string, family int, dst []entry) ([]entry, error) {
+func dumpDiag(proto sock.Protocol, family int, dst []entry) ([]entry, error) {
 	fd, err := syscall.Socket(syscall.AF_NETLINK, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, syscall.NETLINK_INET_DIAG)
 	if err != nil {
 		return dst, fmt.Errorf("sock_diag socket: %w", err)

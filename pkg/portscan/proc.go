@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"portwatch/pkg/sock"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,29 +45,45 @@ func NewNetlinkScanner() *ProcScanner {
 
 // Scan lists every socket in the tables, in table order (tcp, tcp6, udp, udp6). A missing tcp6 or
 // udp6 table (IPv6 disabled) is not an error.
-func (s *ProcScanner) Scan(ctx context.Context) ([]Socket, error) {
+func (s *ProcScanner) Scan(ctx context.Context) ([]sock.Socket, error) {
+	entries, err := s.entries(filepath.Join(s.root, "net"), s.netlink, nil)
+	if err != nil {
+		return nil, err
+	}
+	return s.owned(ctx, entries)
+}
+
+// entries appends the sockets of the four tables of the calling thread's network namespace to dst:
+// over sock_diag when netlink is set, from the files in netDir otherwise or when a dump fails.
+func (s *ProcScanner) entries(netDir string, netlink bool, dst []entry) ([]entry, error) {
 	tables := [...]struct {
-		name, proto string
-		family      int
-	}{{"tcp", "tcp", 4}, {"tcp6", "tcp", 6}, {"udp", "udp", 4}, {"udp6", "udp", 6}}
-	var entries []entry
+		name   string
+		proto  sock.Protocol
+		family int
+	}{{"tcp", sock.TCP, 4}, {"tcp6", sock.TCP, 6}, {"udp", sock.UDP, 4}, {"udp6", sock.UDP, 6}}
 	for _, t := range tables {
 		var err error
-		if s.netlink {
-			n := len(entries)
-			if entries, err = dumpDiag(t.proto, t.family, entries); err == nil {
+		if netlink {
+			n := len(dst)
+			if dst, err = dumpDiag(t.proto, t.family, dst); err == nil {
 				continue
 			}
-			entries = entries[:n] // drop a partial dump; the file has it all
+			dst = dst[:n] // drop a partial dump; the file has it all
 		}
-		entries, err = s.readNet(t.name, t.proto, t.family, entries)
+		dst, err = readNet(filepath.Join(netDir, t.name), t.proto, t.family, dst)
 		if errors.Is(err, fs.ErrNotExist) && t.family == 6 {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
+	return dst, nil
+}
+
+// owned turns entries into sockets with their owners, found in one walk of every process's fds:
+// socket inodes are unique host-wide, so one walk serves the sockets of every namespace.
+func (s *ProcScanner) owned(ctx context.Context, entries []entry) ([]sock.Socket, error) {
 	owners := make(map[uint64]int) // socket inode -> pid
 	for _, e := range entries {
 		if e.inode != 0 {
@@ -77,7 +94,7 @@ func (s *ProcScanner) Scan(ctx context.Context) ([]Socket, error) {
 		return nil, err
 	}
 	names := make(map[int]string)
-	socks := make([]Socket, len(entries))
+	socks := make([]sock.Socket, len(entries))
 	for i, e := range entries {
 		socks[i] = e.Socket
 		pid := owners[e.inode]
@@ -94,9 +111,8 @@ func (s *ProcScanner) Scan(ctx context.Context) ([]Socket, error) {
 	return socks, nil
 }
 
-// readNet reads one socket table, root/net/<name>, appending its rows to dst.
-func (s *ProcScanner) readNet(name, proto string, family int, dst []entry) ([]entry, error) {
-	path := filepath.Join(s.root, "net", name)
+// readNet reads one socket table, such as root/net/tcp, appending its rows to dst.
+func readNet(path string, proto sock.Protocol, family int, dst []entry) ([]entry, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return dst, fmt.Errorf("read socket table: %w", err)
@@ -113,7 +129,7 @@ func (s *ProcScanner) readNet(name, proto string, family int, dst []entry) ([]en
 // owners. Processes it cannot read are skipped: they may have exited or belong to another user.
 // It visits pids in ascending order and stops once every socket has its owner.
 func (s *ProcScanner) findOwners(ctx context.Context, owners map[uint64]int) error {
-	pids, err := s.pids()
+	pids, err := listPIDs(s.root)
 	if err != nil {
 		return err
 	}
@@ -156,16 +172,16 @@ func (s *ProcScanner) findOwners(ctx context.Context, owners map[uint64]int) err
 	return nil
 }
 
-// pids lists the process ids under root in ascending order.
-func (s *ProcScanner) pids() ([]int, error) {
-	dir, err := openDir(s.root)
+// listPIDs lists the process ids under root in ascending order.
+func listPIDs(root string) ([]int, error) {
+	dir, err := openDir(root)
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
 	}
 	defer dir.Close()
 	names, err := dir.Readdirnames(-1) // unsorted: cheaper than os.ReadDir, which also stats
 	if err != nil {
-		return nil, fmt.Errorf("list processes in %s: %w", s.root, err)
+		return nil, fmt.Errorf("list processes in %s: %w", root, err)
 	}
 	pids := make([]int, 0, len(names))
 	for _, name := range names {

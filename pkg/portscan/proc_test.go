@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"portwatch/pkg/sock"
 	"slices"
 	"strconv"
 	"strings"
@@ -85,10 +86,10 @@ func TestProcScannerGolden(t *testing.T) {
 func TestProcScannerOwners(t *testing.T) {
 	skipUnlessLittleEndian(t)
 	// The listener on 127.0.0.1:44293 is socket inode 519391, fd 3 of the capturing python3.
-	listener := func(socks []Socket) (Socket, bool) {
-		i := slices.IndexFunc(socks, func(s Socket) bool { return s.Port == 44293 && s.State == "listen" })
+	listener := func(socks []sock.Socket) (sock.Socket, bool) {
+		i := slices.IndexFunc(socks, func(s sock.Socket) bool { return s.Port == 44293 && s.State == sock.Listen })
 		if i < 0 {
-			return Socket{}, false
+			return sock.Socket{}, false
 		}
 		return socks[i], true
 	}
@@ -223,7 +224,7 @@ func TestProcScannerLive(t *testing.T) {
 		comm = comm[:15] // the kernel's TASK_COMM_LEN
 	}
 	// self is the Socket the scanner should report for local address a of one of ours.
-	self := func(t *testing.T, proto string, family int, a net.Addr, state string) Socket {
+	self := func(t *testing.T, proto sock.Protocol, family int, a net.Addr, state sock.State) sock.Socket {
 		t.Helper()
 		ap, err := netip.ParseAddrPort(a.String())
 		if err != nil {
@@ -233,52 +234,52 @@ func TestProcScannerLive(t *testing.T) {
 		if family == 4 {
 			addr = addr.Unmap()
 		}
-		return Socket{Protocol: proto, Family: family, Address: addr, Port: ap.Port(), State: state, PID: pid, Process: comm}
+		return sock.Socket{Protocol: proto, Family: family, Address: addr, Port: ap.Port(), State: state, PID: pid, Process: comm}
 	}
 	tests := []struct {
 		name string
-		open func(t *testing.T) []Socket // opens sockets, returns what the scan must show
+		open func(t *testing.T) []sock.Socket // opens sockets, returns what the scan must show
 	}{
-		{"tcp4 listener and an established pair", func(t *testing.T) []Socket {
+		{"tcp4 listener and an established pair", func(t *testing.T) []sock.Socket {
 			ln := listen(t, "tcp4", "127.0.0.1:0")
 			client, server := connect(t, ln, "tcp4", ln.Addr().String())
-			return []Socket{
-				self(t, "tcp", 4, ln.Addr(), "listen"),
-				self(t, "tcp", 4, client.LocalAddr(), "established"),
-				self(t, "tcp", 4, server.LocalAddr(), "established"),
+			return []sock.Socket{
+				self(t, sock.TCP, 4, ln.Addr(), sock.Listen),
+				self(t, sock.TCP, 4, client.LocalAddr(), sock.Established),
+				self(t, sock.TCP, 4, server.LocalAddr(), sock.Established),
 			}
 		}},
-		{"tcp6 listener on ::", func(t *testing.T) []Socket {
+		{"tcp6 listener on ::", func(t *testing.T) []sock.Socket {
 			ln := listen(t, "tcp6", "[::]:0")
-			return []Socket{self(t, "tcp", 6, ln.Addr(), "listen")}
+			return []sock.Socket{self(t, sock.TCP, 6, ln.Addr(), sock.Listen)}
 		}},
-		{"dual-stack listener: ipv4 peer is ipv4-mapped, family 6", func(t *testing.T) []Socket {
+		{"dual-stack listener: ipv4 peer is ipv4-mapped, family 6", func(t *testing.T) []sock.Socket {
 			ln := listen(t, "tcp", "[::]:0")
 			port := ln.Addr().(*net.TCPAddr).Port
 			client, server := connect(t, ln, "tcp4", netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)).String())
-			accepted := self(t, "tcp", 6, server.LocalAddr(), "established")
+			accepted := self(t, sock.TCP, 6, server.LocalAddr(), sock.Established)
 			accepted.Address = netip.MustParseAddr("::ffff:127.0.0.1")
-			return []Socket{
-				self(t, "tcp", 6, ln.Addr(), "listen"),
-				self(t, "tcp", 4, client.LocalAddr(), "established"),
+			return []sock.Socket{
+				self(t, sock.TCP, 6, ln.Addr(), sock.Listen),
+				self(t, sock.TCP, 4, client.LocalAddr(), sock.Established),
 				accepted,
 			}
 		}},
-		{"udp4 bound and connected", func(t *testing.T) []Socket {
+		{"udp4 bound and connected", func(t *testing.T) []sock.Socket {
 			bound := listenUDP(t, "udp4", "127.0.0.1:0")
 			conn, err := net.DialUDP("udp4", nil, bound.LocalAddr().(*net.UDPAddr))
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { conn.Close() })
-			return []Socket{
-				self(t, "udp", 4, bound.LocalAddr(), "unconn"),
-				self(t, "udp", 4, conn.LocalAddr(), "established"),
+			return []sock.Socket{
+				self(t, sock.UDP, 4, bound.LocalAddr(), sock.Unconn),
+				self(t, sock.UDP, 4, conn.LocalAddr(), sock.Established),
 			}
 		}},
-		{"udp6 bound on ::1", func(t *testing.T) []Socket {
+		{"udp6 bound on ::1", func(t *testing.T) []sock.Socket {
 			bound := listenUDP(t, "udp6", "[::1]:0")
-			return []Socket{self(t, "udp", 6, bound.LocalAddr(), "unconn")}
+			return []sock.Socket{self(t, sock.UDP, 6, bound.LocalAddr(), sock.Unconn)}
 		}},
 	}
 	for _, tt := range tests {
@@ -292,7 +293,7 @@ func TestProcScannerLive(t *testing.T) {
 				for _, w := range want {
 					if !slices.Contains(got, w) {
 						var ours bytes.Buffer
-						WriteTable(&ours, slices.DeleteFunc(got, func(s Socket) bool { return s.PID != pid }))
+						WriteTable(&ours, slices.DeleteFunc(got, func(s sock.Socket) bool { return s.PID != pid }))
 						t.Errorf("%s: missing %+v; this process's sockets:\n%s", sc.name, w, ours.String())
 					}
 				}

@@ -7,18 +7,19 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"portwatch/pkg/sock"
 )
 
 // entry is one row of a /proc/net socket table: the socket, and the inode that ties it to the
 // process holding it (0 for sockets no process holds, such as time-wait).
 type entry struct {
-	Socket
+	sock.Socket
 	inode uint64
 }
 
 // parseNet parses a /proc/net/{tcp,tcp6,udp,udp6} table, whose sockets are all of proto and family,
 // and appends its rows to dst. Errors name the line.
-func parseNet(r io.Reader, proto string, family int, dst []entry) ([]entry, error) {
+func parseNet(r io.Reader, proto sock.Protocol, family int, dst []entry) ([]entry, error) {
 	sc := bufio.NewScanner(r)
 	n := 0
 	for sc.Scan() {
@@ -44,7 +45,7 @@ func parseNet(r io.Reader, proto string, family int, dst []entry) ([]entry, erro
 //
 //	sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ...
 //	0: 0100007F:8EF1 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 16313 ...
-func parseLine(line []byte, proto string, family int) (entry, error) {
+func parseLine(line []byte, proto sock.Protocol, family int) (entry, error) {
 	var f [10][]byte
 	rest := line
 	for i := range f {
@@ -72,9 +73,9 @@ func parseLine(line []byte, proto string, family int) (entry, error) {
 }
 
 // newEntry makes the entry for a socket decoded from either of the kernel's formats.
-func newEntry(proto string, family int, addr netip.Addr, port uint16, st uint8, inode uint64) entry {
+func newEntry(proto sock.Protocol, family int, addr netip.Addr, port uint16, st uint8, inode uint64) entry {
 	return entry{
-		Socket: Socket{Protocol: proto, Family: family, Address: addr, Port: port, State: stateName(proto, st)},
+		Socket: sock.Socket{Protocol: proto, Family: family, Address: addr, Port: port, State: sock.KernelState(proto, st)},
 		inode:  inode,
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"portwatch/pkg/sock"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,11 +76,11 @@ func checkErr(t *testing.T, err error, want string) {
 
 func TestParseFixture(t *testing.T) {
 	skipUnlessLittleEndian(t)
-	parsers := map[string]func(b []byte, proto string, family int) ([]entry, error){
-		"net": func(b []byte, proto string, family int) ([]entry, error) {
+	parsers := map[string]func(b []byte, proto sock.Protocol, family int) ([]entry, error){
+		"net": func(b []byte, proto sock.Protocol, family int) ([]entry, error) {
 			return parseNet(bytes.NewReader(b), proto, family, nil)
 		},
-		"sock_diag": func(b []byte, proto string, _ int) ([]entry, error) {
+		"sock_diag": func(b []byte, proto sock.Protocol, _ int) ([]entry, error) {
 			entries, done, err := parseDiag(b, proto, nil)
 			if err == nil && !done {
 				err = errors.New("no NLMSG_DONE")
@@ -95,7 +96,11 @@ func TestParseFixture(t *testing.T) {
 				if strings.HasSuffix(table, "6") {
 					family = 6
 				}
-				entries, err := parse(b, strings.TrimSuffix(table, "6"), family)
+				proto, err := sock.ParseProtocol(strings.TrimSuffix(table, "6"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				entries, err := parse(b, proto, family)
 				if err != nil {
 					t.Fatalf("parse: %v", err)
 				}
@@ -148,7 +153,7 @@ func TestParseLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e, err := parseLine([]byte(tt.line), "tcp", tt.family)
+			e, err := parseLine([]byte(tt.line), sock.TCP, tt.family)
 			got := ""
 			if err != nil {
 				got = err.Error()
@@ -167,7 +172,7 @@ func TestParseNetErrorNamesLine(t *testing.T) {
 		"   0: 00000000:07E8 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 1069 1\n" +
 		"\n" +
 		"   1: 00000000:07E8 00000000:0000 0A\n"
-	entries, err := parseNet(strings.NewReader(in), "tcp", 4, nil)
+	entries, err := parseNet(strings.NewReader(in), sock.TCP, 4, nil)
 	if err == nil {
 		t.Fatalf("got %d entries and no error, want an error", len(entries))
 	}
@@ -181,7 +186,7 @@ func TestParseNetErrorNamesLine(t *testing.T) {
 
 func TestParseNetTooLongLine(t *testing.T) {
 	in := "  sl\n" + strings.Repeat("x", 70000) + "\n"
-	_, err := parseNet(strings.NewReader(in), "tcp", 4, nil)
+	_, err := parseNet(strings.NewReader(in), sock.TCP, 4, nil)
 	if err == nil || !strings.HasPrefix(err.Error(), "line 2: ") {
 		t.Errorf("got %v, want an error naming line 2", err)
 	}
@@ -243,11 +248,11 @@ func FuzzParseLine(f *testing.F) {
 		if v6 {
 			family = 6
 		}
-		e, err := parseLine([]byte(line), "udp", family)
+		e, err := parseLine([]byte(line), sock.UDP, family)
 		if err != nil {
 			return
 		}
-		if e.Family != family || e.Address.Is4() != (family == 4) || e.Protocol != "udp" || e.State == "" {
+		if e.Family != family || e.Address.Is4() != (family == 4) || e.Protocol != sock.UDP || e.State > sock.Unconn {
 			t.Fatalf("parseLine(%q) = %+v: inconsistent", line, e)
 		}
 		fields := strings.FieldsFunc(line, func(r rune) bool { return r == ' ' })
@@ -269,7 +274,7 @@ func FuzzParseNet(f *testing.F) {
 		if v6 {
 			family = 6
 		}
-		entries, err := parseNet(bytes.NewReader(data), "tcp", family, nil)
+		entries, err := parseNet(bytes.NewReader(data), sock.TCP, family, nil)
 		if err != nil && !strings.HasPrefix(err.Error(), "line ") {
 			t.Errorf("error %q does not name the line", err)
 		}
@@ -304,7 +309,7 @@ func BenchmarkParse(b *testing.B) {
 	for b.Loop() {
 		r.Reset(data)
 		var err error
-		entries, err = parseNet(r, "tcp", 4, entries[:0])
+		entries, err = parseNet(r, sock.TCP, 4, entries[:0])
 		if err != nil {
 			b.Fatal(err)
 		}

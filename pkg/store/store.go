@@ -12,14 +12,20 @@
 //	n, err := db.MarkInterrupted(ctx) // rounds a killed run left "running"
 //	w, err := db.NewWriter()          // one write transaction at a time, committed by w.Commit
 //	id, err := w.StartRound(start, "live")
-//	err = w.AddScan(id, at, ports)    // once per occupancy scan
-//	err = w.AddPacket(id, &pkt)       // once per frame, batched into multi-row INSERTs
+//	err = w.AddScan(id, at, socks)    // once per occupancy scan, []sock.Socket
+//	err = w.AddPacket(id, &pkt)       // once per frame (*packet.Packet), batched into multi-row INSERTs
 //	err = w.EndRound(id, end, store.Complete, counts)
 //	err = w.Commit()                  // a durable point; the write lock is held from the first write until here
 //	err = w.Close()                   // commits what is pending
 //
-// Readers (detect, cleanup, sqlite3) use DB.SQL. Every time column holds
-// FormatTime's fixed-width text, so times sort and compare as text.
+// It is the only package that speaks SQL: detection reads rounds through
+// typed queries (Rounds, LastScored, CountScorable, NewestScorable) and
+// records its runs with RecordBatch; cleanup deletes through a Pruner.
+// There is no raw handle; tests that assert in SQL open their own
+// connection on the file (storetest.Raw), as the sqlite3 console does.
+// Sockets and packets are the shared records of pkg/sock and pkg/packet.
+// Every time column holds FormatTime's fixed-width text, so times sort and
+// compare as text.
 //
 // The database runs in WAL mode with synchronous=NORMAL (a power cut may lose
 // the last commits, never consistency), a busy timeout and foreign keys on
@@ -34,6 +40,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -45,7 +52,7 @@ import (
 )
 
 // SchemaVersion is the PRAGMA user_version this code creates and expects.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // migration returns the statements that take a database from user_version
 // v to v+1; a new file (v 0) gets the current schema at once. Add a case to
@@ -58,6 +65,8 @@ func migration(v int) (stmts string, next int, err error) {
 	case 1:
 		return `DROP INDEX packets_round; DROP INDEX packets_dest_port;
 			CREATE INDEX packets_round_port ON packets (round_id, dest_port);`, 2, nil
+	case 2:
+		return `ALTER TABLE rounds ADD COLUMN frames_bad_time INTEGER NOT NULL DEFAULT 0;`, 3, nil
 	}
 	return "", 0, fmt.Errorf("no migration from schema version %d", v)
 }
@@ -91,11 +100,43 @@ func (e *VersionError) Error() string {
 // ErrForeign reports a SQLite file that holds tables but is not a portwatch database.
 var ErrForeign = errors.New("not a portwatch database (it has tables but no portwatch schema version); pass a new file or a portwatch database")
 
+// Option changes how Open opens a database.
+type Option func(*openConfig)
+
+type openConfig struct{ log *slog.Logger }
+
+// WithLogger makes Open log its warnings (a database file it tightened) to log.
+func WithLogger(log *slog.Logger) Option { return func(c *openConfig) { c.log = log } }
+
 // Open opens the database at path, creating it with mode 0600 when missing,
 // and migrates it to SchemaVersion. Take the run lock (TryLock) first.
-func Open(ctx context.Context, path string) (*DB, error) {
-	if err := createPrivate(path); err != nil {
+//
+// Before SQLite sees the file, Open refuses (*RefusedError, writing
+// nothing) ":memory:", a path longer than SQLite takes, and a database, -wal
+// or -shm file that is not a regular file or that another non-root user
+// owns; it tightens to 0600, with a warning, such a file of this user that
+// others may read. A file Open created is removed again when opening fails.
+func Open(ctx context.Context, path string, opts ...Option) (_ *DB, err error) {
+	cfg := openConfig{log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := checkName(path); err != nil {
+		return nil, err
+	}
+	created, err := createPrivate(path)
+	if err != nil {
 		return nil, fmt.Errorf("create database %s: %w", path, err)
+	}
+	if created {
+		defer func() {
+			if err != nil {
+				removeIfEmpty(path)
+			}
+		}()
+	}
+	if err := checkDatabaseFiles(path, cfg.log); err != nil {
+		return nil, err
 	}
 	if err := checkWritable(path); err != nil {
 		return nil, err
@@ -110,6 +151,16 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, explain(path, err)
 	}
 	return d, nil
+}
+
+// removeIfEmpty removes the database file Open created when it is still
+// empty, with the -wal and -shm files SQLite may have started.
+func removeIfEmpty(path string) {
+	if st, err := os.Stat(path); err == nil && st.Size() == 0 {
+		os.Remove(path)
+		os.Remove(path + "-wal")
+		os.Remove(path + "-shm")
+	}
 }
 
 // dsn builds go-sqlite3's URI; the path is escaped so names with '?' or '#' work.
@@ -134,16 +185,17 @@ func dsn(path string) string {
 }
 
 // createPrivate creates an empty file with mode 0600 so SQLite (which gives
-// its -wal and -shm files the database's mode) never makes a world-readable one.
-func createPrivate(path string) error {
+// its -wal and -shm files the database's mode) never makes a world-readable
+// one; created is false when the file was there.
+func createPrivate(path string) (created bool, err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrExist) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
-	return f.Close()
+	return true, f.Close()
 }
 
 // checkWritable refuses a database this process cannot write before SQLite
@@ -252,10 +304,6 @@ func (d *DB) version(ctx context.Context, q querier) (int, error) {
 	}
 	return 0, nil
 }
-
-// SQL returns the connection pool for queries. Writes that must not wait on
-// a Writer's open transaction belong in the Writer.
-func (d *DB) SQL() *sql.DB { return d.db }
 
 // Path returns the file the database was opened from.
 func (d *DB) Path() string { return d.path }

@@ -34,7 +34,7 @@ func TestOpenCreatesSchema(t *testing.T) {
 		}
 	}
 	var mode string
-	if err := db.SQL().QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {
+	if err := storetest.Raw(t, db).QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {
 		t.Fatal(err)
 	}
 	if mode != "wal" {
@@ -256,7 +256,7 @@ PRAGMA user_version = 1;`)
 // schemaText lists a database's tables, indexes and views, whitespace folded.
 func schemaText(t *testing.T, db *store.DB) string {
 	t.Helper()
-	rows, err := db.SQL().Query("SELECT type, name, sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY type, name")
+	rows, err := storetest.Raw(t, db).Query("SELECT type, name, sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY type, name")
 	if err != nil {
 		t.Fatal(err)
 	}

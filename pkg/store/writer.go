@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"portwatch/pkg/packet"
+	"portwatch/pkg/sock"
 	"strings"
 	"time"
 
@@ -24,40 +26,13 @@ const (
 	Interrupted Status = "interrupted"
 )
 
-// Port is one local socket seen by an occupancy scan: a rounds_ports row.
-type Port struct {
-	Port     uint16
-	Protocol string // "tcp" or "udp"
-	Family   int    // 4 or 6
-	Address  string // local address: 0.0.0.0, 127.0.0.1, ::, ...
-	State    string // ss names, lower case: listen, established, unconn, ...
-	PID      int    // 0 when unknown (stored NULL)
-	Process  string // "" when unknown (stored NULL)
-}
-
-// Packet is one frame: a packets row. Empty strings, TCPFlags -1 and a nil
-// Payload are stored as NULL.
-type Packet struct {
-	Frame     int64 // 1-based frame number in the file or capture
-	Time      time.Time
-	Length    int // length on the wire
-	Protocols string
-	SrcIP     string
-	DstIP     string
-	SrcPort   uint16
-	DstPort   uint16
-	TCPFlags  int
-	QryName   string
-	RespName  string
-	Payload   []byte // copied by AddPacket; the caller may reuse it
-}
-
 // Counts are a round's frame counters (rounds.frames...).
 type Counts struct {
 	Frames    int64 // frames read, each stored as a packets row
 	Malformed int64 // frames only partly decoded
 	Skipped   int64 // records that could not be read at all
 	Dropped   int64 // frames the kernel dropped
+	BadTime   int64 // file frames with a time outside the sane window, not stored
 }
 
 // packetsPerInsert rows go into one multi-row INSERT: large enough that
@@ -156,7 +131,7 @@ func (d *DB) NewWriter() (*Writer, error) {
 	}{
 		{&w.startRound, "INSERT INTO rounds (start_time, status, source) VALUES (?, 'running', ?)"},
 		{&w.endRound, `UPDATE rounds SET end_time = ?, status = ?, frames = ?, frames_malformed = ?,
-			frames_skipped = ?, frames_dropped = ? WHERE id = ?`},
+			frames_skipped = ?, frames_dropped = ?, frames_bad_time = ? WHERE id = ?`},
 		// DO NOTHING keeps the row, pid and process of the first scan that saw
 		// it; unlike OR IGNORE it still fails a row that breaks a CHECK.
 		{&w.addPort, `INSERT INTO rounds_ports
@@ -239,15 +214,15 @@ func (w *Writer) StartRound(start time.Time, source string) (int64, error) {
 	return id, nil
 }
 
-// AddScan stores one occupancy scan taken at at: each port once per round,
+// AddScan stores one occupancy scan taken at at: each socket once per round,
 // and one more scan in rounds.scans.
-func (w *Writer) AddScan(round int64, at time.Time, ports []Port) error {
+func (w *Writer) AddScan(round int64, at time.Time, socks []sock.Socket) error {
 	if err := w.check(round); err != nil {
 		return err
 	}
 	ts := FormatTime(at)
-	for _, p := range ports {
-		_, err := w.addPort.ExecContext(w.ctx, round, int64(p.Port), ts, p.Protocol, int64(p.Family), p.Address, p.State,
+	for _, p := range socks {
+		_, err := w.addPort.ExecContext(w.ctx, round, int64(p.Port), ts, p.Protocol.String(), int64(p.Family), p.Address.String(), p.State.String(),
 			nullInt(p.PID, 0), nullString(p.Process))
 		if err != nil {
 			return w.fail(fmt.Errorf("store port %s/%d %s: %w", p.Protocol, p.Port, p.State, err))
@@ -260,7 +235,7 @@ func (w *Writer) AddScan(round int64, at time.Time, ports []Port) error {
 }
 
 // AddPacket buffers p for round and inserts a full batch; Commit inserts the rest.
-func (w *Writer) AddPacket(round int64, p *Packet) error {
+func (w *Writer) AddPacket(round int64, p *packet.Packet) error {
 	if err := w.check(round); err != nil {
 		return err
 	}
@@ -354,7 +329,7 @@ func (w *Writer) EndRound(round int64, end time.Time, status Status, c Counts) e
 	if err := w.check(round); err != nil {
 		return err
 	}
-	_, err := w.endRound.ExecContext(w.ctx, FormatTime(end), string(status), c.Frames, c.Malformed, c.Skipped, c.Dropped, round)
+	_, err := w.endRound.ExecContext(w.ctx, FormatTime(end), string(status), c.Frames, c.Malformed, c.Skipped, c.Dropped, c.BadTime, round)
 	if err != nil {
 		return w.fail(fmt.Errorf("end round %d as %s: %w", round, status, err))
 	}

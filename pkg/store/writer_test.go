@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 
+	"portwatch/pkg/packet"
+	"portwatch/pkg/sock"
 	"portwatch/pkg/store"
 	"portwatch/pkg/store/storetest"
 )
@@ -34,12 +37,12 @@ func TestAddScanStoresEachPortOncePerRound(t *testing.T) {
 	db, _ := storetest.New(t)
 	w := newWriter(t, db)
 	id := startRound(t, w, "live")
-	ssh := store.Port{Port: 22, Protocol: "tcp", Family: 4, Address: "0.0.0.0", State: "listen", PID: 10, Process: "sshd"}
-	dns := store.Port{Port: 53, Protocol: "udp", Family: 6, Address: "::", State: "unconn"}
+	ssh := sock.Socket{Port: 22, Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr("0.0.0.0"), State: sock.Listen, PID: 10, Process: "sshd"}
+	dns := sock.Socket{Port: 53, Protocol: sock.UDP, Family: 6, Address: netip.MustParseAddr("::"), State: sock.Unconn}
 	// The second scan sees sshd under another pid: the first scan's pid stays.
 	sshLater := ssh
 	sshLater.PID, sshLater.Process = 11, "sshd-new"
-	scans := [][]store.Port{{ssh, dns}, {sshLater, dns}, {sshLater}}
+	scans := [][]sock.Socket{{ssh, dns}, {sshLater, dns}, {sshLater}}
 	for i, s := range scans {
 		if err := w.AddScan(id, t0.Add(time.Duration(i)*time.Second), s); err != nil {
 			t.Fatal(err)
@@ -65,7 +68,7 @@ func TestAddScanStoresEachPortOncePerRound(t *testing.T) {
 
 func dumpPorts(t *testing.T, db *store.DB) string {
 	t.Helper()
-	rows, err := db.SQL().Query(`SELECT port_id, protocol, family, address, state, pid, process, timestamp
+	rows, err := storetest.Raw(t, db).Query(`SELECT port_id, protocol, family, address, state, pid, process, timestamp
 		FROM rounds_ports ORDER BY port_id`)
 	if err != nil {
 		t.Fatal(err)
@@ -88,8 +91,8 @@ func dumpPorts(t *testing.T, db *store.DB) string {
 }
 
 // packet returns frame n of a made-up capture; every third has a payload.
-func packet(n int64, payload []byte) *store.Packet {
-	p := &store.Packet{
+func newPacket(n int64, payload []byte) *packet.Packet {
+	p := &packet.Packet{
 		Frame: n, Time: t0.Add(time.Duration(n) * time.Millisecond), Length: 60 + int(n),
 		Protocols: "eth:ipv4:udp:dns", SrcIP: "10.0.0.1", DstIP: "10.0.0.2",
 		SrcPort: uint16(40000 + n), DstPort: 53, TCPFlags: -1, QryName: fmt.Sprintf("q%d.example", n),
@@ -111,7 +114,7 @@ func TestAddPacketBatchesAndKeepsOrder(t *testing.T) {
 			for i := int64(1); i <= n; i++ {
 				// One buffer reused for every payload, as capture does.
 				copy(buf, fmt.Sprintf("%04d", i))
-				if err := w.AddPacket(id, packet(i, buf)); err != nil {
+				if err := w.AddPacket(id, newPacket(i, buf)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -121,7 +124,7 @@ func TestAddPacketBatchesAndKeepsOrder(t *testing.T) {
 			if err := w.Close(); err != nil {
 				t.Fatal(err)
 			}
-			rows, err := db.SQL().Query(`SELECT id, frame, timestamp, protocols, qry_name, resp_name, port_id, dest_port,
+			rows, err := storetest.Raw(t, db).Query(`SELECT id, frame, timestamp, protocols, qry_name, resp_name, port_id, dest_port,
 				src_ip, dst_ip, length, tcp_flags, payload FROM packets ORDER BY id`)
 			if err != nil {
 				t.Fatal(err)
@@ -140,8 +143,8 @@ func TestAddPacketBatchesAndKeepsOrder(t *testing.T) {
 					t.Errorf("packet id %d after %d: ids must grow with frames", id, lastID)
 				}
 				lastID = id
-				want := packet(frame, []byte(fmt.Sprintf("%04d", frame)))
-				got := store.Packet{Frame: frame, Protocols: protos, SrcIP: src, DstIP: dst, SrcPort: uint16(sport),
+				want := newPacket(frame, []byte(fmt.Sprintf("%04d", frame)))
+				got := packet.Packet{Frame: frame, Protocols: protos, SrcIP: src, DstIP: dst, SrcPort: uint16(sport),
 					DstPort: uint16(dport), Length: int(length), TCPFlags: -1}
 				if frame != count {
 					t.Errorf("row %d holds frame %d", count, frame)
@@ -184,7 +187,7 @@ func TestFailedWriteKeepsCommittedRows(t *testing.T) {
 	w := newWriter(t, db)
 	id := startRound(t, w, "live")
 	for i := int64(1); i <= 10; i++ {
-		if err := w.AddPacket(id, packet(i, nil)); err != nil {
+		if err := w.AddPacket(id, newPacket(i, nil)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -192,13 +195,13 @@ func TestFailedWriteKeepsCommittedRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := int64(11); i <= 20; i++ {
-		if err := w.AddPacket(id, packet(i, nil)); err != nil {
+		if err := w.AddPacket(id, newPacket(i, nil)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// SQLite rejects the protocol (CHECK constraint): a real failed write.
-	if err := w.AddScan(id, t0, []store.Port{{Port: 80, Protocol: "sctp", Family: 4, Address: "0.0.0.0", State: "listen"}}); err == nil {
-		t.Fatal("a port with protocol sctp was accepted")
+	if err := w.AddScan(id, t0, []sock.Socket{{Port: 80, Protocol: sock.Protocol(132), Family: 4, Address: netip.MustParseAddr("0.0.0.0"), State: sock.Listen}}); err == nil {
+		t.Fatal("a port with protocol 132 (sctp) was accepted")
 	}
 	if err := w.EndRound(id, t0, store.Complete, store.Counts{}); err == nil {
 		t.Error("EndRound after a failed write succeeded, want the first error again")
@@ -228,7 +231,7 @@ func TestWriterRejectsRoundsItDidNotStart(t *testing.T) {
 	w := newWriter(t, db)
 	defer w.Close()
 	for _, round := range []int64{id, id + 1, 0, -1} {
-		if err := w.AddPacket(round, packet(1, nil)); !errors.Is(err, store.ErrUnknownRound) {
+		if err := w.AddPacket(round, newPacket(1, nil)); !errors.Is(err, store.ErrUnknownRound) {
 			t.Errorf("AddPacket(round %d) = %v, want ErrUnknownRound", round, err)
 		}
 		if err := w.AddScan(round, t0, nil); !errors.Is(err, store.ErrUnknownRound) {
@@ -252,7 +255,7 @@ func TestMarkInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := int64(1); i <= 3; i++ {
-		p := packet(i, nil)
+		p := newPacket(i, nil)
 		p.Time = t0.Add(time.Minute + time.Duration(i)*time.Second)
 		if err := w.AddPacket(killed, p); err != nil {
 			t.Fatal(err)
@@ -283,7 +286,7 @@ func TestMarkInterrupted(t *testing.T) {
 	} {
 		var status, end string
 		var frames int64
-		if err := db.SQL().QueryRow("SELECT status, end_time, frames FROM rounds WHERE id = ?", c.id).Scan(&status, &end, &frames); err != nil {
+		if err := storetest.Raw(t, db).QueryRow("SELECT status, end_time, frames FROM rounds WHERE id = ?", c.id).Scan(&status, &end, &frames); err != nil {
 			t.Fatal(err)
 		}
 		if status != c.status || end != c.end || frames != c.frames {
@@ -302,9 +305,9 @@ func BenchmarkAddPacket(b *testing.B) {
 	db, _ := storetest.New(b)
 	w := newWriter(b, db)
 	id := startRound(b, w, "bench")
-	pkts := make([]*store.Packet, 1024)
+	pkts := make([]*packet.Packet, 1024)
 	for i := range pkts {
-		pkts[i] = packet(int64(i+1), nil)
+		pkts[i] = newPacket(int64(i+1), nil)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -327,7 +330,7 @@ func BenchmarkAddPacket(b *testing.B) {
 // to the pool enforces foreign keys again, as cleanup's cascades need.
 func TestWriterLeavesForeignKeysOn(t *testing.T) {
 	db, _ := storetest.New(t)
-	db.SQL().SetMaxOpenConns(1) // the Writer's connection is the one reused next
+	storetest.Raw(t, db).SetMaxOpenConns(1) // the Writer's connection is the one reused next
 	w := newWriter(t, db)
 	startRound(t, w, "live")
 	if err := w.Close(); err != nil {

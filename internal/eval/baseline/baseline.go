@@ -23,6 +23,7 @@ import (
 
 	"portwatch/internal/eval/quality"
 	"portwatch/pkg/features"
+	"portwatch/pkg/store"
 )
 
 // Unseen flags ports never seen on their channel in training.
@@ -37,7 +38,7 @@ var _ quality.Detector = (*Unseen)(nil)
 func NewUnseen(layout features.Layout) *Unseen { return &Unseen{layout: layout} }
 
 // Train records every port seen on each channel.
-func (d *Unseen) Train(rounds []features.Round) error {
+func (d *Unseen) Train(rounds []store.Round) error {
 	d.seen = make([]map[uint16]bool, d.layout.C())
 	for c := range d.seen {
 		d.seen[c] = map[uint16]bool{}
@@ -51,11 +52,11 @@ func (d *Unseen) Train(rounds []features.Round) error {
 }
 
 // Score flags rounds with a new port; the score is how many there are.
-func (d *Unseen) Score(rounds []features.Round) ([]quality.Verdict, error) {
+func (d *Unseen) Score(rounds []store.Round) ([]quality.Verdict, error) {
 	if d.seen == nil {
 		return nil, fmt.Errorf("unseen-port baseline: score before training")
 	}
-	return verdicts(rounds, func(r *features.Round) float64 {
+	return verdicts(rounds, func(r *store.Round) float64 {
 		n := 0
 		for c := range d.seen {
 			for _, p := range d.layout.Ports(r, c) {
@@ -81,7 +82,7 @@ var _ quality.Detector = (*IQR)(nil)
 func NewIQR(layout features.Layout) *IQR { return &IQR{layout: layout} }
 
 // Train sets each channel's fences from the training rounds' counts.
-func (d *IQR) Train(rounds []features.Round) error {
+func (d *IQR) Train(rounds []store.Round) error {
 	if len(rounds) == 0 {
 		return fmt.Errorf("iqr baseline: no training rounds")
 	}
@@ -102,11 +103,11 @@ func (d *IQR) Train(rounds []features.Round) error {
 
 // Score flags rounds with a count outside its fences; the score is the
 // largest distance outside, in IQRs.
-func (d *IQR) Score(rounds []features.Round) ([]quality.Verdict, error) {
+func (d *IQR) Score(rounds []store.Round) ([]quality.Verdict, error) {
 	if d.lo == nil {
 		return nil, fmt.Errorf("iqr baseline: score before training")
 	}
-	return verdicts(rounds, func(r *features.Round) float64 {
+	return verdicts(rounds, func(r *store.Round) float64 {
 		score := 0.0
 		for ch := range d.lo {
 			n := float64(len(d.layout.Ports(r, ch)))
@@ -118,7 +119,7 @@ func (d *IQR) Score(rounds []features.Round) ([]quality.Verdict, error) {
 }
 
 // verdicts scores each round; a positive score flags it.
-func verdicts(rounds []features.Round, score func(*features.Round) float64) []quality.Verdict {
+func verdicts(rounds []store.Round, score func(*store.Round) float64) []quality.Verdict {
 	out := make([]quality.Verdict, len(rounds))
 	for i := range rounds {
 		s := score(&rounds[i])

@@ -1,32 +1,35 @@
 package baseline
 
 import (
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
 
 	"portwatch/internal/eval/quality"
 	"portwatch/pkg/features"
+	"portwatch/pkg/sock"
+	"portwatch/pkg/store"
 )
 
-func listen(port uint16, addr string) features.Socket {
-	return features.Socket{Port: port, Protocol: "tcp", Family: 4, Address: addr, State: "listen"}
+func listen(port uint16, addr string) sock.Socket {
+	return sock.Socket{Port: port, Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr(addr), State: sock.Listen}
 }
 
-func conn(port uint16) features.Socket {
-	return features.Socket{Port: port, Protocol: "tcp", Family: 4, Address: "192.168.1.23", State: "established"}
+func conn(port uint16) sock.Socket {
+	return sock.Socket{Port: port, Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr("192.168.1.23"), State: sock.Established}
 }
 
 // steady returns n rounds cycling through three usual states of a host.
-func steady(n int) []features.Round {
-	variants := [][]features.Socket{
+func steady(n int) []store.Round {
+	variants := [][]sock.Socket{
 		{listen(22, "0.0.0.0"), listen(5432, "127.0.0.1"), conn(40001)},
 		{listen(22, "0.0.0.0"), listen(5432, "127.0.0.1"), conn(40001), conn(40002), conn(40003)},
-		{listen(22, "0.0.0.0"), listen(5432, "127.0.0.1"), {Port: 68, Protocol: "udp", Family: 4, Address: "0.0.0.0", State: "unconn"}},
+		{listen(22, "0.0.0.0"), listen(5432, "127.0.0.1"), {Port: 68, Protocol: sock.UDP, Family: 4, Address: netip.MustParseAddr("0.0.0.0"), State: sock.Unconn}},
 	}
-	out := make([]features.Round, n)
+	out := make([]store.Round, n)
 	for i := range out {
-		out[i] = features.Round{ID: int64(i + 1), Start: time.Unix(int64(60*i), 0), Sockets: variants[i%len(variants)]}
+		out[i] = store.Round{ID: int64(i + 1), Start: time.Unix(int64(60*i), 0), Sockets: variants[i%len(variants)]}
 	}
 	return out
 }
@@ -42,7 +45,7 @@ func flagged(vs []quality.Verdict) []int {
 }
 
 func detectors(t *testing.T) map[string]quality.Detector {
-	l, err := features.NewLayout(features.DefaultChannels())
+	l, err := features.NewLayout(features.OccupancyChannels())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,8 +58,8 @@ func TestBaselines(t *testing.T) {
 	test[4].Sockets = append(slices.Clone(test[4].Sockets), listen(4444, "0.0.0.0"))
 	tests := []struct {
 		name  string
-		train []features.Round
-		score []features.Round
+		train []store.Round
+		score []store.Round
 		want  []int
 	}{
 		{"steady timeline again", steady(30), steady(30), nil},
@@ -89,9 +92,9 @@ func TestIQRFences(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Connection counts 1..8: Q1 2.75, Q3 6.25, fences [-2.5, 11.5].
-	var train []features.Round
+	var train []store.Round
 	for n := 1; n <= 8; n++ {
-		r := features.Round{ID: int64(n)}
+		r := store.Round{ID: int64(n)}
 		for p := range n {
 			r.Sockets = append(r.Sockets, conn(uint16(40000+p)))
 		}
@@ -101,7 +104,7 @@ func TestIQRFences(t *testing.T) {
 	if err := d.Train(train); err != nil {
 		t.Fatal(err)
 	}
-	score := []features.Round{train[7], {}}
+	score := []store.Round{train[7], {}}
 	for n := 0; n < 13; n++ {
 		score[1].Sockets = append(score[1].Sockets, conn(uint16(41000+n)))
 	}

@@ -4,7 +4,7 @@ import (
 	"log/slog"
 
 	"portwatch/pkg/detector"
-	"portwatch/pkg/features"
+	"portwatch/pkg/store"
 )
 
 // Portwatch is portwatch's entry in the harness: the detector replayed
@@ -19,10 +19,10 @@ func NewPortwatch(cfg detector.Config, log *slog.Logger) *Portwatch {
 }
 
 // Train fits the model to normal rounds.
-func (p *Portwatch) Train(rounds []features.Round) error { return p.r.Train(rounds) }
+func (p *Portwatch) Train(rounds []store.Round) error { return p.r.Train(rounds) }
 
 // Score judges rounds an hour at a time, as cron would.
-func (p *Portwatch) Score(rounds []features.Round) ([]Verdict, error) {
+func (p *Portwatch) Score(rounds []store.Round) ([]Verdict, error) {
 	scored, err := p.r.Score(rounds)
 	if err != nil {
 		return nil, err

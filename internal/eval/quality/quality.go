@@ -30,7 +30,7 @@ import (
 	"time"
 
 	"portwatch/internal/eval/scenario"
-	"portwatch/pkg/features"
+	"portwatch/pkg/store"
 )
 
 // Verdict is a detector's judgement of one scored round.
@@ -43,10 +43,10 @@ type Verdict struct {
 // Detector is a detector under test.
 type Detector interface {
 	// Train fits the detector to normal rounds.
-	Train(rounds []features.Round) error
+	Train(rounds []store.Round) error
 	// Score judges rounds, which follow the training rounds directly.
 	// Rounds it returns no verdict for count as not flagged.
-	Score(rounds []features.Round) ([]Verdict, error)
+	Score(rounds []store.Round) ([]Verdict, error)
 }
 
 // Grace is how many rounds after an event's end are neither normal nor

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"portwatch/internal/eval/scenario"
-	"portwatch/pkg/features"
+	"portwatch/pkg/store"
 )
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
@@ -96,22 +96,22 @@ func TestEvaluateRefuses(t *testing.T) {
 
 // fake is a Detector built from funcs.
 type fake struct {
-	train func([]features.Round) error
-	score func([]features.Round) ([]Verdict, error)
+	train func([]store.Round) error
+	score func([]store.Round) ([]Verdict, error)
 }
 
-func (f fake) Train(r []features.Round) error              { return f.train(r) }
-func (f fake) Score(r []features.Round) ([]Verdict, error) { return f.score(r) }
+func (f fake) Train(r []store.Round) error              { return f.train(r) }
+func (f fake) Score(r []store.Round) ([]Verdict, error) { return f.score(r) }
 
 func TestRunShiftsToTestRounds(t *testing.T) {
 	tl := &scenario.Timeline{Train: 10, Events: []scenario.Event{{Kind: scenario.OddHours, Start: 12, End: 15}}}
 	for i := range 40 {
-		tl.Rounds = append(tl.Rounds, features.Round{ID: int64(i + 1), Start: time.Unix(int64(60*i), 0)})
+		tl.Rounds = append(tl.Rounds, store.Round{ID: int64(i + 1), Start: time.Unix(int64(60*i), 0)})
 	}
 	var trained, scored []int64
 	d := fake{
-		train: func(r []features.Round) error { trained = append(trained, r[0].ID, r[len(r)-1].ID); return nil },
-		score: func(r []features.Round) ([]Verdict, error) {
+		train: func(r []store.Round) error { trained = append(trained, r[0].ID, r[len(r)-1].ID); return nil },
+		score: func(r []store.Round) ([]Verdict, error) {
 			scored = append(scored, r[0].ID, r[len(r)-1].ID)
 			return []Verdict{{Round: 3, Anomalous: true}}, nil // round id 14, inside the event
 		},

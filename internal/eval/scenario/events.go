@@ -3,10 +3,11 @@ package scenario
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"time"
 
-	"portwatch/pkg/features"
+	"portwatch/pkg/sock"
 )
 
 // unusualPorts are ports a compromised or misused host tends to open.
@@ -154,7 +155,7 @@ func (tl *Timeline) apply(r *rand.Rand, h *host, odd service, ev *Event) {
 		for i := range rounds {
 			socks := rounds[i].Sockets
 			for j := range socks {
-				if s := &socks[j]; svc.binds(s) && features.Loopback(s.Address) {
+				if s := &socks[j]; svc.binds(s) && s.Address.IsLoopback() {
 					s.Address = wildcardOf(s.Family)
 				}
 			}
@@ -164,8 +165,8 @@ func (tl *Timeline) apply(r *rand.Rand, h *host, odd service, ev *Event) {
 		svc := h.vanishable[r.IntN(len(h.vanishable))]
 		ev.Port, ev.Detail = svc.port, fmt.Sprintf("%s gone, with its connections", svc.sockets[0].Process)
 		for i := range rounds {
-			rounds[i].Sockets = slices.DeleteFunc(rounds[i].Sockets, func(s features.Socket) bool {
-				return s.Protocol == "tcp" && svc.hasPort(s.Port)
+			rounds[i].Sockets = slices.DeleteFunc(rounds[i].Sockets, func(s sock.Socket) bool {
+				return s.Protocol == sock.TCP && svc.hasPort(s.Port)
 			})
 		}
 	case BurstOffPhase:
@@ -173,8 +174,8 @@ func (tl *Timeline) apply(r *rand.Rand, h *host, odd service, ev *Event) {
 		ev.Detail = fmt.Sprintf("the hourly job's burst at minute %d, not %d", rounds[0].Start.Minute(), rh.burstMinute)
 		for i := range rounds {
 			n := poisson(r, rh.burstFactor*h.load.usual(rounds[i].Start))
-			rounds[i].Sockets = addEphemeral(r, h, rounds[i].Sockets, n, func(s *features.Socket) {
-				s.State, s.PID, s.Process = "established", 0, "batch-job"
+			rounds[i].Sockets = addEphemeral(r, h, rounds[i].Sockets, n, func(s *sock.Socket) {
+				s.State, s.PID, s.Process = sock.Established, 0, "batch-job"
 			})
 		}
 	case ListenerOffPhase:
@@ -201,20 +202,20 @@ func (tl *Timeline) apply(r *rand.Rand, h *host, odd service, ev *Event) {
 }
 
 // exhaust adds n TCP sockets on free ephemeral ports, most in time-wait.
-func exhaust(r *rand.Rand, h *host, socks []features.Socket, n, pid int) []features.Socket {
-	return addEphemeral(r, h, socks, n, func(s *features.Socket) {
+func exhaust(r *rand.Rand, h *host, socks []sock.Socket, n, pid int) []sock.Socket {
+	return addEphemeral(r, h, socks, n, func(s *sock.Socket) {
 		if r.IntN(5) == 0 {
-			s.State, s.PID, s.Process = "established", pid, "python3"
+			s.State, s.PID, s.Process = sock.Established, pid, "python3"
 		}
 	})
 }
 
 // addEphemeral adds n time-wait TCP sockets on free ephemeral ports, each
 // passed to set first.
-func addEphemeral(r *rand.Rand, h *host, socks []features.Socket, n int, set func(*features.Socket)) []features.Socket {
+func addEphemeral(r *rand.Rand, h *host, socks []sock.Socket, n int, set func(*sock.Socket)) []sock.Socket {
 	inUse := map[uint16]bool{}
 	for _, s := range socks {
-		if s.Protocol == "tcp" {
+		if s.Protocol == sock.TCP {
 			inUse[s.Port] = true
 		}
 	}
@@ -226,23 +227,23 @@ func addEphemeral(r *rand.Rand, h *host, socks []features.Socket, n int, set fun
 	}
 	r.Shuffle(len(free), func(i, j int) { free[i], free[j] = free[j], free[i] })
 	for _, p := range free[:min(n, len(free))] {
-		s := features.Socket{Port: p, Protocol: "tcp", Family: 4, Address: hostIP4, State: "time-wait"}
+		s := sock.Socket{Port: p, Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr(hostIP4), State: sock.TimeWait}
 		set(&s)
 		socks = append(socks, s)
 	}
 	return canonical(socks)
 }
 
-func wildcardOf(family int) string {
+func wildcardOf(family int) netip.Addr {
 	if family == 6 {
-		return "::"
+		return netip.IPv6Unspecified()
 	}
-	return "0.0.0.0"
+	return netip.IPv4Unspecified()
 }
 
 // binds reports whether s is one of the service's listening sockets.
-func (s service) binds(x *features.Socket) bool {
-	return x.Protocol == "tcp" && x.State == "listen" && s.hasPort(x.Port)
+func (s service) binds(x *sock.Socket) bool {
+	return x.Protocol == sock.TCP && x.State == sock.Listen && s.hasPort(x.Port)
 }
 
 func (s service) hasPort(port uint16) bool {

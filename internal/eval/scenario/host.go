@@ -3,9 +3,9 @@ package scenario
 import (
 	"math"
 	"math/rand/v2"
+	"net/netip"
+	"portwatch/pkg/sock"
 	"time"
-
-	"portwatch/pkg/features"
 )
 
 // The host's own addresses, for the local end of its connections.
@@ -23,10 +23,10 @@ const (
 // service is a process and the sockets it keeps bound while it runs.
 type service struct {
 	port    uint16 // the port an event names
-	sockets []features.Socket
+	sockets []sock.Socket
 }
 
-func newService(r *rand.Rand, process string, binds ...features.Socket) service {
+func newService(r *rand.Rand, process string, binds ...sock.Socket) service {
 	pid := 300 + r.IntN(30000)
 	for i := range binds {
 		binds[i].PID, binds[i].Process = pid, process
@@ -34,12 +34,12 @@ func newService(r *rand.Rand, process string, binds ...features.Socket) service 
 	return service{port: binds[0].Port, sockets: binds}
 }
 
-func tcpListen(port uint16, family int, addr string) features.Socket {
-	return features.Socket{Port: port, Protocol: "tcp", Family: family, Address: addr, State: "listen"}
+func tcpListen(port uint16, family int, addr string) sock.Socket {
+	return sock.Socket{Port: port, Protocol: sock.TCP, Family: family, Address: netip.MustParseAddr(addr), State: sock.Listen}
 }
 
-func udpBound(port uint16, family int, addr string) features.Socket {
-	return features.Socket{Port: port, Protocol: "udp", Family: family, Address: addr, State: "unconn"}
+func udpBound(port uint16, family int, addr string) sock.Socket {
+	return sock.Socket{Port: port, Protocol: sock.UDP, Family: family, Address: netip.MustParseAddr(addr), State: sock.Unconn}
 }
 
 // host is a Linux server-cum-workstation: steady system services, a web
@@ -154,7 +154,7 @@ func activity(t time.Time) float64 {
 
 // conn is a live connection's local end.
 type conn struct {
-	features.Socket
+	sock.Socket
 	left int  // rounds still established
 	wait bool // TCP: a round in time-wait after it closes
 }
@@ -181,7 +181,7 @@ func (tr *traffic) ephemeral() uint16 {
 
 // open starts n connections with local port port (0: ephemeral),
 // established for one round and about life more.
-func (tr *traffic) open(n int, port uint16, proto string, family int, addr, process string, life float64) {
+func (tr *traffic) open(n int, port uint16, proto sock.Protocol, family int, addr, process string, life float64) {
 	for range n {
 		p := port
 		if p == 0 {
@@ -193,10 +193,10 @@ func (tr *traffic) open(n int, port uint16, proto string, family int, addr, proc
 			tr.pids[process] = pid
 		}
 		tr.live = append(tr.live, conn{
-			Socket: features.Socket{Port: p, Protocol: proto, Family: family, Address: addr,
-				State: "established", PID: pid, Process: process},
+			Socket: sock.Socket{Port: p, Protocol: proto, Family: family, Address: netip.MustParseAddr(addr),
+				State: sock.Established, PID: pid, Process: process},
 			left: 1 + geometric(tr.r, life),
-			wait: proto == "tcp",
+			wait: proto == sock.TCP,
 		})
 	}
 }
@@ -208,7 +208,7 @@ func (tr *traffic) reset() {
 }
 
 // step returns this round's connection sockets and ages the connections.
-func (tr *traffic) step(out []features.Socket) []features.Socket {
+func (tr *traffic) step(out []sock.Socket) []sock.Socket {
 	keep := tr.live[:0]
 	for _, c := range tr.live {
 		switch {
@@ -218,7 +218,7 @@ func (tr *traffic) step(out []features.Socket) []features.Socket {
 			keep = append(keep, c)
 		case c.wait:
 			tw := c.Socket
-			tw.State, tw.PID, tw.Process = "time-wait", 0, ""
+			tw.State, tw.PID, tw.Process = sock.TimeWait, 0, ""
 			out = append(out, tw)
 			c.wait = false
 			keep = append(keep, c)
@@ -241,30 +241,30 @@ func (tr *traffic) arrivals(t time.Time, p plan) {
 		family, addr = 6, hostIP6
 	}
 	// Clients: mostly short requests, some long-lived (websockets, ssh).
-	tr.open(poisson(r, 8*a*l.clients), 0, "tcp", family, addr, "firefox", 2)
-	tr.open(poisson(r, 0.5*a*l.clients), 0, "tcp", family, addr, "firefox", 30)
-	tr.open(poisson(r, 0.1*a), 0, "tcp", 4, hostIP4, "ssh", 60)
-	tr.open(poisson(r, 1.2*a), 0, "udp", 4, hostIP4, "systemd-resolve", 0)
+	tr.open(poisson(r, 8*a*l.clients), 0, sock.TCP, family, addr, "firefox", 2)
+	tr.open(poisson(r, 0.5*a*l.clients), 0, sock.TCP, family, addr, "firefox", 30)
+	tr.open(poisson(r, 0.1*a), 0, sock.TCP, 4, hostIP4, "ssh", 60)
+	tr.open(poisson(r, 1.2*a), 0, sock.UDP, 4, hostIP4, "systemd-resolve", 0)
 	// Servers: web clients, office-hours ssh sessions.
-	tr.open(poisson(r, 3*a*l.servers), 443, "tcp", family, addr, "nginx", 1)
-	tr.open(poisson(r, 0.5*a*l.servers), 80, "tcp", 4, hostIP4, "nginx", 0)
+	tr.open(poisson(r, 3*a*l.servers), 443, sock.TCP, family, addr, "nginx", 1)
+	tr.open(poisson(r, 0.5*a*l.servers), 80, sock.TCP, 4, hostIP4, "nginx", 0)
 	if a == 1 {
-		tr.open(poisson(r, 0.02), 22, "tcp", 4, hostIP4, "sshd", 60)
+		tr.open(poisson(r, 0.02), 22, sock.TCP, 4, hostIP4, "sshd", 60)
 	}
 	if p.devOn(minute) {
-		tr.open(poisson(r, 2), 3000, "tcp", 4, "127.0.0.1", "node", 3)
-		tr.open(poisson(r, 2), 0, "tcp", 4, "127.0.0.1", "firefox", 3)
+		tr.open(poisson(r, 2), 3000, sock.TCP, 4, "127.0.0.1", "node", 3)
+		tr.open(poisson(r, 2), 0, sock.TCP, 4, "127.0.0.1", "firefox", 3)
 	}
 	// Cron: a quarter-hourly fetch, the nightly backup, Sunday's updates.
 	if t.Minute()%15 == 0 {
-		tr.open(poisson(r, 12), 0, "tcp", 4, hostIP4, "curl", 0)
+		tr.open(poisson(r, 12), 0, sock.TCP, 4, hostIP4, "curl", 0)
 	}
 	if p.backupOn(minute) {
-		tr.open(poisson(r, 3), 0, "tcp", 4, hostIP4, "rsync", 5)
-		tr.open(poisson(r, 0.5), 873, "tcp", 4, hostIP4, "rsync", 5)
+		tr.open(poisson(r, 3), 0, sock.TCP, 4, hostIP4, "rsync", 5)
+		tr.open(poisson(r, 0.5), 873, sock.TCP, 4, hostIP4, "rsync", 5)
 	}
 	if t.Weekday() == time.Sunday && t.Hour() == 3 && t.Minute() < 20 {
-		tr.open(poisson(r, 15), 0, "tcp", 4, hostIP4, "http", 2)
+		tr.open(poisson(r, 15), 0, sock.TCP, 4, hostIP4, "http", 2)
 	}
 }
 
@@ -272,8 +272,8 @@ func (tr *traffic) arrivals(t time.Time, p plan) {
 // loopback), after boot and after each wake.
 func (tr *traffic) pool() {
 	for range 4 {
-		tr.open(1, 0, "tcp", 4, "127.0.0.1", "python3", math.MaxInt32)
-		tr.open(1, 5432, "tcp", 4, "127.0.0.1", "postgres", math.MaxInt32)
+		tr.open(1, 0, sock.TCP, 4, "127.0.0.1", "python3", math.MaxInt32)
+		tr.open(1, 5432, sock.TCP, 4, "127.0.0.1", "postgres", math.MaxInt32)
 	}
 }
 

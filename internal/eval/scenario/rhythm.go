@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"portwatch/pkg/features"
+	"portwatch/pkg/sock"
 )
 
 // Profile is the kind of host a timeline is of.
@@ -169,24 +169,24 @@ func (rh *rhythm) arrivals(tr *traffic, s Phenomena, usual float64) {
 	}
 	r := tr.r
 	if s.Has(HourlyBurst) {
-		tr.open(poisson(r, rh.burstFactor*usual), 0, "tcp", 4, hostIP4, "batch-job", 1)
+		tr.open(poisson(r, rh.burstFactor*usual), 0, sock.TCP, 4, hostIP4, "batch-job", 1)
 	}
 	if s.Has(QuarterHourly) {
-		tr.open(poisson(r, 4*rh.scale), 9100, "tcp", 6, hostIP6, "node_exporter", 0)
-		tr.open(poisson(r, 6), 0, "tcp", 4, hostIP4, "curl", 0)
+		tr.open(poisson(r, 4*rh.scale), 9100, sock.TCP, 6, hostIP6, "node_exporter", 0)
+		tr.open(poisson(r, 6), 0, sock.TCP, 4, hostIP4, "curl", 0)
 	}
 	if s.Has(PeriodicListener) {
-		tr.open(poisson(r, 3), rh.admin.port, "tcp", 4, "127.0.0.1", "batch-admin", 0)
-		tr.open(poisson(r, 3), 0, "tcp", 4, "127.0.0.1", "batch-job", 0)
+		tr.open(poisson(r, 3), rh.admin.port, sock.TCP, 4, "127.0.0.1", "batch-admin", 0)
+		tr.open(poisson(r, 3), 0, sock.TCP, 4, "127.0.0.1", "batch-job", 0)
 	}
 	if s.Has(Weekly) {
-		tr.open(poisson(r, 20), 0, "tcp", 4, hostIP4, "weekly-report", 1)
-		tr.open(poisson(r, 2), rh.weekly.port, "tcp", 4, "127.0.0.1", "weekly-report", 1)
+		tr.open(poisson(r, 20), 0, sock.TCP, 4, hostIP4, "weekly-report", 1)
+		tr.open(poisson(r, 2), rh.weekly.port, sock.TCP, 4, "127.0.0.1", "weekly-report", 1)
 	}
 }
 
 // sockets changes a round's listeners for the phenomena in s.
-func (rh *rhythm) sockets(socks []features.Socket, s Phenomena) []features.Socket {
+func (rh *rhythm) sockets(socks []sock.Socket, s Phenomena) []sock.Socket {
 	if rh == nil {
 		return socks
 	}

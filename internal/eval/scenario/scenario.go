@@ -24,10 +24,10 @@ import (
 	"cmp"
 	"fmt"
 	"math/rand/v2"
+	"portwatch/pkg/sock"
+	"portwatch/pkg/store"
 	"slices"
 	"time"
-
-	"portwatch/pkg/features"
 )
 
 // Kind is a kind of injected anomaly.
@@ -93,9 +93,9 @@ type Config struct {
 
 // Timeline is a generated host history.
 type Timeline struct {
-	Rounds []features.Round // IDs 1, 2, ... in order
-	Train  int              // Rounds[:Train] are the training days, without events
-	Events []Event          // by Start
+	Rounds []store.Round // IDs 1, 2, ... in order
+	Train  int           // Rounds[:Train] are the training days, without events
+	Events []Event       // by Start
 	// Active holds, per round, the recurring phenomena running in it (none
 	// for Mixed): what a false alarm is attributed to.
 	Active []Phenomena
@@ -168,7 +168,7 @@ func Generate(cfg Config) (*Timeline, error) {
 		tr.arrivals(t, p)
 		h.rhythm.arrivals(tr, act, h.load.usual(t))
 		missed := r.Float64() < missedRound
-		var socks []features.Socket
+		var socks []sock.Socket
 		for _, s := range h.always {
 			socks = append(socks, s.sockets...)
 		}
@@ -189,7 +189,7 @@ func Generate(cfg Config) (*Timeline, error) {
 		}
 		// cron starts collect on the minute; it takes a moment to begin.
 		begin := t.Add(time.Duration(100+r.IntN(1900)) * time.Millisecond)
-		tl.Rounds = append(tl.Rounds, features.Round{ID: int64(len(tl.Rounds) + 1), Start: begin, Sockets: canonical(socks)})
+		tl.Rounds = append(tl.Rounds, store.Round{ID: int64(len(tl.Rounds) + 1), Start: begin, Sockets: canonical(socks)})
 		tl.Active = append(tl.Active, act)
 	}
 	er := rand.New(rand.NewPCG(cfg.Seed, streamEvents))
@@ -221,21 +221,21 @@ func sleeps(r *rand.Rand, days, n int) func(time.Time) bool {
 // canonical orders sockets as the database returns them and drops repeats
 // of a (port, protocol, family, address, state), keeping the first, as the
 // store's INSERT OR IGNORE does.
-func canonical(s []features.Socket) []features.Socket {
+func canonical(s []sock.Socket) []sock.Socket {
 	slices.SortStableFunc(s, compareSockets)
-	return slices.CompactFunc(s, func(a, b features.Socket) bool { return compareSockets(a, b) == 0 })
+	return slices.CompactFunc(s, func(a, b sock.Socket) bool { return compareSockets(a, b) == 0 })
 }
 
-func compareSockets(a, b features.Socket) int {
+func compareSockets(a, b sock.Socket) int {
 	switch {
 	case a.Port != b.Port:
 		return int(a.Port) - int(b.Port)
 	case a.Protocol != b.Protocol:
-		return cmp.Compare(a.Protocol, b.Protocol)
+		return cmp.Compare(a.Protocol.String(), b.Protocol.String())
 	case a.Family != b.Family:
 		return a.Family - b.Family
 	case a.Address != b.Address:
-		return cmp.Compare(a.Address, b.Address)
+		return cmp.Compare(a.Address.String(), b.Address.String())
 	}
-	return cmp.Compare(a.State, b.State)
+	return cmp.Compare(a.State.String(), b.State.String())
 }

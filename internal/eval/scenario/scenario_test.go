@@ -3,13 +3,14 @@ package scenario
 import (
 	"context"
 	"math/rand/v2"
+	"net/netip"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
-	"portwatch/pkg/features"
+	"portwatch/pkg/sock"
 	"portwatch/pkg/store"
 )
 
@@ -35,20 +36,20 @@ func TestDeterministic(t *testing.T) {
 }
 
 // listens returns the addresses of round r's TCP listeners on port.
-func listens(r features.Round, port uint16) []string {
-	var addrs []string
+func listens(r store.Round, port uint16) []netip.Addr {
+	var addrs []netip.Addr
 	for _, s := range r.Sockets {
-		if s.Port == port && s.Protocol == "tcp" && s.State == "listen" {
+		if s.Port == port && s.Protocol == sock.TCP && s.State == sock.Listen {
 			addrs = append(addrs, s.Address)
 		}
 	}
 	return addrs
 }
 
-func ephemeralTCP(r features.Round) int {
+func ephemeralTCP(r store.Round) int {
 	n := 0
 	for _, s := range r.Sockets {
-		if s.Protocol == "tcp" && s.Port >= ephemeralLow && s.Port <= ephemeralHigh && s.State != "listen" {
+		if s.Protocol == sock.TCP && s.Port >= ephemeralLow && s.Port <= ephemeralHigh && s.State != sock.Listen {
 			n++
 		}
 	}
@@ -100,7 +101,7 @@ func testEventsChangeRows(t *testing.T, cfg Config) {
 	}
 }
 
-func checkEventRound(t *testing.T, ev Event, k int, base, got features.Round) {
+func checkEventRound(t *testing.T, ev Event, k int, base, got store.Round) {
 	t.Helper()
 	before, after := listens(base, ev.Port), listens(got, ev.Port)
 	switch ev.Kind {
@@ -109,8 +110,8 @@ func checkEventRound(t *testing.T, ev Event, k int, base, got features.Round) {
 			t.Errorf("%+v round %d: got listeners %v before and %v after, want none before and some after", ev, k, before, after)
 		}
 	case Rebound:
-		if !slices.ContainsFunc(before, features.Loopback) || slices.ContainsFunc(after, features.Loopback) ||
-			!slices.ContainsFunc(after, features.Wildcard) || len(after) != len(before) {
+		if !slices.ContainsFunc(before, netip.Addr.IsLoopback) || slices.ContainsFunc(after, netip.Addr.IsLoopback) ||
+			!slices.ContainsFunc(after, netip.Addr.IsUnspecified) || len(after) != len(before) {
 			t.Errorf("%+v round %d: got listeners %v before and %v after, want loopback ones turned wildcard", ev, k, before, after)
 		}
 	case Vanished:
@@ -172,7 +173,7 @@ func TestWriteLoad(t *testing.T) {
 	if err := tl.Write(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	got, err := features.Load(ctx, db.SQL(), features.Query{Source: Source})
+	got, err := db.Rounds(ctx, store.RoundQuery{Source: Source})
 	if err != nil {
 		t.Fatal(err)
 	}

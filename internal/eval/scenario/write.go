@@ -22,8 +22,8 @@ func (tl *Timeline) Write(ctx context.Context, db *store.DB) error {
 }
 
 func (tl *Timeline) write(ctx context.Context, db *store.DB) (err error) {
-	var n int
-	if err := db.SQL().QueryRowContext(ctx, "SELECT count(*) FROM rounds").Scan(&n); err != nil {
+	n, err := db.CountRounds(ctx)
+	if err != nil {
 		return err
 	}
 	if n > 0 {
@@ -38,7 +38,6 @@ func (tl *Timeline) write(ctx context.Context, db *store.DB) (err error) {
 			err = cerr
 		}
 	}()
-	var ports []store.Port
 	for i, r := range tl.Rounds {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -50,12 +49,7 @@ func (tl *Timeline) write(ctx context.Context, db *store.DB) (err error) {
 		if id != r.ID {
 			return fmt.Errorf("round %d stored as id %d; use a new database", r.ID, id)
 		}
-		ports = ports[:0]
-		for _, s := range r.Sockets {
-			ports = append(ports, store.Port{Port: s.Port, Protocol: s.Protocol, Family: s.Family,
-				Address: s.Address, State: s.State, PID: s.PID, Process: s.Process})
-		}
-		if err := w.AddScan(id, r.Start, ports); err != nil {
+		if err := w.AddScan(id, r.Start, r.Sockets); err != nil {
 			return err
 		}
 		if err := w.EndRound(id, r.Start.Add(55*time.Second), store.Complete, store.Counts{}); err != nil {

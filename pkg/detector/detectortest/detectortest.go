@@ -6,18 +6,21 @@ package detectortest
 
 import (
 	"context"
+	"math"
+	"net/netip"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"portwatch/internal/eval/scenario"
-	"portwatch/pkg/features"
+	"portwatch/pkg/packet"
+	"portwatch/pkg/sock"
 	"portwatch/pkg/store"
 	"portwatch/pkg/store/storetest"
 )
 
 // Listener is the injected anomaly: nc listening on 0.0.0.0:4444.
-var Listener = features.Socket{Port: 4444, Protocol: "tcp", Family: 4, Address: "0.0.0.0", State: "listen", PID: 4242, Process: "nc"}
+var Listener = sock.Socket{Port: 4444, Protocol: sock.TCP, Family: 4, Address: netip.IPv4Unspecified(), State: sock.Listen, PID: 4242, Process: "nc"}
 
 // History is a database of scenario rounds with ids 1..n.
 type History struct {
@@ -46,23 +49,20 @@ func New(t testing.TB, n, released int, from, to int64) *History {
 		t.Fatal(err)
 	}
 	h := &History{DB: db, Path: path, Model: filepath.Join(filepath.Dir(path), "portae.onnx")}
-	h.set(t, "running", released)
+	h.set(t, store.Running, int64(released)+1, math.MaxInt64)
 	return h
 }
 
 // Release marks rounds up to id complete, as collect does when a round ends.
 func (h *History) Release(t testing.TB, id int) {
 	t.Helper()
-	h.set(t, "complete", id)
+	h.set(t, store.Complete, math.MinInt64, int64(id))
 }
 
-func (h *History) set(t testing.TB, status string, id int) {
+// set gives the rounds with ids in [first, last] status s.
+func (h *History) set(t testing.TB, s store.Status, first, last int64) {
 	t.Helper()
-	op := "<="
-	if status == "running" {
-		op = ">"
-	}
-	if _, err := h.DB.SQL().Exec("UPDATE rounds SET status = ? WHERE id "+op+" ?", status, id); err != nil {
+	if err := h.DB.SetStatus(context.Background(), first, last, s); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -80,7 +80,7 @@ func (h *History) AddCapture(t testing.TB, start time.Time) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	syn := &store.Packet{Frame: 1, Time: start, Length: 60, Protocols: "eth:ipv4:tcp",
+	syn := &packet.Packet{Frame: 1, Time: start, Length: 60, Protocols: "eth:ipv4:tcp",
 		SrcIP: "192.0.2.7", DstIP: "192.0.2.1", SrcPort: 40000, DstPort: 22, TCPFlags: 2}
 	if err := w.AddPacket(id, syn); err != nil {
 		t.Fatal(err)
@@ -98,8 +98,8 @@ func (h *History) AddCapture(t testing.TB, start time.Time) int64 {
 func (h *History) Counts(t testing.TB) [3]int64 {
 	t.Helper()
 	return [3]int64{
-		storetest.Int(t, h.DB, "SELECT count(*) FROM batches"),
-		storetest.Int(t, h.DB, "SELECT count(*) FROM batches_rounds"),
-		storetest.Int(t, h.DB, "SELECT count(*) FROM anomalies"),
+		storetest.Count(t, h.DB, "batches"),
+		storetest.Count(t, h.DB, "batches_rounds"),
+		storetest.Count(t, h.DB, "anomalies"),
 	}
 }

@@ -5,6 +5,7 @@ package storetest
 import (
 	"context"
 	"database/sql"
+	"net/url"
 	"path/filepath"
 	"testing"
 
@@ -55,18 +56,42 @@ func Peek(path, query string) int64 {
 	return n
 }
 
+// Raw opens a database/sql connection of the test's own on db's file, as
+// the sqlite3 console would, for assertions in SQL; it is closed when the
+// test ends. The store itself offers no raw handle. While it is open, other
+// programs' last close leaves the WAL in place (SQLite removes it only when
+// the last connection closes): close it early where a test depends on that.
+func Raw(t testing.TB, db *store.DB) *sql.DB {
+	t.Helper()
+	raw := openRaw(t, db)
+	t.Cleanup(func() { raw.Close() })
+	return raw
+}
+
+func openRaw(t testing.TB, db *store.DB) *sql.DB {
+	t.Helper()
+	u := url.URL{Path: db.Path()}
+	raw, err := sql.Open("sqlite3", "file:"+u.EscapedPath()+"?_busy_timeout=5000&_foreign_keys=on")
+	if err != nil {
+		t.Fatalf("open %s: %v", db.Path(), err)
+	}
+	return raw
+}
+
 // Integrity fails the test unless PRAGMA integrity_check and
 // foreign_key_check find nothing wrong.
 func Integrity(t testing.TB, db *store.DB) {
 	t.Helper()
+	raw := openRaw(t, db)
+	defer raw.Close()
 	var got string
-	if err := db.SQL().QueryRow("PRAGMA integrity_check").Scan(&got); err != nil {
+	if err := raw.QueryRow("PRAGMA integrity_check").Scan(&got); err != nil {
 		t.Fatalf("integrity_check: %v", err)
 	}
 	if got != "ok" {
 		t.Errorf("integrity_check = %q, want ok", got)
 	}
-	rows, err := db.SQL().Query("PRAGMA foreign_key_check")
+	rows, err := raw.Query("PRAGMA foreign_key_check")
 	if err != nil {
 		t.Fatalf("foreign_key_check: %v", err)
 	}
@@ -79,9 +104,17 @@ func Integrity(t testing.TB, db *store.DB) {
 // Int runs a query returning one integer, failing the test on error.
 func Int(t testing.TB, db *store.DB, query string, args ...any) int64 {
 	t.Helper()
+	raw := openRaw(t, db)
+	defer raw.Close()
 	var n int64
-	if err := db.SQL().QueryRow(query, args...).Scan(&n); err != nil {
+	if err := raw.QueryRow(query, args...).Scan(&n); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
 	return n
+}
+
+// Count returns the rows in table.
+func Count(t testing.TB, db *store.DB, table string) int64 {
+	t.Helper()
+	return Int(t, db, "SELECT count(*) FROM "+table)
 }

@@ -12,10 +12,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
+	"net/netip"
 	"os"
 
 	"portwatch/internal/eval/scenario"
-	"portwatch/pkg/features"
+	"portwatch/pkg/sock"
 	"portwatch/pkg/store"
 )
 
@@ -53,8 +55,8 @@ func run() error {
 	tl.Rounds = tl.Rounds[:*rounds]
 	for i := range tl.Rounds {
 		if r := &tl.Rounds[i]; r.ID >= from && r.ID < to {
-			r.Sockets = append(r.Sockets, features.Socket{Port: 4444, Protocol: "tcp", Family: 4,
-				Address: "0.0.0.0", State: "listen", PID: 4242, Process: "nc"})
+			r.Sockets = append(r.Sockets, sock.Socket{Port: 4444, Protocol: sock.TCP, Family: 4,
+				Address: netip.IPv4Unspecified(), State: sock.Listen, PID: 4242, Process: "nc"})
 		}
 	}
 	ctx := context.Background()
@@ -66,7 +68,7 @@ func run() error {
 	if err := tl.Write(ctx, db); err != nil {
 		return err
 	}
-	if _, err := db.SQL().ExecContext(ctx, "UPDATE rounds SET status = 'running' WHERE id > ?", *rounds-*hold); err != nil {
+	if err := db.SetStatus(ctx, int64(*rounds-*hold)+1, math.MaxInt64, store.Running); err != nil {
 		return fmt.Errorf("hold rounds back: %w", err)
 	}
 	first, last := tl.Rounds[0].Start, tl.Rounds[len(tl.Rounds)-1].Start

@@ -96,7 +96,7 @@ func report(ctx context.Context, cfg scenario.Config, dbPath, only string, list,
 			return err
 		}
 	}
-	all, err := features.NewLayout(features.DefaultChannels())
+	all, err := features.NewLayout(features.OccupancyChannels())
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func logger(verbose bool) *slog.Logger {
 }
 
 // roundTrip writes tl into a new database at path and loads its rounds back.
-func roundTrip(ctx context.Context, tl *scenario.Timeline, path string) ([]features.Round, error) {
+func roundTrip(ctx context.Context, tl *scenario.Timeline, path string) ([]store.Round, error) {
 	if _, err := os.Stat(path); err == nil {
 		return nil, fmt.Errorf("database %s exists; pass a new file", path)
 	}
@@ -164,5 +164,5 @@ func roundTrip(ctx context.Context, tl *scenario.Timeline, path string) ([]featu
 	if err := tl.Write(ctx, db); err != nil {
 		return nil, err
 	}
-	return features.Load(ctx, db.SQL(), features.Query{Source: scenario.Source})
+	return db.Rounds(ctx, store.RoundQuery{Source: scenario.Source})
 }

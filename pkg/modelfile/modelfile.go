@@ -1,0 +1,347 @@
+// Package modelfile owns portwatch's model file: one ONNX file that is the
+// whole model, graph and weights, and in its metadata_props everything
+// detect keeps between runs. It is the only package that reads or writes a
+// metadata key; callers get typed values.
+//
+// The contract a file must meet, whoever made it (portae, or an export from
+// PyTorch or Keras): exactly one input, portae.Input float32 [N, T, C,
+// 65536], and an output portae.Output float32 [N, C, 65536], with T and C
+// fixed; T·C small enough for detect's memory (see CheckSize). Metadata:
+//
+//	portwatch.version         the architecture; "portae-v1" for files the project builds
+//	portwatch.channels        the C channel names, comma-separated, in input order
+//	                          (absent: features.OccupancyChannels(), which needs C = 3)
+//	portwatch.window          T; must agree with the input's dim when present
+//	portwatch.threshold       "1" once calibrated (scores are in units of the limits)
+//	portwatch.calibration     JSON Calibration: a pkg/threshold SPOT per statistic
+//	portwatch.hours           JSON Hours: per-hour counts of the listening ports trained on
+//	portwatch.rounds_trained  rounds the model was trained on, first training and refits
+//	portwatch.trained_until   start of the newest round trained on (RFC 3339, UTC)
+//
+// Load reads and checks a file, New builds a fresh portae v1, File.Save
+// writes one back atomically, keeping the previous file as .prev.
+//
+// The package is apart from pkg/portae, the builder, because the contract
+// holds for any model and because the engine's own tests build portae
+// graphs: portae cannot import the engine, and this package must.
+package modelfile
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"portwatch/pkg/engine"
+	"portwatch/pkg/features"
+	"portwatch/pkg/onnx"
+	"portwatch/pkg/portae"
+	"portwatch/pkg/store"
+	"portwatch/pkg/threshold"
+)
+
+// Metadata keys (the contract with model files on disk; see the package doc).
+const (
+	KeyVersion       = "portwatch.version"
+	KeyChannels      = "portwatch.channels"
+	KeyWindow        = "portwatch.window"
+	KeyThreshold     = "portwatch.threshold"
+	KeyCalibration   = "portwatch.calibration"
+	KeyHours         = "portwatch.hours"
+	KeyRoundsTrained = "portwatch.rounds_trained"
+	KeyTrainedUntil  = "portwatch.trained_until"
+)
+
+// DefaultChannels are the channels of the models detect builds, by `detect
+// model new` and by a first cron run alike: the three occupancy channels and
+// the wildcard listeners, so that a service rebound from loopback to every
+// address (a database opened to the network) is a new cell, not the same
+// tcp_listen port as before. Detection quality was measured with these.
+func DefaultChannels() []string {
+	return append(features.OccupancyChannels(), features.TCPListenWildcard)
+}
+
+// Calibration is portwatch.calibration: a limit per statistic detect
+// computes. Hour is nil in files from before the hour statistic.
+type Calibration struct {
+	Total *threshold.SPOT `json:"total"`
+	Peak  *threshold.SPOT `json:"peak"`
+	Hour  *threshold.SPOT `json:"hour,omitempty"`
+}
+
+// Hours is portwatch.hours: the training rounds of each hour of the day
+// (UTC), and for each listening (channel, port), keyed "channel/port", the
+// rounds of each hour it was in use.
+type Hours struct {
+	Rounds [24]int            `json:"rounds"`
+	On     map[string][24]int `json:"on"`
+}
+
+// Provenance is what the model was trained on.
+type Provenance struct {
+	Rounds int       // portwatch.rounds_trained
+	Until  time.Time // portwatch.trained_until; zero when absent
+}
+
+// File is a checked model file: the engine's model and its typed metadata.
+// Change the fields, then Save.
+type File struct {
+	Engine      *engine.Model
+	Layout      features.Layout
+	Window      int          // T
+	Calibration *Calibration // nil until calibrated
+	Hours       *Hours       // nil until trained, or in files from before the hour statistic
+	Trained     Provenance
+}
+
+// Error reports a model file detect cannot use: unreadable, foreign,
+// shaped for other data or too big for memory. The file is left where it is.
+type Error struct {
+	Path   string
+	Reason string
+	Err    error // the decoder's error, when there is one
+	Prev   bool  // Path.prev exists, a file to restore
+}
+
+func (e *Error) Error() string {
+	s := fmt.Sprintf("model %s: %s", e.Path, e.Reason)
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	if e.Prev {
+		return s + " (the file is left in place; restore " + filepath.Base(e.Path) + ".prev or pass --reset-model to start over)"
+	}
+	return s + " (the file is left in place; pass --reset-model to start over)"
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Load reads and checks the model file at path for a detector running batch
+// windows at a time. A missing file is an error wrapping fs.ErrNotExist;
+// anything else wrong is an *Error, found before any tensor of the file's
+// declared shape is allocated.
+func Load(path string, batch int) (*File, error) {
+	eng, err := engine.Load(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	fail := func(reason string, err error) error {
+		_, prev := os.Stat(path + ".prev")
+		return &Error{Path: path, Reason: reason, Err: err, Prev: prev == nil}
+	}
+	if err != nil {
+		return nil, fail("cannot be read as an ONNX model (corrupt or not a model)", err)
+	}
+	f, err := decode(eng)
+	if err == nil {
+		err = CheckSize(f.Window, f.Layout.C(), batch)
+	}
+	if err != nil {
+		return nil, fail(err.Error(), nil)
+	}
+	return f, nil
+}
+
+// Config chooses a new model's shape.
+type Config struct {
+	Window   int      // T (0: portae.DefaultWindow)
+	Channels []string // nil: DefaultChannels()
+	Seed     uint64   // seeds the initial weights
+	Batch    int      // windows per engine run the model must fit at (0: 1)
+}
+
+// withDefaults returns c with its zero fields filled.
+func (c Config) withDefaults() Config {
+	if c.Window == 0 {
+		c.Window = portae.DefaultWindow
+	}
+	if c.Channels == nil {
+		c.Channels = DefaultChannels()
+	}
+	c.Batch = max(c.Batch, 1)
+	return c
+}
+
+// Check reports what is wrong with c, if anything: unknown or repeated
+// channels (naming the known ones), a window below 1, or a shape that does
+// not fit in memory (giving the windows that do).
+func (c Config) Check() error {
+	c = c.withDefaults()
+	if _, err := features.NewLayout(c.Channels); err != nil {
+		return err
+	}
+	if c.Window < 1 {
+		return fmt.Errorf("window %d: want at least 1", c.Window)
+	}
+	return CheckSize(c.Window, len(c.Channels), c.Batch)
+}
+
+// Build returns a fresh, untrained portae v1 as a serialized ONNX file with
+// its metadata, as `detect model new` writes it.
+func Build(c Config) ([]byte, error) {
+	if err := c.Check(); err != nil {
+		return nil, fmt.Errorf("new model: %w", err)
+	}
+	c = c.withDefaults()
+	b, err := portae.Build(portae.Config{Window: c.Window, Channels: c.Channels, Seed: c.Seed, Metadata: []onnx.Prop{
+		{Key: KeyVersion, Value: portae.Version},
+		{Key: KeyChannels, Value: strings.Join(c.Channels, ",")},
+		{Key: KeyWindow, Value: strconv.Itoa(c.Window)},
+		{Key: KeyRoundsTrained, Value: "0"},
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("new model: %w", err)
+	}
+	return b, nil
+}
+
+// New returns a fresh, untrained portae v1, in memory.
+func New(c Config) (*File, error) {
+	b, err := Build(c)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := engine.Decode(b, "new "+portae.Version)
+	if err != nil {
+		return nil, fmt.Errorf("new model: %w", err)
+	}
+	return decode(eng)
+}
+
+// decode checks the model's input and output against the contract and
+// decodes its metadata; errors say what differs.
+func decode(eng *engine.Model) (*File, error) {
+	in, out, err := contract(eng)
+	if err != nil {
+		return nil, err
+	}
+	meta := eng.Metadata()
+	t, c := in.Dims[1], in.Dims[2]
+	if t.Value < 1 || c.Value < 1 {
+		return nil, fmt.Errorf("input %s has shape %s: the window (T) and channel (C) dims must be fixed", in.Name, engine.FormatDims(in.Dims))
+	}
+	if o := out.Dims; len(o) != 3 || o[1].Value != c.Value || o[2].Value != features.Ports {
+		return nil, fmt.Errorf("output %s has shape %s, want [N,%d,%d] to match input %s",
+			out.Name, engine.FormatDims(o), c.Value, features.Ports, engine.FormatDims(in.Dims))
+	}
+	channels := features.OccupancyChannels()
+	if s, ok := meta[KeyChannels]; ok {
+		channels = strings.Split(s, ",")
+	}
+	if int64(len(channels)) != c.Value {
+		return nil, fmt.Errorf("input %s has %d channels, but the model's %s lists %d (%s)",
+			in.Name, c.Value, KeyChannels, len(channels), strings.Join(channels, ","))
+	}
+	layout, err := features.NewLayout(channels)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", KeyChannels, err)
+	}
+	if s, ok := meta[KeyWindow]; ok && s != strconv.FormatInt(t.Value, 10) {
+		return nil, fmt.Errorf("input %s has a window of %d rounds, but the model's %s says %s", in.Name, t.Value, KeyWindow, s)
+	}
+	f := &File{Engine: eng, Layout: layout, Window: int(t.Value)}
+	if s, ok := meta[KeyCalibration]; ok {
+		f.Calibration = &Calibration{}
+		if err := json.Unmarshal([]byte(s), f.Calibration); err != nil {
+			return nil, fmt.Errorf("%s: %w", KeyCalibration, err)
+		}
+		if f.Calibration.Total == nil || f.Calibration.Peak == nil {
+			return nil, fmt.Errorf("%s: want limits for total and peak", KeyCalibration)
+		}
+	}
+	if s, ok := meta[KeyHours]; ok {
+		f.Hours = &Hours{}
+		if err := json.Unmarshal([]byte(s), f.Hours); err != nil {
+			return nil, fmt.Errorf("%s: %w", KeyHours, err)
+		}
+	}
+	if s, ok := meta[KeyRoundsTrained]; ok {
+		if f.Trained.Rounds, err = strconv.Atoi(s); err != nil {
+			return nil, fmt.Errorf("%s %q: want a count", KeyRoundsTrained, s)
+		}
+	}
+	if s, ok := meta[KeyTrainedUntil]; ok {
+		if f.Trained.Until, err = store.ParseTime(s); err != nil {
+			return nil, fmt.Errorf("%s: %w", KeyTrainedUntil, err)
+		}
+	}
+	return f, nil
+}
+
+// contract finds the input and output detect uses and checks their ranks.
+func contract(eng *engine.Model) (in, out onnx.ValueInfo, err error) {
+	var foundIn, foundOut bool
+	for _, v := range eng.Inputs() {
+		if v.Name == portae.Input {
+			in, foundIn = v, true
+		}
+	}
+	for _, v := range eng.Outputs() {
+		if v.Name == portae.Output {
+			out, foundOut = v, true
+		}
+	}
+	switch {
+	case !foundIn || len(eng.Inputs()) != 1:
+		return in, out, fmt.Errorf("inputs %s, want exactly one named %q", names(eng.Inputs()), portae.Input)
+	case !foundOut:
+		return in, out, fmt.Errorf("outputs %s, want one named %q", names(eng.Outputs()), portae.Output)
+	case in.ElemType != onnx.TypeFloat || out.ElemType != onnx.TypeFloat:
+		return in, out, fmt.Errorf("%s and %s must be float32", portae.Input, portae.Output)
+	case len(in.Dims) != 4 || in.Dims[3].Value != features.Ports:
+		return in, out, fmt.Errorf("input %s has shape %s, want [N,T,C,%d]", in.Name, engine.FormatDims(in.Dims), features.Ports)
+	}
+	return in, out, nil
+}
+
+func names(vs []onnx.ValueInfo) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = v.Name
+	}
+	return "[" + strings.Join(s, ",") + "]"
+}
+
+// Version is the file's portwatch.version, "unversioned" when absent.
+func (f *File) Version() string {
+	if v := f.Engine.Metadata()[KeyVersion]; v != "" {
+		return v
+	}
+	return "unversioned"
+}
+
+// Calibrated reports whether meta, a file's metadata, holds a calibration.
+func Calibrated(meta map[string]string) bool {
+	_, ok := meta[KeyThreshold]
+	return ok
+}
+
+// Save writes the weights and metadata to path atomically, keeping the old
+// file as .prev. The file must be calibrated.
+func (f *File) Save(path string) error {
+	if f.Calibration == nil {
+		return fmt.Errorf("save model %s: not calibrated", path)
+	}
+	cal, err := json.Marshal(f.Calibration)
+	if err != nil {
+		return fmt.Errorf("save model %s: %w", path, err)
+	}
+	// Scores are in units of the calibrated limits.
+	f.Engine.SetMetadata(KeyThreshold, "1")
+	f.Engine.SetMetadata(KeyCalibration, string(cal))
+	if f.Hours != nil {
+		h, err := json.Marshal(f.Hours)
+		if err != nil {
+			return fmt.Errorf("save model %s: %w", path, err)
+		}
+		f.Engine.SetMetadata(KeyHours, string(h))
+	}
+	f.Engine.SetMetadata(KeyRoundsTrained, strconv.Itoa(f.Trained.Rounds))
+	f.Engine.SetMetadata(KeyTrainedUntil, store.FormatTime(f.Trained.Until))
+	return f.Engine.Save(path)
+}

@@ -1,0 +1,263 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"portwatch/pkg/sock"
+)
+
+// complete and scorable are the SQL conditions on rounds of a complete round
+// and of one detect can score: complete with at least one occupancy scan (a
+// round ingested from a capture file has packets but no socket table, so its
+// occupancy is unknown, not empty). Nothing else spells them.
+const (
+	complete = "status = '" + string(Complete) + "'"
+	scorable = complete + " AND scans > 0"
+)
+
+// RoundQuery selects complete rounds. Zero fields do not restrict.
+type RoundQuery struct {
+	AfterID int64     // rounds with id > AfterID
+	Since   time.Time // rounds starting at or after Since
+	Until   time.Time // rounds starting before Until
+	Source  string    // rounds from this source, e.g. "live"
+	// Scanned keeps only the rounds detect can score: those with at least
+	// one occupancy scan (rounds.scans > 0).
+	Scanned bool
+	Limit   int // the first Limit selected rounds, by id
+	// Context adds up to Context complete rounds (of the same source, and
+	// scanned when Scanned) just before the first selected one, so it gets
+	// a full window; pass T-1.
+	// They come first in the result, with ids at or below the selection's.
+	Context int
+	Packets bool // load per-port SYN counts (Round.SYN)
+}
+
+// PortCount is a count of packets to one port.
+type PortCount struct {
+	Port uint16
+	N    int
+}
+
+// Round is one complete collection round as detection reads it.
+type Round struct {
+	ID      int64
+	Start   time.Time
+	Sockets []sock.Socket // ordered by port, then protocol, family, address and state as stored text
+	SYN     []PortCount   // SYNs to each port, ordered by port; nil unless loaded
+}
+
+// CountRounds returns how many rounds the database holds, of any status.
+func (d *DB) CountRounds(ctx context.Context) (int64, error) {
+	var n int64
+	if err := d.db.QueryRowContext(ctx, "SELECT count(*) FROM rounds").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count rounds: %w", err)
+	}
+	return n, nil
+}
+
+// SetStatus sets the status of the rounds with ids in [first, last], which
+// evaluation tools and tests use to hold rounds back as still running.
+func (d *DB) SetStatus(ctx context.Context, first, last int64, s Status) error {
+	if _, err := d.db.ExecContext(ctx, "UPDATE rounds SET status = ? WHERE id BETWEEN ? AND ?", string(s), first, last); err != nil {
+		return fmt.Errorf("set rounds %d to %d %s: %w", first, last, s, err)
+	}
+	return nil
+}
+
+// selection returns the CTE naming the selected round ids as "ids", and its arguments.
+func (q RoundQuery) selection() (string, []any) {
+	where := []string{complete}
+	if q.Scanned {
+		where[0] = scorable
+	}
+	var args []any
+	if q.Source != "" {
+		where = append(where, "source = ?")
+		args = append(args, q.Source)
+	}
+	base := strings.Join(where, " AND ")
+	baseArgs := append([]any(nil), args...)
+	if q.AfterID > 0 {
+		where = append(where, "id > ?")
+		args = append(args, q.AfterID)
+	}
+	if !q.Since.IsZero() {
+		where = append(where, "start_time >= ?")
+		args = append(args, FormatTime(q.Since))
+	}
+	if !q.Until.IsZero() {
+		where = append(where, "start_time < ?")
+		args = append(args, FormatTime(q.Until))
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	args = append(args, limit)
+	cte := "WITH sel AS (SELECT id FROM rounds WHERE " + strings.Join(where, " AND ") + " ORDER BY id LIMIT ?)"
+	if q.Context <= 0 {
+		return cte + ", ids AS (SELECT id FROM sel)", args
+	}
+	// Rounds before the selection's first; none when the selection is empty.
+	cte += ", ctx AS (SELECT id FROM rounds WHERE " + base +
+		" AND id < (SELECT min(id) FROM sel) ORDER BY id DESC LIMIT ?)" +
+		", ids AS (SELECT id FROM sel UNION ALL SELECT id FROM ctx)"
+	args = append(args, baseArgs...)
+	args = append(args, q.Context)
+	return cte, args
+}
+
+// Rounds reads the rounds q selects, oldest first, with their sockets (and
+// SYN counts when q.Packets). The query walks the rounds by id and their
+// rows in rounds_ports' unique index, with no sort.
+func (d *DB) Rounds(ctx context.Context, q RoundQuery) ([]Round, error) {
+	cte, args := q.selection()
+	rows, err := d.db.QueryContext(ctx, cte+`
+SELECT r.id, r.start_time, rp.port_id, rp.protocol, rp.family, rp.address, rp.state, rp.pid, rp.process
+FROM rounds r LEFT JOIN rounds_ports rp ON rp.round_id = r.id
+WHERE r.id IN (SELECT id FROM ids)
+ORDER BY r.id, rp.port_id, rp.protocol, rp.family, rp.address, rp.state`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("load rounds: %w", err)
+	}
+	defer rows.Close()
+	var (
+		out                      []Round
+		in                       = newInterner()
+		id                       int64
+		start                    sql.RawBytes
+		port                     sql.NullInt64
+		fam                      sql.NullInt64
+		pid                      sql.NullInt64
+		proto, addr, state, proc sql.RawBytes
+	)
+	for rows.Next() {
+		if err := rows.Scan(&id, &start, &port, &proto, &fam, &addr, &state, &pid, &proc); err != nil {
+			return nil, fmt.Errorf("load rounds: %w", err)
+		}
+		if len(out) == 0 || out[len(out)-1].ID != id {
+			t, err := ParseTime(string(start))
+			if err != nil {
+				return nil, fmt.Errorf("load round %d: %w", id, err)
+			}
+			out = append(out, Round{ID: id, Start: t})
+		}
+		if !port.Valid {
+			continue // a round that saw no sockets
+		}
+		s := sock.Socket{Port: uint16(port.Int64), Family: int(fam.Int64), PID: int(pid.Int64), Process: in.text(proc)}
+		if err := in.parse(&s, proto, state, addr); err != nil {
+			return nil, fmt.Errorf("load round %d port %d: %w", id, s.Port, err)
+		}
+		r := &out[len(out)-1]
+		r.Sockets = append(r.Sockets, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load rounds: %w", err)
+	}
+	if q.Packets && len(out) > 0 {
+		if err := d.loadSYN(ctx, q, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// loadSYN adds per-port SYN counts to rounds, which hold what q selected.
+// It runs outside a transaction (BEGIN takes the write lock), so q may
+// select rounds completed since; their counts are skipped.
+func (d *DB) loadSYN(ctx context.Context, q RoundQuery, rounds []Round) error {
+	cte, args := q.selection()
+	// SYN set (2), ACK clear (16): a connection being opened.
+	rows, err := d.db.QueryContext(ctx, cte+`
+SELECT p.round_id, p.dest_port, count(*)
+FROM packets p
+WHERE p.round_id IN (SELECT id FROM ids) AND p.tcp_flags & 18 = 2
+GROUP BY p.round_id, p.dest_port
+ORDER BY p.round_id, p.dest_port`, args...)
+	if err != nil {
+		return fmt.Errorf("load syn counts: %w", err)
+	}
+	defer rows.Close()
+	i := 0
+	for rows.Next() {
+		var id, port int64
+		var n int
+		if err := rows.Scan(&id, &port, &n); err != nil {
+			return fmt.Errorf("load syn counts: %w", err)
+		}
+		for i < len(rounds) && rounds[i].ID < id {
+			i++
+		}
+		if i == len(rounds) || rounds[i].ID != id || port < 0 || port > 65535 {
+			continue
+		}
+		rounds[i].SYN = append(rounds[i].SYN, PortCount{Port: uint16(port), N: n})
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load syn counts: %w", err)
+	}
+	return nil
+}
+
+// interner shares one string per distinct value among a load's sockets, and
+// parses each distinct protocol, state and address text once: a few of each
+// repeat in every round.
+type interner struct {
+	texts  map[string]string
+	protos map[string]sock.Protocol
+	states map[string]sock.State
+	addrs  map[string]netip.Addr
+}
+
+func newInterner() *interner {
+	return &interner{texts: map[string]string{}, protos: map[string]sock.Protocol{},
+		states: map[string]sock.State{}, addrs: map[string]netip.Addr{}}
+}
+
+func (in *interner) text(b []byte) string {
+	if b == nil {
+		return ""
+	}
+	if s, ok := in.texts[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	in.texts[s] = s
+	return s
+}
+
+// parse sets s's protocol, state and address (of s.Family) from their stored text.
+func (in *interner) parse(s *sock.Socket, proto, state, addr []byte) error {
+	var err error
+	if s.Protocol, err = lookup(in.protos, proto, sock.ParseProtocol); err != nil {
+		return err
+	}
+	if s.State, err = lookup(in.states, state, sock.ParseState); err != nil {
+		return err
+	}
+	if string(addr) == "*" { // the wildcard of s.Family, so not cached
+		s.Address, err = sock.ParseAddr("*", s.Family)
+		return err
+	}
+	s.Address, err = lookup(in.addrs, addr, func(a string) (netip.Addr, error) { return sock.ParseAddr(a, s.Family) })
+	return err
+}
+
+// lookup returns m's value for b, making and keeping it on a miss.
+func lookup[V any](m map[string]V, b []byte, parse func(string) (V, error)) (V, error) {
+	if v, ok := m[string(b)]; ok {
+		return v, nil
+	}
+	v, err := parse(string(b))
+	if err == nil {
+		m[string(b)] = v
+	}
+	return v, err
+}

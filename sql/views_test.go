@@ -41,7 +41,7 @@ INSERT INTO batches (id, timestamp, alg) VALUES (1, '2026-11-21T11:00:00.000000Z
 INSERT INTO batches_rounds (batch_id, round_id, score) VALUES (1, 1, 0.5), (1, 2, 9.25);
 INSERT INTO anomalies (round_id, round_start, detected_at, score, threshold, model, detail) VALUES
   (2, '2026-11-21T10:01:00.000000Z', '2026-11-21T11:00:00.000000Z', 9.25, 3, 'portae.onnx',
-   '{"ports":[{"port":4444,"protocol":"tcp","state":"listen","channel":"tcp_listen","address":"::","process":"nc","error":0.97},{"port":53,"protocol":"udp","state":"unconn","error":0.1}]}');
+   '{"ports":[{"port":4444,"protocol":"tcp","state":"listen","channel":"tcp_listen","address":"::","process":"nc","container":"docker:0123abcd","error":0.97},{"port":53,"protocol":"udp","state":"unconn","error":0.1}]}');
 `} {
 		if _, err := db.Exec(stmt); err != nil {
 			t.Fatalf("exec: %v", err)
@@ -57,8 +57,8 @@ INSERT INTO anomalies (round_id, round_start, detected_at, score, threshold, mod
 				{"tcp", int64(4444), "nc", int64(4026531840), "host"}, {"udp", int64(53), "resolved", int64(4026531840), "host"}}},
 		{"round_summary counts and verdicts", `SELECT round_id, tcp_listen, tcp_listen_container, tcp_conn, udp, score, anomaly_id FROM round_summary WHERE round_id <= 2`,
 			[][]any{{int64(1), int64(2), int64(1), int64(0), int64(0), 0.5, nil}, {int64(2), int64(3), int64(1), int64(1), int64(1), 9.25, int64(1)}}},
-		{"anomaly_ports unpacks the detail JSON in order", `SELECT round_id, port, protocol, channel, error FROM anomaly_ports`,
-			[][]any{{int64(2), int64(4444), "tcp", "tcp_listen", 0.97}, {int64(2), int64(53), "udp", nil, 0.1}}},
+		{"anomaly_ports unpacks the detail JSON in order", `SELECT round_id, port, protocol, channel, container, error FROM anomaly_ports`,
+			[][]any{{int64(2), int64(4444), "tcp", "tcp_listen", "docker:0123abcd", 0.97}, {int64(2), int64(53), "udp", nil, nil, 0.1}}},
 		{"port_history spans rounds, per namespace", `SELECT first_seen, last_seen, rounds, container FROM port_history WHERE port = 22`,
 			[][]any{{"2026-11-21T10:00:00.100000Z", "2026-11-21T10:01:00.100000Z", int64(2), "host"},
 				{"2026-11-21T10:00:00.100000Z", "2026-11-21T10:01:00.100000Z", int64(2), "docker:0123abcd"}}},

@@ -22,8 +22,8 @@ const (
 	// TCPListenContainer is tcp_listen for the listeners outside the host's own network
 	// namespace only: a container's 0.0.0.0:8080 is not the host's.
 	TCPListenContainer = "tcp_listen_container"
-	SYNIn             = "syn_in"
-	Clock             = "clock"
+	SYNIn              = "syn_in"
+	Clock              = "clock"
 )
 
 // OccupancyChannels returns the three channels a scan fills directly. The

@@ -88,14 +88,7 @@ func TestChannelMapping(t *testing.T) {
 		t.Fatalf("got %d rounds, want 1", len(rounds))
 	}
 	names := []string{TCPListen, UDPBound, TCPConn, TCPListenWildcard, TCPListenLoopback, Clock}
-	l, err := NewLayout(names)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plane := make([]float32, l.C()*Ports)
-	if err := l.FillRound(plane, &rounds[0]); err != nil {
-		t.Fatal(err)
-	}
+	l, plane := fillOne(t, names, &rounds[0])
 	want := map[string][]int{
 		TCPListen:         {22, 631, 5432, 8080},
 		UDPBound:          {53, 41000},
@@ -165,14 +158,7 @@ func TestContainerChannel(t *testing.T) {
 		t.Fatal(err)
 	}
 	names := []string{TCPListen, TCPListenWildcard, TCPListenContainer, TCPConn}
-	l, err := NewLayout(names)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plane := make([]float32, l.C()*Ports)
-	if err := l.FillRound(plane, &rounds[0]); err != nil {
-		t.Fatal(err)
-	}
+	l, plane := fillOne(t, names, &rounds[0])
 	want := map[string][]int{
 		TCPListen:          {22, 631, 5432, 8080, 9000},
 		TCPListenWildcard:  {22, 8080, 9000},
@@ -190,6 +176,20 @@ func TestContainerChannel(t *testing.T) {
 	if got, want := l.Explain(&rounds[0], 0, 8080), []sock.Socket{nginx, hostOnes[6]}; !slices.Equal(got, want) {
 		t.Errorf("explain tcp_listen 8080: got %+v, want %+v", got, want)
 	}
+}
+
+// fillOne returns the layout of names and r filled in as one [C, 65536] plane.
+func fillOne(t *testing.T, names []string, r *store.Round) (Layout, []float32) {
+	t.Helper()
+	l, err := NewLayout(names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plane := make([]float32, l.C()*Ports)
+	if err := l.FillRound(plane, r); err != nil {
+		t.Fatal(err)
+	}
+	return l, plane
 }
 
 func ids(rounds []store.Round) []int64 {

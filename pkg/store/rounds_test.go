@@ -92,19 +92,12 @@ func TestAddScanKeepsNamespacesApart(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		query string
-		want  int64
-	}{
+	checkInts(t, db, []intCheck{
 		{"SELECT count(*) FROM rounds_ports WHERE port_id = 8080", 2},
 		{"SELECT count(*) FROM rounds_ports WHERE port_id = 8080 AND netns = 4026531840 AND netns_host = 1 AND netns_name IS NULL", 1},
 		{"SELECT count(*) FROM rounds_ports WHERE port_id = 8080 AND netns = 4026532999 AND netns_host = 0 AND netns_name = 'docker:0123abcd'", 1},
 		{"SELECT count(*) FROM rounds_ports WHERE port_id = 9090 AND netns = 0 AND netns_host = 1", 1},
-	} {
-		if got := storetest.Int(t, db, c.query); got != c.want {
-			t.Errorf("%s = %d, want %d", c.query, got, c.want)
-		}
-	}
+	})
 	rounds, err := db.Rounds(context.Background(), store.RoundQuery{Scanned: true})
 	if err != nil {
 		t.Fatal(err)

@@ -233,19 +233,33 @@ PRAGMA user_version = 1;`)
 		t.Fatalf("open v1 database: %v", err)
 	}
 	defer db.Close()
-	for _, c := range []struct {
-		query string
-		want  int64
-	}{
+	checkInts(t, db, []intCheck{
 		{"PRAGMA user_version", store.SchemaVersion},
 		{"SELECT count(*) FROM packets WHERE dest_port = 53", 1},
 		{"SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'packets_round_port'", 1},
 		{"SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN ('packets_round', 'packets_dest_port')", 0},
-	} {
+	})
+	checkMigrated(t, db)
+}
+
+// intCheck is a query returning one integer and the integer it should.
+type intCheck struct {
+	query string
+	want  int64
+}
+
+func checkInts(t *testing.T, db *store.DB, checks []intCheck) {
+	t.Helper()
+	for _, c := range checks {
 		if got := storetest.Int(t, db, c.query); got != c.want {
 			t.Errorf("%s = %d, want %d", c.query, got, c.want)
 		}
 	}
+}
+
+// checkMigrated checks a migrated database has a new file's schema and is intact.
+func checkMigrated(t *testing.T, db *store.DB) {
+	t.Helper()
 	fresh, _ := storetest.New(t)
 	if got, want := schemaText(t, db), schemaText(t, fresh); got != want {
 		t.Errorf("migrated schema differs from a new file's:\n%s\nwant\n%s", got, want)
@@ -299,24 +313,13 @@ PRAGMA user_version = 3;`)
 		VALUES (1, 22, '2026-11-21T10:00:00.000000Z', 'tcp', 4, '0.0.0.0', 'listen', 4026532999, 0, 'docker:0123abcd')`); err != nil {
 		t.Fatalf("store the same port in a second namespace: %v", err)
 	}
-	for _, c := range []struct {
-		query string
-		want  int64
-	}{
+	checkInts(t, db, []intCheck{
 		{"PRAGMA user_version", store.SchemaVersion},
 		{"SELECT count(*) FROM rounds_ports WHERE id IN (7, 8) AND netns = 0 AND netns_host = 1 AND netns_name IS NULL", 2},
 		{"SELECT count(*) FROM rounds_ports WHERE id = 7 AND pid = 10 AND process = 'sshd' AND state = 'listen'", 1},
 		{"SELECT count(*) FROM rounds_ports WHERE port_id = 22", 2},
 		{"SELECT count(*) FROM sqlite_schema WHERE name = 'rounds_ports_v3'", 0},
 		{"SELECT count(*) FROM latest_listeners WHERE port = 22 AND container = 'host'", 1},
-	} {
-		if got := storetest.Int(t, db, c.query); got != c.want {
-			t.Errorf("%s = %d, want %d", c.query, got, c.want)
-		}
-	}
-	fresh, _ := storetest.New(t)
-	if got, want := schemaText(t, db), schemaText(t, fresh); got != want {
-		t.Errorf("migrated schema differs from a new file's:\n%s\nwant\n%s", got, want)
-	}
-	storetest.Integrity(t, db)
+	})
+	checkMigrated(t, db)
 }

@@ -1,4 +1,4 @@
--- portwatch database, schema version 2 (PRAGMA user_version; pkg/store migrates older files).
+-- portwatch database, schema version 4 (PRAGMA user_version; pkg/store migrates older files).
 -- Times are TEXT, RFC 3339 in UTC with fractional seconds, so they sort as text.
 -- This is the contract users query with sqlite3; add columns and tables, never rename.
 
@@ -25,7 +25,8 @@ CREATE TABLE ports (
     value INTEGER NOT NULL UNIQUE CHECK (value BETWEEN 0 AND 65535)
 );
 
--- A local port in use during a round, once per (round, port, protocol, family, address, state).
+-- A local port in use during a round, once per (round, port, protocol, family, address, state,
+-- network namespace): the same port in the host and in a container is two rows (v4).
 CREATE TABLE rounds_ports (
     id        INTEGER PRIMARY KEY,
     round_id  INTEGER NOT NULL REFERENCES rounds (id) ON DELETE CASCADE,
@@ -37,7 +38,12 @@ CREATE TABLE rounds_ports (
     state     TEXT    NOT NULL,                  -- as ss names it: listen, established, time-wait, unconn, ...
     pid       INTEGER,                           -- owning process where the system tells it
     process   TEXT,
-    UNIQUE (round_id, port_id, protocol, family, address, state)
+    netns      INTEGER NOT NULL DEFAULT 0,       -- network namespace inode, as lsns shows it; 0 where not told
+                                                 -- (rows stored before v4, a --proc-root copy, the bind scan)
+    netns_host INTEGER NOT NULL DEFAULT 1 CHECK (netns_host IN (0, 1)),  -- 1: the host's own namespace
+                                                 -- (collect's own where not told)
+    netns_name TEXT,                             -- ip netns name or container (docker:0123456789ab), NULL if none
+    UNIQUE (round_id, port_id, protocol, family, address, state, netns)
 );
 CREATE INDEX rounds_ports_port ON rounds_ports (port_id);
 

@@ -1,22 +1,27 @@
 -- Views for the sqlite3 console. Every binary recreates them when it opens the
 -- database, so they always match the code that wrote the data.
 
--- What listened (TCP) or was bound (UDP) in the latest complete live round, with the owner.
+-- What listened (TCP) or was bound (UDP) in the latest complete live round, with the owner and the
+-- network namespace: its inode (0 where not told), and container 'host' for the host's own, else its
+-- ip netns or container name (NULL when unknown).
 DROP VIEW IF EXISTS latest_listeners;
 CREATE VIEW latest_listeners AS
-SELECT rp.protocol, rp.family, rp.address, rp.port_id AS port, rp.state, rp.pid, rp.process
+SELECT rp.protocol, rp.family, rp.address, rp.port_id AS port, rp.state, rp.pid, rp.process,
+       rp.netns, CASE WHEN rp.netns_host THEN 'host' ELSE rp.netns_name END AS container
 FROM rounds_ports rp
 WHERE rp.round_id = (SELECT max(id) FROM rounds WHERE status = 'complete' AND source = 'live')
   AND rp.state IN ('listen', 'unconn')
-ORDER BY rp.protocol, rp.port_id, rp.address;
+ORDER BY rp.protocol, rp.port_id, rp.address, rp.netns;
 
--- One line per round: how many ports in each kind of use, packets, and the detect verdict.
+-- One line per round: how many ports in each kind of use (tcp_listen counts every namespace's listeners,
+-- tcp_listen_container those outside the host's), packets, and the detect verdict.
 DROP VIEW IF EXISTS round_summary;
 CREATE VIEW round_summary AS
 SELECT r.id AS round_id, r.start_time, r.end_time, r.status, r.source,
        coalesce(o.listen, 0) AS tcp_listen,
        coalesce(o.conn, 0) AS tcp_conn,
        coalesce(o.udp, 0) AS udp,
+       coalesce(o.listen_container, 0) AS tcp_listen_container,
        r.frames, r.frames_malformed, r.frames_skipped, r.frames_dropped,
        (SELECT max(br.score) FROM batches_rounds br WHERE br.round_id = r.id) AS score,
        (SELECT a.id FROM anomalies a WHERE a.round_id = r.id) AS anomaly_id
@@ -25,7 +30,8 @@ LEFT JOIN (
     SELECT round_id,
            sum(protocol = 'tcp' AND state = 'listen') AS listen,
            sum(protocol = 'tcp' AND state <> 'listen') AS conn,
-           sum(protocol = 'udp') AS udp
+           sum(protocol = 'udp') AS udp,
+           sum(protocol = 'tcp' AND state = 'listen' AND NOT netns_host) AS listen_container
     FROM rounds_ports GROUP BY round_id
 ) o ON o.round_id = r.id
 ORDER BY r.id;
@@ -41,22 +47,24 @@ SELECT a.id AS anomaly_id, a.round_id, coalesce(r.start_time, a.round_start) AS 
        json_extract(p.value, '$.channel') AS channel,
        json_extract(p.value, '$.address') AS address,
        json_extract(p.value, '$.process') AS process,
+       json_extract(p.value, '$.container') AS container,
        round(json_extract(p.value, '$.error'), 4) AS error
 FROM anomalies a
 LEFT JOIN rounds r ON r.id = a.round_id
 JOIN json_each(a.detail, '$.ports') p
 ORDER BY a.detected_at, a.id, p.key;
 
--- When each local port use was first and last seen, over the rounds kept.
+-- When each local port use was first and last seen, over the rounds kept, per network namespace.
 DROP VIEW IF EXISTS port_history;
 CREATE VIEW port_history AS
 SELECT rp.protocol, rp.port_id AS port, rp.state, rp.address,
        min(rp.timestamp) AS first_seen, max(rp.timestamp) AS last_seen,
        count(DISTINCT rp.round_id) AS rounds,
-       max(rp.process) AS process
+       max(rp.process) AS process,
+       rp.netns, CASE WHEN max(rp.netns_host) THEN 'host' ELSE max(rp.netns_name) END AS container
 FROM rounds_ports rp
-GROUP BY rp.protocol, rp.port_id, rp.state, rp.address
-ORDER BY rp.protocol, rp.port_id;
+GROUP BY rp.protocol, rp.port_id, rp.state, rp.address, rp.netns
+ORDER BY rp.protocol, rp.port_id, rp.netns;
 
 -- Packets per destination port and round, with SYNs (no ACK) counted apart: scans show here.
 DROP VIEW IF EXISTS packet_ports;

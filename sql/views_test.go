@@ -29,6 +29,10 @@ INSERT INTO rounds_ports (round_id, port_id, timestamp, protocol, family, addres
   (2, 53, '2026-11-21T10:01:00.100000Z', 'udp', 4, '127.0.0.53', 'unconn', 300, 'resolved'),
   (2, 4444, '2026-11-21T10:01:00.100000Z', 'tcp', 6, '::', 'listen', 400, 'nc'),
   (3, 4444, '2026-11-21T10:02:00.100000Z', 'tcp', 6, '::', 'established', 400, 'nc');
+INSERT INTO rounds_ports (round_id, port_id, timestamp, protocol, family, address, state, pid, process, netns, netns_host, netns_name) VALUES
+  (1, 22, '2026-11-21T10:00:00.100000Z', 'tcp', 4, '0.0.0.0', 'listen', 900, 'dropbear', 4026532999, 0, 'docker:0123abcd'),
+  (2, 22, '2026-11-21T10:01:00.100000Z', 'tcp', 4, '0.0.0.0', 'listen', 900, 'dropbear', 4026532999, 0, 'docker:0123abcd');
+UPDATE rounds_ports SET netns = 4026531840 WHERE netns_host;
 INSERT INTO packets (round_id, frame, timestamp, protocols, port_id, dest_port, src_ip, length, tcp_flags) VALUES
   (2, 1, '2026-11-21T10:01:01.000000Z', 'eth:ipv4:tcp', 50001, 22, '10.0.0.9', 60, 2),
   (2, 2, '2026-11-21T10:01:01.000000Z', 'eth:ipv4:tcp', 50002, 22, '10.0.0.8', 60, 18),
@@ -37,7 +41,7 @@ INSERT INTO batches (id, timestamp, alg) VALUES (1, '2026-11-21T11:00:00.000000Z
 INSERT INTO batches_rounds (batch_id, round_id, score) VALUES (1, 1, 0.5), (1, 2, 9.25);
 INSERT INTO anomalies (round_id, round_start, detected_at, score, threshold, model, detail) VALUES
   (2, '2026-11-21T10:01:00.000000Z', '2026-11-21T11:00:00.000000Z', 9.25, 3, 'portae.onnx',
-   '{"ports":[{"port":4444,"protocol":"tcp","state":"listen","channel":"tcp_listen","address":"::","process":"nc","error":0.97},{"port":53,"protocol":"udp","state":"unconn","error":0.1}]}');
+   '{"ports":[{"port":4444,"protocol":"tcp","state":"listen","channel":"tcp_listen","address":"::","process":"nc","container":"docker:0123abcd","error":0.97},{"port":53,"protocol":"udp","state":"unconn","error":0.1}]}');
 `} {
 		if _, err := db.Exec(stmt); err != nil {
 			t.Fatalf("exec: %v", err)
@@ -48,14 +52,16 @@ INSERT INTO anomalies (round_id, round_start, detected_at, score, threshold, mod
 		name, query string
 		want        [][]any
 	}{
-		{"latest_listeners is the latest complete live round", `SELECT protocol, port, process FROM latest_listeners`,
-			[][]any{{"tcp", int64(22), "sshd"}, {"tcp", int64(4444), "nc"}, {"udp", int64(53), "resolved"}}},
-		{"round_summary counts and verdicts", `SELECT round_id, tcp_listen, tcp_conn, udp, score, anomaly_id FROM round_summary WHERE round_id <= 2`,
-			[][]any{{int64(1), int64(1), int64(0), int64(0), 0.5, nil}, {int64(2), int64(2), int64(1), int64(1), 9.25, int64(1)}}},
-		{"anomaly_ports unpacks the detail JSON in order", `SELECT round_id, port, protocol, channel, error FROM anomaly_ports`,
-			[][]any{{int64(2), int64(4444), "tcp", "tcp_listen", 0.97}, {int64(2), int64(53), "udp", nil, 0.1}}},
-		{"port_history spans rounds", `SELECT first_seen, last_seen, rounds FROM port_history WHERE port = 22`,
-			[][]any{{"2026-11-21T10:00:00.100000Z", "2026-11-21T10:01:00.100000Z", int64(2)}}},
+		{"latest_listeners is the latest complete live round, each namespace apart", `SELECT protocol, port, process, netns, container FROM latest_listeners`,
+			[][]any{{"tcp", int64(22), "sshd", int64(4026531840), "host"}, {"tcp", int64(22), "dropbear", int64(4026532999), "docker:0123abcd"},
+				{"tcp", int64(4444), "nc", int64(4026531840), "host"}, {"udp", int64(53), "resolved", int64(4026531840), "host"}}},
+		{"round_summary counts and verdicts", `SELECT round_id, tcp_listen, tcp_listen_container, tcp_conn, udp, score, anomaly_id FROM round_summary WHERE round_id <= 2`,
+			[][]any{{int64(1), int64(2), int64(1), int64(0), int64(0), 0.5, nil}, {int64(2), int64(3), int64(1), int64(1), int64(1), 9.25, int64(1)}}},
+		{"anomaly_ports unpacks the detail JSON in order", `SELECT round_id, port, protocol, channel, container, error FROM anomaly_ports`,
+			[][]any{{int64(2), int64(4444), "tcp", "tcp_listen", "docker:0123abcd", 0.97}, {int64(2), int64(53), "udp", nil, nil, 0.1}}},
+		{"port_history spans rounds, per namespace", `SELECT first_seen, last_seen, rounds, container FROM port_history WHERE port = 22`,
+			[][]any{{"2026-11-21T10:00:00.100000Z", "2026-11-21T10:01:00.100000Z", int64(2), "host"},
+				{"2026-11-21T10:00:00.100000Z", "2026-11-21T10:01:00.100000Z", int64(2), "docker:0123abcd"}}},
 		{"packet_ports counts SYNs without ACK and sources", `SELECT dest_port, packets, syns, sources FROM packet_ports`,
 			[][]any{{int64(22), int64(3), int64(2), int64(2)}}},
 		{"scan_sources counts the ports each source sent SYNs to", `SELECT src_ip, ports, syns FROM scan_sources`,

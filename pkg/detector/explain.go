@@ -38,8 +38,7 @@ func explain(l features.Layout, w features.Window, cells []Cell) []Port {
 		if len(socks) > 0 {
 			p.State = socks[0].State.String()
 		}
-		p.Address = joinDistinct(socks, func(s sock.Socket) string { return s.Address.String() })
-		p.Process = joinDistinct(socks, func(s sock.Socket) string { return s.Process })
+		p.name(socks)
 		out = append(out, p)
 	}
 	return out
@@ -57,10 +56,29 @@ func explainHour(l features.Layout, r *store.Round, hc *hourCell, surprise float
 		Expected: float32(hc.Rate),
 	}
 	p.Protocol, p.State = channelSocket(p.Channel)
-	socks := l.Explain(r, hc.Channel, hc.Port)
+	p.name(l.Explain(r, hc.Channel, hc.Port))
+	return p
+}
+
+// name sets p's address, process and container from the sockets behind it.
+func (p *Port) name(socks []sock.Socket) {
 	p.Address = joinDistinct(socks, func(s sock.Socket) string { return s.Address.String() })
 	p.Process = joinDistinct(socks, func(s sock.Socket) string { return s.Process })
-	return p
+	if slices.ContainsFunc(socks, func(s sock.Socket) bool { return s.Netns.Foreign() }) {
+		p.Container = joinDistinct(socks, container)
+	}
+}
+
+// container names a socket's network namespace: its Netns.Name, net:[inode]
+// when it has none, or "host" for the host's own.
+func container(s sock.Socket) string {
+	switch {
+	case !s.Netns.Foreign():
+		return "host"
+	case s.Netns.Name != "":
+		return s.Netns.Name
+	}
+	return s.Netns.String()
 }
 
 // channelSocket is the protocol and (default) state a channel stands for.

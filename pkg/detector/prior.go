@@ -91,7 +91,7 @@ func occasional(f float64) bool { return f > 0 && f < 0.5 }
 // an always-on one that vanishes as much, whatever the port number.
 func listening(channel string) bool {
 	switch channel {
-	case features.TCPListen, features.TCPListenWildcard, features.TCPListenLoopback:
+	case features.TCPListen, features.TCPListenWildcard, features.TCPListenLoopback, features.TCPListenContainer:
 		return true
 	}
 	return false

@@ -55,7 +55,9 @@ func WriteTable(w io.Writer, rs []Scored, all bool) error {
 	return nil
 }
 
-// portsText names the top ports as "4444/tcp listen 0.0.0.0 nc (new 13.8)",
+// portsText names the top ports as "4444/tcp listen 0.0.0.0 nc (new 13.8)"
+// ("8080/tcp listen 0.0.0.0 nginx (container docker:0123abcd) (new 6.1)"
+// for a socket outside the host's network namespace),
 // once each: a socket on two channels (tcp_listen and tcp_listen_wildcard)
 // is one port to a reader; the JSON keeps both cells.
 func portsText(ps []Port) string {
@@ -73,6 +75,9 @@ func portsText(ps []Port) string {
 		}
 		if p.Process != "" {
 			s += " " + p.Process
+		}
+		if p.Container != "" {
+			s += " (container " + p.Container + ")"
 		}
 		parts = append(parts, fmt.Sprintf("%s (%s %.1f)", s, p.Change, p.Error))
 	}

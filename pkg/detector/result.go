@@ -32,6 +32,10 @@ type Port struct {
 	Expected float32 `json:"expected"`
 	Address  string  `json:"address,omitempty"` // local address(es), comma-separated
 	Process  string  `json:"process,omitempty"` // owning process(es), comma-separated
+	// Container names the network namespaces of the sockets when any is not
+	// the host's own: "docker:0123456789ab", an ip netns name or net:[inode],
+	// and "host" among them when the host has the port too; empty otherwise.
+	Container string `json:"container,omitempty"`
 }
 
 // Result is what a run did.

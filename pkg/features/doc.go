@@ -6,13 +6,22 @@
 //
 // A model names its channels (ONNX metadata portwatch.channels); NewLayout
 // checks them and refuses unknown names. Occupancy channels are 0 or 1 per
-// port and merge IPv4 and IPv6:
+// port and merge IPv4 and IPv6, and the network namespaces collect scanned
+// (the host's and its containers'):
 //
-//	tcp_listen           a TCP socket in state listen on the port
-//	udp_bound            a UDP socket bound to the port (unconn or established)
-//	tcp_conn             a TCP socket in any other state (established, time-wait, ...)
-//	tcp_listen_wildcard  a TCP listener on 0.0.0.0 or ::, reachable from the network
-//	tcp_listen_loopback  a TCP listener on 127.0.0.0/8 or ::1, local only
+//	tcp_listen            a TCP socket in state listen on the port
+//	udp_bound             a UDP socket bound to the port (unconn or established)
+//	tcp_conn              a TCP socket in any other state (established, time-wait, ...)
+//	tcp_listen_wildcard   a TCP listener on 0.0.0.0 or ::, reachable from the network
+//	tcp_listen_loopback   a TCP listener on 127.0.0.0/8 or ::1, local only
+//	tcp_listen_container  a TCP listener outside the host's own network namespace
+//
+// A channel is 65536 wide, one value per port, so the same port listening in
+// the host and in a container is one cell of tcp_listen; tcp_listen_container
+// tells the two apart (a service moved from the host into a container, or a
+// new listener in a container on a port the host also uses), and the sockets
+// behind a cell (Layout.Explain) keep their namespaces, so a detector names
+// the container. It is not among the default channels.
 //
 // The default three are tcp_listen, udp_bound and tcp_conn. The address
 // splits let a model see a service rebound from loopback to the wildcard

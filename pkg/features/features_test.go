@@ -88,14 +88,7 @@ func TestChannelMapping(t *testing.T) {
 		t.Fatalf("got %d rounds, want 1", len(rounds))
 	}
 	names := []string{TCPListen, UDPBound, TCPConn, TCPListenWildcard, TCPListenLoopback, Clock}
-	l, err := NewLayout(names)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plane := make([]float32, l.C()*Ports)
-	if err := l.FillRound(plane, &rounds[0]); err != nil {
-		t.Fatal(err)
-	}
+	l, plane := fillOne(t, names, &rounds[0])
 	want := map[string][]int{
 		TCPListen:         {22, 631, 5432, 8080},
 		UDPBound:          {53, 41000},
@@ -125,6 +118,78 @@ func TestChannelMapping(t *testing.T) {
 	if !slices.Equal(got, want5432) {
 		t.Errorf("explain tcp_listen 5432: got %+v, want %+v", got, want5432)
 	}
+}
+
+// A container's listener is its own socket: on tcp_listen_container and not the host's, on tcp_listen
+// with the host's listener of the same port, and explained with its namespace. The round goes
+// through the store's writer, as collect stores it.
+func TestContainerChannel(t *testing.T) {
+	host := sock.Netns{Inode: 4026531840, Host: true}
+	hostOnes := slices.Clone(hostSockets)
+	for i := range hostOnes {
+		hostOnes[i].Netns = host
+	}
+	nginx := sock.Socket{Port: 8080, Protocol: sock.TCP, Family: 4, Address: netip.IPv4Unspecified(), State: sock.Listen,
+		PID: 4000, Process: "nginx", Netns: sock.Netns{Inode: 4026532999, Name: "docker:0123abcd"}}
+	unnamed := sock.Socket{Port: 9000, Protocol: sock.TCP, Family: 6, Address: netip.IPv6Unspecified(), State: sock.Listen,
+		Netns: sock.Netns{Inode: 4026533000}}
+	boxConn := sock.Socket{Port: 46000, Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr("172.17.0.2"), State: sock.Established,
+		Netns: nginx.Netns}
+	db := newDB(t)
+	w, err := db.NewWriter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := w.StartRound(t0, "live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.AddScan(id, t0, append(hostOnes, nginx, unnamed, boxConn)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.EndRound(id, t0.Add(time.Minute), store.Complete, store.Counts{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rounds, err := db.Rounds(context.Background(), store.RoundQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{TCPListen, TCPListenWildcard, TCPListenContainer, TCPConn}
+	l, plane := fillOne(t, names, &rounds[0])
+	want := map[string][]int{
+		TCPListen:          {22, 631, 5432, 8080, 9000},
+		TCPListenWildcard:  {22, 8080, 9000},
+		TCPListenContainer: {8080, 9000},
+		TCPConn:            {22, 45000, 45001, 46000},
+	}
+	for c, name := range names {
+		if got := onPorts(plane, c); !slices.Equal(got, want[name]) {
+			t.Errorf("channel %s: got ports %v, want %v", name, got, want[name])
+		}
+	}
+	if got, want := l.Explain(&rounds[0], 2, 8080), []sock.Socket{nginx}; !slices.Equal(got, want) {
+		t.Errorf("explain tcp_listen_container 8080: got %+v, want %+v", got, want)
+	}
+	if got, want := l.Explain(&rounds[0], 0, 8080), []sock.Socket{nginx, hostOnes[6]}; !slices.Equal(got, want) {
+		t.Errorf("explain tcp_listen 8080: got %+v, want %+v", got, want)
+	}
+}
+
+// fillOne returns the layout of names and r filled in as one [C, 65536] plane.
+func fillOne(t *testing.T, names []string, r *store.Round) (Layout, []float32) {
+	t.Helper()
+	l, err := NewLayout(names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plane := make([]float32, l.C()*Ports)
+	if err := l.FillRound(plane, r); err != nil {
+		t.Fatal(err)
+	}
+	return l, plane
 }
 
 func ids(rounds []store.Round) []int64 {

@@ -19,8 +19,11 @@ const (
 	TCPConn           = "tcp_conn"
 	TCPListenWildcard = "tcp_listen_wildcard"
 	TCPListenLoopback = "tcp_listen_loopback"
-	SYNIn             = "syn_in"
-	Clock             = "clock"
+	// TCPListenContainer is tcp_listen for the listeners outside the host's own network
+	// namespace only: a container's 0.0.0.0:8080 is not the host's.
+	TCPListenContainer = "tcp_listen_container"
+	SYNIn              = "syn_in"
+	Clock              = "clock"
 )
 
 // OccupancyChannels returns the three channels a scan fills directly. The
@@ -60,7 +63,7 @@ func NewLayout(names []string) (Layout, error) {
 }
 
 func known() []string {
-	return []string{TCPListen, UDPBound, TCPConn, TCPListenWildcard, TCPListenLoopback, SYNIn, Clock}
+	return []string{TCPListen, UDPBound, TCPConn, TCPListenWildcard, TCPListenLoopback, TCPListenContainer, SYNIn, Clock}
 }
 
 func isChannel(name string) bool {
@@ -191,6 +194,8 @@ func on(name string, s *sock.Socket) bool {
 		return s.Protocol == sock.TCP && s.State == sock.Listen && s.Address.IsUnspecified()
 	case TCPListenLoopback:
 		return s.Protocol == sock.TCP && s.State == sock.Listen && s.Address.IsLoopback()
+	case TCPListenContainer:
+		return s.Protocol == sock.TCP && s.State == sock.Listen && s.Netns.Foreign()
 	}
 	return false
 }

@@ -36,6 +36,10 @@ type Netns struct {
 	Name string
 }
 
+// Foreign reports whether the namespace is known and not the host's own: a container's, a pod's,
+// an `ip netns` one. A namespace not told (Inode 0) is the scanner's own, taken as the host's.
+func (n Netns) Foreign() bool { return n.Inode != 0 && !n.Host }
+
 // String gives the namespace as the kernel prints its link: net:[4026531840].
 func (n Netns) String() string {
 	return "net:[" + strconv.FormatUint(n.Inode, 10) + "]"

@@ -48,7 +48,7 @@ type PortCount struct {
 type Round struct {
 	ID      int64
 	Start   time.Time
-	Sockets []sock.Socket // ordered by port, then protocol, family, address and state as stored text
+	Sockets []sock.Socket // ordered by port, then protocol, family, address and state as stored text, then namespace inode
 	SYN     []PortCount   // SYNs to each port, ordered by port; nil unless loaded
 }
 
@@ -119,10 +119,11 @@ func (q RoundQuery) selection() (string, []any) {
 func (d *DB) Rounds(ctx context.Context, q RoundQuery) ([]Round, error) {
 	cte, args := q.selection()
 	rows, err := d.db.QueryContext(ctx, cte+`
-SELECT r.id, r.start_time, rp.port_id, rp.protocol, rp.family, rp.address, rp.state, rp.pid, rp.process
+SELECT r.id, r.start_time, rp.port_id, rp.protocol, rp.family, rp.address, rp.state, rp.pid, rp.process,
+	rp.netns, rp.netns_host, rp.netns_name
 FROM rounds r LEFT JOIN rounds_ports rp ON rp.round_id = r.id
 WHERE r.id IN (SELECT id FROM ids)
-ORDER BY r.id, rp.port_id, rp.protocol, rp.family, rp.address, rp.state`, args...)
+ORDER BY r.id, rp.port_id, rp.protocol, rp.family, rp.address, rp.state, rp.netns`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("load rounds: %w", err)
 	}
@@ -134,11 +135,12 @@ ORDER BY r.id, rp.port_id, rp.protocol, rp.family, rp.address, rp.state`, args..
 		start                    sql.RawBytes
 		port                     sql.NullInt64
 		fam                      sql.NullInt64
-		pid                      sql.NullInt64
+		pid, netns, host         sql.NullInt64
 		proto, addr, state, proc sql.RawBytes
+		nsName                   sql.RawBytes
 	)
 	for rows.Next() {
-		if err := rows.Scan(&id, &start, &port, &proto, &fam, &addr, &state, &pid, &proc); err != nil {
+		if err := rows.Scan(&id, &start, &port, &proto, &fam, &addr, &state, &pid, &proc, &netns, &host, &nsName); err != nil {
 			return nil, fmt.Errorf("load rounds: %w", err)
 		}
 		if len(out) == 0 || out[len(out)-1].ID != id {
@@ -151,7 +153,9 @@ ORDER BY r.id, rp.port_id, rp.protocol, rp.family, rp.address, rp.state`, args..
 		if !port.Valid {
 			continue // a round that saw no sockets
 		}
-		s := sock.Socket{Port: uint16(port.Int64), Family: int(fam.Int64), PID: int(pid.Int64), Process: in.text(proc)}
+		s := sock.Socket{Port: uint16(port.Int64), Family: int(fam.Int64), PID: int(pid.Int64), Process: in.text(proc),
+			// Inode 0 (not told) reads back as the zero Netns the scanner gave, though stored as the host's.
+			Netns: sock.Netns{Inode: uint64(netns.Int64), Host: host.Int64 == 1 && netns.Int64 != 0, Name: in.text(nsName)}}
 		if err := in.parse(&s, proto, state, addr); err != nil {
 			return nil, fmt.Errorf("load round %d port %d: %w", id, s.Port, err)
 		}

@@ -66,3 +66,43 @@ func TestRoundsRejectsUnknownState(t *testing.T) {
 		t.Errorf("Rounds = %v, want an error naming round 1 and state \"LISTENING\"", err)
 	}
 }
+
+// The same port in the host's namespace and in a container's is two rows, each with its namespace,
+// read back as two sockets; repeated scans still store each once per round.
+func TestAddScanKeepsNamespacesApart(t *testing.T) {
+	host := sock.Netns{Inode: 4026531840, Host: true}
+	box := sock.Netns{Inode: 4026532999, Name: "docker:0123abcd"}
+	web := sock.Socket{Port: 8080, Protocol: sock.TCP, Family: 4, Address: netip.IPv4Unspecified(), State: sock.Listen, PID: 10, Process: "python3", Netns: host}
+	nginx := web
+	nginx.PID, nginx.Process, nginx.Netns = 20, "nginx", box
+	untold := web // a scanner that sees only its own namespace
+	untold.Port, untold.Netns = 9090, sock.Netns{}
+
+	db, _ := storetest.New(t)
+	w := newWriter(t, db)
+	id := startRound(t, w, "live")
+	for i := range 2 {
+		if err := w.AddScan(id, t0.Add(time.Duration(i)*time.Second), []sock.Socket{web, nginx, untold}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.EndRound(id, t0.Add(time.Minute), store.Complete, store.Counts{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkInts(t, db, []intCheck{
+		{"SELECT count(*) FROM rounds_ports WHERE port_id = 8080", 2},
+		{"SELECT count(*) FROM rounds_ports WHERE port_id = 8080 AND netns = 4026531840 AND netns_host = 1 AND netns_name IS NULL", 1},
+		{"SELECT count(*) FROM rounds_ports WHERE port_id = 8080 AND netns = 4026532999 AND netns_host = 0 AND netns_name = 'docker:0123abcd'", 1},
+		{"SELECT count(*) FROM rounds_ports WHERE port_id = 9090 AND netns = 0 AND netns_host = 1", 1},
+	})
+	rounds, err := db.Rounds(context.Background(), store.RoundQuery{Scanned: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []sock.Socket{web, nginx, untold}; len(rounds) != 1 || !slices.Equal(rounds[0].Sockets, want) {
+		t.Errorf("sockets:\ngot  %+v\nwant %+v", rounds, want)
+	}
+}

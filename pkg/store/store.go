@@ -52,7 +52,7 @@ import (
 )
 
 // SchemaVersion is the PRAGMA user_version this code creates and expects.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // migration returns the statements that take a database from user_version
 // v to v+1; a new file (v 0) gets the current schema at once. Add a case to
@@ -67,9 +67,43 @@ func migration(v int) (stmts string, next int, err error) {
 			CREATE INDEX packets_round_port ON packets (round_id, dest_port);`, 2, nil
 	case 2:
 		return `ALTER TABLE rounds ADD COLUMN frames_bad_time INTEGER NOT NULL DEFAULT 0;`, 3, nil
+	case 3:
+		return netnsV4, 4, nil
 	}
 	return "", 0, fmt.Errorf("no migration from schema version %d", v)
 }
+
+// netnsV4 rebuilds rounds_ports with the network namespace in its key (SQLite
+// cannot change a UNIQUE constraint in place). Rows stored before it came from
+// collect's own namespace, the only one it scanned: they get the host mark
+// (netns_host 1) and netns 0, inode not told. The old table is renamed away
+// first so the new one's stored CREATE text is schema.sql's, not a renamed
+// copy's; the views it rewrites are recreated after every migration.
+const netnsV4 = `
+ALTER TABLE rounds_ports RENAME TO rounds_ports_v3;
+CREATE TABLE rounds_ports (
+    id        INTEGER PRIMARY KEY,
+    round_id  INTEGER NOT NULL REFERENCES rounds (id) ON DELETE CASCADE,
+    port_id   INTEGER NOT NULL REFERENCES ports (id),
+    timestamp TEXT    NOT NULL,                  -- first scan of the round that saw it
+    protocol  TEXT    NOT NULL CHECK (protocol IN ('tcp', 'udp')),
+    family    INTEGER NOT NULL CHECK (family IN (4, 6)),
+    address   TEXT    NOT NULL,                  -- local address: 0.0.0.0, 127.0.0.1, ::, ...
+    state     TEXT    NOT NULL,                  -- as ss names it: listen, established, time-wait, unconn, ...
+    pid       INTEGER,                           -- owning process where the system tells it
+    process   TEXT,
+    netns      INTEGER NOT NULL DEFAULT 0,       -- network namespace inode, as lsns shows it; 0 where not told
+                                                 -- (rows stored before v4, a --proc-root copy, the bind scan)
+    netns_host INTEGER NOT NULL DEFAULT 1 CHECK (netns_host IN (0, 1)),  -- 1: the host's own namespace
+                                                 -- (collect's own where not told)
+    netns_name TEXT,                             -- ip netns name or container (docker:0123456789ab), NULL if none
+    UNIQUE (round_id, port_id, protocol, family, address, state, netns)
+);
+INSERT INTO rounds_ports (id, round_id, port_id, timestamp, protocol, family, address, state, pid, process)
+SELECT id, round_id, port_id, timestamp, protocol, family, address, state, pid, process FROM rounds_ports_v3;
+DROP TABLE rounds_ports_v3;
+CREATE INDEX rounds_ports_port ON rounds_ports (port_id);
+`
 
 // seedPorts fills ports with 0..65535 in the migration's transaction.
 const seedPorts = `

@@ -233,19 +233,33 @@ PRAGMA user_version = 1;`)
 		t.Fatalf("open v1 database: %v", err)
 	}
 	defer db.Close()
-	for _, c := range []struct {
-		query string
-		want  int64
-	}{
+	checkInts(t, db, []intCheck{
 		{"PRAGMA user_version", store.SchemaVersion},
 		{"SELECT count(*) FROM packets WHERE dest_port = 53", 1},
 		{"SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'packets_round_port'", 1},
 		{"SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN ('packets_round', 'packets_dest_port')", 0},
-	} {
+	})
+	checkMigrated(t, db)
+}
+
+// intCheck is a query returning one integer and the integer it should.
+type intCheck struct {
+	query string
+	want  int64
+}
+
+func checkInts(t *testing.T, db *store.DB, checks []intCheck) {
+	t.Helper()
+	for _, c := range checks {
 		if got := storetest.Int(t, db, c.query); got != c.want {
 			t.Errorf("%s = %d, want %d", c.query, got, c.want)
 		}
 	}
+}
+
+// checkMigrated checks a migrated database has a new file's schema and is intact.
+func checkMigrated(t *testing.T, db *store.DB) {
+	t.Helper()
 	fresh, _ := storetest.New(t)
 	if got, want := schemaText(t, db), schemaText(t, fresh); got != want {
 		t.Errorf("migrated schema differs from a new file's:\n%s\nwant\n%s", got, want)
@@ -270,4 +284,42 @@ func schemaText(t *testing.T, db *store.DB) string {
 		b.WriteString(typ + " " + name + ": " + strings.Join(strings.Fields(text), " ") + "\n")
 	}
 	return b.String()
+}
+
+// TestMigrateFromV3 opens a database of the previous version (testdata/schema_v3.sql, as main
+// shipped it) holding a round's sockets, and checks the v4 rebuild of rounds_ports: old rows keep
+// their ids and values and get the host mark with netns 0 (not told), and the same port may now be
+// stored once per namespace.
+func TestMigrateFromV3(t *testing.T) {
+	v3, err := os.ReadFile("testdata/schema_v3.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := sqliteFile(t, string(v3)+`
+INSERT INTO ports (id, value) VALUES (22, 22), (53, 53);
+INSERT INTO rounds (id, start_time, end_time, status, source, scans) VALUES
+  (1, '2026-11-21T10:00:00.000000Z', '2026-11-21T10:01:00.000000Z', 'complete', 'live', 1);
+INSERT INTO rounds_ports (id, round_id, port_id, timestamp, protocol, family, address, state, pid, process) VALUES
+  (7, 1, 22, '2026-11-21T10:00:00.000000Z', 'tcp', 4, '0.0.0.0', 'listen', 10, 'sshd'),
+  (8, 1, 53, '2026-11-21T10:00:00.000000Z', 'udp', 4, '127.0.0.53', 'unconn', NULL, NULL);
+PRAGMA user_version = 3;`)
+	db, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("open v3 database: %v", err)
+	}
+	defer db.Close()
+	raw := storetest.Raw(t, db)
+	if _, err := raw.Exec(`INSERT INTO rounds_ports (round_id, port_id, timestamp, protocol, family, address, state, netns, netns_host, netns_name)
+		VALUES (1, 22, '2026-11-21T10:00:00.000000Z', 'tcp', 4, '0.0.0.0', 'listen', 4026532999, 0, 'docker:0123abcd')`); err != nil {
+		t.Fatalf("store the same port in a second namespace: %v", err)
+	}
+	checkInts(t, db, []intCheck{
+		{"PRAGMA user_version", store.SchemaVersion},
+		{"SELECT count(*) FROM rounds_ports WHERE id IN (7, 8) AND netns = 0 AND netns_host = 1 AND netns_name IS NULL", 2},
+		{"SELECT count(*) FROM rounds_ports WHERE id = 7 AND pid = 10 AND process = 'sshd' AND state = 'listen'", 1},
+		{"SELECT count(*) FROM rounds_ports WHERE port_id = 22", 2},
+		{"SELECT count(*) FROM sqlite_schema WHERE name = 'rounds_ports_v3'", 0},
+		{"SELECT count(*) FROM latest_listeners WHERE port = 22 AND container = 'host'", 1},
+	})
+	checkMigrated(t, db)
 }

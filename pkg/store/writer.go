@@ -135,8 +135,9 @@ func (d *DB) NewWriter() (*Writer, error) {
 		// DO NOTHING keeps the row, pid and process of the first scan that saw
 		// it; unlike OR IGNORE it still fails a row that breaks a CHECK.
 		{&w.addPort, `INSERT INTO rounds_ports
-			(round_id, port_id, timestamp, protocol, family, address, state, pid, process) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (round_id, port_id, protocol, family, address, state) DO NOTHING`},
+			(round_id, port_id, timestamp, protocol, family, address, state, pid, process, netns, netns_host, netns_name)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (round_id, port_id, protocol, family, address, state, netns) DO NOTHING`},
 		{&w.countScan, "UPDATE rounds SET scans = scans + 1 WHERE id = ?"},
 		{&w.onePacket, "INSERT INTO packets (" + packetColumns + ") VALUES " + packetValues(1)},
 	}
@@ -214,16 +215,22 @@ func (w *Writer) StartRound(start time.Time, source string) (int64, error) {
 	return id, nil
 }
 
-// AddScan stores one occupancy scan taken at at: each socket once per round,
-// and one more scan in rounds.scans.
+// AddScan stores one occupancy scan taken at at: each socket once per round
+// and namespace, and one more scan in rounds.scans. A socket whose namespace
+// is not told (Netns.Inode 0: a scanner that sees only its own) is stored as
+// the host's, as rows from before namespaces were scanned are.
 func (w *Writer) AddScan(round int64, at time.Time, socks []sock.Socket) error {
 	if err := w.check(round); err != nil {
 		return err
 	}
 	ts := FormatTime(at)
 	for _, p := range socks {
+		host := int64(0)
+		if p.Netns.Host || p.Netns.Inode == 0 {
+			host = 1
+		}
 		_, err := w.addPort.ExecContext(w.ctx, round, int64(p.Port), ts, p.Protocol.String(), int64(p.Family), p.Address.String(), p.State.String(),
-			nullInt(p.PID, 0), nullString(p.Process))
+			nullInt(p.PID, 0), nullString(p.Process), int64(p.Netns.Inode), host, nullString(p.Netns.Name))
 		if err != nil {
 			return w.fail(fmt.Errorf("store port %s/%d %s: %w", p.Protocol, p.Port, p.State, err))
 		}

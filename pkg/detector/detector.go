@@ -384,6 +384,10 @@ func (d *Detector) score(m *model, ws []features.Window) ([]Scored, error) {
 	out := make([]Scored, 0, len(ws))
 	b := newBatcher(m, d.cfg.Batch)
 	plane := m.layout.C() * features.Ports
+	skip := make([]bool, m.layout.C())
+	for c := range skip {
+		skip[c] = m.layout.IsClock(c)
+	}
 	for lo := 0; lo < len(ws); lo += d.cfg.Batch {
 		batch := ws[lo:min(lo+d.cfg.Batch, len(ws))]
 		recon, err := b.reconstruct(batch)
@@ -391,7 +395,7 @@ func (d *Detector) score(m *model, ws []features.Window) ([]Scored, error) {
 			return nil, err
 		}
 		for i, w := range batch {
-			st, cells := score(b.target(i), recon[i*plane:(i+1)*plane], features.Ports, d.cfg.Top)
+			st, cells := score(b.target(i), recon[i*plane:(i+1)*plane], features.Ports, d.cfg.Top, skip)
 			s := Scored{
 				RoundID: w.Last().ID,
 				Start:   w.Last().Start,

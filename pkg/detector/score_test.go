@@ -44,7 +44,7 @@ func TestScore(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st, top := score(tt.target, tt.recon, ports, tt.k)
+			st, top := score(tt.target, tt.recon, ports, tt.k, nil)
 			if got := st.Total; math.Abs(got-tt.want) > 1e-4 {
 				t.Errorf("total: got %g, want %g", got, tt.want)
 			}
@@ -73,10 +73,10 @@ func TestScoreOnePortMatters(t *testing.T) {
 	for _, width := range []int{16, 196608} {
 		target := make([]float32, width)
 		recon := make([]float32, width)
-		base, _ := score(target, recon, width, 0)
+		base, _ := score(target, recon, width, 0, nil)
 		target[7] = 1
 		recon[7] = 0.001
-		got, _ := score(target, recon, width, 0)
+		got, _ := score(target, recon, width, 0, nil)
 		if d := got.Total - base.Total; math.Abs(d-(-math.Log(0.001))) > 1e-3 {
 			t.Errorf("width %d: one new port adds %g, want %g", width, d, -math.Log(0.001))
 		}

@@ -15,6 +15,7 @@ type batcher struct {
 	m     *model
 	in    []float32 // [batch, T, C, 65536]
 	tgt   []float32 // [batch, C, 65536]: each window's last round as it was
+	out   []float32 // [batch, C, 65536]: an ablation table's predictions
 	plane int       // C*65536: one round
 }
 
@@ -52,6 +53,20 @@ func (b *batcher) fill(ws []features.Window) (*tensor.Dense, error) {
 // target returns window i's last round, [C, 65536], from the last fill: as
 // it was, also when the model's input masks it.
 func (b *batcher) target(i int) []float32 { return b.tgt[i*b.plane : (i+1)*b.plane] }
+
+// predict returns the model's reconstructions of ws, [n, C, 65536], or an
+// ablation table's predictions for them; either way ws are filled, so
+// target gives their last rounds.
+func (b *batcher) predict(ws []features.Window) ([]float32, error) {
+	if b.m.table == nil {
+		return b.reconstruct(ws)
+	}
+	if _, err := b.fill(ws); err != nil {
+		return nil, err
+	}
+	b.out = b.m.table.predict(b.out, ws)
+	return b.out, nil
+}
 
 // reconstruct runs ws and returns their reconstructions, [n, C, 65536].
 func (b *batcher) reconstruct(ws []features.Window) ([]float32, error) {

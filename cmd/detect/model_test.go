@@ -125,7 +125,7 @@ func TestModelBadInput(t *testing.T) {
 		{"new with an unknown channel", []string{"model", "new", "--out", filepath.Join(dir, "m.onnx"), "--channels", "tcp_listen,bogus"},
 			command.ExitUsage, `unknown channels "bogus"; known channels are tcp_listen, udp_bound, tcp_conn, tcp_listen_wildcard`},
 		{"new with a window no memory holds", []string{"model", "new", "--out", filepath.Join(dir, "m.onnx"), "--window", "100000"},
-			command.ExitUsage, "want a window of 1..83"},
+			command.ExitUsage, "want a window of 1..105"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -90,8 +90,10 @@ func TestBuildMetadata(t *testing.T) {
 		cfg  Config
 		want map[string]string
 	}{
-		{Config{}, map[string]string{KeyVersion: "portae-v1", KeyChannels: "tcp_listen,udp_bound,tcp_conn,tcp_listen_wildcard,clock",
-			KeyWindow: "10", KeyRoundsTrained: "0", KeyInput: InputForecast}},
+		{Config{}, map[string]string{KeyVersion: "portae-v1", KeyChannels: "tcp_listen,udp_bound,tcp_conn,tcp_listen_wildcard",
+			KeyWindow: "10", KeyRoundsTrained: "0"}},
+		{Config{Window: 4, Channels: []string{"tcp_listen", "clock"}}, map[string]string{KeyVersion: "portae-v1",
+			KeyChannels: "tcp_listen,clock", KeyWindow: "4", KeyRoundsTrained: "0", KeyInput: InputForecast}},
 		{Config{Window: 4, Channels: []string{"tcp_listen", "udp_bound"}}, map[string]string{KeyVersion: "portae-v1",
 			KeyChannels: "tcp_listen,udp_bound", KeyWindow: "4", KeyRoundsTrained: "0"}},
 	} {
@@ -122,7 +124,7 @@ func TestConfigCheck(t *testing.T) {
 		{Config{Channels: []string{"bogus"}}, `unknown channels "bogus"; known channels are tcp_listen, udp_bound, tcp_conn`},
 		{Config{Channels: []string{"tcp_listen", "tcp_listen"}}, `channel "tcp_listen" listed twice`},
 		{Config{Window: -3}, "window -3: want at least 1"},
-		{Config{Window: 100000, Batch: 8}, "a window of 100000 rounds of 5 channels at batch 8 needs about 1.0 TiB of memory, more than the 1.0 GiB detect allows: want a window of 1..83"},
+		{Config{Window: 100000, Batch: 8}, "a window of 100000 rounds of 4 channels at batch 8 needs about 854.6 GiB of memory, more than the 1.0 GiB detect allows: want a window of 1..105"},
 		{Config{Window: 1, Channels: []string{"tcp_listen", "clock"}}, "a model that forecasts its last round needs at least 2 rounds"},
 		{Config{Window: 10, Batch: 1 << 20}, "no window fits"},
 	}

@@ -14,13 +14,14 @@ import (
 type batcher struct {
 	m     *model
 	in    []float32 // [batch, T, C, 65536]
-	tgt   []float32 // [batch, C, 65536], training targets, allocated by the first step
+	tgt   []float32 // [batch, C, 65536]: each window's last round as it was
+	out   []float32 // [batch, C, 65536]: an ablation table's predictions
 	plane int       // C*65536: one round
 }
 
 func newBatcher(m *model, batch int) *batcher {
 	plane := m.layout.C() * features.Ports
-	return &batcher{m: m, in: make([]float32, batch*m.window*plane), plane: plane}
+	return &batcher{m: m, in: make([]float32, batch*m.window*plane), tgt: make([]float32, batch*plane), plane: plane}
 }
 
 // fill writes ws into the input buffer and returns it as an [n, T, C, 65536] tensor.
@@ -30,7 +31,18 @@ func (b *batcher) fill(ws []features.Window) (*tensor.Dense, error) {
 		return nil, fmt.Errorf("batch of %d windows exceeds the buffer", len(ws))
 	}
 	for i, w := range ws {
-		if err := b.m.layout.Fill(b.in[i*size:(i+1)*size], w); err != nil {
+		in, tgt := b.in[i*size:(i+1)*size], b.tgt[i*b.plane:(i+1)*b.plane]
+		if !b.m.file.Forecast {
+			if err := b.m.layout.Fill(in, w); err != nil {
+				return nil, err
+			}
+			copy(tgt, in[size-b.plane:])
+			continue
+		}
+		if err := b.m.layout.FillForecast(in, w); err != nil {
+			return nil, err
+		}
+		if err := b.m.layout.FillRound(tgt, w.Last()); err != nil {
 			return nil, err
 		}
 	}
@@ -38,10 +50,22 @@ func (b *batcher) fill(ws []features.Window) (*tensor.Dense, error) {
 		tensor.WithBacking(b.in[:len(ws)*size])), nil
 }
 
-// target returns window i's last round, [C, 65536], from the last fill.
-func (b *batcher) target(i int) []float32 {
-	end := (i + 1) * b.m.window * b.plane
-	return b.in[end-b.plane : end]
+// target returns window i's last round, [C, 65536], from the last fill: as
+// it was, also when the model's input masks it.
+func (b *batcher) target(i int) []float32 { return b.tgt[i*b.plane : (i+1)*b.plane] }
+
+// predict returns the model's reconstructions of ws, [n, C, 65536], or an
+// ablation table's predictions for them; either way ws are filled, so
+// target gives their last rounds.
+func (b *batcher) predict(ws []features.Window) ([]float32, error) {
+	if b.m.table == nil {
+		return b.reconstruct(ws)
+	}
+	if _, err := b.fill(ws); err != nil {
+		return nil, err
+	}
+	b.out = b.m.table.predict(b.out, ws)
+	return b.out, nil
 }
 
 // reconstruct runs ws and returns their reconstructions, [n, C, 65536].
@@ -67,12 +91,6 @@ func (b *batcher) step(ws []features.Window) (float64, error) {
 	x, err := b.fill(ws)
 	if err != nil {
 		return 0, err
-	}
-	if b.tgt == nil {
-		b.tgt = make([]float32, len(b.in)/b.m.window)
-	}
-	for i := range ws {
-		copy(b.tgt[i*b.plane:(i+1)*b.plane], b.target(i))
 	}
 	y := tensor.New(tensor.WithShape(len(ws), b.m.layout.C(), features.Ports),
 		tensor.WithBacking(b.tgt[:len(ws)*b.plane]))

@@ -28,12 +28,18 @@ type calibration modelfile.Calibration
 // statistics is how many statistics a calibration splits the risk among.
 const statistics = 3
 
-// calibrate fits the three limits to the statistics of normal rounds.
+// calibrate fits the limits to the statistics of normal rounds. Total is
+// calibrated too, though rounds are judged on Excess, so that the file
+// still reads as before to a detect that knows only Total.
 func calibrate(sts []stats, risk float64) (*calibration, error) {
-	totals, peaks, hrs := split(sts)
+	totals, excesses, peaks, hrs := split(sts)
 	t, err := threshold.Calibrate(totals, risk/statistics)
 	if err != nil {
 		return nil, fmt.Errorf("calibrate total: %w", err)
+	}
+	x, err := threshold.Calibrate(excesses, risk/statistics)
+	if err != nil {
+		return nil, fmt.Errorf("calibrate excess: %w", err)
 	}
 	p, err := threshold.CalibrateBounded(peaks, risk/statistics)
 	if err != nil {
@@ -43,14 +49,19 @@ func calibrate(sts []stats, risk float64) (*calibration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("calibrate hour: %w", err)
 	}
-	return &calibration{Total: t, Peak: p, Hour: h}, nil
+	return &calibration{Total: t, Excess: x, Peak: p, Hour: h}, nil
 }
 
 // update adds the statistics of rounds judged normal to the fits.
 func (c *calibration) update(sts []stats) error {
-	totals, peaks, hrs := split(sts)
+	totals, excesses, peaks, hrs := split(sts)
 	if err := c.Total.Update(totals); err != nil {
 		return fmt.Errorf("update total: %w", err)
+	}
+	if c.Excess != nil {
+		if err := c.Excess.Update(excesses); err != nil {
+			return fmt.Errorf("update excess: %w", err)
+		}
 	}
 	if err := c.Peak.Update(peaks); err != nil {
 		return fmt.Errorf("update peak: %w", err)
@@ -78,7 +89,22 @@ const totalMargin = 0.5
 
 // score is a round's score: past 1 it is anomalous.
 func (c *calibration) score(st stats) float64 {
-	return max(ratio(st.Total, c.totalLimit()), ratio(st.Peak, c.peakLimit()), c.hourRatio(st))
+	return max(c.volumeRatio(st), ratio(st.Peak, c.peakLimit()), c.hourRatio(st))
+}
+
+// volumeRatio is the statistic of how much is in use over its limit: Excess
+// where the file has its limit, Total in files from before it.
+func (c *calibration) volumeRatio(st stats) float64 {
+	if c.Excess == nil {
+		return ratio(st.Total, c.totalLimit())
+	}
+	return ratio(st.Excess, c.excessLimit())
+}
+
+// excessLimit is the limit on Excess; c.Excess must be set. The margin is
+// Total's, on the largest normal Excess seen.
+func (c *calibration) excessLimit() float64 {
+	return max(c.Excess.Threshold, (1+totalMargin)*c.Excess.Max)
 }
 
 // hourRatio is the Hour statistic over its limit, 0 without one.
@@ -112,12 +138,13 @@ func ratio(x, limit float64) float64 {
 	return x / limit
 }
 
-func split(sts []stats) (totals, peaks, hrs []float64) {
+func split(sts []stats) (totals, excesses, peaks, hrs []float64) {
 	totals = make([]float64, len(sts))
+	excesses = make([]float64, len(sts))
 	peaks = make([]float64, len(sts))
 	hrs = make([]float64, len(sts))
 	for i, s := range sts {
-		totals[i], peaks[i], hrs[i] = s.Total, s.Peak, s.Hour
+		totals[i], excesses[i], peaks[i], hrs[i] = s.Total, s.Excess, s.Peak, s.Hour
 	}
-	return totals, peaks, hrs
+	return totals, excesses, peaks, hrs
 }

@@ -67,6 +67,9 @@ type Config struct {
 	RefitSize   int     // normal windows a cron run's refit trains on at most (0: all)
 	Seed        uint64  // training shuffles and dropout
 	Top         int     // ports named per round
+	// Ablation, for the quality report only, replaces the model's output
+	// with a table (see Ablation); cron and the command line never set it.
+	Ablation Ablation
 	// Progress, when set, is told how many of the windows at hand (a
 	// training's, then a scoring pass's) are done.
 	Progress func(done, total int)
@@ -183,8 +186,10 @@ func (d *Detector) learn(m *model, ws []features.Window, rs []Scored) (bool, err
 	if m.hours != nil {
 		m.hours.add(m.layout, normal)
 	}
-	if _, _, err := d.fit(m, normal, 1, d.cfg.RefitSize, refitRate); err != nil {
-		return false, err
+	if m.table == nil {
+		if _, _, err := d.fit(m, normal, 1, d.cfg.RefitSize, refitRate); err != nil {
+			return false, err
+		}
 	}
 	m.roundsTrained += len(normal)
 	m.trainedUntil = normal[len(normal)-1].Last().Start
@@ -335,10 +340,16 @@ func (d *Detector) train(m *model, rounds []store.Round) (*Result, error) {
 		}
 	}
 	tr := &Training{Rounds: len(rounds), Windows: len(train)}
-	tr.Prior = m.setPrior(basePrior(m.layout, train))
 	m.hours = countHours(m.layout, train)
-	if tr.Epochs, tr.Loss, err = d.fit(m, train, d.cfg.Epochs, d.cfg.EpochSize, trainRate); err != nil {
-		return nil, err
+	if d.cfg.Ablation != AblateNone {
+		if m.table, err = newTable(d.cfg.Ablation, m.layout, train); err != nil {
+			return nil, err
+		}
+	} else {
+		tr.Prior = m.setPrior(basePrior(m.layout, train))
+		if tr.Epochs, tr.Loss, err = d.fit(m, train, d.cfg.Epochs, d.cfg.EpochSize, trainRate); err != nil {
+			return nil, err
+		}
 	}
 	scored, err := d.score(m, held)
 	if err != nil {
@@ -384,14 +395,18 @@ func (d *Detector) score(m *model, ws []features.Window) ([]Scored, error) {
 	out := make([]Scored, 0, len(ws))
 	b := newBatcher(m, d.cfg.Batch)
 	plane := m.layout.C() * features.Ports
+	skip := make([]bool, m.layout.C())
+	for c := range skip {
+		skip[c] = m.layout.IsClock(c)
+	}
 	for lo := 0; lo < len(ws); lo += d.cfg.Batch {
 		batch := ws[lo:min(lo+d.cfg.Batch, len(ws))]
-		recon, err := b.reconstruct(batch)
+		recon, err := b.predict(batch)
 		if err != nil {
 			return nil, err
 		}
 		for i, w := range batch {
-			st, cells := score(b.target(i), recon[i*plane:(i+1)*plane], features.Ports, d.cfg.Top)
+			st, cells := score(b.target(i), recon[i*plane:(i+1)*plane], features.Ports, d.cfg.Top, skip)
 			s := Scored{
 				RoundID: w.Last().ID,
 				Start:   w.Last().Start,

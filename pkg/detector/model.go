@@ -22,6 +22,7 @@ type model struct {
 	roundsTrained int
 	trainedUntil  time.Time
 	trainer       *engine.Trainer // set by startTraining
+	table         *table          // set for an ablation: predictions instead of the engine's
 	lr            float64         // the trainer's step size
 }
 

@@ -10,6 +10,10 @@ import (
 // it is, and no cell's rounding decides a score.
 const eps = 1e-6
 
+// minEntropyP is the probability below which a cell's entropy is left out
+// of Excess: the many ports a model rules out add a near-constant offset.
+const minEntropyP = 1e-5
+
 // Cell is one (channel, port) value of a round, with how much it cost.
 type Cell struct {
 	Channel  int
@@ -26,6 +30,14 @@ type stats struct {
 	// cells' binary cross-entropy. It is what grows when many ports change
 	// at once (a runaway client filling the ephemeral range).
 	Total float64 `json:"total"`
+	// Excess is Total less what the model itself expects Total to be (the
+	// entropy of its per-cell probabilities): near 0 when the round is as
+	// busy as the model foresaw, whatever that is, and large when more is in
+	// use than it foresaw. A model that forecasts with the clock expects the
+	// hourly job's dozens of fresh ephemeral ports at the job's minute, so
+	// the burst costs nothing there and a great deal at another minute,
+	// while Total counts the burst's ports the same at any minute.
+	Excess float64 `json:"excess"`
 	// Peak is the largest single cell's cross-entropy: one port the model
 	// ruled out (a new listener) or was sure of (a vanished service). Its
 	// own statistic, because in Total it drowns in the churn of ephemeral
@@ -42,19 +54,30 @@ type stats struct {
 // same however many of the 196,608 cells are empty; cross-entropy, so that a
 // port predicted at p = 0.001 costs 6.9 nats while the many ports rightly
 // predicted empty cost almost nothing. It is also the training loss.
-func score(target, recon []float32, ports, k int) (stats, []Cell) {
+//
+// Channels skip says are not judged (the clock: an input, not an outcome).
+func score(target, recon []float32, ports, k int, skip []bool) (stats, []Cell) {
 	var st stats
 	top := make([]Cell, 0, k+1)
 	for i, y := range target {
+		if skip != nil && skip[i/ports] {
+			continue
+		}
 		p := min(max(float64(recon[i]), eps), 1-eps)
-		var e float64
+		var e, h float64
 		if y == 0 && p < 1e-3 {
 			e = p + p*p/2 // -ln(1-p) to 1e-9; spares a log for the empty ports
 		} else {
 			yy := float64(y)
 			e = -(yy*math.Log(p) + (1-yy)*math.Log1p(-p))
 		}
+		// The cell's expected cost, its entropy; below minEntropyP it is
+		// under 1.3e-4 nats, nearly the same for every round, and spared.
+		if p >= minEntropyP {
+			h = -(p*math.Log(p) + (1-p)*math.Log1p(-p))
+		}
 		st.Total += e
+		st.Excess += e - h
 		st.Peak = max(st.Peak, e)
 		if k == 0 || (len(top) == k && e <= top[k-1].Error) {
 			continue

@@ -44,7 +44,7 @@ func TestScore(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st, top := score(tt.target, tt.recon, ports, tt.k)
+			st, top := score(tt.target, tt.recon, ports, tt.k, nil)
 			if got := st.Total; math.Abs(got-tt.want) > 1e-4 {
 				t.Errorf("total: got %g, want %g", got, tt.want)
 			}
@@ -73,12 +73,49 @@ func TestScoreOnePortMatters(t *testing.T) {
 	for _, width := range []int{16, 196608} {
 		target := make([]float32, width)
 		recon := make([]float32, width)
-		base, _ := score(target, recon, width, 0)
+		base, _ := score(target, recon, width, 0, nil)
 		target[7] = 1
 		recon[7] = 0.001
-		got, _ := score(target, recon, width, 0)
+		got, _ := score(target, recon, width, 0, nil)
 		if d := got.Total - base.Total; math.Abs(d-(-math.Log(0.001))) > 1e-3 {
 			t.Errorf("width %d: one new port adds %g, want %g", width, d, -math.Log(0.001))
 		}
+	}
+}
+
+// TestExcess: a round using as many of a range's ports as the model expects
+// has an Excess near 0, whatever its Total; four times as many, a large one.
+// The skipped channel counts in neither.
+func TestExcess(t *testing.T) {
+	const ports, p = 20000, 0.01 // 200 ports expected in use
+	recon := make([]float32, 2*ports)
+	for i := range recon {
+		recon[i] = p
+	}
+	round := func(n int) []float32 {
+		y := make([]float32, 2*ports)
+		for i := range n {
+			y[i*(ports/n)] = 1
+			y[ports+i] = 1 // the skipped channel: the clock, all on
+		}
+		return y
+	}
+	skip := []bool{false, true}
+	// The excess of one cell has variance p(1-p)ln²(p/(1-p)), ~0.21 nats² here.
+	sd := math.Sqrt(ports * p * (1 - p) * math.Pow(math.Log(p/(1-p)), 2))
+	usual, _ := score(round(200), recon, ports, 0, skip)
+	if math.Abs(usual.Excess) > 3*sd {
+		t.Errorf("200 of 200 expected ports: Excess %.1f, want within 3 sd (%.1f) of 0", usual.Excess, sd)
+	}
+	if usual.Total < 1000 {
+		t.Errorf("200 of 200 expected ports: Total %.1f, want the ports' full cost (~1100)", usual.Total)
+	}
+	burst, _ := score(round(800), recon, ports, 0, skip)
+	if burst.Excess < 10*sd {
+		t.Errorf("800 of 200 expected ports: Excess %.1f, want above 10 sd (%.1f)", burst.Excess, 10*sd)
+	}
+	noSkip, _ := score(round(200), recon, ports, 0, nil)
+	if noSkip.Total <= usual.Total {
+		t.Errorf("the skipped channel's cells: Total %.1f with them, %.1f without; want more with", noSkip.Total, usual.Total)
 	}
 }

@@ -38,8 +38,12 @@
 // at some hours and not others (a dev server in office hours, a nightly
 // backup daemon):
 //
-//	clock    1 at position h, the round's hour of the day (0-23, UTC), and at
-//	         24+d, its day of the week (Sunday 0); 0 elsewhere.
+//	clock    one-hot fields of the round's start (UTC), each at the start of
+//	         its own block of 256 ports: at 61440+m its minute of the hour,
+//	         at 61696+h its hour of the day, at 61952+d its day of the week
+//	         (Sunday 0), at 62208+q its minute of the quarter hour; 0
+//	         elsewhere. Layout.FillForecast gives a model the last round's
+//	         clock with its occupancy masked, so the model learns phase.
 //
 // # Loading
 //

@@ -95,7 +95,8 @@ func TestChannelMapping(t *testing.T) {
 		TCPConn:           {22, 45000, 45001},
 		TCPListenWildcard: {22},
 		TCPListenLoopback: {631, 5432},
-		Clock:             {10, 24 + 6}, // t0 is a Saturday, 10:00 UTC
+		// t0 is a Saturday, 10:00 UTC: minute 0, hour 10, day 6, quarter minute 0.
+		Clock: {clockMinute, clockHour + 10, clockWeekday + 6, clockQuarter},
 	}
 	for c, name := range names {
 		if got := onPorts(plane, c); !slices.Equal(got, want[name]) {
@@ -446,5 +447,36 @@ func TestNewLayout(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFillForecast: the last round of a window repeats the one before on
+// every channel but the clock, which keeps the last round's own time.
+func TestFillForecast(t *testing.T) {
+	l, err := NewLayout([]string{TCPListen, Clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 13, 14, 37, 0, 0, time.UTC) // a Friday
+	listen := func(port uint16) sock.Socket {
+		return sock.Socket{Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr("0.0.0.0"), Port: port, State: sock.Listen}
+	}
+	r1 := store.Round{ID: 1, Start: at, Sockets: []sock.Socket{listen(22)}}
+	r2 := store.Round{ID: 2, Start: at.Add(time.Minute), Sockets: []sock.Socket{listen(22), listen(4444)}}
+	w := Window{Rounds: []*store.Round{&r1, &r2}}
+	plane := l.C() * Ports
+	dst := make([]float32, 2*plane)
+	if err := l.FillForecast(dst, w); err != nil {
+		t.Fatal(err)
+	}
+	last := dst[plane:]
+	if got := onPorts(last, 0); !slices.Equal(got, []int{22}) {
+		t.Errorf("masked tcp_listen: got ports %v, want the round before's [22]", got)
+	}
+	if got, want := onPorts(last, 1), []int{clockMinute + 38, clockHour + 14, clockWeekday + 5, clockQuarter + 8}; !slices.Equal(got, want) {
+		t.Errorf("masked clock: got %v, want the last round's own %v", got, want)
+	}
+	if err := l.FillForecast(make([]float32, plane), Window{Rounds: []*store.Round{&r2}}); err == nil {
+		t.Error("forecast of a one-round window: got no error")
 	}
 }

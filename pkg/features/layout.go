@@ -174,11 +174,58 @@ func (l Layout) Explain(r *store.Round, c int, port uint16) []sock.Socket {
 	return out
 }
 
+// The clock channel's fields, each one-hot at the start of its own block of
+// 256 ports above the ephemeral range (61000-65535 is rarely in use on any
+// channel), so that portae's Conv (blocks of 64) and MaxPool (4 blocks) give
+// each field features of its own instead of mixing it with the low ports'
+// listeners.
+const (
+	clockMinute  = 61440              // minute of the hour, 0-59
+	clockHour    = clockMinute + 256  // hour of the day, 0-23
+	clockWeekday = clockHour + 256    // day of the week, Sunday 0
+	clockQuarter = clockWeekday + 256 // minute of the quarter hour, 0-14
+)
+
 // clock returns the positions the clock channel sets for a round starting
-// at t: its hour of the day and, after those, its day of the week (UTC).
-func clock(t time.Time) [2]uint16 {
+// at t (UTC): its minute of the hour, hour of the day, day of the week and
+// minute of the quarter hour. The minute is what recurring jobs keep (a
+// job at minute 0, a scrape every 15 minutes); the hour and day what the
+// host's rhythm does.
+func clock(t time.Time) [4]uint16 {
 	t = t.UTC()
-	return [2]uint16{uint16(t.Hour()), 24 + uint16(t.Weekday())}
+	return [4]uint16{
+		clockMinute + uint16(t.Minute()),
+		clockHour + uint16(t.Hour()),
+		clockWeekday + uint16(t.Weekday()),
+		clockQuarter + uint16(t.Minute()%15),
+	}
+}
+
+// IsClock reports whether channel c is the calendar, an input a model is
+// given and never judged on.
+func (l Layout) IsClock(c int) bool { return l.names[c] == Clock }
+
+// FillForecast writes w as Fill does, then masks its last round: every
+// channel but the clock repeats the round before, so a model given the
+// window must forecast the last round from the rounds before it and the
+// last round's calendar. This is how a model learns phase: the hourly job's
+// burst is expected at its minute because the clock says so, not because
+// the input already shows it. The window must hold at least two rounds.
+func (l Layout) FillForecast(dst []float32, w Window) error {
+	if len(w.Rounds) < 2 {
+		return fmt.Errorf("forecast round %d: a window of %d rounds has no round before its last", w.Last().ID, len(w.Rounds))
+	}
+	if err := l.Fill(dst, w); err != nil {
+		return err
+	}
+	plane := l.C() * Ports
+	last, prev := dst[len(dst)-plane:], dst[len(dst)-2*plane:len(dst)-plane]
+	for c := range l.names {
+		if !l.IsClock(c) {
+			copy(last[c*Ports:(c+1)*Ports], prev[c*Ports:(c+1)*Ports])
+		}
+	}
+	return nil
 }
 
 // on reports whether s sets its port on the occupancy channel name.

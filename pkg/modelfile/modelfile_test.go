@@ -83,8 +83,8 @@ func TestOldFileRoundTrip(t *testing.T) {
 	}
 }
 
-// A fresh file holds exactly what `detect model new` wrote before: version,
-// channels, window and zero rounds trained, no threshold.
+// A fresh file holds version, channels, window and zero rounds trained, no
+// threshold; one with the clock also says it forecasts its last round.
 func TestBuildMetadata(t *testing.T) {
 	for _, tt := range []struct {
 		cfg  Config
@@ -92,6 +92,8 @@ func TestBuildMetadata(t *testing.T) {
 	}{
 		{Config{}, map[string]string{KeyVersion: "portae-v1", KeyChannels: "tcp_listen,udp_bound,tcp_conn,tcp_listen_wildcard",
 			KeyWindow: "10", KeyRoundsTrained: "0"}},
+		{Config{Window: 4, Channels: []string{"tcp_listen", "clock"}}, map[string]string{KeyVersion: "portae-v1",
+			KeyChannels: "tcp_listen,clock", KeyWindow: "4", KeyRoundsTrained: "0", KeyInput: InputForecast}},
 		{Config{Window: 4, Channels: []string{"tcp_listen", "udp_bound"}}, map[string]string{KeyVersion: "portae-v1",
 			KeyChannels: "tcp_listen,udp_bound", KeyWindow: "4", KeyRoundsTrained: "0"}},
 	} {
@@ -101,6 +103,9 @@ func TestBuildMetadata(t *testing.T) {
 		}
 		if got := f.Engine.Metadata(); !maps.Equal(got, tt.want) {
 			t.Errorf("New(%+v) metadata: got %v, want %v", tt.cfg, got, tt.want)
+		}
+		if f.Forecast != (tt.want[KeyInput] == InputForecast) {
+			t.Errorf("New(%+v): Forecast %v, want %v", tt.cfg, f.Forecast, !f.Forecast)
 		}
 		if f.Calibration != nil || f.Hours != nil || Calibrated(f.Engine.Metadata()) {
 			t.Errorf("New(%+v): a fresh model is calibrated", tt.cfg)
@@ -120,6 +125,7 @@ func TestConfigCheck(t *testing.T) {
 		{Config{Channels: []string{"tcp_listen", "tcp_listen"}}, `channel "tcp_listen" listed twice`},
 		{Config{Window: -3}, "window -3: want at least 1"},
 		{Config{Window: 100000, Batch: 8}, "a window of 100000 rounds of 4 channels at batch 8 needs about 854.6 GiB of memory, more than the 1.0 GiB detect allows: want a window of 1..105"},
+		{Config{Window: 1, Channels: []string{"tcp_listen", "clock"}}, "a model that forecasts its last round needs at least 2 rounds"},
 		{Config{Window: 10, Batch: 1 << 20}, "no window fits"},
 	}
 	for _, tt := range tests {
@@ -150,7 +156,7 @@ func TestCheckSizeRange(t *testing.T) {
 		}
 	}
 	if w := maxWindow(4, 8); w < portae.DefaultWindow {
-		t.Errorf("the default shape does not fit: largest window %d at 4 channels, batch 8", w)
+		t.Errorf("the default shape does not fit: largest window %d at the default channels, batch 8", w)
 	}
 }
 

@@ -112,6 +112,9 @@ func report(ctx context.Context, cfg scenario.Config, dbPath, only string, list,
 		{"new-listener", baseline.NewUnseen(listen)},
 		{"iqr", baseline.NewIQR(all)},
 		{"portwatch", quality.NewPortwatch(detector.DefaultConfig(""), logger(verbose))},
+		// Ablations: portwatch's statistics on tables instead of the model's output.
+		{"table", quality.NewPortwatch(ablated(detector.AblateTable), logger(verbose))},
+		{"phase-table", quality.NewPortwatch(ablated(detector.AblatePhase), logger(verbose))},
 	}
 	// A detector that fails is named at the end; the others still report.
 	var results []quality.Result
@@ -141,6 +144,12 @@ func report(ctx context.Context, cfg scenario.Config, dbPath, only string, list,
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func ablated(a detector.Ablation) detector.Config {
+	cfg := detector.DefaultConfig("")
+	cfg.Ablation = a
+	return cfg
 }
 
 func logger(verbose bool) *slog.Logger {

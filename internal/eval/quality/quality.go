@@ -181,7 +181,7 @@ func Evaluate(events []scenario.Event, active []scenario.Phenomena, n int, verdi
 	if normalRounds > 0 {
 		perDay = float64(res.FalseAlarms) / res.NormalDays
 	}
-	if active != nil {
+	if slices.ContainsFunc(active, func(a scenario.Phenomena) bool { return a != 0 }) {
 		res.Phenomena = phenomena(active, normal, flagged, res.NormalDays)
 	}
 	var oracle []bool

@@ -22,7 +22,7 @@ func runApp(t *testing.T, args ...string) (string, string, int) {
 	app := newApp()
 	var out, errOut bytes.Buffer
 	app.Writer, app.ErrWriter = &out, &errOut
-	code := command.Run(app, flagsFirst(append([]string{"detect"}, args...)), &errOut)
+	code := command.Run(app, append([]string{"detect"}, args...), &errOut)
 	return out.String(), errOut.String(), code
 }
 
@@ -188,11 +188,13 @@ func TestFlagsFirst(t *testing.T) {
 		{"detect model info m.onnx", "detect model info m.onnx"},
 		{"detect model new --out m.onnx --force", "detect model new --out m.onnx --force"},
 		{"detect -d db --since 24h", "detect -d db --since 24h"},
+		{"detect -d db extra --json --since 24h", "detect -d db --json --since 24h extra"},
+		{"detect model info -h", "detect model info -h"},
 		{"detect model run --output-dir=out m.onnx -- -odd.onnx", "detect model run --output-dir=out -- m.onnx -odd.onnx"},
 	}
 	for _, tt := range tests {
-		if got := strings.Join(flagsFirst(strings.Fields(tt.in)), " "); got != tt.want {
-			t.Errorf("flagsFirst(%q): got %q, want %q", tt.in, got, tt.want)
+		if got := strings.Join(command.FlagsFirst(newApp(), strings.Fields(tt.in)), " "); got != tt.want {
+			t.Errorf("FlagsFirst(%q): got %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -6,6 +6,7 @@
 //	mkdb FILE DAYS...              a portwatch database, one complete live round started DAYS ago each
 //	foreigndb FILE                 a SQLite file with a table of its own and no portwatch schema
 //	pcap FILE mixed|scan           a capture file: capturetest.Mixed (18 frames) or Scan(5) (10 frames)
+//	cmpone PATTERN FILE            exactly one file matches the glob PATTERN, with FILE's content
 //	cut FILE N                     FILE less its last N bytes
 //	history N RELEASED [FROM TO]   detect's test history (detectortest.New), its paths in $DB and $MODEL
 //	release ID                     rounds of $DB up to ID marked complete
@@ -21,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -65,6 +67,7 @@ func Run(t *testing.T, dir string) {
 			"foreigndb": foreigndb,
 			"pcap":      pcap,
 			"cut":       cut,
+			"cmpone":    cmpone,
 			"history":   history,
 			"release":   release,
 			"sql":       query,
@@ -161,6 +164,20 @@ func cut(ts *testscript.TestScript, neg bool, args []string) {
 	st, err := os.Stat(ts.MkAbs(args[0]))
 	ts.Check(err)
 	ts.Check(os.Truncate(ts.MkAbs(args[0]), st.Size()-n))
+}
+
+func cmpone(ts *testscript.TestScript, neg bool, args []string) {
+	fixture(ts, neg, args, 2, 2, "cmpone PATTERN FILE")
+	m, err := filepath.Glob(ts.MkAbs(args[0]))
+	ts.Check(err)
+	if len(m) != 1 {
+		ts.Fatalf("cmpone %s: %d files match, want one: %v", args[0], len(m), m)
+	}
+	got, err := os.ReadFile(m[0])
+	ts.Check(err)
+	if want := ts.ReadFile(args[1]); string(got) != want {
+		ts.Fatalf("%s and %s differ", m[0], args[1])
+	}
 }
 
 func history(ts *testscript.TestScript, neg bool, args []string) {

@@ -3,8 +3,10 @@ package cleanup_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"portwatch/pkg/cleanup"
 	"portwatch/pkg/packet"
+	"portwatch/pkg/runerr"
 	"portwatch/pkg/sock"
 	"portwatch/pkg/store"
 	"portwatch/pkg/store/storetest"
@@ -342,4 +345,31 @@ func TestWriterNotBlocked(t *testing.T) {
 		t.Errorf("a concurrent write waited %v during cleanup, want under 1s", worst)
 	}
 	t.Logf("%d concurrent writes during cleanup, slowest %v; %v", writes, worst, rep)
+}
+
+// Run refuses options that mean nothing and a database that is not there
+// as bad input, creating nothing.
+func TestRunBadInput(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "none.db")
+	quiet := slog.New(slog.DiscardHandler)
+	tests := []struct {
+		name string
+		opt  cleanup.Options
+	}{
+		{"no database", cleanup.Options{Keep: day, KeepAnomalies: day}},
+		{"zero keep", cleanup.Options{DB: missing, KeepAnomalies: day}},
+		{"negative keep anomalies", cleanup.Options{DB: missing, Keep: day, KeepAnomalies: -day}},
+		{"negative max size", cleanup.Options{DB: missing, Keep: day, KeepAnomalies: day, MaxSize: -1}},
+		{"missing database", cleanup.Options{DB: missing, Keep: day, KeepAnomalies: day}},
+	}
+	for _, tt := range tests {
+		err := cleanup.Run(context.Background(), tt.opt, quiet)
+		if runerr.KindOf(err) != runerr.Bad {
+			t.Errorf("%s: got %v, want a bad-input error", tt.name, err)
+		}
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("database after refused runs: %v, want none", err)
+	}
 }

@@ -73,6 +73,7 @@ func TestParseSize(t *testing.T) {
 	}
 }
 
+// TestCode: one error of each runerr kind (runerr's tests sort the rest).
 func TestCode(t *testing.T) {
 	tests := []struct {
 		err  error
@@ -80,10 +81,8 @@ func TestCode(t *testing.T) {
 	}{
 		{nil, ExitOK},
 		{errors.New("disk full"), ExitError},
-		{runerr.BadInputf("--keep %q: bad", "x"), ExitUsage},
 		{fmt.Errorf("cleanup: %w", runerr.BadInputf("bad")), ExitUsage},
 		{fmt.Errorf("collect: %w", store.ErrLocked), ExitLocked},
-		{fmt.Errorf("open: %w", &store.RefusedError{Path: "x.db", Reason: "owned by uid 4242"}), ExitUsage},
 	}
 	for _, tt := range tests {
 		if got := Code(tt.err); got != tt.want {

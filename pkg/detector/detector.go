@@ -117,8 +117,10 @@ func New(cfg Config, log *slog.Logger) *Detector {
 // newest complete rounds once MinRounds exist, scoring and storing those
 // rounds; until then it returns a Result with Learning set and changes
 // nothing. With a model it scores every complete round after the last one
-// scored, stores the batch and its anomalies, then refits on the rounds
-// judged normal and saves the model (the old file kept as .prev).
+// scored, stores the batch and its anomalies, hands the result to
+// Config.Report, then refits on the rounds judged normal and saves the model
+// (the old file kept as .prev). Rounds an earlier run stored but whose refit
+// was never saved (see unlearned) join the refit.
 func (d *Detector) Run(ctx context.Context, db *store.DB) (*Result, error) {
 	m, err := loadModel(d.cfg.ModelPath, d.cfg.Batch)
 	if errors.Is(err, fs.ErrNotExist) {

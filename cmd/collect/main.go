@@ -11,7 +11,6 @@ package main
 
 import (
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -19,8 +18,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"portwatch/pkg/capture"
 	"portwatch/pkg/collect"
 	"portwatch/pkg/command"
+	"portwatch/pkg/runerr"
 )
 
 func main() {
@@ -32,13 +33,13 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Name:  "collect",
 		Usage: "record local port occupancy and packets into the portwatch database",
 		UsageText: "collect -d DB [-r SECONDS] [-p] [options]\n" +
-			"collect -d DB [-r SECONDS] --pcap FILE [FILE...]\n" +
+			"collect -d DB [-r SECONDS] [options] --pcap FILE [FILE...]\n" +
 			"collect --list",
 		Writer:    stdout,
 		ErrWriter: stderr,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "db", Aliases: []string{"d"}, Usage: "database `FILE` (created mode 0600 if missing)"},
-			&cli.IntFlag{Name: "round", Aliases: []string{"r"}, Value: 55, Usage: "round length in `SECONDS` (capture time for --pcap)"},
+			&cli.IntFlag{Name: "round", Aliases: []string{"r"}, Value: 55, Usage: "round length in `SECONDS`, 1 to 604800 (capture time for --pcap)"},
 			&cli.BoolFlag{Name: "packets", Aliases: []string{"p"}, Usage: "capture packets during the round (needs CAP_NET_RAW)"},
 			&cli.StringFlag{Name: "interface", Aliases: []string{"i"}, Usage: "capture `IFACE` (default: first up non-loopback)"},
 			&cli.StringFlag{Name: "filter", Usage: "BPF `FILTER` for the capture"},
@@ -46,9 +47,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "scan", Value: collect.ScanNetlink, Usage: "scan `METHOD`: netlink (sock_diag), proc (/proc/net files) or bind (binds every port: slow, no state or owner)"},
 			&cli.IntFlag{Name: "payload-bytes", Usage: "store the first `N` transport payload bytes (personal data: none by default)"},
 			&cli.Int64Flag{Name: "max-packets", Usage: "store at most `N` packets in the run (0: no limit)"},
-			&cli.StringSliceFlag{Name: "pcap", Usage: "ingest capture `FILE` (pcap or pcapng; more files may follow the flags) instead of a live round"},
+			&cli.StringSliceFlag{Name: "pcap", Usage: "ingest capture `FILE` (pcap or pcapng; more files may follow, before or after other flags) instead of a live round"},
 			&cli.BoolFlag{Name: "list", Usage: "print the current port occupancy of every network namespace as a table and exit; no database"},
-			&cli.IntFlag{Name: "snaplen", Value: 262144, Usage: "capture at most `N` bytes per frame"},
+			&cli.IntFlag{Name: "snaplen", Value: capture.DefaultSnaplen, Usage: "capture at most `N` bytes per frame"},
 			&cli.BoolFlag{Name: "promisc", Usage: "capture in promiscuous mode"},
 			&cli.BoolFlag{Name: "best-effort", Usage: "without capture permission, scan ports only and warn instead of failing"},
 			command.LogFormatFlag(),
@@ -64,9 +65,14 @@ func action(c *cli.Context, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Seconds past collect.MaxRound would overflow the Duration.
+	round := c.Int("round")
+	if round <= 0 || round > int(collect.MaxRound/time.Second) {
+		return runerr.BadInputf("round length %d s: pass -r with a positive number of seconds, at most %d", round, int(collect.MaxRound/time.Second))
+	}
 	o := collect.Options{
 		DB:           c.String("db"),
-		Round:        time.Duration(c.Int("round")) * time.Second,
+		Round:        time.Duration(round) * time.Second,
 		Packets:      c.Bool("packets"),
 		BestEffort:   c.Bool("best-effort"),
 		Interface:    c.String("interface"),
@@ -81,24 +87,15 @@ func action(c *cli.Context, stdout, stderr io.Writer) error {
 	}
 	if c.Bool("list") {
 		if c.Args().Present() {
-			return command.Usagef("unexpected argument %q: --list takes none", c.Args().First())
+			return runerr.BadInputf("unexpected argument %q: --list takes none", c.Args().First())
 		}
 		return collect.List(ctx, o, stdout, log)
 	}
 	if c.Args().Present() {
 		if len(o.Pcaps) == 0 {
-			return command.Usagef("unexpected argument %q: capture files go after --pcap", c.Args().First())
+			return runerr.BadInputf("unexpected argument %q: capture files go after --pcap", c.Args().First())
 		}
 		o.Pcaps = append(o.Pcaps, c.Args().Slice()...)
 	}
-	start := time.Now()
-	sum, err := collect.Run(ctx, o, log)
-	if err == nil || sum.Rounds > 0 {
-		level := slog.LevelInfo
-		if err != nil {
-			level = slog.LevelError
-		}
-		log.Log(ctx, level, "collect run", "db", o.DB, "summary", sum, "seconds", time.Since(start).Seconds())
-	}
-	return err
+	return collect.Run(ctx, o, log)
 }

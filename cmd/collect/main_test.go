@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -12,9 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"portwatch/internal/clitest"
 	"portwatch/pkg/capture/capturetest"
-	"portwatch/pkg/collect"
-	"portwatch/pkg/store"
 	"portwatch/pkg/store/storetest"
 )
 
@@ -26,8 +24,13 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	clitest.Main(m, "collect", main)
 }
+
+// TestScripts runs testdata/*.txtar: usage, bad flags, exit codes, output.
+// The Go tests below are what a script cannot say: signals, kills, a
+// process without capture permission.
+func TestScripts(t *testing.T) { clitest.Run(t, "testdata") }
 
 // collectCmd returns a command running collect with args.
 func collectCmd(t *testing.T, args ...string) *exec.Cmd {
@@ -62,124 +65,6 @@ func run(t *testing.T, cmd *exec.Cmd) result {
 func mixed(t *testing.T) string {
 	t.Helper()
 	return capturetest.Temp(t, "mixed.pcap", capturetest.Mixed(t)...)
-}
-
-func TestUsageAndExitCodes(t *testing.T) {
-	dir := t.TempDir()
-	db := filepath.Join(dir, "ports.db")
-	text := filepath.Join(dir, "notes.pcap")
-	if err := os.WriteFile(text, []byte("plain text, not a capture\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	mixedFile := mixed(t)                                                   // 18 frames
-	scanFile := capturetest.Temp(t, "scan.pcap", capturetest.Scan(t, 5)...) // 10 frames
-	raw, err := os.ReadFile(scanFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cut := filepath.Join(dir, "cut.pcap")
-	if err := os.WriteFile(cut, raw[:len(raw)-30], 0o600); err != nil { // inside the last record
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		name       string
-		args       []string
-		code       int
-		stderr     string // substring, "" for none
-		stdout     string
-		wantFrames int64 // packets in db afterwards; -1: no database file
-	}{
-		{"no database", nil, 2, "no database: pass -d FILE", "", -1},
-		{"help", []string{"--help"}, 0, "", "--scan-interval", -1},
-		{"unknown flag", []string{"--bogus"}, 2, "flag provided but not defined: -bogus", "", -1},
-		{"zero round", []string{"-d", db, "-r", "0"}, 2, "pass -r with a positive number", "", -1},
-		{"bad scan method", []string{"-d", db, "--scan", "nmap"}, 2, `scan method "nmap"`, "", -1},
-		{"bad log format", []string{"-d", db, "--log-format", "xml"}, 2, "--log-format", "", -1},
-		{"stray argument", []string{"-d", db, "extra"}, 2, `unexpected argument "extra"`, "", -1},
-		{"pcap and -p", []string{"-d", db, "-p", "--pcap", mixedFile}, 2, "drop -p", "", -1},
-		{"list", []string{"--list"}, 0, "", "NETNS", -1},
-		{"list by binding", []string{"--list", "--scan", "bind"}, 0, "", "PROTO", -1},
-		{"list from /proc files", []string{"--list", "--scan", "proc"}, 0, "", "CONTAINER", -1},
-		{"missing capture", []string{"-d", db, "--pcap", filepath.Join(dir, "nope.pcap")}, 2, "nope.pcap", "", 0},
-		{"not a capture", []string{"-d", db, "--pcap", text}, 2, "notes.pcap", "", 0},
-		{"two captures", []string{"-d", db, "-r", "1", "--pcap", mixedFile, scanFile}, 0, "msg=\"collect run\"", "", 28},
-		{"truncated capture", []string{"-d", db, "--pcap", cut}, 2, "cut.pcap damaged at byte", "", 28 + 9},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			r := run(t, collectCmd(t, c.args...))
-			if r.code != c.code {
-				t.Errorf("exit code = %d, want %d; stderr:\n%s", r.code, c.code, r.stderr)
-			}
-			if !strings.Contains(r.stderr, c.stderr) || !strings.Contains(r.stdout, c.stdout) {
-				t.Errorf("stdout %q, stderr %q; want them to contain %q and %q", r.stdout, r.stderr, c.stdout, c.stderr)
-			}
-			if c.code != 0 {
-				if lines := strings.Count(strings.TrimSpace(errorLines(r.stderr)), "\n") + 1; lines != 1 {
-					t.Errorf("error takes %d lines, want 1:\n%s", lines, r.stderr)
-				}
-			}
-			_, statErr := os.Stat(db)
-			switch {
-			case c.wantFrames < 0 && statErr == nil:
-				t.Errorf("database created, want none")
-			case c.wantFrames >= 0:
-				d := storetest.Open(t, db)
-				storetest.Integrity(t, d)
-				if got := storetest.Int(t, d, "SELECT count(*) FROM packets"); got != c.wantFrames {
-					t.Errorf("packets = %d, want %d", got, c.wantFrames)
-				}
-			}
-		})
-	}
-}
-
-// errorLines keeps the lines of stderr that are not log records.
-func errorLines(stderr string) string {
-	var keep []string
-	for _, l := range strings.Split(stderr, "\n") {
-		if strings.HasPrefix(l, "collect: ") {
-			keep = append(keep, l)
-		}
-	}
-	return strings.Join(keep, "\n")
-}
-
-func TestJSONSummary(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "ports.db")
-	r := run(t, collectCmd(t, "-d", db, "--log-format", "json", "--pcap", mixed(t)))
-	if r.code != 0 {
-		t.Fatalf("exit code %d: %s", r.code, r.stderr)
-	}
-	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
-	if len(lines) != 1 {
-		t.Fatalf("stderr has %d lines, want one summary line:\n%s", len(lines), r.stderr)
-	}
-	var rec struct {
-		Msg     string
-		Summary struct{ Frames, Rounds int }
-	}
-	if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil {
-		t.Fatalf("summary line is not JSON: %v\n%s", err, lines[0])
-	}
-	if rec.Msg != "collect run" || rec.Summary.Frames != 18 || rec.Summary.Rounds < 1 {
-		t.Errorf("summary = %+v, want msg \"collect run\", 18 frames, >= 1 round", rec)
-	}
-}
-
-func TestSecondRunLocked(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "ports.db")
-	lock, err := store.TryLock(db, collect.LockName) // this process plays the first collect
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Unlock()
-	r := run(t, collectCmd(t, "-d", db, "-r", "1"))
-	if r.code != 3 || !strings.Contains(r.stderr, "another run holds the lock") {
-		t.Errorf("exit %d, stderr %q; want 3 and a lock message", r.code, r.stderr)
-	}
-	if _, err := os.Stat(db); !os.IsNotExist(err) {
-		t.Errorf("locked run touched the database (stat: %v)", err)
-	}
 }
 
 // startRound starts a live collect round and waits until its first scan is stored.

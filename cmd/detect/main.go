@@ -1,6 +1,6 @@
 // Command detect scores new rounds with portwatch's ONNX autoencoder, stores
-// anomalies, refits the model on normal rounds and saves it. Its `model`
-// subcommands create, inspect and run model files:
+// anomalies, refits the model on normal rounds and saves it (pkg/detectjob
+// runs it). Its `model` subcommands create, inspect and run model files:
 //
 //	detect model new --out portae.onnx [--window 10] [--channels tcp_listen,udp_bound,tcp_conn,tcp_listen_wildcard]
 //	detect model info portae.onnx
@@ -16,37 +16,15 @@ import (
 )
 
 func main() {
-	os.Exit(command.Run(newApp(), flagsFirst(os.Args), os.Stderr))
+	os.Exit(command.Run(newApp(), os.Args, os.Stderr))
 }
 
 func newApp() *cli.App {
-	flags, required := deferRequired(detectFlags())
 	return &cli.App{
-		Name:  "detect",
-		Usage: "score new rounds with the port autoencoder, store anomalies, refit and save the model",
-		Flags: flags,
-		Action: func(c *cli.Context) error {
-			for _, name := range required {
-				if !c.IsSet(name) {
-					return command.Usagef("Required flag %q not set", name)
-				}
-			}
-			return runDetect(c)
-		},
+		Name:     "detect",
+		Usage:    "score new rounds with the port autoencoder, store anomalies, refit and save the model",
+		Flags:    detectFlags(),
+		Action:   runDetect,
 		Commands: []*cli.Command{modelCommand()},
 	}
-}
-
-// deferRequired clears Required on the detect action's string flags and
-// returns their names: urfave/cli checks an app's required flags before any
-// subcommand, and `detect model ...` needs no database.
-func deferRequired(flags []cli.Flag) ([]cli.Flag, []string) {
-	var required []string
-	for _, f := range flags {
-		if s, ok := f.(*cli.StringFlag); ok && s.Required {
-			s.Required = false
-			required = append(required, s.Name)
-		}
-	}
-	return flags, required
 }

@@ -11,13 +11,13 @@ import (
 	"github.com/urfave/cli/v2"
 	"gorgonia.org/tensor"
 
-	"portwatch/pkg/command"
 	"portwatch/pkg/detector"
 	"portwatch/pkg/engine"
 	"portwatch/pkg/modelfile"
 	"portwatch/pkg/nn"
 	"portwatch/pkg/onnx"
 	"portwatch/pkg/portae"
+	"portwatch/pkg/runerr"
 )
 
 func modelCommand() *cli.Command {
@@ -30,7 +30,7 @@ func modelCommand() *cli.Command {
 				Usage:     "write a fresh, untrained portae v1 model",
 				UsageText: "detect model new --out FILE [--window T] [--channels a,b,c] [--seed N] [--force]",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Required: true, Usage: "write the model to `FILE`"},
+					&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the model to `FILE` (required)"},
 					&cli.IntFlag{Name: "window", Value: 10, Usage: "rounds per window, `T`"},
 					&cli.StringFlag{Name: "channels", Value: strings.Join(modelfile.DefaultChannels(), ","), Usage: "comma-separated channel `NAMES`"},
 					&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the initial weights"},
@@ -50,7 +50,7 @@ func modelCommand() *cli.Command {
 				UsageText: "detect model run FILE --input NAME=in.pb ... --output-dir DIR",
 				Flags: []cli.Flag{
 					&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "feed input `NAME=FILE.pb` (repeat per input)"},
-					&cli.StringFlag{Name: "output-dir", Required: true, Usage: "write outputs into `DIR`"},
+					&cli.StringFlag{Name: "output-dir", Usage: "write outputs into `DIR` (required)"},
 				},
 				Action: modelRun,
 			},
@@ -60,9 +60,12 @@ func modelCommand() *cli.Command {
 
 func modelNew(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return command.Usagef("model new: unexpected argument %q", c.Args().First())
+		return runerr.BadInputf("model new: unexpected argument %q", c.Args().First())
 	}
 	out := c.String("out")
+	if out == "" {
+		return runerr.BadInputf("model new: no output file: pass --out FILE")
+	}
 	var channels []string
 	for _, ch := range strings.Split(c.String("channels"), ",") {
 		if ch = strings.TrimSpace(ch); ch != "" {
@@ -70,18 +73,18 @@ func modelNew(c *cli.Context) error {
 		}
 	}
 	if len(channels) == 0 {
-		return command.Usagef("--channels: want at least one channel name")
+		return runerr.BadInputf("--channels: want at least one channel name")
 	}
 	if c.Int("window") < 1 {
-		return command.Usagef("--window %d: want at least 1", c.Int("window"))
+		return runerr.BadInputf("--window %d: want at least 1", c.Int("window"))
 	}
 	// Sized for the micro-batch cron detect runs it at.
 	cfg := modelfile.Config{Window: c.Int("window"), Channels: channels, Seed: c.Uint64("seed"), Batch: detector.DefaultConfig("").Batch}
 	if err := cfg.Check(); err != nil {
-		return command.Usagef("model new: %v", err)
+		return runerr.BadInputf("model new: %v", err)
 	}
 	if _, err := os.Stat(out); err == nil && !c.Bool("force") {
-		return command.Usagef("%s exists; use --force to replace it", out)
+		return runerr.BadInputf("%s exists; use --force to replace it", out)
 	}
 	b, err := modelfile.Build(cfg)
 	if err != nil {
@@ -96,7 +99,7 @@ func modelNew(c *cli.Context) error {
 
 func modelInfo(c *cli.Context) error {
 	if c.NArg() != 1 {
-		return command.Usagef("model info: want one model FILE")
+		return runerr.BadInputf("model info: want one model FILE")
 	}
 	m, err := engine.Load(c.Args().First())
 	if err != nil {
@@ -139,13 +142,16 @@ func printInfo(w io.Writer, m *engine.Model) {
 
 func modelRun(c *cli.Context) error {
 	if c.NArg() != 1 {
-		return command.Usagef("model run: want one model FILE")
+		return runerr.BadInputf("model run: want one model FILE")
+	}
+	if c.String("output-dir") == "" {
+		return runerr.BadInputf("model run: no output directory: pass --output-dir DIR")
 	}
 	inputs := map[string]*tensor.Dense{}
 	for _, arg := range c.StringSlice("input") {
 		name, path, ok := strings.Cut(arg, "=")
 		if !ok || name == "" || path == "" {
-			return command.Usagef("--input %q: want NAME=FILE.pb", arg)
+			return runerr.BadInputf("--input %q: want NAME=FILE.pb", arg)
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -184,37 +190,4 @@ func modelRun(c *cli.Context) error {
 		fmt.Fprintf(c.App.Writer, "%s %v -> %s\n", o.Name, nn.Shape(outs[o.Name]), path)
 	}
 	return nil
-}
-
-// flagsFirst moves the file argument of `model run|info|new` after their
-// flags, so `detect model run FILE --input ...` works: urfave/cli v2 stops
-// reading flags at the first plain argument.
-func flagsFirst(args []string) []string {
-	i := slices.Index(args, "model")
-	if i < 0 || i+1 >= len(args) || !slices.Contains([]string{"run", "info", "new"}, args[i+1]) {
-		return args
-	}
-	boolFlags := []string{"--force", "-force", "--help", "-help", "-h"}
-	out := slices.Clone(args[:i+2])
-	var plain []string
-	rest := args[i+2:]
-	for k := 0; k < len(rest); k++ {
-		a := rest[k]
-		switch {
-		case a == "--":
-			plain = append(plain, rest[k+1:]...)
-			k = len(rest)
-		case !strings.HasPrefix(a, "-") || a == "-":
-			plain = append(plain, a)
-		case strings.Contains(a, "=") || slices.Contains(boolFlags, a) || k+1 == len(rest):
-			out = append(out, a)
-		default:
-			out = append(out, a, rest[k+1])
-			k++
-		}
-	}
-	if slices.ContainsFunc(plain, func(a string) bool { return strings.HasPrefix(a, "-") }) {
-		out = append(out, "--")
-	}
-	return append(out, plain...)
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,7 +20,7 @@ func runApp(t *testing.T, args ...string) (string, string, int) {
 	app := newApp()
 	var out, errOut bytes.Buffer
 	app.Writer, app.ErrWriter = &out, &errOut
-	code := command.Run(app, flagsFirst(append([]string{"detect"}, args...)), &errOut)
+	code := command.Run(app, append([]string{"detect"}, args...), &errOut)
 	return out.String(), errOut.String(), code
 }
 
@@ -103,43 +101,6 @@ func TestModelRun(t *testing.T) {
 	}
 }
 
-func TestModelBadInput(t *testing.T) {
-	dir := t.TempDir()
-	junk := filepath.Join(dir, "junk.onnx")
-	if err := os.WriteFile(junk, []byte("not a model"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name string
-		args []string
-		code int
-		want string
-	}{
-		{"info on junk", []string{"model", "info", junk}, command.ExitError, "not an ONNX model"},
-		{"info on a missing file", []string{"model", "info", filepath.Join(dir, "nope.onnx")}, command.ExitError, "no such file"},
-		{"info without a file", []string{"model", "info"}, command.ExitUsage, "want one model FILE"},
-		{"run with a bad --input", []string{"model", "run", junk, "--input", "x", "--output-dir", dir}, command.ExitUsage, "NAME=FILE.pb"},
-		{"new with no channels", []string{"model", "new", "--out", filepath.Join(dir, "m.onnx"), "--channels", ","}, command.ExitUsage, "channel"},
-		// Before these were refused here, model new wrote a file that
-		// detect then refused, or died out of memory scoring with.
-		{"new with an unknown channel", []string{"model", "new", "--out", filepath.Join(dir, "m.onnx"), "--channels", "tcp_listen,bogus"},
-			command.ExitUsage, `unknown channels "bogus"; known channels are tcp_listen, udp_bound, tcp_conn, tcp_listen_wildcard`},
-		{"new with a window no memory holds", []string{"model", "new", "--out", filepath.Join(dir, "m.onnx"), "--window", "100000"},
-			command.ExitUsage, "want a window of 1..105"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, stderr, code := runApp(t, tt.args...)
-			if code != tt.code || !strings.Contains(stderr, tt.want) {
-				t.Errorf("got exit %d %q, want exit %d and %q", code, stderr, tt.code, tt.want)
-			}
-		})
-	}
-	if _, err := os.Stat(filepath.Join(dir, "m.onnx")); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("model file after refused model new: got %v, want none", err)
-	}
-}
-
 // The command `make model` runs (and models/README.md documents) writes a
 // file detect loads, with the channels and window a cron detect would
 // build without one.
@@ -188,11 +149,13 @@ func TestFlagsFirst(t *testing.T) {
 		{"detect model info m.onnx", "detect model info m.onnx"},
 		{"detect model new --out m.onnx --force", "detect model new --out m.onnx --force"},
 		{"detect -d db --since 24h", "detect -d db --since 24h"},
+		{"detect -d db extra --json --since 24h", "detect -d db --json --since 24h extra"},
+		{"detect model info -h", "detect model info -h"},
 		{"detect model run --output-dir=out m.onnx -- -odd.onnx", "detect model run --output-dir=out -- m.onnx -odd.onnx"},
 	}
 	for _, tt := range tests {
-		if got := strings.Join(flagsFirst(strings.Fields(tt.in)), " "); got != tt.want {
-			t.Errorf("flagsFirst(%q): got %q, want %q", tt.in, got, tt.want)
+		if got := strings.Join(command.FlagsFirst(newApp(), strings.Fields(tt.in)), " "); got != tt.want {
+			t.Errorf("FlagsFirst(%q): got %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -12,16 +12,17 @@ import (
 	"github.com/gopacket/gopacket/pcap"
 )
 
-const (
-	defaultSnaplen     = 262144 // libpcap's largest
-	defaultReadTimeout = time.Second
-)
+// DefaultSnaplen is the bytes kept per frame when LiveOptions.Snaplen is 0,
+// libpcap's largest: collect's --snaplen default and limit.
+const DefaultSnaplen = 262144
+
+const defaultReadTimeout = time.Second
 
 // LiveOptions configure a capture on an interface.
 type LiveOptions struct {
 	Interface    string        // e.g. "eth0"; see DefaultInterface
 	Filter       string        // BPF filter, "" for every packet
-	Snaplen      int           // bytes kept per packet; 0 means 262144
+	Snaplen      int           // bytes kept per packet, at most DefaultSnaplen; 0 means DefaultSnaplen
 	Promisc      bool          // promiscuous mode, off by default
 	PayloadBytes int           // keep the first N transport payload bytes; 0 keeps none
 	ReadTimeout  time.Duration // Next returns ErrTimeout after this long without a packet; 0 means 1 s
@@ -43,7 +44,7 @@ var _ Source = (*liveSource)(nil)
 func OpenLive(opt LiveOptions) (Source, error) {
 	snap := opt.Snaplen
 	if snap <= 0 {
-		snap = defaultSnaplen
+		snap = DefaultSnaplen
 	}
 	timeout := opt.ReadTimeout
 	if timeout <= 0 {

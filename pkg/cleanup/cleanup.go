@@ -23,20 +23,32 @@
 // so a concurrent writer waits for milliseconds, never for the whole run. A
 // dry run does the same work inside one transaction and rolls it back: the
 // numbers are the real ones, the database is unchanged.
+//
+// Run is the cleanup program: it checks the options, takes cleanup's own
+// lock (collect and detect may run meanwhile), opens the database, cleans
+// it (Clean) and prints the one summary line.
 package cleanup
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"time"
 
+	"portwatch/pkg/runerr"
 	"portwatch/pkg/store"
 )
 
-// Options are what cleanup keeps.
+// LockName names cleanup's run lock (store.TryLock).
+const LockName = "cleanup"
+
+// Options are the database and what cleanup keeps.
 type Options struct {
+	DB            string        // the database file; Run only
+	Out           io.Writer     // Run prints the summary line here; nil: nowhere
 	Keep          time.Duration // rounds younger than this stay
 	KeepAnomalies time.Duration // anomalies younger than this stay, with their rounds
 	MaxSize       int64         // bytes of data to stay under after the age rules; 0: no limit
@@ -63,11 +75,63 @@ func (r Report) String() string {
 		freed, human(r.BytesFreed), human(r.BytesBefore), human(r.BytesBefore-r.BytesFreed))
 }
 
-// Run applies the rules to the database at path (open as db) and reports.
-func Run(ctx context.Context, db *store.DB, path string, opt Options) (Report, error) {
-	if opt.Keep <= 0 || opt.KeepAnomalies <= 0 {
-		return Report{}, fmt.Errorf("cleanup: --keep and --keep-anomalies must be positive durations")
+// Run checks opt, locks and opens opt.DB, cleans it and prints the report
+// to opt.Out. Bad options and a missing database are runerr.BadInput.
+func Run(ctx context.Context, opt Options, log *slog.Logger) error {
+	if err := opt.check(); err != nil {
+		return err
 	}
+	// Cleaning a database that is not there would create an empty one.
+	if _, err := os.Stat(opt.DB); errors.Is(err, os.ErrNotExist) {
+		return runerr.BadInputf("database %s does not exist; pass the file collect writes", opt.DB)
+	}
+	lock, err := store.TryLock(opt.DB, LockName)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	db, err := store.Open(ctx, opt.DB, store.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rep, err := Clean(ctx, db, opt)
+	if err != nil {
+		return fmt.Errorf("clean %s: %w", opt.DB, err)
+	}
+	if opt.Out != nil {
+		fmt.Fprintln(opt.Out, rep)
+	}
+	log.Info("cleanup done", "db", opt.DB, "dry_run", rep.DryRun, "rounds", rep.Rounds,
+		"rounds_ports", rep.RoundsPorts, "packets", rep.Packets, "anomalies", rep.Anomalies, "bytes_freed", rep.BytesFreed)
+	return nil
+}
+
+// check refuses options that mean nothing, as bad input.
+func (opt Options) check() error {
+	switch {
+	case opt.DB == "":
+		return runerr.BadInputf("no database given")
+	case opt.MaxSize < 0:
+		return runerr.BadInputf("max size %d: want 0 (no limit) or more bytes", opt.MaxSize)
+	}
+	return opt.checkKeep()
+}
+
+func (opt Options) checkKeep() error {
+	if opt.Keep <= 0 || opt.KeepAnomalies <= 0 {
+		return runerr.BadInputf("keep %v, keep anomalies %v: both must be positive", opt.Keep, opt.KeepAnomalies)
+	}
+	return nil
+}
+
+// Clean applies the rules to db and reports. opt.DB is not used: db's own
+// path is measured.
+func Clean(ctx context.Context, db *store.DB, opt Options) (Report, error) {
+	if err := opt.checkKeep(); err != nil {
+		return Report{}, err
+	}
+	path := db.Path()
 	now := opt.Now
 	if now.IsZero() {
 		now = time.Now()

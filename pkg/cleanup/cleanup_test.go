@@ -3,8 +3,10 @@ package cleanup_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"portwatch/pkg/cleanup"
 	"portwatch/pkg/packet"
+	"portwatch/pkg/runerr"
 	"portwatch/pkg/sock"
 	"portwatch/pkg/store"
 	"portwatch/pkg/store/storetest"
@@ -121,7 +124,7 @@ func roundIDs(t testing.TB, db *store.DB) []int64 {
 var defaults = cleanup.Options{Keep: 7 * day, KeepAnomalies: 90 * day, Now: now}
 
 func TestRules(t *testing.T) {
-	db, path := storetest.New(t)
+	db, _ := storetest.New(t)
 	fill(t, db, []round{
 		{age: 10 * day, scored: true, packets: 3},                // 1: stale and scored: goes
 		{age: 10 * day, packets: 2},                              // 2: stale, never scored: stays until 14 days
@@ -132,7 +135,7 @@ func TestRules(t *testing.T) {
 		{age: 30 * day, status: store.Running},                   // 7: still running: never touched
 		{age: 30 * day, status: store.Interrupted, scored: true}, // 8: interrupted and stale: goes
 	})
-	rep, err := cleanup.Run(context.Background(), db, path, defaults)
+	rep, err := cleanup.Clean(context.Background(), db, defaults)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,9 +170,9 @@ func TestEmptyAndTinyDatabases(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			db, path := storetest.New(t)
+			db, _ := storetest.New(t)
 			fill(t, db, tt.rounds)
-			rep, err := cleanup.Run(context.Background(), db, path, defaults)
+			rep, err := cleanup.Clean(context.Background(), db, defaults)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -189,7 +192,7 @@ func TestEmptyAndTinyDatabases(t *testing.T) {
 }
 
 func TestDryRunChangesNothing(t *testing.T) {
-	db, path := storetest.New(t)
+	db, _ := storetest.New(t)
 	fill(t, db, []round{{age: 30 * day, scored: true, packets: 2000}, {age: time.Hour, scored: true, packets: 10}})
 	snapshot := func() string {
 		return fmt.Sprint(roundIDs(t, db), count(t, db, `SELECT count(*) FROM packets`), count(t, db, `SELECT count(*) FROM batches`))
@@ -197,7 +200,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	before := snapshot()
 	dry := defaults
 	dry.DryRun = true
-	would, err := cleanup.Run(context.Background(), db, path, dry)
+	would, err := cleanup.Clean(context.Background(), db, dry)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +210,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	if would.BytesFreed <= 0 {
 		t.Errorf("dry run estimates %d bytes freed, want > 0 for 2000 packets", would.BytesFreed)
 	}
-	did, err := cleanup.Run(context.Background(), db, path, defaults)
+	did, err := cleanup.Clean(context.Background(), db, defaults)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +230,7 @@ func TestFileShrinks(t *testing.T) {
 	if _, err := storetest.Raw(t, db).Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := cleanup.Run(context.Background(), db, path, defaults)
+	rep, err := cleanup.Clean(context.Background(), db, defaults)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +252,7 @@ func TestFileShrinks(t *testing.T) {
 }
 
 func TestMaxSize(t *testing.T) {
-	db, path := storetest.New(t)
+	db, _ := storetest.New(t)
 	rounds := make([]round, 10)
 	for i := range rounds {
 		rounds[i] = round{age: time.Duration(10-i) * time.Hour, scored: true, packets: 3000}
@@ -263,7 +266,7 @@ func TestMaxSize(t *testing.T) {
 	limit := full / 2
 	opt := defaults
 	opt.MaxSize = limit
-	if _, err := cleanup.Run(context.Background(), db, path, opt); err != nil {
+	if _, err := cleanup.Clean(context.Background(), db, opt); err != nil {
 		t.Fatal(err)
 	}
 	if got := live(); got > limit {
@@ -329,7 +332,7 @@ func TestWriterNotBlocked(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}()
-	rep, err := cleanup.Run(context.Background(), db, path, defaults)
+	rep, err := cleanup.Clean(context.Background(), db, defaults)
 	close(done)
 	wg.Wait()
 	if err != nil {
@@ -342,4 +345,31 @@ func TestWriterNotBlocked(t *testing.T) {
 		t.Errorf("a concurrent write waited %v during cleanup, want under 1s", worst)
 	}
 	t.Logf("%d concurrent writes during cleanup, slowest %v; %v", writes, worst, rep)
+}
+
+// Run refuses options that mean nothing and a database that is not there
+// as bad input, creating nothing.
+func TestRunBadInput(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "none.db")
+	quiet := slog.New(slog.DiscardHandler)
+	tests := []struct {
+		name string
+		opt  cleanup.Options
+	}{
+		{"no database", cleanup.Options{Keep: day, KeepAnomalies: day}},
+		{"zero keep", cleanup.Options{DB: missing, KeepAnomalies: day}},
+		{"negative keep anomalies", cleanup.Options{DB: missing, Keep: day, KeepAnomalies: -day}},
+		{"negative max size", cleanup.Options{DB: missing, Keep: day, KeepAnomalies: day, MaxSize: -1}},
+		{"missing database", cleanup.Options{DB: missing, Keep: day, KeepAnomalies: day}},
+	}
+	for _, tt := range tests {
+		err := cleanup.Run(context.Background(), tt.opt, quiet)
+		if runerr.KindOf(err) != runerr.Bad {
+			t.Errorf("%s: got %v, want a bad-input error", tt.name, err)
+		}
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("database after refused runs: %v, want none", err)
+	}
 }

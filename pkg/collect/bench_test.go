@@ -22,7 +22,7 @@ func BenchmarkIngest(b *testing.B) {
 			DB: filepath.Join(b.TempDir(), "ports.db"), Round: time.Minute,
 			ScanInterval: time.Second, ScanMethod: collect.ScanProc, Pcaps: []string{benchmarkPcap},
 		}
-		sum, err := collect.Run(b.Context(), o, log)
+		sum, err := collect.Collect(b.Context(), o, log)
 		if err != nil {
 			b.Fatal(err)
 		}

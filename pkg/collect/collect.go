@@ -27,8 +27,8 @@ import (
 	"time"
 
 	"portwatch/pkg/capture"
-	"portwatch/pkg/command"
 	"portwatch/pkg/portscan"
+	"portwatch/pkg/runerr"
 	"portwatch/pkg/store"
 )
 
@@ -54,6 +54,10 @@ type Options struct {
 // per database, beside detect and cleanup runs.
 const LockName = "collect"
 
+// MaxRound is the longest round: a week. Longer means nothing for a cron
+// job or a capture's rounds, and seconds beyond it overflow as a Duration.
+const MaxRound = 7 * 24 * time.Hour
+
 // Scan methods for Options.ScanMethod. Netlink is the default: one walk of
 // each kernel socket table instead of the several a read of /proc/net/tcp
 // costs on a large hash (see portscan.NewNetlinkScanner).
@@ -67,28 +71,28 @@ const (
 func (o *Options) Validate() error {
 	switch {
 	case o.DB == "":
-		return command.Usagef("no database: pass -d FILE")
-	case o.Round <= 0:
-		return command.Usagef("round length %v: pass -r with a positive number of seconds", o.Round)
+		return runerr.BadInputf("no database: pass -d FILE")
+	case o.Round <= 0 || o.Round > MaxRound:
+		return runerr.BadInputf("round length %v: pass -r with a positive number of seconds, at most %d", o.Round, int(MaxRound/time.Second))
 	case o.ScanInterval <= 0:
-		return command.Usagef("scan interval %v: pass --scan-interval with a positive duration such as 5s", o.ScanInterval)
+		return runerr.BadInputf("scan interval %v: pass --scan-interval with a positive duration such as 5s", o.ScanInterval)
 	case o.checkScanMethod() != nil:
 		return o.checkScanMethod()
 	case o.PayloadBytes < 0:
-		return command.Usagef("payload bytes %d: pass --payload-bytes 0 or more", o.PayloadBytes)
+		return runerr.BadInputf("payload bytes %d: pass --payload-bytes 0 or more", o.PayloadBytes)
 	case o.MaxPackets < 0:
-		return command.Usagef("max packets %d: pass --max-packets 0 (no limit) or more", o.MaxPackets)
-	case o.Snaplen < 0:
-		return command.Usagef("snaplen %d: pass --snaplen 0 (default) or more", o.Snaplen)
+		return runerr.BadInputf("max packets %d: pass --max-packets 0 (no limit) or more", o.MaxPackets)
+	case o.Snaplen < 0 || o.Snaplen > capture.DefaultSnaplen:
+		return runerr.BadInputf("snaplen %d: pass --snaplen 1 to %d (the default; 0 means it too)", o.Snaplen, capture.DefaultSnaplen)
 	case len(o.Pcaps) > 0 && (o.Packets || o.Interface != "" || o.Filter != ""):
-		return command.Usagef("--pcap reads files: drop -p, -i and --filter, which are for live capture")
+		return runerr.BadInputf("--pcap reads files: drop -p, -i and --filter, which are for live capture")
 	}
 	return nil
 }
 
 func (o *Options) checkScanMethod() error {
 	if o.ScanMethod != ScanNetlink && o.ScanMethod != ScanProc && o.ScanMethod != ScanBind {
-		return command.Usagef("scan method %q: pass --scan netlink, proc or bind", o.ScanMethod)
+		return runerr.BadInputf("scan method %q: pass --scan netlink, proc or bind", o.ScanMethod)
 	}
 	return nil
 }
@@ -152,9 +156,24 @@ func (s Summary) LogValue() slog.Value {
 	)
 }
 
-// Run takes the lock, opens the database and runs one live round or the
+// Run is the collect program: Collect, then its summary as one log record
+// (an error one when the run failed having stored some rounds).
+func Run(ctx context.Context, o Options, log *slog.Logger) error {
+	start := time.Now()
+	sum, err := Collect(ctx, o, log)
+	if err == nil || sum.Rounds > 0 {
+		level := slog.LevelInfo
+		if err != nil {
+			level = slog.LevelError
+		}
+		log.Log(ctx, level, "collect run", "db", o.DB, "summary", sum, "seconds", time.Since(start).Seconds())
+	}
+	return err
+}
+
+// Collect takes the lock, opens the database and runs one live round or the
 // file ingest. The Summary is valid, for what was stored, even with an error.
-func Run(ctx context.Context, o Options, log *slog.Logger) (Summary, error) {
+func Collect(ctx context.Context, o Options, log *slog.Logger) (Summary, error) {
 	if err := o.Validate(); err != nil {
 		return Summary{}, err
 	}

@@ -145,7 +145,7 @@ func TestGoldenGeneratedIngest(t *testing.T) {
 // row with testdata/golden/name; -update rewrites it.
 func goldenIngest(t *testing.T, o collect.Options, name string) {
 	t.Helper()
-	_, err := collect.Run(context.Background(), o, quiet())
+	_, err := collect.Collect(context.Background(), o, quiet())
 	var damaged *capture.FileError
 	if !errors.As(err, &damaged) {
 		t.Errorf("Run error = %v, want the damaged file's *capture.FileError", err)

@@ -5,10 +5,10 @@ import (
 	"io/fs"
 	"slices"
 	"strings"
+	"syscall"
 
 	"portwatch/pkg/capture"
-	"portwatch/pkg/command"
-	"portwatch/pkg/store"
+	"portwatch/pkg/runerr"
 )
 
 // ErrInterrupted is returned when the context was cancelled mid-round; what
@@ -16,17 +16,17 @@ import (
 var ErrInterrupted = errors.New("interrupted; the round was stored as interrupted")
 
 // badInput marks the errors caused by what the user passed (exit code 2):
-// a bad filter, a damaged, missing or non-capture file, a database file
-// that is not portwatch's.
+// a bad filter, a damaged, missing or non-capture file or a directory in
+// its place, a database path in a directory that does not exist. (The
+// store's own refusals are sorted by runerr.KindOf.)
 func badInput(err error) error {
 	var (
 		damaged *capture.FileError
 		filter  *capture.FilterError
-		version *store.VersionError
 	)
-	if errors.As(err, &damaged) || errors.As(err, &filter) || errors.As(err, &version) ||
-		errors.Is(err, capture.ErrNotCapture) || errors.Is(err, store.ErrForeign) || errors.Is(err, fs.ErrNotExist) {
-		return &command.UsageError{Err: err}
+	if errors.As(err, &damaged) || errors.As(err, &filter) || errors.Is(err, capture.ErrNotCapture) ||
+		errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.EISDIR) {
+		return runerr.BadInput(err)
 	}
 	return err
 }

@@ -10,7 +10,7 @@ import (
 
 	"portwatch/pkg/capture/capturetest"
 	"portwatch/pkg/collect"
-	"portwatch/pkg/command"
+	"portwatch/pkg/runerr"
 	"portwatch/pkg/store/storetest"
 )
 
@@ -41,8 +41,8 @@ func FuzzIngestFile(f *testing.F) {
 		}
 		o := collect.Options{DB: filepath.Join(dir, "ports.db"), Round: time.Second,
 			ScanInterval: time.Second, ScanMethod: collect.ScanProc, Pcaps: []string{file}}
-		sum, err := collect.Run(context.Background(), o, quiet())
-		var usage *command.UsageError
+		sum, err := collect.Collect(context.Background(), o, quiet())
+		var usage *runerr.BadInputError
 		if err != nil && !errors.As(err, &usage) {
 			t.Fatalf("Run error %v is not a bad-input error", err)
 		}

@@ -14,7 +14,7 @@ import (
 	"portwatch/pkg/capture"
 	"portwatch/pkg/capture/capturetest"
 	"portwatch/pkg/collect"
-	"portwatch/pkg/command"
+	"portwatch/pkg/runerr"
 	"portwatch/pkg/store"
 	"portwatch/pkg/store/storetest"
 )
@@ -41,7 +41,7 @@ func TestIngestRoundRule(t *testing.T) {
 			file := c.file(t)
 			o := options(t, file)
 			o.Round = c.round
-			sum, err := collect.Run(context.Background(), o, quiet())
+			sum, err := collect.Collect(context.Background(), o, quiet())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -152,10 +152,10 @@ func TestIngestBadFiles(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			o := options(t)
 			o.Pcaps = c.files
-			sum, err := collect.Run(context.Background(), o, quiet())
-			var usage *command.UsageError
+			sum, err := collect.Collect(context.Background(), o, quiet())
+			var usage *runerr.BadInputError
 			if !errors.As(err, &usage) {
-				t.Fatalf("Run error = %v, want a *command.UsageError (exit code 2)", err)
+				t.Fatalf("Run error = %v, want a *runerr.BadInputError (exit code 2)", err)
 			}
 			for _, s := range c.wantText {
 				if !strings.Contains(err.Error(), s) {
@@ -212,7 +212,7 @@ func TestIngestTruncatedKeepsFramesBeforeDamage(t *testing.T) {
 
 func testTruncated(t *testing.T, file string, cuts []int64) {
 	whole := options(t, file)
-	if _, err := collect.Run(context.Background(), whole, quiet()); err != nil {
+	if _, err := collect.Collect(context.Background(), whole, quiet()); err != nil {
 		t.Fatal(err)
 	}
 	ref := storetest.Open(t, whole.DB)
@@ -222,7 +222,7 @@ func testTruncated(t *testing.T, file string, cuts []int64) {
 	}
 	for _, cut := range append(cuts, size.Size()-10) {
 		o := options(t, capturetest.CutFile(t, file, cut))
-		_, err := collect.Run(context.Background(), o, quiet())
+		_, err := collect.Collect(context.Background(), o, quiet())
 		var damaged *capture.FileError
 		if !errors.As(err, &damaged) {
 			t.Fatalf("cut at %d: error %v, want *capture.FileError", cut, err)
@@ -248,7 +248,7 @@ func testTruncated(t *testing.T, file string, cuts []int64) {
 func TestIngestMaxPackets(t *testing.T) {
 	o := options(t, scan(t, "first.pcap", 200), scan(t, "second.pcap", 200))
 	o.MaxPackets = 500 // 400 from the first file, 100 from the second
-	sum, err := collect.Run(context.Background(), o, quiet())
+	sum, err := collect.Collect(context.Background(), o, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func TestIngestCancelled(t *testing.T) {
 	o.Round = time.Hour
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := collect.Run(ctx, o, quiet())
+	_, err := collect.Collect(ctx, o, quiet())
 	if !errors.Is(err, collect.ErrInterrupted) {
 		t.Fatalf("Run error = %v, want ErrInterrupted", err)
 	}
@@ -289,7 +289,7 @@ func TestRunLocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lock.Unlock()
-	if _, err := collect.Run(context.Background(), o, quiet()); !errors.Is(err, store.ErrLocked) {
+	if _, err := collect.Collect(context.Background(), o, quiet()); !errors.Is(err, store.ErrLocked) {
 		t.Fatalf("Run error = %v, want ErrLocked", err)
 	}
 	if _, err := os.Stat(o.DB); !os.IsNotExist(err) {
@@ -312,7 +312,7 @@ func TestRunMarksKilledRound(t *testing.T) {
 	}
 	w.Close()
 	db.Close()
-	sum, err := collect.Run(context.Background(), o, quiet())
+	sum, err := collect.Collect(context.Background(), o, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +348,7 @@ func TestValidate(t *testing.T) {
 			o := good
 			c.change(&o)
 			err := o.Validate()
-			var usage *command.UsageError
+			var usage *runerr.BadInputError
 			switch {
 			case c.want == "" && err != nil:
 				t.Errorf("Validate() = %v, want nil", err)
@@ -398,7 +398,7 @@ func TestIngestFIFO(t *testing.T) {
 			o := collect.Options{DB: filepath.Join(dir, "ports.db"), Round: time.Second, ScanInterval: time.Second, ScanMethod: collect.ScanProc, Pcaps: []string{fifo}}
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
-			if _, err := collect.Run(ctx, o, quiet()); !errors.Is(err, collect.ErrInterrupted) {
+			if _, err := collect.Collect(ctx, o, quiet()); !errors.Is(err, collect.ErrInterrupted) {
 				t.Fatalf("Run error = %v, want ErrInterrupted", err)
 			}
 			lock, err := store.TryLock(o.DB, collect.LockName)
@@ -430,7 +430,7 @@ func TestIngestBadTimes(t *testing.T) {
 	}
 	o := options(t)
 	o.Pcaps = []string{path}
-	sum, err := collect.Run(context.Background(), o, quiet())
+	sum, err := collect.Collect(context.Background(), o, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}

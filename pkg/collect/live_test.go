@@ -59,7 +59,7 @@ func TestLiveRoundStoresSockets(t *testing.T) {
 	defer udp.Close()
 	udpPort := udp.LocalAddr().(*net.UDPAddr).Port
 
-	sum, err := collect.Run(context.Background(), o, quiet())
+	sum, err := collect.Collect(context.Background(), o, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestLiveRoundInterrupted(t *testing.T) {
 		}
 	}()
 	start := time.Now()
-	_, err := collect.Run(ctx, o, quiet())
+	_, err := collect.Collect(ctx, o, quiet())
 	if !errors.Is(err, collect.ErrInterrupted) {
 		t.Fatalf("Run error = %v, want ErrInterrupted", err)
 	}
@@ -244,7 +244,7 @@ func TestLiveRoundMaxPackets(t *testing.T) {
 // the test skips (pkg/capture's file tests cover the same decoding).
 func runCapture(t *testing.T, o collect.Options) collect.Summary {
 	t.Helper()
-	sum, err := collect.Run(context.Background(), o, quiet())
+	sum, err := collect.Collect(context.Background(), o, quiet())
 	var perm *capture.PermissionError
 	if errors.As(err, &perm) {
 		t.Skipf("capture not permitted here: %v", err)

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"portwatch/pkg/runerr"
 	"portwatch/pkg/store"
 )
 
@@ -26,6 +28,10 @@ func TestParseDuration(t *testing.T) {
 		{"-1h", 0, true},
 		{"d", 0, true},
 		{"7days", 0, true},
+		{"36500d", MaxDuration, false},
+		{"36501d", 0, true},
+		{"4294967295d", 0, true}, // days * 24h overflowed a Duration
+		{"2562047h", 0, true},    // past MaxDuration
 		{"", 0, true},
 	}
 	for _, tt := range tests {
@@ -48,6 +54,14 @@ func TestParseSize(t *testing.T) {
 		{"1.5G", 3 << 29, false},
 		{"2k", 2048, false},
 		{"0", 0, true},
+		{"0.5", 0, true},
+		{"-1M", 0, true},
+		{"NaN", 0, true},
+		{"Inf", 0, true},
+		{"-Inf", 0, true},
+		{"1e30", 0, true},
+		{"1024T", MaxSize, false},
+		{"1025T", 0, true},
 		{"lots", 0, true},
 		{"", 0, true},
 	}
@@ -59,6 +73,7 @@ func TestParseSize(t *testing.T) {
 	}
 }
 
+// TestCode: one error of each runerr kind (runerr's tests sort the rest).
 func TestCode(t *testing.T) {
 	tests := []struct {
 		err  error
@@ -66,10 +81,8 @@ func TestCode(t *testing.T) {
 	}{
 		{nil, ExitOK},
 		{errors.New("disk full"), ExitError},
-		{Usagef("--keep %q: bad", "x"), ExitUsage},
-		{fmt.Errorf("cleanup: %w", Usagef("bad")), ExitUsage},
+		{fmt.Errorf("cleanup: %w", runerr.BadInputf("bad")), ExitUsage},
 		{fmt.Errorf("collect: %w", store.ErrLocked), ExitLocked},
-		{fmt.Errorf("open: %w", &store.RefusedError{Path: "x.db", Reason: "owned by uid 4242"}), ExitUsage},
 	}
 	for _, tt := range tests {
 		if got := Code(tt.err); got != tt.want {
@@ -86,5 +99,47 @@ func TestRunPrintsOneLine(t *testing.T) {
 	code := Run(app, []string{"collect"}, &stderr)
 	if want := "collect: commit: database or disk is full; close: bad\n"; stderr.String() != want || code != ExitError {
 		t.Errorf("exit %d, stderr %q; want exit %d, stderr %q", code, stderr.String(), ExitError, want)
+	}
+}
+
+func TestRunRecoversPanic(t *testing.T) {
+	app := &cli.App{Name: "detect", Action: func(*cli.Context) error {
+		var m map[string]int
+		m["x"]++ // a bug: assignment to a nil map
+		return nil
+	}}
+	var stderr bytes.Buffer
+	code := Run(app, []string{"detect"}, &stderr)
+	first, rest, _ := strings.Cut(stderr.String(), "\n")
+	if code != ExitError || !strings.HasPrefix(first, "detect: internal error") || !strings.Contains(rest, "goroutine") {
+		t.Errorf("exit %d, stderr %q; want exit %d, one line then the stack", code, stderr.String(), ExitError)
+	}
+}
+
+func TestFlagsFirst(t *testing.T) {
+	app := &cli.App{
+		Name: "cleanup",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "db", Aliases: []string{"d"}},
+			&cli.BoolFlag{Name: "dry-run"},
+			&cli.StringSliceFlag{Name: "pcap"},
+			&cli.Int64Flag{Name: "max-packets"},
+		},
+		Commands: []*cli.Command{{Name: "sub", Flags: []cli.Flag{&cli.BoolFlag{Name: "force"}, &cli.StringFlag{Name: "out"}}}},
+	}
+	tests := []struct{ in, want string }{
+		{"cleanup -d DB 30d --dry-run", "cleanup -d DB --dry-run 30d"},
+		{"cleanup --pcap a.pcap b.pcap --max-packets 3", "cleanup --pcap a.pcap --max-packets 3 b.pcap"},
+		{"cleanup --dry-run=false x -d=DB", "cleanup --dry-run=false -d=DB x"},
+		{"cleanup x -- --dry-run", "cleanup -- x --dry-run"},
+		{"cleanup --unknown x", "cleanup --unknown x"},
+		{"cleanup -d DB sub f --out o --force", "cleanup -d DB sub --out o --force f"},
+		{"cleanup -d", "cleanup -d"},
+		{"cleanup", "cleanup"},
+	}
+	for _, tt := range tests {
+		if got := strings.Join(FlagsFirst(app, strings.Fields(tt.in)), " "); got != tt.want {
+			t.Errorf("FlagsFirst(%q): got %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

@@ -73,7 +73,11 @@ type Config struct {
 	// Progress, when set, is told how many of the windows at hand (a
 	// training's, then a scoring pass's) are done.
 	Progress func(done, total int)
-	Now      func() time.Time
+	// Report, when set, is given a cron run's result as soon as its batch
+	// is stored, before the refit and save that may fail: what was stored
+	// is shown even then. Run returns its error.
+	Report func(*Result) error
+	Now    func() time.Time
 }
 
 // DefaultConfig returns the settings cron runs use, for the model at path.
@@ -116,8 +120,10 @@ func New(cfg Config, log *slog.Logger) *Detector {
 // newest complete rounds once MinRounds exist, scoring and storing those
 // rounds; until then it returns a Result with Learning set and changes
 // nothing. With a model it scores every complete round after the last one
-// scored, stores the batch and its anomalies, then refits on the rounds
-// judged normal and saves the model (the old file kept as .prev).
+// scored, stores the batch and its anomalies, hands the result to
+// Config.Report, then refits on the rounds judged normal and saves the model
+// (the old file kept as .prev). Rounds an earlier run stored but whose refit
+// was never saved (see unlearned) join the refit.
 func (d *Detector) Run(ctx context.Context, db *store.DB) (*Result, error) {
 	m, err := loadModel(d.cfg.ModelPath, d.cfg.Batch)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -151,16 +157,66 @@ func (d *Detector) Run(ctx context.Context, db *store.DB) (*Result, error) {
 	if err := record(ctx, db, d.cfg.Now(), Alg, m.describe(d.cfg.ModelPath), res.Rounds, nil); err != nil {
 		return nil, err
 	}
+	if d.cfg.Report != nil {
+		if err := d.cfg.Report(res); err != nil {
+			return nil, err
+		}
+	}
 	if !d.cfg.Refit {
 		return res, nil
 	}
-	if res.Refit, err = d.learn(m, ws, res.Rounds); err != nil || !res.Refit {
+	lostWs, lost, err := d.unlearned(ctx, db, m, last)
+	if err != nil {
+		return nil, err
+	}
+	if res.Refit, err = d.learn(m, append(lostWs, ws...), append(lost, res.Rounds...)); err != nil || !res.Refit {
 		return res, err
 	}
 	if err := m.save(d.cfg.ModelPath); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// maxUnlearned bounds the rounds unlearned scores again: two hourly runs.
+const maxUnlearned = 120
+
+// unlearned returns the windows and verdicts of rounds up to id last that
+// an earlier run scored and stored but whose refit it could not save (a
+// read-only directory, a full disk, a kill): they start after the newest
+// round the model file has learned. They are scored again, not stored
+// again, so this run's refit learns them; the oldest maxUnlearned at most.
+func (d *Detector) unlearned(ctx context.Context, db *store.DB, m *model, last int64) ([]features.Window, []Scored, error) {
+	if m.trainedUntil.IsZero() {
+		return nil, nil, nil
+	}
+	rounds, err := db.Rounds(ctx, store.RoundQuery{
+		Since: m.trainedUntil.Add(time.Microsecond), Limit: maxUnlearned, Context: m.window - 1,
+		Packets: m.layout.Packets(), Scanned: true,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	ws, err := d.targets(rounds, m.window, func(r *store.Round) bool { return r.Start.After(m.trainedUntil) })
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, w := range ws {
+		if w.Last().ID > last {
+			ws = ws[:i]
+			break
+		}
+	}
+	if len(ws) == 0 {
+		return nil, nil, nil
+	}
+	d.log.Info("refit again", "rounds", len(ws), "reason", "scored by an earlier run whose refit was not saved")
+	rs, err := d.score(m, ws)
+	if err != nil {
+		return nil, nil, err
+	}
+	judge(rs, m.cal)
+	return ws, rs, nil
 }
 
 // learn updates the calibration with the scores of the rounds judged normal

@@ -134,6 +134,9 @@ func (e *VersionError) Error() string {
 // ErrForeign reports a SQLite file that holds tables but is not a portwatch database.
 var ErrForeign = errors.New("not a portwatch database (it has tables but no portwatch schema version); pass a new file or a portwatch database")
 
+// ErrNotSQLite reports a database file that is not SQLite at all.
+var ErrNotSQLite = errors.New("not a SQLite database; pass a new file or a portwatch database")
+
 // Option changes how Open opens a database.
 type Option func(*openConfig)
 
@@ -260,7 +263,7 @@ func explain(path string, err error) error {
 	case errors.As(err, &ve):
 		return err
 	case errors.As(err, &se) && se.Code == sqlite3.ErrNotADB:
-		return fmt.Errorf("open database %s: not a SQLite database; pass a new file or a portwatch database: %w", path, err)
+		return fmt.Errorf("open database %s: %w: %w", path, ErrNotSQLite, err)
 	case errors.As(err, &se) && se.Code == sqlite3.ErrReadonly:
 		return fmt.Errorf("open database %s: read-only; make the file and its directory writable by this user: %w", path, err)
 	case errors.As(err, &se) && se.Code == sqlite3.ErrFull:

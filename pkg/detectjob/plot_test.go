@@ -1,4 +1,4 @@
-package main
+package detectjob
 
 import (
 	"errors"
@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"portwatch/pkg/atomicfile"
-	"portwatch/pkg/command"
 	"portwatch/pkg/detector"
+	"portwatch/pkg/runerr"
 )
 
 // TestWritePlotFiles: a planted link at the plot path is refused and its
@@ -29,8 +29,8 @@ func TestWritePlotFiles(t *testing.T) {
 	if err := os.Symlink(secret, link); err != nil {
 		t.Fatal(err)
 	}
-	err := writePlot(link, rs)
-	var ue *command.UsageError
+	err := WritePlot(link, rs)
+	var ue *runerr.BadInputError
 	if !errors.Is(err, atomicfile.ErrSymlink) || !errors.As(err, &ue) {
 		t.Errorf("plot to a link: got %v, want a usage error wrapping ErrSymlink", err)
 	}
@@ -39,7 +39,7 @@ func TestWritePlotFiles(t *testing.T) {
 	}
 
 	png := filepath.Join(dir, "scores.png")
-	if err := writePlot(png, rs); err != nil {
+	if err := WritePlot(png, rs); err != nil {
 		t.Fatal(err)
 	}
 	st, err := os.Stat(png)

@@ -117,7 +117,7 @@ func TestLiveRoundStoresNamespaces(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if _, err := collect.Run(context.Background(), o, quiet()); err != nil {
+	if _, err := collect.Collect(context.Background(), o, quiet()); err != nil {
 		t.Fatal(err)
 	}
 	db := storetest.Open(t, o.DB)

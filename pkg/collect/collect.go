@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 	"portwatch/pkg/command"
 	"portwatch/pkg/portscan"
 	"portwatch/pkg/store"
+	"portwatch/pkg/traffic"
 )
 
 // Options are one collect run's settings; cmd/collect's flags fill them.
@@ -48,6 +50,15 @@ type Options struct {
 	PayloadBytes int    // keep the first N transport payload bytes; 0 keeps none
 	MaxPackets   int64  // stop storing packets after N in the run; 0 for no limit
 	Pcaps        []string
+	Local        []netip.Prefix // this host's addresses in capture files (--local); nil: inferred per round
+}
+
+// local is the local side of capture files' traffic summaries.
+func (o *Options) local() traffic.Local {
+	if len(o.Local) > 0 {
+		return traffic.Local{From: traffic.FromFlag, Prefixes: o.Local}
+	}
+	return traffic.Local{From: traffic.FromInferred}
 }
 
 // LockName names collect's run lock (store.TryLock): one collect at a time
@@ -82,6 +93,8 @@ func (o *Options) Validate() error {
 		return command.Usagef("snaplen %d: pass --snaplen 0 (default) or more", o.Snaplen)
 	case len(o.Pcaps) > 0 && (o.Packets || o.Interface != "" || o.Filter != ""):
 		return command.Usagef("--pcap reads files: drop -p, -i and --filter, which are for live capture")
+	case len(o.Local) > 0 && len(o.Pcaps) == 0:
+		return command.Usagef("--local names the host's side of capture files: use it with --pcap (live capture knows its interfaces)")
 	}
 	return nil
 }
@@ -135,6 +148,8 @@ type Summary struct {
 	Scans       int
 	Ports       int // port rows offered to the store (each stored once per round)
 	Counts      store.Counts
+	Resumed     int64 // frames of captures ingested in part before, not stored again
+	Captures    int   // capture files skipped as ingested to their end before
 }
 
 // LogValue makes a Summary one structured log record.
@@ -149,6 +164,8 @@ func (s Summary) LogValue() slog.Value {
 		slog.Int64("skipped", s.Counts.Skipped),
 		slog.Int64("bad_time", s.Counts.BadTime),
 		slog.Int64("dropped", s.Counts.Dropped),
+		slog.Int64("resumed", s.Resumed),
+		slog.Int("captures_skipped", s.Captures),
 	)
 }
 
@@ -192,7 +209,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) (Summary, error) {
 		return sum, err
 	}
 	if len(o.Pcaps) > 0 {
-		err = ingestFiles(ctx, w, o, &sum)
+		err = ingestFiles(ctx, w, o, log, &sum)
 	} else {
 		err = liveRound(ctx, w, o.Scanner(), src, o, log, &sum)
 	}

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"time"
 
 	"portwatch/pkg/capture"
 	"portwatch/pkg/packet"
 	"portwatch/pkg/portscan"
 	"portwatch/pkg/store"
+	"portwatch/pkg/traffic"
 )
 
 // liveReadTimeout bounds how long a packet read blocks, hence how late a
@@ -40,7 +43,8 @@ func liveRound(ctx context.Context, w *store.Writer, sc portscan.Scanner, src ca
 		return err
 	}
 	sum.Rounds++
-	l := liveState{w: w, id: id, sc: sc, src: src, o: o, log: log, sum: sum, missed: make(map[uint64]bool), nextScan: start, lastFlush: start}
+	l := liveState{w: w, id: id, sc: sc, src: src, o: o, log: log, sum: sum, missed: make(map[uint64]bool), nextScan: start, lastFlush: start,
+		agg: traffic.New()}
 	runErr := joinDistinct(l.run(ctx, start.Add(o.Round)), l.flush())
 	status := store.Complete
 	if runErr != nil {
@@ -48,7 +52,34 @@ func liveRound(ctx context.Context, w *store.Writer, sc portscan.Scanner, src ca
 	}
 	l.stopReading()
 	sum.Counts = l.counts
-	return joinDistinct(runErr, w.EndRound(id, time.Now(), status, l.counts), w.Commit())
+	var trafficErr error
+	if src != nil {
+		// A round without a capture has no summary: its traffic is unknown, not zero.
+		trafficErr = w.AddTraffic(id, l.agg.Summarize(interfaceAddrs(log)))
+	}
+	return joinDistinct(runErr, trafficErr, w.EndRound(id, time.Now(), status, l.counts), w.Commit())
+}
+
+// interfaceAddrs is the host's side of live traffic: every address of its
+// interfaces, each as a single address (the subnet holds other hosts).
+// Without them the round's local side is inferred as for a file.
+func interfaceAddrs(log *slog.Logger) traffic.Local {
+	addrs, err := net.InterfaceAddrs()
+	var local traffic.Local
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok {
+				ip = ip.Unmap()
+				local.Prefixes = append(local.Prefixes, netip.PrefixFrom(ip, ip.BitLen()))
+			}
+		}
+	}
+	if len(local.Prefixes) == 0 {
+		log.Warn("no interface addresses: inferring the local side of the round's traffic", "err", err)
+		return traffic.Local{From: traffic.FromInferred}
+	}
+	local.From = traffic.FromInterfaces
+	return local
 }
 
 // liveState is one live round in progress.
@@ -67,6 +98,7 @@ type liveState struct {
 	pending             []packet.Packet // captured since the last flush
 	payloads            []byte          // copies of their payloads
 	counts              store.Counts    // of src, taken when it closes
+	agg                 *traffic.Aggregator
 }
 
 func (l *liveState) run(ctx context.Context, deadline time.Time) error {
@@ -136,6 +168,7 @@ func (l *liveState) packet() error {
 	if err != nil {
 		return fmt.Errorf("capture: %w", err)
 	}
+	l.agg.Add(p)
 	l.pending = append(l.pending, *p)
 	q := &l.pending[len(l.pending)-1]
 	if p.Payload != nil {

@@ -1,6 +1,6 @@
 // Command cleanup deletes stale portwatch data and keeps the database small.
 //
-//	cleanup -d DB [--keep 7d] [--keep-anomalies 90d] [--max-size SIZE] [--dry-run]
+//	cleanup -d DB [--keep 7d] [--keep-packets 1d] [--keep-anomalies 90d] [--max-size SIZE] [--dry-run]
 //
 // Cron runs it daily. The rules are pkg/cleanup's; this file reads flags,
 // takes cleanup's own lock (collect and detect may run meanwhile) and prints
@@ -28,10 +28,11 @@ func newApp() *cli.App {
 	return &cli.App{
 		Name:      "cleanup",
 		Usage:     "delete stale portwatch rounds and keep the database small",
-		UsageText: "cleanup -d DB [--keep 7d] [--keep-anomalies 90d] [--max-size SIZE] [--dry-run]",
+		UsageText: "cleanup -d DB [--keep 7d] [--keep-packets 1d] [--keep-anomalies 90d] [--max-size SIZE] [--dry-run]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "db", Aliases: []string{"d"}, Required: true, Usage: "the portwatch database `FILE`"},
 			&cli.StringFlag{Name: "keep", Value: "7d", Usage: "delete rounds older than `AGE` (unscored ones at twice that)"},
+			&cli.StringFlag{Name: "keep-packets", Value: "1d", Usage: "delete the packet rows of rounds older than `AGE`, keeping the rounds and their traffic summaries"},
 			&cli.StringFlag{Name: "keep-anomalies", Value: "90d", Usage: "keep anomalies, and the rounds they point at, for `AGE`"},
 			&cli.StringFlag{Name: "max-size", Usage: "then delete the oldest rounds until the data is under `SIZE` (e.g. 500M, 2G)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print what would be deleted and freed; change nothing"},
@@ -49,6 +50,9 @@ func run(c *cli.Context) error {
 	var opt cleanup.Options
 	if opt.Keep, err = command.ParseDuration(c.String("keep")); err != nil {
 		return command.Usagef("--keep: %w", err)
+	}
+	if opt.KeepPackets, err = command.ParseDuration(c.String("keep-packets")); err != nil {
+		return command.Usagef("--keep-packets: %w", err)
 	}
 	if opt.KeepAnomalies, err = command.ParseDuration(c.String("keep-anomalies")); err != nil {
 		return command.Usagef("--keep-anomalies: %w", err)

@@ -13,10 +13,14 @@
 //     interrupted first). Rounds age by their start time, which for pcap
 //     ingests is the capture's own time: keep old captures in a database of
 //     their own.
-//  3. With MaxSize, the oldest remaining rounds (apart from running ones)
+//  3. With KeepPackets, the packet rows of rounds that started before
+//     now-KeepPackets are deleted; the rounds, their ports and their
+//     traffic summaries (what detection reads) stay until rule 2 takes
+//     them. Rounds an anomaly points at keep their packets as evidence.
+//  4. With MaxSize, the oldest remaining rounds (apart from running ones)
 //     go until the data fits, whatever rule 2 would keep.
-//  4. Batches left with no rounds are deleted.
-//  5. The freed pages are returned with incremental vacuum and the WAL is
+//  5. Batches left with no rounds are deleted.
+//  6. The freed pages are returned with incremental vacuum and the WAL is
 //     truncated, so the files really shrink.
 //
 // Every delete runs in its own short transaction of at most store.PruneChunk rows,
@@ -39,6 +43,7 @@ import (
 type Options struct {
 	Keep          time.Duration // rounds younger than this stay
 	KeepAnomalies time.Duration // anomalies younger than this stay, with their rounds
+	KeepPackets   time.Duration // packet rows of rounds younger than this stay; 0: as long as their rounds
 	MaxSize       int64         // bytes of data to stay under after the age rules; 0: no limit
 	DryRun        bool          // report what would go, change nothing
 	Now           time.Time     // the reference time (time.Now() when zero)
@@ -58,8 +63,12 @@ func (r Report) String() string {
 	if r.DryRun {
 		verb, freed = "would delete", "would free"
 	}
-	return fmt.Sprintf("cleanup: %s %d rounds (%d rounds_ports, %d packets), %d anomalies, %d batches; %s %s (%s -> %s)",
-		verb, r.Rounds, r.RoundsPorts, r.Packets, r.Anomalies, r.Batches,
+	packets := ""
+	if r.PacketRounds > 0 {
+		packets = fmt.Sprintf(", the packets of %d rounds kept (%d packets)", r.PacketRounds, r.OldPackets)
+	}
+	return fmt.Sprintf("cleanup: %s %d rounds (%d rounds_ports, %d packets)%s, %d anomalies, %d batches; %s %s (%s -> %s)",
+		verb, r.Rounds, r.RoundsPorts, r.Packets, packets, r.Anomalies, r.Batches,
 		freed, human(r.BytesFreed), human(r.BytesBefore), human(r.BytesBefore-r.BytesFreed))
 }
 
@@ -67,6 +76,9 @@ func (r Report) String() string {
 func Run(ctx context.Context, db *store.DB, path string, opt Options) (Report, error) {
 	if opt.Keep <= 0 || opt.KeepAnomalies <= 0 {
 		return Report{}, fmt.Errorf("cleanup: --keep and --keep-anomalies must be positive durations")
+	}
+	if opt.KeepPackets < 0 {
+		return Report{}, fmt.Errorf("cleanup: --keep-packets must be a positive duration")
 	}
 	now := opt.Now
 	if now.IsZero() {
@@ -109,7 +121,7 @@ func Run(ctx context.Context, db *store.DB, path string, opt Options) (Report, e
 	return rep, nil
 }
 
-// prune applies rules 1 to 4, counting into del.
+// prune applies rules 1 to 5, counting into del.
 func prune(ctx context.Context, p *store.Pruner, now time.Time, opt Options, del *store.Deleted) error {
 	if err := p.DeleteAnomalies(ctx, now.Add(-opt.KeepAnomalies), del); err != nil {
 		return err
@@ -120,6 +132,15 @@ func prune(ctx context.Context, p *store.Pruner, now time.Time, opt Options, del
 	}
 	if err := p.DeleteRounds(ctx, stale, del); err != nil {
 		return err
+	}
+	if opt.KeepPackets > 0 {
+		old, err := p.PacketRounds(ctx, now.Add(-opt.KeepPackets))
+		if err != nil {
+			return err
+		}
+		if err := p.DeletePackets(ctx, old, del); err != nil {
+			return err
+		}
 	}
 	if opt.MaxSize > 0 {
 		if err := shrinkTo(ctx, p, opt.MaxSize, del); err != nil {

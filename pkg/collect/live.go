@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/netip"
 	"time"
 
 	"portwatch/pkg/capture"
@@ -58,28 +56,6 @@ func liveRound(ctx context.Context, w *store.Writer, sc portscan.Scanner, src ca
 		trafficErr = w.AddTraffic(id, l.agg.Summarize(interfaceAddrs(log)))
 	}
 	return joinDistinct(runErr, trafficErr, w.EndRound(id, time.Now(), status, l.counts), w.Commit())
-}
-
-// interfaceAddrs is the host's side of live traffic: every address of its
-// interfaces, each as a single address (the subnet holds other hosts).
-// Without them the round's local side is inferred as for a file.
-func interfaceAddrs(log *slog.Logger) traffic.Local {
-	addrs, err := net.InterfaceAddrs()
-	var local traffic.Local
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok {
-			if ip, ok := netip.AddrFromSlice(n.IP); ok {
-				ip = ip.Unmap()
-				local.Prefixes = append(local.Prefixes, netip.PrefixFrom(ip, ip.BitLen()))
-			}
-		}
-	}
-	if len(local.Prefixes) == 0 {
-		log.Warn("no interface addresses: inferring the local side of the round's traffic", "err", err)
-		return traffic.Local{From: traffic.FromInferred}
-	}
-	local.From = traffic.FromInterfaces
-	return local
 }
 
 // liveState is one live round in progress.

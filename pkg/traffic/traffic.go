@@ -84,7 +84,7 @@ type Summary struct {
 	Local     Local    // Prefixes as used: the inferred address, when inferred
 	Packets   int64    // frames of the round
 	IPPackets int64    // frames with an IP layer
-	Overflow  int64    // packets and DNS queries past MaxKeys/MaxNames: in the totals only
+	Overflow  int64    // packets past MaxKeys conversations plus DNS queries past MaxNames names: in the totals only
 	Sources   int64    // distinct remote addresses that sent to local ones
 	Unreach   int64    // ICMP and ICMPv6 destination unreachable messages
 	DNS       DNSStats // unicast DNS (port 53)

@@ -63,6 +63,7 @@ func TestCLI(t *testing.T) {
 		{"unknown flag", []string{"-d", db, "--frobnicate"}, command.ExitUsage, "", "frobnicate"},
 		{"bad keep", []string{"-d", db, "--keep", "soon"}, command.ExitUsage, "", `--keep: duration "soon"`},
 		{"bad size", []string{"-d", db, "--max-size", "huge"}, command.ExitUsage, "", `--max-size: size "huge"`},
+		{"bad keep-packets", []string{"-d", db, "--keep-packets", "later"}, command.ExitUsage, "", `--keep-packets: duration "later"`},
 		{"bad log format", []string{"-d", db, "--log-format", "xml"}, command.ExitUsage, "", "--log-format"},
 		{"missing database", []string{"-d", filepath.Join(t.TempDir(), "none.db")}, command.ExitUsage, "", "does not exist"},
 		{"dry run", []string{"-d", db, "--dry-run"}, command.ExitOK, "cleanup: would delete 1 rounds", ""},

@@ -97,6 +97,8 @@ func TestUsageAndExitCodes(t *testing.T) {
 		{"bad log format", []string{"-d", db, "--log-format", "xml"}, 2, "--log-format", "", -1},
 		{"stray argument", []string{"-d", db, "extra"}, 2, `unexpected argument "extra"`, "", -1},
 		{"pcap and -p", []string{"-d", db, "-p", "--pcap", mixedFile}, 2, "drop -p", "", -1},
+		{"bad --local", []string{"-d", db, "--local", "10.0.0.300/24", "--pcap", mixedFile}, 2, `--local "10.0.0.300/24"`, "", -1},
+		{"--local without --pcap", []string{"-d", db, "--local", "10.0.0.0/24"}, 2, "use it with --pcap", "", -1},
 		{"list", []string{"--list"}, 0, "", "NETNS", -1},
 		{"list by binding", []string{"--list", "--scan", "bind"}, 0, "", "PROTO", -1},
 		{"list from /proc files", []string{"--list", "--scan", "proc"}, 0, "", "CONTAINER", -1},

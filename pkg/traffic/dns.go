@@ -89,13 +89,16 @@ func (d *dnsAgg) domain(name string) int32 {
 	return i
 }
 
-// addLabels counts a name's labels and returns the longest.
+// addLabels counts a name's labels and returns the longest, in bytes on
+// the wire: the decoder writes a byte that is not printable as \DDD, and
+// the backslash itself so, so each backslash stands for 4 characters of 1 byte.
 func (d *dnsAgg) addLabels(name string) int {
 	longest := 0
 	for label := range strings.SplitSeq(strings.TrimSuffix(name, "."), ".") {
+		n := len(label) - 3*strings.Count(label, "\\")
 		d.labels++
-		d.labelSum += int64(len(label))
-		longest = max(longest, len(label))
+		d.labelSum += int64(n)
+		longest = max(longest, n)
 	}
 	d.maxLabel = max(d.maxLabel, longest)
 	return longest

@@ -132,11 +132,15 @@ func TestSummarize(t *testing.T) {
 			}
 		}},
 		{"registered domains by the public suffix list", flagLocal("10.0.0.2/32"), []packet.Packet{
-			query("www.example.co.uk", 1), query("mail.example.co.uk", 1), query("www.example.co.uk", 1), query("a.b.example.com.", 1)},
+			query("www.example.co.uk", 1), query("mail.example.co.uk", 1), query("www.example.co.uk", 1), query("a.b.example.com.", 1), query(`\198\235x.bin.example.com`, 1)},
 			func(t *testing.T, s *Summary) {
-				want := []DomainStat{{"example.co.uk", 3, 2, 7}, {"example.com", 1, 1, 7}}
+				// The \DDD escapes of binary bytes are 1 byte each: "\198\235x" is a 3-byte label.
+				want := []DomainStat{{"example.co.uk", 3, 2, 7}, {"example.com", 2, 2, 7}}
 				if fmt.Sprint(s.Domains) != fmt.Sprint(want) {
 					t.Errorf("domains %+v, want %+v", s.Domains, want)
+				}
+				if want := (14 + 14 + 15 + 12 + 16) / 20.0; math.Abs(s.DNS.MeanLabel-want) > 1e-9 {
+					t.Errorf("mean label %v, want %v", s.DNS.MeanLabel, want)
 				}
 			}},
 		{"ICMP unreachables", flagLocal("10.0.0.2/32"), []packet.Packet{

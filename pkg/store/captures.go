@@ -21,13 +21,8 @@ type captureStmts struct {
 }
 
 func (c *captureStmts) close() {
-	if c == nil {
-		return
-	}
-	for _, s := range []*sql.Stmt{c.find, c.insert, c.progress, c.resume} {
-		if s != nil {
-			s.Close()
-		}
+	if c != nil {
+		closeAll(c.find, c.insert, c.progress, c.resume)
 	}
 }
 
@@ -36,21 +31,13 @@ func (w *Writer) prepareCapture() error {
 		return nil
 	}
 	c := &captureStmts{}
-	for _, s := range []struct {
-		s    **sql.Stmt
-		text string
-	}{
+	if err := w.prepareAll("capture", []namedStmt{
 		{&c.find, `SELECT id, frames_committed, coalesce(round_id, 0), round_frame, complete FROM captures WHERE identity = ?`},
 		{&c.insert, `INSERT INTO captures (identity, name, size, updated_at) VALUES (?, ?, ?, ?)`},
 		{&c.progress, `UPDATE captures SET frames_committed = ?, round_id = nullif(?, 0), round_frame = ?, complete = ?, updated_at = ? WHERE id = ?`},
 		{&c.resume, `UPDATE rounds SET status = 'running' WHERE id = ? RETURNING start_time`},
-	} {
-		st, err := w.conn.PrepareContext(w.ctx, s.text)
-		if err != nil {
-			c.close()
-			return w.fail(fmt.Errorf("prepare capture statements: %w", err))
-		}
-		*s.s = st
+	}); err != nil {
+		return err
 	}
 	w.capture = c
 	return nil

@@ -19,10 +19,7 @@ func (w *Writer) prepareTraffic() error {
 		return nil
 	}
 	t := &trafficStmts{}
-	for _, s := range []struct {
-		s    **sql.Stmt
-		text string
-	}{
+	if err := w.prepareAll("traffic", []namedStmt{
 		{&t.round, `INSERT INTO traffic_rounds (round_id, packets, ip_packets, overflow, sources, icmp_unreachable,
 			dns_queries, dns_responses, dns_names, dns_max_label, dns_mean_label, dns_entropy, dns_max_entropy,
 			dns_txt_null_share, dns_nxdomain_share, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
@@ -32,23 +29,43 @@ func (w *Writer) prepareTraffic() error {
 			VALUES (?, ?, ?, ?, ?, ?)`},
 		{&t.dns, `INSERT INTO traffic_dns (round_id, domain, queries, names, max_label) VALUES (?, ?, ?, ?, ?)`},
 		{&t.local, `UPDATE rounds SET local_from = ?, local_addrs = ? WHERE id = ?`},
-	} {
-		st, err := w.conn.PrepareContext(w.ctx, s.text)
-		if err != nil {
-			t.close()
-			return w.fail(fmt.Errorf("prepare traffic statements: %w", err))
-		}
-		*s.s = st
+	}); err != nil {
+		return err
 	}
 	w.traffic = t
 	return nil
 }
 
 func (t *trafficStmts) close() {
-	if t == nil {
-		return
+	if t != nil {
+		closeAll(t.round, t.port, t.source, t.dns, t.local)
 	}
-	for _, s := range []*sql.Stmt{t.round, t.port, t.source, t.dns, t.local} {
+}
+
+// namedStmt is a statement to prepare into *s.
+type namedStmt struct {
+	s    **sql.Stmt
+	text string
+}
+
+// prepareAll prepares statements on the Writer's connection; when one
+// fails, those prepared before it are closed again.
+func (w *Writer) prepareAll(what string, stmts []namedStmt) error {
+	for i, s := range stmts {
+		st, err := w.conn.PrepareContext(w.ctx, s.text)
+		if err != nil {
+			for _, done := range stmts[:i] {
+				(*done.s).Close()
+			}
+			return w.fail(fmt.Errorf("prepare %s statements: %w", what, err))
+		}
+		*s.s = st
+	}
+	return nil
+}
+
+func closeAll(stmts ...*sql.Stmt) {
+	for _, s := range stmts {
 		if s != nil {
 			s.Close()
 		}

@@ -11,6 +11,14 @@
 // goes backwards stays in the current round), source "pcap:<file name>", no
 // port scan.
 //
+// Every round with a capture also gets its traffic summary (pkg/traffic),
+// summed while its packets are stored and written at the round's end; the
+// local side is the host's interfaces live, Options.Local or inferred for
+// files. A capture file is tracked by content (size and SHA-256 of its first
+// MiB) in the same transactions as its packets: ingesting it again resumes
+// after the last committed frame, into the round a kill interrupted, and a
+// file ingested to its end is skipped.
+//
 // Every run takes collect's lock on the database first (store.TryLock), so a
 // second collect exits at once touching nothing, and marks rounds a killed run left
 // running as interrupted. Cancelling the context (SIGINT, SIGTERM) ends the

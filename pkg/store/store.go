@@ -14,9 +14,13 @@
 //	id, err := w.StartRound(start, "live")
 //	err = w.AddScan(id, at, socks)    // once per occupancy scan, []sock.Socket
 //	err = w.AddPacket(id, &pkt)       // once per frame (*packet.Packet), batched into multi-row INSERTs
+//	err = w.AddTraffic(id, summary)   // a round with a capture: its *traffic.Summary, once, before EndRound
 //	err = w.EndRound(id, end, store.Complete, counts)
 //	err = w.Commit()                  // a durable point; the write lock is held from the first write until here
 //	err = w.Close()                   // commits what is pending
+//
+// A capture file's ingest is tracked with OpenCapture (by content identity),
+// CaptureProgress (in the transaction of each packet commit) and ResumeRound.
 //
 // It is the only package that speaks SQL: detection reads rounds through
 // typed queries (Rounds, LastScored, CountScorable, NewestScorable) and

@@ -53,13 +53,16 @@ func TestConcurrentRuns(t *testing.T) {
 	var collects, excluded, detects, learning int
 	for cycle := range cycles {
 		det := start(t, command("detect", "-d", db, "--min-rounds", "4"))
-		cln := start(t, command("cleanup", "-d", db, "--keep", "36500d"))
+		cln := start(t, command("cleanup", "-d", db, "--keep", "36500d", "--keep-packets", "36500d")) // the captures are years old: keep their packets too
 		detDone, clnDone := det.async(), cln.async()
 		var detRes, clnRes *outcome
 		for i := 0; i < collectsPerCycle && (detRes == nil || clnRes == nil); i++ {
 			job := jobs[collects%len(jobs)]
 			collects++
 			n := len(roundsOnly(t, db))
+			if job.source != "live" {
+				forgetCaptures(t, db) // each run ingests its capture anew, beside detect and cleanup
+			}
 			p := start(t, command("collect", append([]string{"-d", db, "--log-format", "json"}, job.args...)...))
 			if job.source == "live" {
 				// The live round commits its row at once, holding collect's

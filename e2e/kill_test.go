@@ -60,6 +60,9 @@ func TestKillCollect(t *testing.T) {
 			// Two unkilled runs: the first creates the database, the second
 			// says what one run stores and how long it takes.
 			collect(t, db, k.args...)
+			// Each run ingests its capture anew: a capture ingested before is
+			// resumed or skipped (TestKillReingest tests that).
+			forgetCaptures(t, db)
 			began := time.Now()
 			full := collect(t, db, k.args...)
 			took := time.Since(began)
@@ -70,6 +73,7 @@ func TestKillCollect(t *testing.T) {
 			var killed, finished, interrupted int
 			for trial := range k.trials {
 				delay := time.Duration(rnd.Int64N(int64(k.window * float64(took))))
+				forgetCaptures(t, db)
 				before := rounds(t, db)
 				p := start(t, command("collect", append([]string{"-d", db, "--log-format", "json"}, k.args...)...))
 				from := p.started
@@ -163,6 +167,16 @@ func checkNew(t *testing.T, kind string, full summary, before, after map[int64]r
 }
 
 // runningIDs returns the ids of m's running rounds, sorted.
+// forgetCaptures deletes the database's record of the captures it ingested.
+func forgetCaptures(t *testing.T, path string) {
+	t.Helper()
+	db := openDB(t, path)
+	defer db.Close()
+	if _, err := db.Exec("DELETE FROM captures"); err != nil {
+		t.Fatalf("forget captures of %s: %v", path, err)
+	}
+}
+
 func runningIDs(m map[int64]round) []int64 {
 	var ids []int64
 	for id, r := range m {

@@ -16,7 +16,9 @@
 #                 time into a database that already exists, per round and
 #                 per packet. (The benchmark capture's timestamps go back and
 #                 forth, which cuts it into many short rounds: read its per
-#                 packet figure.)
+#                 packet figure.) Then the traffic summary's share of that
+#                 (traffic_* tables, dbstat), and what a round costs once
+#                 `cleanup --keep-packets` has deleted its packet rows.
 #
 # One line per case. Usage: scripts/footprint.sh (ROUNDS=20 ROUND_SECONDS=2
 # SCAN_INTERVAL=500ms LISTEN=40 PCAPS="a.pcap b.pcap" to change what it runs).
@@ -32,8 +34,14 @@ command -v sqlite3 >/dev/null || { echo "footprint: sqlite3 not installed (apt-g
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-go build -o "$tmp/" ./cmd/collect
+go build -o "$tmp/" ./cmd/collect ./cmd/cleanup
 collect() { "$tmp/collect" "$@" 2>"$tmp/err" || { echo "footprint: collect $* failed:" >&2; cat "$tmp/err" >&2; exit 1; }; }
+
+# summary DB: bytes of the traffic summary tables' pages, then bytes filled.
+summary() {
+	sqlite3 -separator ' ' "$1" "SELECT coalesce(sum(pgsize), 0), coalesce(sum(pgsize - unused), 0) FROM dbstat
+		WHERE name IN ('traffic_rounds', 'traffic_ports', 'traffic_sources', 'traffic_dns')"
+}
 
 # used DB: bytes in used pages, then bytes filled with data, space-separated.
 used() {
@@ -92,11 +100,16 @@ fi
 for pcap in $PCAPS; do
 	db=$tmp/$(basename "$pcap").db
 	collect -d "$db" -r 60 --pcap "$SEED_PCAP"
-	before=$(used "$db")
+	before=$(used "$db") sum_before=$(summary "$db")
 	collect -d "$db" -r 60 --pcap "$pcap"
 	read -r rounds packets < <(sqlite3 -separator ' ' "$db" \
 		"SELECT count(*), (SELECT count(*) FROM packets JOIN rounds r ON r.id = round_id WHERE r.source = 'pcap:$(basename "$pcap")')
 		FROM rounds WHERE source = 'pcap:$(basename "$pcap")'")
 	report "with packets ($(basename "$pcap"): $rounds rounds of 60 s capture time, $packets packets)" \
 		"$rounds" "$before" "$(used "$db")" "$packets" "packet"
+	report "traffic summary of those rounds" "$rounds" "$sum_before" "$(summary "$db")" 0 ""
+	# The captures' rounds are years old: --keep-packets 1d takes all their packet rows.
+	"$tmp/cleanup" -d "$db" --keep 36500d --keep-packets 1d >/dev/null 2>"$tmp/err" ||
+		{ echo "footprint: cleanup failed:" >&2; cat "$tmp/err" >&2; exit 1; }
+	report "the same rounds after cleanup --keep-packets (rounds and summaries only)" "$rounds" "$before" "$(used "$db")" 0 ""
 done

@@ -15,7 +15,10 @@ CREATE TABLE rounds (
     frames_malformed INTEGER NOT NULL DEFAULT 0, -- frames only partly decoded (stored with the layers that did)
     frames_skipped  INTEGER NOT NULL DEFAULT 0,  -- frame records that could not be read at all (not stored)
     frames_dropped  INTEGER NOT NULL DEFAULT 0   -- frames the kernel dropped (live capture)
-, frames_bad_time INTEGER NOT NULL DEFAULT 0);   -- file frames whose time is outside 1990-01-01 .. now + 1 day (not stored)
+, frames_bad_time INTEGER NOT NULL DEFAULT 0, local_from TEXT, local_addrs TEXT);
+-- frames_bad_time (v3): file frames whose time is outside 1990-01-01 .. now + 1 day (not stored).
+-- local_from, local_addrs (v4), for rounds with a capture: where the local side of the traffic summary came
+-- from (interfaces | flag | inferred) and the local addresses or prefixes used, comma-separated ('' when none).
 CREATE INDEX rounds_start_time ON rounds (start_time);
 CREATE INDEX rounds_status ON rounds (status);
 
@@ -95,3 +98,70 @@ CREATE TABLE batches_rounds (
     PRIMARY KEY (batch_id, round_id)
 );
 CREATE INDEX batches_rounds_round ON batches_rounds (round_id);
+
+-- section v5
+-- The traffic summary of a round with a capture (v5): what detection and cleanup rely on, so packet rows
+-- can go sooner (cleanup --keep-packets). Directions are seen from the local side (rounds.local_from).
+CREATE TABLE traffic_rounds (
+    round_id          INTEGER PRIMARY KEY REFERENCES rounds (id) ON DELETE CASCADE,
+    packets           INTEGER NOT NULL,        -- frames of the round
+    ip_packets        INTEGER NOT NULL,        -- frames with an IP layer
+    overflow          INTEGER NOT NULL,        -- packets and DNS queries past the per-round key bounds: in totals only
+    sources           INTEGER NOT NULL,        -- distinct remote addresses that sent to local ones
+    icmp_unreachable  INTEGER NOT NULL,        -- ICMP/ICMPv6 destination unreachable messages
+    dns_queries       INTEGER NOT NULL,        -- unicast DNS (port 53) queries
+    dns_responses     INTEGER NOT NULL,
+    dns_names         INTEGER NOT NULL,        -- distinct query names
+    dns_max_label     INTEGER NOT NULL,        -- longest label of a query name
+    dns_mean_label    REAL    NOT NULL,        -- mean label length over the queries' labels
+    dns_entropy       REAL    NOT NULL,        -- mean Shannon entropy of query names, bits per character
+    dns_max_entropy   REAL    NOT NULL,
+    dns_txt_null_share REAL   NOT NULL,        -- queries of type TXT or NULL / queries
+    dns_nxdomain_share REAL   NOT NULL,        -- NXDOMAIN responses / responses
+    note              TEXT                     -- why figures are zero or partial ('no IP traffic', 'one direction only: ...')
+);
+-- Per destination port, protocol and direction of a round.
+CREATE TABLE traffic_ports (
+    round_id  INTEGER NOT NULL REFERENCES rounds (id) ON DELETE CASCADE,
+    port      INTEGER NOT NULL,                -- destination port
+    protocol  TEXT    NOT NULL CHECK (protocol IN ('tcp', 'udp')),
+    direction TEXT    NOT NULL CHECK (direction IN ('in', 'out')),  -- in: to a local address; out: from one
+    packets   INTEGER NOT NULL,
+    syns      INTEGER NOT NULL,                -- SYN without ACK
+    rsts      INTEGER NOT NULL,
+    peers     INTEGER NOT NULL,                -- distinct remote addresses
+    PRIMARY KEY (round_id, port, protocol, direction)
+) WITHOUT ROWID;
+-- Remote sources that touched 2 or more local ports or hosts in a round (at most 256, widest first).
+CREATE TABLE traffic_sources (
+    round_id    INTEGER NOT NULL REFERENCES rounds (id) ON DELETE CASCADE,
+    address     TEXT    NOT NULL,
+    local_ports INTEGER NOT NULL,              -- distinct local (address, port) destinations: scan fan-out
+    local_hosts INTEGER NOT NULL,              -- distinct local addresses
+    packets     INTEGER NOT NULL,
+    syns        INTEGER NOT NULL,
+    PRIMARY KEY (round_id, address)
+) WITHOUT ROWID;
+-- DNS query names per registered domain (eTLD+1) of a round.
+CREATE TABLE traffic_dns (
+    round_id  INTEGER NOT NULL REFERENCES rounds (id) ON DELETE CASCADE,
+    domain    TEXT    NOT NULL,
+    queries   INTEGER NOT NULL,
+    names     INTEGER NOT NULL,                -- distinct query names under the domain
+    max_label INTEGER NOT NULL,                -- longest label of those names
+    PRIMARY KEY (round_id, domain)
+) WITHOUT ROWID;
+
+-- Capture files ingested (v4), by content, so a re-ingest resumes instead of storing frames twice.
+CREATE TABLE captures (
+    id               INTEGER PRIMARY KEY,
+    identity         TEXT    NOT NULL UNIQUE,  -- '<size>:<SHA-256 of the first 1 MiB, hex>'
+    name             TEXT    NOT NULL,         -- file name when first ingested
+    size             INTEGER NOT NULL,
+    frames_committed INTEGER NOT NULL DEFAULT 0, -- frames 1..N are stored, committed with this row
+    round_id         INTEGER REFERENCES rounds (id) ON DELETE SET NULL, -- the round frames were going into
+    round_frame      INTEGER NOT NULL DEFAULT 0, -- that round's first frame
+    complete         INTEGER NOT NULL DEFAULT 0, -- 1: ingested to the end; never again
+    updated_at       TEXT    NOT NULL
+);
+-- end v4

@@ -90,3 +90,49 @@ FROM packets
 WHERE tcp_flags IS NOT NULL AND (tcp_flags & 18) = 2
 GROUP BY round_id, src_ip
 ORDER BY round_id, ports DESC;
+
+-- One line per round with a capture: its traffic summary (traffic_rounds) with the inbound totals and
+-- where the local side came from. Rounds without a capture have no line: their traffic is unknown.
+DROP VIEW IF EXISTS traffic_summary;
+CREATE VIEW traffic_summary AS
+SELECT r.id AS round_id, r.start_time, r.source, r.local_from, r.local_addrs,
+       t.packets, t.ip_packets, t.sources,
+       coalesce(p.ports_in, 0) AS ports_in, coalesce(p.syns_in, 0) AS syns_in, coalesce(p.rsts_out, 0) AS rsts_out,
+       t.icmp_unreachable, t.dns_queries, t.dns_names, t.dns_max_label,
+       round(t.dns_entropy, 2) AS dns_entropy, round(t.dns_txt_null_share, 3) AS dns_txt_null_share,
+       round(t.dns_nxdomain_share, 3) AS dns_nxdomain_share, t.overflow, t.note
+FROM traffic_rounds t
+JOIN rounds r ON r.id = t.round_id
+LEFT JOIN (
+    SELECT round_id,
+           sum(direction = 'in') AS ports_in,
+           sum(CASE direction WHEN 'in' THEN syns ELSE 0 END) AS syns_in,
+           sum(CASE direction WHEN 'out' THEN rsts ELSE 0 END) AS rsts_out
+    FROM traffic_ports GROUP BY round_id
+) p ON p.round_id = t.round_id
+ORDER BY r.id;
+
+-- Remote sources by fan-out: a port scan is one source and hundreds of local ports, a sweep many hosts.
+DROP VIEW IF EXISTS traffic_scanners;
+CREATE VIEW traffic_scanners AS
+SELECT s.round_id, r.start_time, s.address, s.local_ports, s.local_hosts, s.syns, s.packets
+FROM traffic_sources s
+JOIN rounds r ON r.id = s.round_id
+ORDER BY s.round_id, s.local_ports DESC, s.local_hosts DESC;
+
+-- Local ports by inbound peers: a flood is one port, many peers and SYNs.
+DROP VIEW IF EXISTS traffic_inbound;
+CREATE VIEW traffic_inbound AS
+SELECT p.round_id, r.start_time, p.port, p.protocol, p.packets, p.syns, p.rsts, p.peers
+FROM traffic_ports p
+JOIN rounds r ON r.id = p.round_id
+WHERE p.direction = 'in'
+ORDER BY p.round_id, p.peers DESC, p.packets DESC;
+
+-- Registered domains by distinct names: a DNS tunnel is one domain with hundreds of long names.
+DROP VIEW IF EXISTS traffic_domains;
+CREATE VIEW traffic_domains AS
+SELECT d.round_id, r.start_time, d.domain, d.queries, d.names, d.max_label
+FROM traffic_dns d
+JOIN rounds r ON r.id = d.round_id
+ORDER BY d.round_id, d.names DESC, d.queries DESC;

@@ -42,6 +42,16 @@ INSERT INTO batches_rounds (batch_id, round_id, score) VALUES (1, 1, 0.5), (1, 2
 INSERT INTO anomalies (round_id, round_start, detected_at, score, threshold, model, detail) VALUES
   (2, '2026-11-21T10:01:00.000000Z', '2026-11-21T11:00:00.000000Z', 9.25, 3, 'portae.onnx',
    '{"ports":[{"port":4444,"protocol":"tcp","state":"listen","channel":"tcp_listen","address":"::","process":"nc","container":"docker:0123abcd","error":0.97},{"port":53,"protocol":"udp","state":"unconn","error":0.1}]}');
+UPDATE rounds SET local_from = 'interfaces', local_addrs = '10.0.0.2' WHERE id = 2;
+INSERT INTO traffic_rounds (round_id, packets, ip_packets, overflow, sources, icmp_unreachable, dns_queries, dns_responses,
+  dns_names, dns_max_label, dns_mean_label, dns_entropy, dns_max_entropy, dns_txt_null_share, dns_nxdomain_share, note) VALUES
+  (2, 3, 3, 0, 2, 1, 2, 1, 2, 60, 20.5, 4.123, 4.5, 0.5, 1, NULL);
+INSERT INTO traffic_ports (round_id, port, protocol, direction, packets, syns, rsts, peers) VALUES
+  (2, 22, 'tcp', 'in', 3, 2, 0, 2), (2, 80, 'tcp', 'in', 1, 1, 0, 1), (2, 50001, 'tcp', 'out', 2, 0, 2, 1);
+INSERT INTO traffic_sources (round_id, address, local_ports, local_hosts, packets, syns) VALUES
+  (2, '10.0.0.9', 2, 1, 3, 3);
+INSERT INTO traffic_dns (round_id, domain, queries, names, max_label) VALUES
+  (2, 'example.com', 1, 1, 7), (2, 'pirate.sea', 1, 1, 60);
 `} {
 		if _, err := db.Exec(stmt); err != nil {
 			t.Fatalf("exec: %v", err)
@@ -66,6 +76,14 @@ INSERT INTO anomalies (round_id, round_start, detected_at, score, threshold, mod
 			[][]any{{int64(22), int64(3), int64(2), int64(2)}}},
 		{"scan_sources counts the ports each source sent SYNs to", `SELECT src_ip, ports, syns FROM scan_sources`,
 			[][]any{{"10.0.0.9", int64(1), int64(2)}}},
+		{"traffic_summary totals a round's inbound ports", `SELECT round_id, local_from, ports_in, syns_in, rsts_out, dns_entropy, note FROM traffic_summary`,
+			[][]any{{int64(2), "interfaces", int64(2), int64(3), int64(2), 4.12, nil}}},
+		{"traffic_scanners lists sources widest first", `SELECT round_id, address, local_ports FROM traffic_scanners`,
+			[][]any{{int64(2), "10.0.0.9", int64(2)}}},
+		{"traffic_inbound orders a round's ports by peers", `SELECT port, peers FROM traffic_inbound`,
+			[][]any{{int64(22), int64(2)}, {int64(80), int64(1)}}},
+		{"traffic_domains orders by names, then queries", `SELECT domain, max_label FROM traffic_domains`,
+			[][]any{{"example.com", int64(7)}, {"pirate.sea", int64(60)}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,6 @@
 // Command cleanup deletes stale portwatch data and keeps the database small.
 //
-//	cleanup -d DB [--keep 7d] [--keep-anomalies 90d] [--max-size SIZE] [--dry-run]
+//	cleanup -d DB [--keep 7d] [--keep-packets 1d] [--keep-anomalies 90d] [--max-size SIZE] [--dry-run]
 //
 // Cron runs it daily. The rules and the run are pkg/cleanup's; this file
 // reads the flags into cleanup.Options.
@@ -24,10 +24,11 @@ func newApp() *cli.App {
 	return &cli.App{
 		Name:      "cleanup",
 		Usage:     "delete stale portwatch rounds and keep the database small",
-		UsageText: "cleanup -d DB [--keep 7d] [--keep-anomalies 90d] [--max-size SIZE] [--dry-run]",
+		UsageText: "cleanup -d DB [--keep 7d] [--keep-packets 1d] [--keep-anomalies 90d] [--max-size SIZE] [--dry-run]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "db", Aliases: []string{"d"}, Usage: "the portwatch database `FILE` (required)"},
 			&cli.StringFlag{Name: "keep", Value: "7d", Usage: "delete rounds older than `AGE` (unscored ones at twice that)"},
+			&cli.StringFlag{Name: "keep-packets", Value: "1d", Usage: "delete the packet rows of rounds older than `AGE`, keeping the rounds and their traffic summaries"},
 			&cli.StringFlag{Name: "keep-anomalies", Value: "90d", Usage: "keep anomalies, and the rounds they point at, for `AGE`"},
 			&cli.StringFlag{Name: "max-size", Usage: "then delete the oldest rounds until the data is under `SIZE` (e.g. 500M, 2G)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print what would be deleted and freed; change nothing"},
@@ -51,6 +52,9 @@ func run(c *cli.Context) error {
 	opt := cleanup.Options{DB: c.String("db"), DryRun: c.Bool("dry-run"), Out: c.App.Writer}
 	if opt.Keep, err = command.ParseDuration(c.String("keep")); err != nil {
 		return runerr.BadInputf("--keep: %w", err)
+	}
+	if opt.KeepPackets, err = command.ParseDuration(c.String("keep-packets")); err != nil {
+		return runerr.BadInputf("--keep-packets: %w", err)
 	}
 	if opt.KeepAnomalies, err = command.ParseDuration(c.String("keep-anomalies")); err != nil {
 		return runerr.BadInputf("--keep-anomalies: %w", err)

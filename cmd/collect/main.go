@@ -48,6 +48,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.IntFlag{Name: "payload-bytes", Usage: "store the first `N` transport payload bytes (personal data: none by default)"},
 			&cli.Int64Flag{Name: "max-packets", Usage: "store at most `N` packets in the run (0: no limit)"},
 			&cli.StringSliceFlag{Name: "pcap", Usage: "ingest capture `FILE` (pcap or pcapng; more files may follow, before or after other flags) instead of a live round"},
+			&cli.StringSliceFlag{Name: "local", Usage: "with --pcap: this host's addresses, as `CIDR` prefixes or addresses (default: inferred per round)"},
 			&cli.BoolFlag{Name: "list", Usage: "print the current port occupancy of every network namespace as a table and exit; no database"},
 			&cli.IntFlag{Name: "snaplen", Value: capture.DefaultSnaplen, Usage: "capture at most `N` bytes per frame"},
 			&cli.BoolFlag{Name: "promisc", Usage: "capture in promiscuous mode"},
@@ -84,6 +85,9 @@ func action(c *cli.Context, stdout, stderr io.Writer) error {
 		PayloadBytes: c.Int("payload-bytes"),
 		MaxPackets:   c.Int64("max-packets"),
 		Pcaps:        c.StringSlice("pcap"),
+	}
+	if o.Local, err = collect.ParseLocal(c.StringSlice("local")); err != nil {
+		return err
 	}
 	if c.Bool("list") {
 		if c.Args().Present() {

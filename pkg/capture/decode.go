@@ -125,6 +125,7 @@ func (d *decoder) decode(p *packet.Packet, data []byte, linkType uint32) {
 	p.Protocols, p.Malformed = "", false
 	p.SrcIP, p.DstIP, p.SrcPort, p.DstPort = "", "", 0, 0
 	p.TCPFlags, p.QryName, p.RespName, p.Payload = -1, "", "", nil
+	p.DNSType, p.DNSRcode, p.DNSResponse, p.ICMPType, p.ICMPv6 = 0, 0, false, -1, false
 	d.layers = d.layers[:0]
 	d.nameBuf = d.nameBuf[:0]
 	d.cut, d.cutData = gopacket.LayerTypeZero, nil
@@ -273,8 +274,10 @@ func (d *decoder) fields(p *packet.Packet) {
 			name = "arp"
 		case layers.LayerTypeICMPv4:
 			name, transport = "icmp", d.icmp4.Payload
+			p.ICMPType = int(d.icmp4.TypeCode.Type())
 		case layers.LayerTypeICMPv6:
 			name, transport = "icmpv6", d.icmp6.Payload
+			p.ICMPType, p.ICMPv6 = int(d.icmp6.TypeCode.Type()), true
 		case layers.LayerTypeTCP:
 			if hasTransport {
 				continue
@@ -367,8 +370,10 @@ func (d *decoder) decodeDNS(p *packet.Packet, name string, b []byte) {
 		}
 	}
 	d.addName(name)
+	p.DNSResponse, p.DNSRcode = d.dns.QR, uint8(d.dns.ResponseCode)
 	if len(d.dns.Questions) > 0 {
 		p.QryName = d.dnsName(d.dns.Questions[0].Name)
+		p.DNSType = uint16(d.dns.Questions[0].Type)
 	}
 	answers := d.dns.Answers
 	if len(answers) == 0 {

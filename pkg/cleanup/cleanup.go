@@ -13,10 +13,14 @@
 //     interrupted first). Rounds age by their start time, which for pcap
 //     ingests is the capture's own time: keep old captures in a database of
 //     their own.
-//  3. With MaxSize, the oldest remaining rounds (apart from running ones)
+//  3. With KeepPackets, the packet rows of rounds that started before
+//     now-KeepPackets are deleted; the rounds, their ports and their
+//     traffic summaries (what detection reads) stay until rule 2 takes
+//     them. Rounds an anomaly points at keep their packets as evidence.
+//  4. With MaxSize, the oldest remaining rounds (apart from running ones)
 //     go until the data fits, whatever rule 2 would keep.
-//  4. Batches left with no rounds are deleted.
-//  5. The freed pages are returned with incremental vacuum and the WAL is
+//  5. Batches left with no rounds are deleted.
+//  6. The freed pages are returned with incremental vacuum and the WAL is
 //     truncated, so the files really shrink.
 //
 // Every delete runs in its own short transaction of at most store.PruneChunk rows,
@@ -51,6 +55,7 @@ type Options struct {
 	Out           io.Writer     // Run prints the summary line here; nil: nowhere
 	Keep          time.Duration // rounds younger than this stay
 	KeepAnomalies time.Duration // anomalies younger than this stay, with their rounds
+	KeepPackets   time.Duration // packet rows of rounds younger than this stay; 0: as long as their rounds
 	MaxSize       int64         // bytes of data to stay under after the age rules; 0: no limit
 	DryRun        bool          // report what would go, change nothing
 	Now           time.Time     // the reference time (time.Now() when zero)
@@ -70,8 +75,12 @@ func (r Report) String() string {
 	if r.DryRun {
 		verb, freed = "would delete", "would free"
 	}
-	return fmt.Sprintf("cleanup: %s %d rounds (%d rounds_ports, %d packets), %d anomalies, %d batches; %s %s (%s -> %s)",
-		verb, r.Rounds, r.RoundsPorts, r.Packets, r.Anomalies, r.Batches,
+	packets := ""
+	if r.PacketRounds > 0 {
+		packets = fmt.Sprintf(", the packets of %d rounds kept (%d packets)", r.PacketRounds, r.OldPackets)
+	}
+	return fmt.Sprintf("cleanup: %s %d rounds (%d rounds_ports, %d packets)%s, %d anomalies, %d batches; %s %s (%s -> %s)",
+		verb, r.Rounds, r.RoundsPorts, r.Packets, packets, r.Anomalies, r.Batches,
 		freed, human(r.BytesFreed), human(r.BytesBefore), human(r.BytesBefore-r.BytesFreed))
 }
 
@@ -121,6 +130,9 @@ func (opt Options) check() error {
 func (opt Options) checkKeep() error {
 	if opt.Keep <= 0 || opt.KeepAnomalies <= 0 {
 		return runerr.BadInputf("keep %v, keep anomalies %v: both must be positive", opt.Keep, opt.KeepAnomalies)
+	}
+	if opt.KeepPackets < 0 {
+		return runerr.BadInputf("keep packets %v: want 0 (as long as their rounds) or more", opt.KeepPackets)
 	}
 	return nil
 }
@@ -173,7 +185,7 @@ func Clean(ctx context.Context, db *store.DB, opt Options) (Report, error) {
 	return rep, nil
 }
 
-// prune applies rules 1 to 4, counting into del.
+// prune applies rules 1 to 5, counting into del.
 func prune(ctx context.Context, p *store.Pruner, now time.Time, opt Options, del *store.Deleted) error {
 	if err := p.DeleteAnomalies(ctx, now.Add(-opt.KeepAnomalies), del); err != nil {
 		return err
@@ -184,6 +196,15 @@ func prune(ctx context.Context, p *store.Pruner, now time.Time, opt Options, del
 	}
 	if err := p.DeleteRounds(ctx, stale, del); err != nil {
 		return err
+	}
+	if opt.KeepPackets > 0 {
+		old, err := p.PacketRounds(ctx, now.Add(-opt.KeepPackets))
+		if err != nil {
+			return err
+		}
+		if err := p.DeletePackets(ctx, old, del); err != nil {
+			return err
+		}
 	}
 	if opt.MaxSize > 0 {
 		if err := shrinkTo(ctx, p, opt.MaxSize, del); err != nil {

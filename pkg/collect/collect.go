@@ -11,6 +11,14 @@
 // goes backwards stays in the current round), source "pcap:<file name>", no
 // port scan.
 //
+// Every round with a capture also gets its traffic summary (pkg/traffic),
+// summed while its packets are stored and written at the round's end; the
+// local side is the host's interfaces live, Options.Local or inferred for
+// files. A capture file is tracked by content (size and SHA-256 of its first
+// MiB) in the same transactions as its packets: ingesting it again resumes
+// after the last committed frame, into the round a kill interrupted, and a
+// file ingested to its end is skipped.
+//
 // Every run takes collect's lock on the database first (store.TryLock), so a
 // second collect exits at once touching nothing, and marks rounds a killed run left
 // running as interrupted. Cancelling the context (SIGINT, SIGTERM) ends the
@@ -23,6 +31,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -30,6 +39,7 @@ import (
 	"portwatch/pkg/portscan"
 	"portwatch/pkg/runerr"
 	"portwatch/pkg/store"
+	"portwatch/pkg/traffic"
 )
 
 // Options are one collect run's settings; cmd/collect's flags fill them.
@@ -48,6 +58,15 @@ type Options struct {
 	PayloadBytes int    // keep the first N transport payload bytes; 0 keeps none
 	MaxPackets   int64  // stop storing packets after N in the run; 0 for no limit
 	Pcaps        []string
+	Local        []netip.Prefix // this host's addresses in capture files (--local); nil: inferred per round
+}
+
+// local is the local side of capture files' traffic summaries.
+func (o *Options) local() traffic.Local {
+	if len(o.Local) > 0 {
+		return traffic.Local{From: traffic.FromFlag, Prefixes: o.Local}
+	}
+	return traffic.Local{From: traffic.FromInferred}
 }
 
 // LockName names collect's run lock (store.TryLock): one collect at a time
@@ -86,6 +105,8 @@ func (o *Options) Validate() error {
 		return runerr.BadInputf("snaplen %d: pass --snaplen 1 to %d (the default; 0 means it too)", o.Snaplen, capture.DefaultSnaplen)
 	case len(o.Pcaps) > 0 && (o.Packets || o.Interface != "" || o.Filter != ""):
 		return runerr.BadInputf("--pcap reads files: drop -p, -i and --filter, which are for live capture")
+	case len(o.Local) > 0 && len(o.Pcaps) == 0:
+		return runerr.BadInputf("--local names the host's side of capture files: use it with --pcap (live capture knows its interfaces)")
 	}
 	return nil
 }
@@ -139,6 +160,8 @@ type Summary struct {
 	Scans       int
 	Ports       int // port rows offered to the store (each stored once per round)
 	Counts      store.Counts
+	Resumed     int64 // frames of captures ingested in part before, not stored again
+	Captures    int   // capture files skipped as ingested to their end before
 }
 
 // LogValue makes a Summary one structured log record.
@@ -153,6 +176,8 @@ func (s Summary) LogValue() slog.Value {
 		slog.Int64("skipped", s.Counts.Skipped),
 		slog.Int64("bad_time", s.Counts.BadTime),
 		slog.Int64("dropped", s.Counts.Dropped),
+		slog.Int64("resumed", s.Resumed),
+		slog.Int("captures_skipped", s.Captures),
 	)
 }
 
@@ -211,7 +236,7 @@ func Collect(ctx context.Context, o Options, log *slog.Logger) (Summary, error) 
 		return sum, err
 	}
 	if len(o.Pcaps) > 0 {
-		err = ingestFiles(ctx, w, o, &sum)
+		err = ingestFiles(ctx, w, o, log, &sum)
 	} else {
 		err = liveRound(ctx, w, o.Scanner(), src, o, log, &sum)
 	}

@@ -246,7 +246,8 @@ func testTruncated(t *testing.T, file string, cuts []int64) {
 }
 
 func TestIngestMaxPackets(t *testing.T) {
-	o := options(t, scan(t, "first.pcap", 200), scan(t, "second.pcap", 200))
+	// 201: a different capture (a byte-identical copy is the same capture, ingested once).
+	o := options(t, scan(t, "first.pcap", 200), scan(t, "second.pcap", 201))
 	o.MaxPackets = 500 // 400 from the first file, 100 from the second
 	sum, err := collect.Collect(context.Background(), o, quiet())
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"portwatch/pkg/packet"
 	"portwatch/pkg/portscan"
 	"portwatch/pkg/store"
+	"portwatch/pkg/traffic"
 )
 
 // liveReadTimeout bounds how long a packet read blocks, hence how late a
@@ -40,7 +41,8 @@ func liveRound(ctx context.Context, w *store.Writer, sc portscan.Scanner, src ca
 		return err
 	}
 	sum.Rounds++
-	l := liveState{w: w, id: id, sc: sc, src: src, o: o, log: log, sum: sum, missed: make(map[uint64]bool), nextScan: start, lastFlush: start}
+	l := liveState{w: w, id: id, sc: sc, src: src, o: o, log: log, sum: sum, missed: make(map[uint64]bool), nextScan: start, lastFlush: start,
+		agg: traffic.New()}
 	runErr := joinDistinct(l.run(ctx, start.Add(o.Round)), l.flush())
 	status := store.Complete
 	if runErr != nil {
@@ -48,7 +50,12 @@ func liveRound(ctx context.Context, w *store.Writer, sc portscan.Scanner, src ca
 	}
 	l.stopReading()
 	sum.Counts = l.counts
-	return joinDistinct(runErr, w.EndRound(id, time.Now(), status, l.counts), w.Commit())
+	var trafficErr error
+	if src != nil {
+		// A round without a capture has no summary: its traffic is unknown, not zero.
+		trafficErr = w.AddTraffic(id, l.agg.Summarize(interfaceAddrs(log)))
+	}
+	return joinDistinct(runErr, trafficErr, w.EndRound(id, time.Now(), status, l.counts), w.Commit())
 }
 
 // liveState is one live round in progress.
@@ -67,6 +74,7 @@ type liveState struct {
 	pending             []packet.Packet // captured since the last flush
 	payloads            []byte          // copies of their payloads
 	counts              store.Counts    // of src, taken when it closes
+	agg                 *traffic.Aggregator
 }
 
 func (l *liveState) run(ctx context.Context, deadline time.Time) error {
@@ -136,6 +144,7 @@ func (l *liveState) packet() error {
 	if err != nil {
 		return fmt.Errorf("capture: %w", err)
 	}
+	l.agg.Add(p)
 	l.pending = append(l.pending, *p)
 	q := &l.pending[len(l.pending)-1]
 	if p.Payload != nil {

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"time"
 
 	"portwatch/pkg/capture"
 	"portwatch/pkg/packet"
 	"portwatch/pkg/store"
+	"portwatch/pkg/traffic"
 )
 
 // fileCommitEvery is how many packets file ingest writes per transaction:
@@ -28,10 +30,11 @@ const (
 
 // ingestFiles ingests each file in turn. A bad file does not stop the
 // others; every file's error is returned.
-func ingestFiles(ctx context.Context, w *store.Writer, o Options, sum *Summary) error {
+func ingestFiles(ctx context.Context, w *store.Writer, o Options, log *slog.Logger, sum *Summary) error {
 	var errs []error
+	agg := traffic.New()
 	for _, path := range o.Pcaps {
-		err := ingestFile(ctx, w, path, o, sum)
+		err := ingestFile(ctx, w, path, o, agg, log, sum)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -48,8 +51,10 @@ func ingestFiles(ctx context.Context, w *store.Writer, o Options, sum *Summary) 
 // errMaxPackets ends ingest when Options.MaxPackets frames are stored.
 var errMaxPackets = errors.New("max packets reached")
 
-// ingestFile stores one capture file's frames in rounds of o.Round of capture time.
-func ingestFile(ctx context.Context, w *store.Writer, path string, o Options, sum *Summary) error {
+// ingestFile stores one capture file's frames in rounds of o.Round of capture
+// time, each with its traffic summary. A file ingested before (by content)
+// is resumed after its last committed frame, or skipped when complete.
+func ingestFile(ctx context.Context, w *store.Writer, path string, o Options, agg *traffic.Aggregator, log *slog.Logger, sum *Summary) error {
 	src, err := capture.OpenFile(ctx, path, capture.Options{PayloadBytes: o.PayloadBytes})
 	if err != nil && errors.Is(err, ctx.Err()) {
 		return ErrInterrupted // a FIFO no writer opened
@@ -58,16 +63,29 @@ func ingestFile(ctx context.Context, w *store.Writer, path string, o Options, su
 		return badInput(err)
 	}
 	defer src.Close()
-	r := startReader(src, capture.IsStream(path))
-	in := fileIngest{w: w, o: o, sum: sum, source: "pcap:" + filepath.Base(path),
+	in := fileIngest{w: w, o: o, sum: sum, source: "pcap:" + filepath.Base(path), agg: agg, local: o.local(),
 		earliest: time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC), latest: time.Now().Add(24 * time.Hour)}
+	stream := capture.IsStream(path)
+	if !stream {
+		done, err := in.openCapture(path, log)
+		if err != nil || done {
+			return err
+		}
+	}
+	r := startReader(src, stream)
 	err = in.run(ctx, r)
 	status := store.Complete
 	if err != nil && !errors.Is(err, errMaxPackets) {
 		status = store.Interrupted
 	}
 	skipped := r.stop().Skipped
-	err = joinDistinct(badInput(err), in.endRound(status, skipped), w.Commit())
+	endErr := in.endRound(status, skipped)
+	if endErr == nil && in.tracked {
+		in.capture.Frames, in.capture.Round = max(in.capture.Frames, in.last), 0
+		in.capture.Complete = err == nil
+		endErr = in.w.CaptureProgress(in.capture)
+	}
+	err = joinDistinct(badInput(err), endErr, w.Commit())
 	// Records skipped after the last frame, or in a file without frames, belong to no round.
 	sum.Counts.Skipped += skipped - in.skipped
 	return err
@@ -176,6 +194,7 @@ func (r *reader) stop() capture.Stats {
 type fileRound struct {
 	id         int64
 	start, end time.Time
+	firstFrame int64
 	counts     store.Counts
 }
 
@@ -193,6 +212,17 @@ type fileIngest struct {
 	// time options mean a broken clock or field, and would never expire.
 	earliest, latest time.Time
 	badTime          int64 // frames with a time outside the window, not yet in a round
+
+	agg   *traffic.Aggregator // the current round's traffic
+	local traffic.Local
+
+	// A file ingested before by content is tracked in captures: frames up
+	// to capture.Frames are not stored again, and those from replayFrom on
+	// (the round a kill interrupted) are counted into that round anew.
+	tracked    bool
+	capture    store.Capture
+	replayFrom int64
+	last       int64 // the last frame handled
 }
 
 func (in *fileIngest) run(ctx context.Context, r *reader) error {
@@ -221,12 +251,20 @@ func (in *fileIngest) run(ctx context.Context, r *reader) error {
 
 // store writes one frame into its round, starting a round when its time has come.
 func (in *fileIngest) store(f *frame) error {
-	if in.o.MaxPackets > 0 && in.sum.Counts.Frames >= in.o.MaxPackets {
+	stored := !in.tracked || f.Frame > in.capture.Frames
+	if !stored && f.Frame < in.replayFrom {
+		in.skipped = f.skipped // in a round an earlier run completed
+		return nil
+	}
+	if stored && in.o.MaxPackets > 0 && in.sum.Counts.Frames >= in.o.MaxPackets {
 		return errMaxPackets
 	}
+	in.last = max(in.last, f.Frame)
 	if f.Time.Before(in.earliest) || f.Time.After(in.latest) {
 		in.badTime++
-		in.sum.Counts.BadTime++
+		if stored {
+			in.sum.Counts.BadTime++
+		}
 		return nil
 	}
 	if in.round == nil || !f.Time.Before(in.round.start.Add(in.o.Round)) {
@@ -237,7 +275,7 @@ func (in *fileIngest) store(f *frame) error {
 		if err != nil {
 			return err
 		}
-		in.round = &fileRound{id: id, start: f.Time, end: f.Time}
+		in.round = &fileRound{id: id, start: f.Time, end: f.Time, firstFrame: f.Frame}
 		in.sum.Rounds++
 	}
 	r := in.round
@@ -245,9 +283,16 @@ func (in *fileIngest) store(f *frame) error {
 		r.end = f.Time
 	}
 	r.counts.Frames++
-	in.sum.Counts.Frames++
 	if f.Malformed {
 		r.counts.Malformed++
+	}
+	in.agg.Add(&f.Packet)
+	if !stored {
+		in.sum.Resumed++
+		return nil
+	}
+	in.sum.Counts.Frames++
+	if f.Malformed {
 		in.sum.Counts.Malformed++
 	}
 	if err := in.w.AddPacket(r.id, &f.Packet); err != nil {
@@ -255,9 +300,56 @@ func (in *fileIngest) store(f *frame) error {
 	}
 	if in.stored++; in.stored == fileCommitEvery {
 		in.stored = 0
-		return in.w.Commit()
+		return in.commit(f.Frame)
 	}
 	return nil
+}
+
+// commit makes the frames up to frame durable, with the capture's progress
+// in the same transaction.
+func (in *fileIngest) commit(frame int64) error {
+	if in.tracked {
+		in.capture.Frames, in.capture.Round, in.capture.RoundFrame = frame, in.round.id, in.round.firstFrame
+		if err := in.w.CaptureProgress(in.capture); err != nil {
+			return err
+		}
+	}
+	return in.w.Commit()
+}
+
+// openCapture looks the file up by content. done is true for a file ingested
+// to its end before, which is not ingested again. A file ingested in part
+// resumes: its interrupted round is reopened.
+func (in *fileIngest) openCapture(path string, log *slog.Logger) (done bool, err error) {
+	identity, size, err := captureIdentity(path)
+	if err != nil {
+		return false, badInput(err)
+	}
+	if in.capture, err = in.w.OpenCapture(identity, filepath.Base(path), size); err != nil {
+		return false, err
+	}
+	in.tracked = true
+	c := in.capture
+	switch {
+	case c.Complete:
+		log.Info("capture already ingested; skipping it", "file", path, "frames", c.Frames)
+		in.sum.Captures++
+		return true, nil
+	case c.Frames == 0:
+		return false, nil
+	}
+	log.Info("capture ingested in part before; resuming", "file", path, "frames_stored", c.Frames)
+	in.replayFrom = c.Frames + 1
+	if c.Round == 0 {
+		return false, nil
+	}
+	start, ok, err := in.w.ResumeRound(c.Round)
+	if err != nil || !ok {
+		return false, err
+	}
+	in.round = &fileRound{id: c.Round, start: start, end: start, firstFrame: c.RoundFrame}
+	in.replayFrom = c.RoundFrame
+	return false, nil
 }
 
 // endRound ends the current round, if any, with the records skipped since
@@ -272,6 +364,9 @@ func (in *fileIngest) endRound(status store.Status, skipped int64) error {
 	r.counts.BadTime, in.badTime = in.badTime, 0
 	in.skipped = skipped
 	in.sum.Counts.Skipped += r.counts.Skipped
+	if err := in.w.AddTraffic(r.id, in.agg.Summarize(in.local)); err != nil {
+		return err
+	}
 	if err := in.w.EndRound(r.id, r.end, status, r.counts); err != nil {
 		return fmt.Errorf("end round of %s: %w", in.source, err)
 	}

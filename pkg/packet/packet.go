@@ -21,5 +21,10 @@ type Packet struct {
 	TCPFlags     int       // FIN=1 SYN=2 RST=4 PSH=8 ACK=16 URG=32 ECE=64 CWR=128 NS=256; -1 without TCP
 	QryName      string    // first DNS question's name
 	RespName     string    // answer records' names, comma-separated, in order
+	DNSType      uint16    // first DNS question's type (1 A, 10 NULL, 16 TXT, ...); 0 without one
+	DNSRcode     uint8     // DNS response code (3 NXDOMAIN); 0 without DNS
+	DNSResponse  bool      // the DNS message is a response (QR bit)
+	ICMPType     int       // ICMP or ICMPv6 type (3, and 1 for ICMPv6, are destination unreachable); -1 without ICMP
+	ICMPv6       bool      // ICMPType is an ICMPv6 type
 	Payload      []byte    // first payload bytes, nil unless asked; the source reuses it, the store copies it
 }

@@ -28,6 +28,8 @@ type Pruner struct {
 // Deleted counts the rows a Pruner's deletes removed.
 type Deleted struct {
 	Rounds, RoundsPorts, Packets, Anomalies, Batches int64
+	// PacketRounds rounds kept lost their packet rows (OldPackets of them).
+	PacketRounds, OldPackets int64
 }
 
 // NewPruner starts a Pruner; Close it.
@@ -169,16 +171,13 @@ func (p *Pruner) DeleteRounds(ctx context.Context, ids []int64, del *Deleted) er
 		n := min(len(ids), roundsPerChunk)
 		list := idList(ids[:n])
 		ids = ids[n:]
-		for _, child := range []struct {
-			table string
-			count *int64
-		}{{"packets", &del.Packets}, {"rounds_ports", &del.RoundsPorts}} {
-			if err := p.deleteChunked(ctx, child.table, child.count, fmt.Sprintf(
-				`DELETE FROM %[1]s WHERE id IN (SELECT id FROM %[1]s WHERE round_id IN (%[2]s) LIMIT %[3]d)`,
-				child.table, list, PruneChunk)); err != nil {
-				return err
-			}
+		if err := p.deleteChildren(ctx, list, "packets", &del.Packets); err != nil {
+			return err
 		}
+		if err := p.deleteChildren(ctx, list, "rounds_ports", &del.RoundsPorts); err != nil {
+			return err
+		}
+		// The traffic summary tables go by ON DELETE CASCADE: a few rows a round.
 		err := p.step(ctx, func(tx execer) error {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM batches_rounds WHERE round_id IN (`+list+`)`); err != nil {
 				return fmt.Errorf("delete batches_rounds: %w", err)
@@ -194,6 +193,44 @@ func (p *Pruner) DeleteRounds(ctx context.Context, ids []int64, del *Deleted) er
 		if err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// deleteChildren deletes the rows of table belonging to the rounds in list
+// (ids, comma-separated), in chunks.
+func (p *Pruner) deleteChildren(ctx context.Context, list, table string, n *int64) error {
+	return p.deleteChunked(ctx, table, n, fmt.Sprintf(
+		`DELETE FROM %[1]s WHERE id IN (SELECT id FROM %[1]s WHERE round_id IN (%[2]s) LIMIT %[3]d)`,
+		table, list, PruneChunk))
+}
+
+// PacketRounds returns, by id, the rounds that started before cut and still
+// have packet rows, apart from running rounds and rounds an anomaly points
+// at (their packets are the anomaly's evidence).
+func (p *Pruner) PacketRounds(ctx context.Context, cut time.Time) ([]int64, error) {
+	ids, err := p.ids(ctx, `
+SELECT id FROM rounds r
+WHERE status <> ?1 AND start_time < ?2
+  AND EXISTS (SELECT 1 FROM packets p WHERE p.round_id = r.id)
+  AND NOT EXISTS (SELECT 1 FROM anomalies a WHERE a.round_id = r.id)
+ORDER BY id`, string(Running), FormatTime(cut))
+	if err != nil {
+		return nil, fmt.Errorf("find rounds with old packets: %w", err)
+	}
+	return ids, nil
+}
+
+// DeletePackets deletes the packet rows of rounds, keeping the rounds, their
+// ports and their traffic summaries.
+func (p *Pruner) DeletePackets(ctx context.Context, ids []int64, del *Deleted) error {
+	for len(ids) > 0 {
+		n := min(len(ids), roundsPerChunk)
+		if err := p.deleteChildren(ctx, idList(ids[:n]), "packets", &del.OldPackets); err != nil {
+			return err
+		}
+		del.PacketRounds += int64(n)
+		ids = ids[n:]
 	}
 	return nil
 }

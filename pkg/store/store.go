@@ -14,9 +14,13 @@
 //	id, err := w.StartRound(start, "live")
 //	err = w.AddScan(id, at, socks)    // once per occupancy scan, []sock.Socket
 //	err = w.AddPacket(id, &pkt)       // once per frame (*packet.Packet), batched into multi-row INSERTs
+//	err = w.AddTraffic(id, summary)   // a round with a capture: its *traffic.Summary, once, before EndRound
 //	err = w.EndRound(id, end, store.Complete, counts)
 //	err = w.Commit()                  // a durable point; the write lock is held from the first write until here
 //	err = w.Close()                   // commits what is pending
+//
+// A capture file's ingest is tracked with OpenCapture (by content identity),
+// CaptureProgress (in the transaction of each packet commit) and ResumeRound.
 //
 // It is the only package that speaks SQL: detection reads rounds through
 // typed queries (Rounds, LastScored, CountScorable, NewestScorable) and
@@ -52,7 +56,7 @@ import (
 )
 
 // SchemaVersion is the PRAGMA user_version this code creates and expects.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // migration returns the statements that take a database from user_version
 // v to v+1; a new file (v 0) gets the current schema at once. Add a case to
@@ -69,6 +73,9 @@ func migration(v int) (stmts string, next int, err error) {
 		return `ALTER TABLE rounds ADD COLUMN frames_bad_time INTEGER NOT NULL DEFAULT 0;`, 3, nil
 	case 3:
 		return netnsV4, 4, nil
+	case 4:
+		return `ALTER TABLE rounds ADD COLUMN local_from TEXT; ALTER TABLE rounds ADD COLUMN local_addrs TEXT;` +
+			schema.Section("v5"), 5, nil
 	}
 	return "", 0, fmt.Errorf("no migration from schema version %d", v)
 }

@@ -74,6 +74,9 @@ type Writer struct {
 	roundArg    any                   // lastRound, boxed once per round rather than per packet
 	protoArg    any                   // the last Protocols, boxed; most packets repeat it
 
+	traffic *trafficStmts // nil until a round's traffic is stored
+	capture *captureStmts // nil until a capture file is opened
+
 	started   map[int64]bool // rounds this Writer started: the only ones it may write to
 	lastRound int64          // the round last found in started, if lastKnown,
 	lastKnown bool           // so a packet costs no map lookup
@@ -402,6 +405,8 @@ func (w *Writer) closeStmts() {
 			s.Close()
 		}
 	}
+	w.traffic.close()
+	w.capture.close()
 	if w.manyPackets != nil {
 		w.conn.Raw(func(any) error { return w.manyPackets.(driver.Stmt).Close() })
 	}

@@ -250,6 +250,27 @@ func Echo(t testing.TB, at time.Time, e Endpoints, id, seq uint16) Frame {
 	return ip(t, at, e, layers.IPProtocolICMPv4, icmp, gopacket.Payload("ping"))
 }
 
+// Unreachable builds an ICMP port unreachable from e.Src to e.Dst (ports not used).
+func Unreachable(t testing.TB, at time.Time, e Endpoints) Frame {
+	t.Helper()
+	icmp := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeDestinationUnreachable, layers.ICMPv4CodePort)}
+	return ip(t, at, e, layers.IPProtocolICMPv4, icmp, gopacket.Payload("orig"))
+}
+
+// ARP builds an ARP request: a frame with no IP layer.
+func ARP(t testing.TB, at time.Time, sender, target string) Frame {
+	t.Helper()
+	arp := &layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
+		Operation: layers.ARPRequest, SourceHwAddress: srcMAC, SourceProtAddress: net.ParseIP(sender).To4(),
+		DstHwAddress: make(net.HardwareAddr, 6), DstProtAddress: net.ParseIP(target).To4()}
+	eth := &layers.Ethernet{SrcMAC: srcMAC, DstMAC: net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, EthernetType: layers.EthernetTypeARP}
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true}, eth, arp); err != nil {
+		t.Fatalf("serialise ARP %s > %s: %v", sender, target, err)
+	}
+	return Frame{Time: at, Data: bytes.Clone(buf.Bytes())}
+}
+
 // SYNScan is a SYN scan from scanner to target's ports, one probe every
 // step from start: each SYN is answered by SYN+ACK from the ports in open
 // and RST+ACK from the rest.

@@ -1,0 +1,400 @@
+// Package traffic sums one round's packets into the compact traffic
+// summary that detection reads instead of packet rows: per destination port
+// and direction the packets, SYNs without ACK, RSTs and distinct peers; per
+// remote source the local ports and hosts it touched (scan fan-out); ICMP
+// unreachables; and the round's DNS figures (queries, distinct names per
+// registered domain, label lengths, name entropy, TXT/NULL and NXDOMAIN
+// shares).
+//
+// An Aggregator takes every packet of a round (Add: a map update, no
+// allocation for a conversation already seen) and, at the round's end,
+// turns what it holds into a Summary (Summarize) with the local side known:
+// from the host's interfaces, from --local prefixes, or inferred from the
+// round itself. Memory is bounded: at most MaxKeys conversations (source,
+// destination, destination port, protocol) and MaxNames DNS names per round
+// are kept; packets past the bound are counted in the totals and in
+// Summary.Overflow, not in the per-key figures.
+package traffic
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"portwatch/pkg/packet"
+)
+
+// Bounds of one round's distinct keys, and of the source rows kept.
+const (
+	MaxKeys    = 1 << 16 // conversations: a full SYN scan of one host fits
+	MaxNames   = 4096    // distinct DNS query names
+	MaxSources = 256     // source rows, the widest fan-out first
+)
+
+// Where the local side of a round's traffic came from (rounds.local_from).
+const (
+	FromInterfaces = "interfaces" // the host's interface addresses (live capture)
+	FromFlag       = "flag"       // collect --local CIDR...
+	FromInferred   = "inferred"   // the round's busiest address (capture files without --local)
+)
+
+// Directions of a PortStat, seen from the local side.
+const (
+	In  = "in"  // to a local address
+	Out = "out" // from a local address
+)
+
+// Local says which addresses are this host's.
+type Local struct {
+	From     string         // FromInterfaces, FromFlag or FromInferred
+	Prefixes []netip.Prefix // nil with FromInferred: Summarize picks one address
+}
+
+// PortStat is one (destination port, protocol, direction) of a round.
+type PortStat struct {
+	Port      uint16
+	Protocol  string // tcp or udp
+	Direction string // In or Out
+	Packets   int64
+	SYNs      int64 // SYN without ACK: connection attempts
+	RSTs      int64
+	Peers     int64 // distinct remote addresses
+}
+
+// SourceStat is one remote address that sent to local ones.
+type SourceStat struct {
+	Address    string
+	LocalPorts int64 // distinct local (address, port) destinations: scan fan-out
+	LocalHosts int64 // distinct local addresses
+	Packets    int64
+	SYNs       int64
+}
+
+// DomainStat is one registered domain (eTLD+1) of the round's DNS queries.
+type DomainStat struct {
+	Domain   string
+	Queries  int64
+	Names    int64 // distinct query names under it
+	MaxLabel int   // longest label of those names
+}
+
+// Summary is one round's traffic.
+type Summary struct {
+	Local     Local    // Prefixes as used: the inferred address, when inferred
+	Packets   int64    // frames of the round
+	IPPackets int64    // frames with an IP layer
+	Overflow  int64    // packets past MaxKeys conversations plus DNS queries past MaxNames names: in the totals only
+	Sources   int64    // distinct remote addresses that sent to local ones
+	Unreach   int64    // ICMP and ICMPv6 destination unreachable messages
+	DNS       DNSStats // unicast DNS (port 53)
+	Ports     []PortStat
+	Top       []SourceStat // sources touching 2+ local ports or hosts, widest first, at most MaxSources
+	Domains   []DomainStat
+	Note      string // why figures are zero or partial: "no IP traffic", "one direction only", ...
+}
+
+// DNSStats are a round's DNS figures; shares and means are 0 without queries.
+type DNSStats struct {
+	Queries, Responses int64
+	Names              int64   // distinct query names
+	MaxLabel           int     // longest label of a query name
+	MeanLabel          float64 // mean label length over queries
+	Entropy            float64 // mean Shannon entropy, bits per character, of query names
+	MaxEntropy         float64
+	TXTNullShare       float64 // queries of type TXT or NULL over queries
+	NXDomainShare      float64 // NXDOMAIN responses over responses
+}
+
+type flowKey struct {
+	src, dst string
+	port     uint16 // destination port, 0 where none
+	proto    uint8  // 6 TCP, 17 UDP, 0 anything else
+}
+
+type flowStat struct{ packets, syns, rsts int64 }
+
+// Aggregator holds one round's packets in summary form. The zero value is
+// not ready: use New. It is not safe for concurrent use.
+type Aggregator struct {
+	flows    map[flowKey]int32 // index into stats
+	stats    []flowStat
+	overflow int64
+	packets  int64
+	ip       int64
+	unreach  int64
+	dns      dnsAgg
+}
+
+// New returns an empty Aggregator.
+func New() *Aggregator {
+	return &Aggregator{flows: make(map[flowKey]int32), dns: dnsAgg{names: make(map[string]int32)}}
+}
+
+// Add counts one packet. It keeps no reference to p, only its strings.
+func (a *Aggregator) Add(p *packet.Packet) {
+	a.packets++
+	if p.SrcIP == "" {
+		return
+	}
+	a.ip++
+	if (p.ICMPType == 3 && !p.ICMPv6) || (p.ICMPType == 1 && p.ICMPv6) {
+		a.unreach++
+	}
+	k := flowKey{src: p.SrcIP, dst: p.DstIP}
+	if p.TCPFlags >= 0 {
+		k.port, k.proto = p.DstPort, 6
+	} else if p.SrcPort != 0 || p.DstPort != 0 {
+		k.port, k.proto = p.DstPort, 17
+	}
+	i, ok := a.flows[k]
+	if !ok {
+		if len(a.stats) >= MaxKeys {
+			a.overflow++
+			a.dns.add(p, &a.overflow)
+			return
+		}
+		i = int32(len(a.stats))
+		a.flows[k] = i
+		a.stats = append(a.stats, flowStat{})
+	}
+	s := &a.stats[i]
+	s.packets++
+	if p.TCPFlags >= 0 {
+		if p.TCPFlags&0x12 == 0x02 { // SYN without ACK
+			s.syns++
+		}
+		if p.TCPFlags&0x04 != 0 {
+			s.rsts++
+		}
+	}
+	a.dns.add(p, &a.overflow)
+}
+
+// Summarize returns the round's summary with local as this host's side and
+// empties the Aggregator for the next round.
+func (a *Aggregator) Summarize(local Local) *Summary {
+	s := &Summary{Local: local, Packets: a.packets, IPPackets: a.ip, Overflow: a.overflow, Unreach: a.unreach}
+	if local.From == FromInferred {
+		s.Local.Prefixes = a.infer()
+	}
+	isLocal := a.classify(s.Local.Prefixes)
+	a.portsAndSources(s, isLocal)
+	s.DNS, s.Domains = a.dns.summarize()
+	s.Note = note(s)
+	a.reset()
+	return s
+}
+
+func (a *Aggregator) reset() {
+	clear(a.flows)
+	a.stats = a.stats[:0]
+	a.overflow, a.packets, a.ip, a.unreach = 0, 0, 0, 0
+	a.dns.reset()
+}
+
+// classify tells, for every address of the round, whether it is local.
+func (a *Aggregator) classify(prefixes []netip.Prefix) map[string]bool {
+	local := make(map[string]bool)
+	for k := range a.flows {
+		for _, ip := range [2]string{k.src, k.dst} {
+			if _, seen := local[ip]; !seen {
+				local[ip] = contains(prefixes, ip)
+			}
+		}
+	}
+	return local
+}
+
+func contains(prefixes []netip.Prefix, ip string) bool {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range prefixes {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// infer picks the monitored host of a capture without --local: the unicast
+// address with the most distinct peers (a host's own capture: the host; a
+// flood: its target), then the one receiving most SYNs (a scan: its target),
+// then the busiest. nil when the round has no unicast address.
+func (a *Aggregator) infer() []netip.Prefix {
+	type cand struct{ peers, synsIn, packets int64 }
+	cands := make(map[string]*cand)
+	get := func(ip string) *cand {
+		c := cands[ip]
+		if c == nil {
+			c = &cand{}
+			cands[ip] = c
+		}
+		return c
+	}
+	pairs := make(map[[2]string]bool)
+	for k, i := range a.flows {
+		st := a.stats[i]
+		get(k.src).packets += st.packets
+		d := get(k.dst)
+		d.packets += st.packets
+		d.synsIn += st.syns
+		pair := [2]string{min(k.src, k.dst), max(k.src, k.dst)}
+		if !pairs[pair] && k.src != k.dst {
+			pairs[pair] = true
+			get(k.src).peers++
+			d.peers++
+		}
+	}
+	var best string
+	var bc *cand
+	for ip, c := range cands {
+		addr, err := netip.ParseAddr(ip)
+		if err != nil || !addr.IsGlobalUnicast() && !addr.IsLoopback() && !addr.IsLinkLocalUnicast() {
+			continue // multicast, limited broadcast, unspecified
+		}
+		if addr.Is4() && addr.As4()[3] == 255 {
+			continue // a subnet broadcast hears from everyone
+		}
+		if bc == nil || cmp.Or(cmp.Compare(c.peers, bc.peers), cmp.Compare(c.synsIn, bc.synsIn),
+			cmp.Compare(c.packets, bc.packets), cmp.Compare(best, ip)) > 0 {
+			best, bc = ip, c
+		}
+	}
+	if bc == nil {
+		return nil
+	}
+	addr := netip.MustParseAddr(best).Unmap()
+	return []netip.Prefix{netip.PrefixFrom(addr, addr.BitLen())}
+}
+
+type portKey struct {
+	port  uint16
+	proto uint8
+	dir   string
+}
+
+// portsAndSources fills the per-port and per-source figures.
+func (a *Aggregator) portsAndSources(s *Summary, isLocal map[string]bool) {
+	ports := make(map[portKey]*PortStat)
+	peers := make(map[struct {
+		portKey
+		peer string
+	}]bool)
+	type srcAgg struct {
+		SourceStat
+		ports map[struct {
+			host string
+			port uint16
+		}]bool
+		hosts map[string]bool
+	}
+	sources := make(map[string]*srcAgg)
+	add := func(k portKey, peer string, st flowStat) {
+		ps := ports[k]
+		if ps == nil {
+			ps = &PortStat{Port: k.port, Protocol: protoName(k.proto), Direction: k.dir}
+			ports[k] = ps
+		}
+		ps.Packets += st.packets
+		ps.SYNs += st.syns
+		ps.RSTs += st.rsts
+		pk := struct {
+			portKey
+			peer string
+		}{k, peer}
+		if !peers[pk] {
+			peers[pk] = true
+			ps.Peers++
+		}
+	}
+	for k, i := range a.flows {
+		st := a.stats[i]
+		srcLocal, dstLocal := isLocal[k.src], isLocal[k.dst]
+		if dstLocal && k.proto != 0 {
+			add(portKey{k.port, k.proto, In}, k.src, st)
+		}
+		if srcLocal && k.proto != 0 {
+			add(portKey{k.port, k.proto, Out}, k.dst, st)
+		}
+		if !dstLocal || srcLocal {
+			continue
+		}
+		sa := sources[k.src]
+		if sa == nil {
+			sa = &srcAgg{SourceStat: SourceStat{Address: k.src}, hosts: make(map[string]bool),
+				ports: make(map[struct {
+					host string
+					port uint16
+				}]bool)}
+			sources[k.src] = sa
+		}
+		sa.Packets += st.packets
+		sa.SYNs += st.syns
+		sa.hosts[k.dst] = true
+		if k.proto != 0 {
+			sa.ports[struct {
+				host string
+				port uint16
+			}{k.dst, k.port}] = true
+		}
+	}
+	for _, ps := range ports {
+		s.Ports = append(s.Ports, *ps)
+	}
+	slices.SortFunc(s.Ports, func(x, y PortStat) int {
+		return cmp.Or(cmp.Compare(x.Port, y.Port), strings.Compare(x.Protocol, y.Protocol), strings.Compare(x.Direction, y.Direction))
+	})
+	s.Sources = int64(len(sources))
+	for _, sa := range sources {
+		sa.LocalPorts, sa.LocalHosts = int64(len(sa.ports)), int64(len(sa.hosts))
+		if sa.LocalPorts >= 2 || sa.LocalHosts >= 2 {
+			s.Top = append(s.Top, sa.SourceStat)
+		}
+	}
+	slices.SortFunc(s.Top, func(x, y SourceStat) int {
+		return cmp.Or(cmp.Compare(y.LocalPorts, x.LocalPorts), cmp.Compare(y.LocalHosts, x.LocalHosts), strings.Compare(x.Address, y.Address))
+	})
+	s.Top = s.Top[:min(len(s.Top), MaxSources)]
+}
+
+func protoName(p uint8) string {
+	if p == 6 {
+		return "tcp"
+	}
+	return "udp"
+}
+
+// note says why a summary's figures are zero or partial; "" when nothing is amiss.
+func note(s *Summary) string {
+	var notes []string
+	switch {
+	case s.Packets == 0:
+		notes = append(notes, "no packets")
+	case s.IPPackets == 0:
+		notes = append(notes, "no IP traffic")
+	case len(s.Local.Prefixes) == 0:
+		notes = append(notes, "no local address: directions unknown")
+	default:
+		var in, out bool
+		for _, p := range s.Ports {
+			in = in || p.Direction == In
+			out = out || p.Direction == Out
+		}
+		switch {
+		case !in && !out:
+			notes = append(notes, "no TCP or UDP traffic of a local address")
+		case !in:
+			notes = append(notes, "one direction only: nothing to a local address")
+		case !out:
+			notes = append(notes, "one direction only: nothing from a local address")
+		}
+	}
+	if s.Overflow > 0 {
+		notes = append(notes, "key bound reached: per-key figures partial")
+	}
+	return strings.Join(notes, "; ")
+}

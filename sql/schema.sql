@@ -164,4 +164,4 @@ CREATE TABLE captures (
     complete         INTEGER NOT NULL DEFAULT 0, -- 1: ingested to the end; never again
     updated_at       TEXT    NOT NULL
 );
--- end v4
+-- end v5

@@ -4,7 +4,7 @@
 //
 //	exits CODE PROGRAM ARGS...     run PROGRAM like exec, and want exit code CODE
 //	mkdb FILE DAYS...              a portwatch database, one complete live round started DAYS ago each
-//	foreigndb FILE                 a SQLite file with a table of its own and no portwatch schema
+//	foreigndb FILE                 a SQLite file with a table of its own and no portwatch schema (storetest.Foreign)
 //	pcap FILE mixed|scan           a capture file: capturetest.Mixed (18 frames) or Scan(5) (10 frames)
 //	cmpone PATTERN FILE            exactly one file matches the glob PATTERN, with FILE's content
 //	cut FILE N                     FILE less its last N bytes
@@ -33,6 +33,7 @@ import (
 	"portwatch/pkg/capture/capturetest"
 	"portwatch/pkg/detector/detectortest"
 	"portwatch/pkg/store"
+	"portwatch/pkg/store/storetest"
 )
 
 // Main is a cmd package's TestMain: the test binary doubles as the program
@@ -137,11 +138,7 @@ func mkdb(ts *testscript.TestScript, neg bool, args []string) {
 
 func foreigndb(ts *testscript.TestScript, neg bool, args []string) {
 	fixture(ts, neg, args, 1, 1, "foreigndb FILE")
-	db, err := sql.Open("sqlite3", ts.MkAbs(args[0]))
-	ts.Check(err)
-	defer db.Close()
-	_, err = db.Exec("CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes(body) VALUES ('mine')")
-	ts.Check(err)
+	storetest.Foreign(tb(ts), ts.MkAbs(args[0]))
 }
 
 func pcap(ts *testscript.TestScript, neg bool, args []string) {

@@ -118,3 +118,17 @@ func Count(t testing.TB, db *store.DB, table string) int64 {
 	t.Helper()
 	return Int(t, db, "SELECT count(*) FROM "+table)
 }
+
+// Foreign writes at path a SQLite file of someone else's: one table, notes,
+// whose body column holds "mine", and no portwatch schema.
+func Foreign(t testing.TB, path string) {
+	t.Helper()
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes(body) VALUES ('mine')"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -2,6 +2,7 @@ package detector
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 
 	"portwatch/pkg/features"
@@ -38,8 +39,7 @@ func explain(l features.Layout, w features.Window, cells []Cell) []Port {
 		if len(socks) > 0 {
 			p.State = socks[0].State.String()
 		}
-		p.Address = joinDistinct(socks, func(s sock.Socket) string { return s.Address.String() })
-		p.Process = joinDistinct(socks, func(s sock.Socket) string { return s.Process })
+		p.owners(socks)
 		out = append(out, p)
 	}
 	return out
@@ -57,10 +57,31 @@ func explainHour(l features.Layout, r *store.Round, hc *hourCell, surprise float
 		Expected: float32(hc.Rate),
 	}
 	p.Protocol, p.State = channelSocket(p.Channel)
-	socks := l.Explain(r, hc.Channel, hc.Port)
+	p.owners(l.Explain(r, hc.Channel, hc.Port))
+	return p
+}
+
+// owners names the sockets behind p: addresses, processes, families and
+// network namespaces.
+func (p *Port) owners(socks []sock.Socket) {
 	p.Address = joinDistinct(socks, func(s sock.Socket) string { return s.Address.String() })
 	p.Process = joinDistinct(socks, func(s sock.Socket) string { return s.Process })
-	return p
+	p.Family = joinDistinct(socks, func(s sock.Socket) string { return strconv.Itoa(s.Family) })
+	p.Netns = joinDistinct(socks, netnsName)
+}
+
+// netnsName names a socket's network namespace for a reader: "host", its
+// name, or net:[inode]; "" when the scanner did not tell.
+func netnsName(s sock.Socket) string {
+	switch n := s.Netns; {
+	case n.Host:
+		return "host"
+	case n.Name != "":
+		return n.Name
+	case n.Inode != 0:
+		return n.String()
+	}
+	return ""
 }
 
 // channelSocket is the protocol and (default) state a channel stands for.

@@ -52,7 +52,7 @@ import (
 )
 
 // SchemaVersion is the PRAGMA user_version this code creates and expects.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // migration returns the statements that take a database from user_version
 // v to v+1; a new file (v 0) gets the current schema at once. Add a case to
@@ -67,6 +67,8 @@ func migration(v int) (stmts string, next int, err error) {
 			CREATE INDEX packets_round_port ON packets (round_id, dest_port);`, 2, nil
 	case 2:
 		return `ALTER TABLE rounds ADD COLUMN frames_bad_time INTEGER NOT NULL DEFAULT 0;`, 3, nil
+	case 3:
+		return incidentsV4, 4, nil
 	}
 	return "", 0, fmt.Errorf("no migration from schema version %d", v)
 }

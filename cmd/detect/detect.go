@@ -26,7 +26,7 @@ import (
 // detectFlags are the flags of the default action.
 func detectFlags() []cli.Flag {
 	def := detector.DefaultConfig("")
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "db", Aliases: []string{"d"}, Required: true, Usage: "the portwatch database `FILE`"},
 		&cli.StringFlag{Name: "model", Usage: "the model `FILE` (default: portae.onnx beside the database)"},
 		&cli.StringFlag{Name: "since", Usage: "score the rounds of the last `DURATION` (24h, 7d) again; changes nothing"},
@@ -42,7 +42,7 @@ func detectFlags() []cli.Flag {
 		&cli.Float64Flag{Name: "threshold-q", Value: def.Risk, Usage: "false-alarm rate `Q` the threshold is calibrated for"},
 		&cli.BoolFlag{Name: "reset-model", Usage: "set an unusable model file aside (renamed FILE.reset-TIME) and start a new one"},
 		command.LogFormatFlag(),
-	}
+	}, incidentFlags()...)
 }
 
 // memoryLimit is the Go runtime's soft memory limit for a run.
@@ -58,6 +58,7 @@ type request struct {
 	plot       string
 	resetModel bool
 	cfg        detector.Config
+	inc        incidentRequest
 }
 
 func parseRequest(c *cli.Context, now time.Time) (*request, error) {
@@ -100,6 +101,7 @@ func parseRequest(c *cli.Context, now time.Time) (*request, error) {
 		}
 		r.ranged = true
 	}
+	var err error
 	cfg := detector.DefaultConfig(r.model)
 	cfg.MaxRounds = c.Int("rounds")
 	cfg.MinRounds = c.Int("min-rounds")
@@ -114,6 +116,9 @@ func parseRequest(c *cli.Context, now time.Time) (*request, error) {
 		return nil, command.Usagef("--threshold-q %g: want a rate between 0 and 1, such as 1e-4", cfg.Risk)
 	}
 	r.cfg = cfg
+	if r.inc, err = parseIncidentRequest(c); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -169,6 +174,14 @@ func runDetect(c *cli.Context) error {
 	if (r.ranged || r.train) && isTerminal(c.App.ErrWriter) {
 		r.cfg.Progress = progressBar(c.App.ErrWriter)
 	}
+	cron := !r.ranged && !r.train
+	acc, rules, err := acceptor(ctx, db, r.inc.allow)
+	if err != nil {
+		return err
+	}
+	if cron {
+		r.cfg.Acceptor = acc
+	}
 	d := detector.New(r.cfg, log)
 	var res *detector.Result
 	switch {
@@ -186,11 +199,25 @@ func runDetect(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return report(c.App.Writer, c.App.ErrWriter, r, res)
+	ins, err := trackIncidents(ctx, db, r.inc, rules, res.Rounds, cron, log)
+	if err != nil {
+		return err
+	}
+	if cron && res.Refit && len(res.Relearned) > 0 {
+		if err := db.RefitDone(ctx, acc.Pending()); err != nil {
+			return err
+		}
+	}
+	if r.inc.metrics != "" {
+		if err := writeMetrics(ctx, r.inc.metrics, r.model, db, res, r.cfg.MinRounds); err != nil {
+			return err
+		}
+	}
+	return report(c.App.Writer, c.App.ErrWriter, r, res, ins)
 }
 
 // report prints the result and draws the plot.
-func report(stdout, stderr io.Writer, r *request, res *detector.Result) error {
+func report(stdout, stderr io.Writer, r *request, res *detector.Result, ins []store.Incident) error {
 	if l := res.Learning; l != nil {
 		w := stdout
 		if r.json {
@@ -204,10 +231,16 @@ func report(stdout, stderr io.Writer, r *request, res *detector.Result) error {
 			t.Rounds, t.Windows, t.Epochs, t.Loss, t.Calibrated, t.TotalLimit, t.TotalMethod, t.PeakLimit, t.PeakMethod, t.HourLimit)
 	}
 	var err error
-	if r.json {
+	switch {
+	case r.json:
 		err = detector.WriteJSON(stdout, res.Rounds, r.all)
-	} else {
+	case r.inc.roundsView || r.train:
 		err = detector.WriteTable(stdout, res.Rounds, r.all)
+	default:
+		err = writeIncidents(stdout, ins, false)
+		if err == nil {
+			err = writeSummary(stdout, res.Rounds, ins)
+		}
 	}
 	if err != nil || r.plot == "" {
 		return err

@@ -160,8 +160,16 @@ func TestJSONRangePlot(t *testing.T) {
 	if code != command.ExitOK {
 		t.Fatalf("range run: exit %d, stderr %q", code, stderr)
 	}
+	// The table shows incidents: the listener's rounds are one.
+	if !strings.Contains(stdout, "new_listener  tcp/4 0.0.0.0 port 4444 process=nc") || !strings.Contains(stdout, ", 1 incidents touched") {
+		t.Errorf("range table: got %q, want one new_listener incident naming the listener", stdout)
+	}
+	code, stdout, stderr = run(t, "-d", h.Path, "--from", "2026-11-12T00:00:00Z", "--rounds-view")
+	if code != command.ExitOK {
+		t.Fatalf("range run --rounds-view: exit %d, stderr %q", code, stderr)
+	}
 	if !strings.Contains(stdout, "4444/tcp listen 0.0.0.0 nc") {
-		t.Errorf("range table: got %q, want the listener named", stdout)
+		t.Errorf("range table --rounds-view: got %q, want the listener named", stdout)
 	}
 	if got := h.Counts(t); got != before {
 		t.Errorf("batches, scores, anomalies after a range run: got %v, want %v", got, before)

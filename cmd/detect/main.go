@@ -33,7 +33,7 @@ func newApp() *cli.App {
 			}
 			return runDetect(c)
 		},
-		Commands: []*cli.Command{modelCommand()},
+		Commands: append([]*cli.Command{modelCommand()}, incidentCommands()...),
 	}
 }
 

@@ -17,10 +17,10 @@ type Scored struct {
 	// Accepted is set on a round past the threshold whose every cause the
 	// owner accepted (see Acceptor): it is stored and refit on as normal,
 	// so Anomalous is false.
-	Accepted bool `json:"accepted,omitempty"`
-	stats             // the statistics behind Score, in nats
-	Ports     []Port  `json:"ports"` // the largest contributors, largest first
-	hourPort  *Port   // the listener least expected at the round's hour, if any
+	Accepted bool   `json:"accepted,omitempty"`
+	stats           // the statistics behind Score, in nats
+	Ports    []Port `json:"ports"` // the largest contributors, largest first
+	hourPort *Port  // the listener least expected at the round's hour, if any
 }
 
 // Port is one port's contribution to a round's score: a cell of the

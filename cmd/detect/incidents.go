@@ -1,0 +1,347 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/user"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"portwatch/pkg/command"
+	"portwatch/pkg/detector"
+	"portwatch/pkg/incident"
+	"portwatch/pkg/notify"
+	"portwatch/pkg/store"
+)
+
+// incidentFlags are the default action's flags about incidents, pushes and metrics.
+func incidentFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "rounds-view", Usage: "list anomalous rounds, not incidents"},
+		&cli.IntFlag{Name: "close-after", Value: incident.DefaultCloseAfter, Usage: "close an incident after `N` scored rounds without its cause"},
+		&cli.StringFlag{Name: "allow", Usage: "accept the causes listed in `FILE` (lines: PORT/PROTO [process=NAME] [address=ADDR] # why)"},
+		&cli.StringFlag{Name: "notify", Usage: "run `CMD` (sh -c) once per incident opened, changed or closed, its JSON on stdin"},
+		&cli.BoolFlag{Name: "syslog", Usage: "log each incident event to syslog/journald (/dev/log), MSGID " + notify.MsgID},
+		&cli.StringFlag{Name: "webhook", Usage: "POST each incident event's JSON to `URL`"},
+		&cli.StringFlag{Name: "metrics", Usage: "write node_exporter textfile metrics to `FILE.prom`"},
+	}
+}
+
+// incidentRequest is what the incident flags ask for, checked.
+type incidentRequest struct {
+	roundsView bool
+	closeAfter int
+	allow      []incident.Rule
+	sinks      []notify.Sink
+	metrics    string
+}
+
+func parseIncidentRequest(c *cli.Context) (incidentRequest, error) {
+	q := incidentRequest{roundsView: c.Bool("rounds-view"), closeAfter: c.Int("close-after"), metrics: c.String("metrics")}
+	if q.closeAfter < 1 {
+		return q, command.Usagef("--close-after %d: want at least 1", q.closeAfter)
+	}
+	if path := c.String("allow"); path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return q, command.Usagef("--allow: %w", err)
+		}
+		defer f.Close()
+		if q.allow, err = incident.ParseAllow(f); err != nil {
+			return q, command.Usagef("--allow %s: %w", path, err)
+		}
+	}
+	if cmd := c.String("notify"); cmd != "" {
+		q.sinks = append(q.sinks, notify.Command{Line: cmd})
+	}
+	if c.Bool("syslog") {
+		q.sinks = append(q.sinks, notify.Syslog{Socket: "/dev/log", Host: hostname()})
+	}
+	if url := c.String("webhook"); url != "" {
+		q.sinks = append(q.sinks, notify.Webhook{URL: url, Client: &http.Client{}, Timeout: 2 * time.Second, Tries: 3, Backoff: 200 * time.Millisecond})
+	}
+	return q, nil
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}
+
+// notifyBudget bounds the whole notification phase of a run.
+const notifyBudget = 5 * time.Second
+
+// acceptor builds the detector's Acceptor from the allow list and the
+// accepted causes and incidents in db.
+func acceptor(ctx context.Context, db *store.DB, allow []incident.Rule) (*incident.Acceptor, []incident.Rule, error) {
+	as, err := db.Accepts(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	rules := append([]incident.Rule(nil), allow...)
+	for _, a := range as {
+		rules = append(rules, incident.RuleOfAccept(a))
+	}
+	acc, err := db.Incidents(ctx, store.IncidentAccepted)
+	if err != nil {
+		return nil, nil, err
+	}
+	var pending []store.Incident
+	for _, in := range acc {
+		if in.RefitPending {
+			pending = append(pending, in)
+		}
+	}
+	return incident.NewAcceptor(rules, pending), rules, nil
+}
+
+// trackIncidents folds a run's verdicts into incidents: stored, notified
+// and counted in the metrics for the cron run (save), in memory for a range
+// scored again. It returns the incidents the run opened or changed.
+func trackIncidents(ctx context.Context, db *store.DB, q incidentRequest, rules []incident.Rule, rs []detector.Scored, save bool, log *slog.Logger) ([]store.Incident, error) {
+	var open []store.Incident
+	var err error
+	if save {
+		if open, err = db.Incidents(ctx, store.IncidentOpen); err != nil {
+			return nil, err
+		}
+	}
+	tr, err := incident.NewTracker(open, rules, q.closeAfter, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range rs {
+		tr.Observe(s)
+	}
+	if !save {
+		return tr.Incidents(), nil
+	}
+	events, err := tr.Save(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if len(q.sinks) > 0 && len(events) > 0 {
+		host := hostname()
+		for i := range events {
+			events[i].Host = host
+		}
+		nctx, cancel := context.WithTimeout(ctx, notifyBudget)
+		defer cancel()
+		n := &notify.Notifier{Sinks: q.sinks, Log: log}
+		if failed := n.Send(nctx, events); failed > 0 {
+			log.Warn("notifications failed", "failed", failed, "events", len(events))
+		}
+	}
+	return tr.Incidents(), nil
+}
+
+// writeIncidents prints incidents as a table, or one JSON object per line.
+func writeIncidents(w io.Writer, ins []store.Incident, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		for _, in := range ins {
+			if err := enc.Encode(incidentJSON(in)); err != nil {
+				return fmt.Errorf("write json: %w", err)
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tKIND\tKEY\tROUNDS\tFIRST\tLAST\tSCORE\tOPENED (UTC)")
+	for _, in := range ins {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%.1f\t%s\n", in.ID, in.State, in.Kind, in.Key, in.Rounds,
+			in.FirstRound, in.LastRound, in.Score, in.OpenedAt.UTC().Format(time.DateTime))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write table: %w", err)
+	}
+	return nil
+}
+
+// incidentJSON is an incident as detect incidents --json prints it.
+func incidentJSON(in store.Incident) map[string]any {
+	m := map[string]any{"id": in.ID, "key": in.Key, "kind": in.Kind, "state": in.State,
+		"first_round_id": in.FirstRound, "last_round_id": in.LastRound, "rounds": in.Rounds, "score": in.Score,
+		"opened_at": store.FormatTime(in.OpenedAt), "updated_at": store.FormatTime(in.UpdatedAt), "detail": json.RawMessage(in.Detail)}
+	if !in.ClosedAt.IsZero() {
+		m["closed_at"] = store.FormatTime(in.ClosedAt)
+	}
+	return m
+}
+
+// incidentsCommand and the others below are detect's incident subcommands.
+func incidentCommands() []*cli.Command {
+	db := &cli.StringFlag{Name: "db", Aliases: []string{"d"}, Required: true, Usage: "the portwatch database `FILE`"}
+	narrow := []cli.Flag{
+		&cli.StringFlag{Name: "port", Usage: "the cause's `PORT/PROTO`, e.g. 8443/tcp"},
+		&cli.StringFlag{Name: "process", Usage: "only for process `NAME`"},
+		&cli.StringFlag{Name: "address", Usage: "only for local address `ADDR`"},
+	}
+	return []*cli.Command{
+		{Name: "incidents", Usage: "list incidents", UsageText: "detect incidents -d FILE [--open] [--json]",
+			Flags:  []cli.Flag{db, &cli.BoolFlag{Name: "open", Usage: "open incidents only"}, &cli.BoolFlag{Name: "json", Usage: "one JSON object per line"}},
+			Action: withDB(listIncidents)},
+		{Name: "accept", Usage: "accept an incident's cause, or a port's: no incident opens for it, its rounds are refit on",
+			UsageText: "detect accept -d FILE [--note WHY] ID | detect accept -d FILE --port 8443/tcp [--process NAME] [--address ADDR] [--note WHY]",
+			Flags:     append([]cli.Flag{db, &cli.StringFlag{Name: "note", Usage: "why it is fine"}}, narrow...), Action: withDB(accept)},
+		{Name: "accepted", Usage: "list accepted causes", UsageText: "detect accepted -d FILE", Flags: []cli.Flag{db}, Action: withDB(listAccepted)},
+		{Name: "unaccept", Usage: "undo an accept (its id from detect accepted)", UsageText: "detect unaccept -d FILE ID",
+			Flags: []cli.Flag{db}, Action: withDB(unaccept)},
+		{Name: "status", Usage: "one screen on the database, the model and open incidents", UsageText: "detect status -d FILE [--model FILE]",
+			Flags:  []cli.Flag{db, &cli.StringFlag{Name: "model", Usage: "the model `FILE` (default: portae.onnx beside the database)"}},
+			Action: withDB(status)},
+	}
+}
+
+// withDB opens the --db database for a subcommand's action.
+func withDB(f func(c *cli.Context, db *store.DB) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		path := c.String("db")
+		if _, err := os.Stat(path); err != nil {
+			return command.Usagef("database %s: %w; pass the file collect writes", path, err)
+		}
+		db, err := store.Open(c.Context, path)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return f(c, db)
+	}
+}
+
+func listIncidents(c *cli.Context, db *store.DB) error {
+	var states []string
+	if c.Bool("open") {
+		states = []string{store.IncidentOpen}
+	}
+	ins, err := db.Incidents(c.Context, states...)
+	if err != nil {
+		return err
+	}
+	return writeIncidents(c.App.Writer, ins, c.Bool("json"))
+}
+
+func accept(c *cli.Context, db *store.DB) error {
+	a := store.Accept{By: whoami(), At: time.Now(), Note: c.String("note")}
+	var rule incident.Rule
+	var ids []int64
+	switch {
+	case c.NArg() == 1 && !c.IsSet("port"):
+		id, err := strconv.ParseInt(c.Args().First(), 10, 64)
+		if err != nil {
+			return command.Usagef("accept %q: want an incident ID from detect incidents", c.Args().First())
+		}
+		in, err := findIncident(c.Context, db, id)
+		if err != nil {
+			return err
+		}
+		var d incident.Detail
+		if err := json.Unmarshal([]byte(in.Detail), &d); err != nil {
+			return fmt.Errorf("incident %d detail: %w", id, err)
+		}
+		rule, a.IncidentID, ids = incident.RuleOf(d.Key), id, []int64{id}
+	case c.NArg() == 0 && c.IsSet("port"):
+		var err error
+		if rule, err = incident.ParsePort(c.String("port")); err != nil {
+			return command.Usagef("--port: %w", err)
+		}
+		rule.Process, rule.Address = c.String("process"), c.String("address")
+		if ids, err = matchingOpen(c.Context, db, rule); err != nil {
+			return err
+		}
+	default:
+		return command.Usagef("accept: pass one incident ID or --port PORT/PROTO")
+	}
+	a.Protocol, a.Port, a.Process, a.Address = rule.Protocol, rule.Port, rule.Process, rule.Address
+	id, err := db.AddAccept(c.Context, a, ids)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(c.App.Writer, "accepted %d: %s (%d incidents)\n", id, rule, len(ids))
+	return err
+}
+
+func findIncident(ctx context.Context, db *store.DB, id int64) (store.Incident, error) {
+	ins, err := db.Incidents(ctx)
+	if err != nil {
+		return store.Incident{}, err
+	}
+	for _, in := range ins {
+		if in.ID == id {
+			return in, nil
+		}
+	}
+	return store.Incident{}, command.Usagef("incident %d: no such incident; list them with detect incidents", id)
+}
+
+// matchingOpen returns the open incidents whose key rule accepts.
+func matchingOpen(ctx context.Context, db *store.DB, rule incident.Rule) ([]int64, error) {
+	open, err := db.Incidents(ctx, store.IncidentOpen)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	for _, in := range open {
+		var d incident.Detail
+		if json.Unmarshal([]byte(in.Detail), &d) == nil && rule.Match(d.Key) {
+			ids = append(ids, in.ID)
+		}
+	}
+	return ids, nil
+}
+
+func whoami() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return os.Getenv("USER")
+}
+
+func listAccepted(c *cli.Context, db *store.DB) error {
+	as, err := db.Accepts(c.Context)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tCAUSE\tINCIDENT\tBY\tWHEN (UTC)\tNOTE")
+	for _, a := range as {
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\n", a.ID, incident.RuleOfAccept(a), a.IncidentID, a.By, a.At.UTC().Format(time.DateTime), a.Note)
+	}
+	return tw.Flush()
+}
+
+func unaccept(c *cli.Context, db *store.DB) error {
+	id, err := strconv.ParseInt(c.Args().First(), 10, 64)
+	if c.NArg() != 1 || err != nil {
+		return command.Usagef("unaccept: want one ID from detect accepted")
+	}
+	found, err := db.RemoveAccept(c.Context, id)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return command.Usagef("unaccept %d: no such accepted cause; list them with detect accepted", id)
+	}
+	_, err = fmt.Fprintf(c.App.Writer, "unaccepted %d\n", id)
+	return err
+}
+
+// writeSummary closes the incident table with one line on the run.
+func writeSummary(w io.Writer, rs []detector.Scored, ins []store.Incident) error {
+	var anomalous int
+	for _, s := range rs {
+		if s.Anomalous {
+			anomalous++
+		}
+	}
+	_, err := fmt.Fprintf(w, "%d rounds scored, %d anomalous, %d incidents touched\n", len(rs), anomalous, len(ins))
+	return err
+}

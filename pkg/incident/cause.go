@@ -82,7 +82,7 @@ type Cause struct {
 // for a normal one. The cells past their own limit are causes; the
 // connection cells together are port exhaustion when the total statistic
 // fired. A round past the threshold on none (many small changes) has its
-// largest cell as its cause.
+// largest listener cell as its cause, or the connections as a whole.
 func Causes(s detector.Scored) []Cause {
 	if !s.Anomalous && !s.Accepted {
 		return nil
@@ -111,8 +111,12 @@ func Causes(s detector.Scored) []Cause {
 		}
 	}
 	if len(byKey) == 0 && len(s.Ports) > 0 {
-		p := s.Ports[0]
-		add(keyOf(p), Other, p)
+		i := slices.IndexFunc(s.Ports, func(p detector.Port) bool { return p.Channel != features.TCPConn })
+		if i < 0 {
+			add(Key{Protocol: "tcp"}, Other, s.Ports[0])
+		} else {
+			add(keyOf(s.Ports[i]), Other, s.Ports[i])
+		}
 	}
 	// A wildcard or loopback cell beside a listener cell of the same port
 	// is the same change seen twice: a new listener on 0.0.0.0 sets both.

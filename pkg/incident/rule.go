@@ -24,9 +24,13 @@ type Rule struct {
 // Match reports whether k is a cause r accepts. A key naming several
 // processes or addresses (comma-separated) matches when one of them does.
 func (r Rule) Match(k Key) bool {
-	return r.Protocol == k.Protocol && r.Port == k.Port &&
-		(r.Process == "" || slices.Contains(strings.Split(k.Process, ","), r.Process)) &&
-		(r.Address == "" || slices.Contains(strings.Split(k.Address, ","), r.Address))
+	return r.Protocol == k.Protocol && r.Port == k.Port && among(r.Process, k.Process) && among(r.Address, k.Address)
+}
+
+// among reports whether a rule's field v matches a key's field of
+// comma-separated values: v empty, all of them, or one of them.
+func among(v, values string) bool {
+	return v == "" || v == values || slices.Contains(strings.Split(values, ","), v)
 }
 
 // String is the rule in the allow-list format.

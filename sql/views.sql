@@ -82,3 +82,9 @@ FROM packets
 WHERE tcp_flags IS NOT NULL AND (tcp_flags & 18) = 2
 GROUP BY round_id, src_ip
 ORDER BY round_id, ports DESC;
+
+-- Open incidents, newest last, and accepted causes with who and why (detect incidents, detect accepted).
+DROP VIEW IF EXISTS open_incidents;
+CREATE VIEW open_incidents AS
+SELECT id, kind, key, rounds, first_round_id, last_round_id, round(score, 2) AS score, opened_at, updated_at
+FROM incidents WHERE state = 'open' ORDER BY id;

@@ -20,7 +20,8 @@
 //
 // It is the only package that speaks SQL: detection reads rounds through
 // typed queries (Rounds, LastScored, CountScorable, NewestScorable) and
-// records its runs with RecordBatch; cleanup deletes through a Pruner.
+// records its runs with RecordBatch, its incidents with SaveIncidents and the
+// owner's accepted causes with AddAccept; cleanup deletes through a Pruner.
 // There is no raw handle; tests that assert in SQL open their own
 // connection on the file (storetest.Raw), as the sqlite3 console does.
 // Sockets and packets are the shared records of pkg/sock and pkg/packet.

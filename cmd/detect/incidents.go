@@ -107,14 +107,16 @@ func acceptor(ctx context.Context, db *store.DB, allow []incident.Rule) (*incide
 // and counted in the metrics for the cron run (save), in memory for a range
 // scored again. It returns the incidents the run opened or changed.
 func trackIncidents(ctx context.Context, db *store.DB, q incidentRequest, rules []incident.Rule, rs []detector.Scored, save bool, log *slog.Logger) ([]store.Incident, error) {
-	var open []store.Incident
-	var err error
+	var known []store.Incident
+	now := time.Now()
 	if save {
-		if open, err = db.Incidents(ctx, store.IncidentOpen); err != nil {
+		all, err := db.Incidents(ctx, store.IncidentOpen, store.IncidentClosed)
+		if err != nil {
 			return nil, err
 		}
+		known = incident.Recent(all, now)
 	}
-	tr, err := incident.NewTracker(open, rules, q.closeAfter, time.Now())
+	tr, err := incident.NewTracker(known, rules, q.closeAfter, now)
 	if err != nil {
 		return nil, err
 	}

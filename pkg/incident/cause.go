@@ -5,7 +5,7 @@
 // process name and network namespace, never a pid, so a restarted service is
 // the same listener).
 //
-//	tr := incident.NewTracker(open, rules, closeAfter, now) // the open incidents from the store
+//	tr := incident.NewTracker(incident.Recent(stored, now), rules, closeAfter, now)
 //	for _, s := range verdicts { tr.Observe(s) }            // in round order
 //	events, err := tr.Save(ctx, db)                         // opened, updated (kind), closed
 //

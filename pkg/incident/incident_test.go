@@ -32,7 +32,9 @@ func TestCauses(t *testing.T) {
 		{"new listener on the wildcard is one cause", detector.Scored{Anomalous: true, Ports: []detector.Port{listen, wild, small}},
 			"new_listener tcp/4 0.0.0.0 port 4444 process=nc netns=host"},
 		{"rebind", detector.Scored{Anomalous: true, Ports: []detector.Port{wild,
-			with(wild, func(p *detector.Port) { p.Channel, p.Change, p.Address = features.TCPListenLoopback, "vanished", "127.0.0.1" })}},
+			with(wild, func(p *detector.Port) {
+				p.Channel, p.Change, p.Address = features.TCPListenLoopback, "vanished", "127.0.0.1"
+			})}},
 			"rebound_wildcard tcp port 4444 process=nc netns=host"},
 		{"gone", detector.Scored{Anomalous: true, Ports: []detector.Port{with(listen, func(p *detector.Port) { p.Change = "vanished" }),
 			with(conn, func(p *detector.Port) { p.Change = "vanished" })}},
@@ -153,5 +155,29 @@ func TestAcceptor(t *testing.T) {
 	}
 	if p := a.Pending(); len(p) != 1 || p[0] != 9 {
 		t.Errorf("pending = %v, want [9]", p)
+	}
+}
+
+// A listener gone and back is one incident, closed by its return, whether
+// it was still open or already closed by the quiet rounds between.
+func TestTrackerListenerBack(t *testing.T) {
+	gone := with(listen, func(p *detector.Port) { p.Change = "vanished" })
+	for _, quiet := range []int{1, 5} {
+		tr, err := NewTracker(nil, nil, 3, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq := []detector.Scored{{RoundID: 1, Anomalous: true, Ports: []detector.Port{gone}}}
+		for i := range quiet {
+			seq = append(seq, detector.Scored{RoundID: int64(2 + i)})
+		}
+		seq = append(seq, detector.Scored{RoundID: int64(2 + quiet), Anomalous: true, Ports: []detector.Port{listen}})
+		for _, s := range seq {
+			tr.Observe(s)
+		}
+		ins := tr.Incidents()
+		if len(ins) != 1 || ins[0].Kind != Gone || ins[0].State != store.IncidentClosed {
+			t.Errorf("%d quiet rounds: incidents %+v, want one closed listener_gone", quiet, ins)
+		}
 	}
 }

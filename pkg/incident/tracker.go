@@ -42,6 +42,9 @@ type Tracker struct {
 	now        time.Time
 	open       map[string]*tracked // by key
 	all        []*tracked          // every incident this tracker changed, in order
+	// gone holds the keys of listener_gone incidents closed while the
+	// listener was still away: its return is the end of that, not news.
+	gone map[string]bool
 }
 
 type tracked struct {
@@ -50,12 +53,17 @@ type tracked struct {
 	opened, updated, close bool
 }
 
-// NewTracker starts from the open incidents (store.Incidents(ctx,
-// store.IncidentOpen)); causes rules accept open nothing; an incident closes
-// after closeAfter scored rounds without its cause; now stamps the changes.
-func NewTracker(open []store.Incident, rules []Rule, closeAfter int, now time.Time) (*Tracker, error) {
-	t := &Tracker{closeAfter: closeAfter, rules: rules, now: now, open: map[string]*tracked{}}
-	for _, in := range open {
+// NewTracker starts from the open incidents and the listener_gone ones
+// closed lately (see Recent); causes rules accept open nothing; an incident
+// closes after closeAfter scored rounds without its cause, and a
+// listener_gone one also when its listener is back; now stamps the changes.
+func NewTracker(known []store.Incident, rules []Rule, closeAfter int, now time.Time) (*Tracker, error) {
+	t := &Tracker{closeAfter: closeAfter, rules: rules, now: now, open: map[string]*tracked{}, gone: map[string]bool{}}
+	for _, in := range known {
+		if in.State != store.IncidentOpen {
+			t.gone[in.Key] = in.Kind == Gone
+			continue
+		}
 		tr := &tracked{in: in}
 		if err := json.Unmarshal([]byte(in.Detail), &tr.detail); err != nil {
 			return nil, fmt.Errorf("incident %d detail: %w", in.ID, err)
@@ -63,6 +71,22 @@ func NewTracker(open []store.Incident, rules []Rule, closeAfter int, now time.Ti
 		t.open[in.Key] = tr
 	}
 	return t, nil
+}
+
+// recentGone is how long after a listener_gone incident closed its
+// listener's return still counts as the end of it.
+const recentGone = 24 * time.Hour
+
+// Recent returns the incidents NewTracker needs from all stored ones: the
+// open ones and the listener_gone ones closed within a day of now.
+func Recent(all []store.Incident, now time.Time) []store.Incident {
+	var out []store.Incident
+	for _, in := range all {
+		if in.State == store.IncidentOpen || (in.State == store.IncidentClosed && in.Kind == Gone && now.Sub(in.ClosedAt) < recentGone) {
+			out = append(out, in)
+		}
+	}
+	return out
 }
 
 // Observe takes the next scored round, in round order.
@@ -73,8 +97,17 @@ func (t *Tracker) Observe(s detector.Scored) {
 			continue
 		}
 		key := c.Key.String()
-		seen[key] = true
 		tr := t.open[key]
+		if c.Kind == NewListener && (t.gone[key] || (tr != nil && tr.in.Kind == Gone)) {
+			// The listener is back where it was: the end of its absence.
+			delete(t.gone, key)
+			if tr != nil {
+				t.touch(tr)
+				t.close(key, tr)
+			}
+			continue
+		}
+		seen[key] = true
 		if tr == nil {
 			tr = &tracked{opened: true, in: store.Incident{
 				Key: key, Kind: c.Kind, State: store.IncidentOpen, FirstRound: s.RoundID, OpenedAt: t.now,
@@ -98,10 +131,16 @@ func (t *Tracker) Observe(s detector.Scored) {
 		}
 		t.touch(tr)
 		if tr.in.Absent++; tr.in.Absent >= t.closeAfter {
-			tr.in.State, tr.in.ClosedAt, tr.in.UpdatedAt, tr.close = store.IncidentClosed, t.now, t.now, true
-			delete(t.open, key)
+			t.close(key, tr)
+			t.gone[key] = tr.in.Kind == Gone
 		}
 	}
+}
+
+// close closes the open incident tr of key.
+func (t *Tracker) close(key string, tr *tracked) {
+	tr.in.State, tr.in.ClosedAt, tr.in.UpdatedAt, tr.close = store.IncidentClosed, t.now, t.now, true
+	delete(t.open, key)
 }
 
 // touch adds an incident loaded from the store to those to save.

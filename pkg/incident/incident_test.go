@@ -181,3 +181,20 @@ func TestTrackerListenerBack(t *testing.T) {
 		}
 	}
 }
+
+// A cell naming only its port (its sockets left the window) joins the open
+// incident of that port.
+func TestTrackerPortOnlyJoins(t *testing.T) {
+	gone := with(listen, func(p *detector.Port) { p.Change = "vanished" })
+	bare := detector.Port{Port: 4444, Protocol: "tcp", Channel: features.TCPListen, Change: "vanished", Over: true}
+	tr, err := NewTracker(nil, nil, 3, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Observe(detector.Scored{RoundID: 1, Anomalous: true, Ports: []detector.Port{gone}})
+	tr.Observe(detector.Scored{RoundID: 2, Anomalous: true, Ports: []detector.Port{bare}})
+	ins := tr.Incidents()
+	if len(ins) != 1 || ins[0].LastRound != 2 || ins[0].Key != "tcp/4 0.0.0.0 port 4444 process=nc netns=host" {
+		t.Errorf("incidents %+v, want one, rounds 1..2, keyed on the full listener", ins)
+	}
+}

@@ -33,9 +33,9 @@ func replay(t *testing.T, tl *scenario.Timeline) []detector.Scored {
 // one incident, two at most, and that few open outside events.
 func TestScenarioIncidents(t *testing.T) {
 	if testing.Short() {
-		t.Skip("trains a model on three days of rounds")
+		t.Skip("trains a model on two days of rounds")
 	}
-	tl, err := scenario.Generate(scenario.Config{Seed: 3, TrainDays: 3, TestDays: 2, EventsPerKind: 3})
+	tl, err := scenario.Generate(scenario.Config{Seed: 3, TrainDays: 2, TestDays: 1, EventsPerKind: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

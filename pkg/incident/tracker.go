@@ -96,7 +96,7 @@ func (t *Tracker) Observe(s detector.Scored) {
 		if accepted(t.rules, c.Key) {
 			continue
 		}
-		key := c.Key.String()
+		key := t.resolve(c.Key)
 		tr := t.open[key]
 		if c.Kind == NewListener && (t.gone[key] || (tr != nil && tr.in.Kind == Gone)) {
 			// The listener is back where it was: the end of its absence.
@@ -123,7 +123,10 @@ func (t *Tracker) Observe(s detector.Scored) {
 		tr.in.Rounds = max(tr.in.Rounds, 1)
 		tr.in.LastRound, tr.in.Absent, tr.in.UpdatedAt = s.RoundID, 0, t.now
 		tr.in.Score = max(tr.in.Score, s.Score)
-		tr.detail = Detail{Key: c.Key, Ports: c.Ports}
+		if key == c.Key.String() {
+			tr.detail.Key = c.Key
+		}
+		tr.detail.Ports = c.Ports
 	}
 	for key, tr := range t.open {
 		if seen[key] {
@@ -135,6 +138,20 @@ func (t *Tracker) Observe(s detector.Scored) {
 			t.gone[key] = tr.in.Kind == Gone
 		}
 	}
+}
+
+// resolve returns the incident key of a cause's key. A cell whose sockets
+// the window no longer holds (a listener gone for longer than the window)
+// names only its port: it belongs to the open incident of that port.
+func (t *Tracker) resolve(k Key) string {
+	if k.Process == "" && k.Address == "" && k.Port != 0 {
+		for key, tr := range t.open {
+			if tr.detail.Key.Protocol == k.Protocol && tr.detail.Key.Port == k.Port {
+				return key
+			}
+		}
+	}
+	return k.String()
 }
 
 // close closes the open incident tr of key.

@@ -397,10 +397,11 @@ func judge(rs []Scored, cal *calibration) {
 		for j := range r.Ports {
 			r.Ports[j].Over = r.Ports[j].Error > cal.peakLimit()
 		}
-		if r.hourPort != nil && cal.hourRatio(r.stats) > 1 && (len(r.Ports) == 0 || r.Ports[0] != *r.hourPort) {
-			h := *r.hourPort
-			h.Over = true
-			r.Ports = append([]Port{h}, r.Ports...)
+		if r.hourPort != nil && cal.hourRatio(r.stats) > 1 {
+			r.hourPort.Over = true
+			if len(r.Ports) == 0 || r.Ports[0] != *r.hourPort {
+				r.Ports = append([]Port{*r.hourPort}, r.Ports...)
+			}
 		}
 	}
 }

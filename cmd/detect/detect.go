@@ -199,7 +199,7 @@ func runDetect(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	ins, err := trackIncidents(ctx, db, r.inc, rules, res.Rounds, cron, log)
+	tk, err := trackIncidents(ctx, db, r.inc, rules, res.Rounds, cron, log)
 	if err != nil {
 		return err
 	}
@@ -209,11 +209,11 @@ func runDetect(c *cli.Context) error {
 		}
 	}
 	if r.inc.metrics != "" {
-		if err := writeMetrics(ctx, r.inc.metrics, r.model, db, res, r.cfg.MinRounds); err != nil {
+		if err := writeMetrics(ctx, r.inc.metrics, r.model, db, res, tk, r.cfg.MinRounds); err != nil {
 			return err
 		}
 	}
-	return report(c.App.Writer, c.App.ErrWriter, r, res, ins)
+	return report(c.App.Writer, c.App.ErrWriter, r, res, tk.incidents)
 }
 
 // report prints the result and draws the plot.

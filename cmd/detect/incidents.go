@@ -103,32 +103,39 @@ func acceptor(ctx context.Context, db *store.DB, allow []incident.Rule) (*incide
 	return incident.NewAcceptor(rules, pending), rules, nil
 }
 
-// trackIncidents folds a run's verdicts into incidents: stored, notified
-// and counted in the metrics for the cron run (save), in memory for a range
-// scored again. It returns the incidents the run opened or changed.
-func trackIncidents(ctx context.Context, db *store.DB, q incidentRequest, rules []incident.Rule, rs []detector.Scored, save bool, log *slog.Logger) ([]store.Incident, error) {
+// tracked is what trackIncidents did.
+type tracked struct {
+	incidents      []store.Incident // opened or changed by the run
+	events, failed int              // events notified, deliveries failed
+}
+
+// trackIncidents folds a run's verdicts into incidents: stored and notified
+// for the cron run (save), in memory for a range scored again.
+func trackIncidents(ctx context.Context, db *store.DB, q incidentRequest, rules []incident.Rule, rs []detector.Scored, save bool, log *slog.Logger) (tracked, error) {
+	var out tracked
 	var known []store.Incident
 	now := time.Now()
 	if save {
 		all, err := db.Incidents(ctx, store.IncidentOpen, store.IncidentClosed)
 		if err != nil {
-			return nil, err
+			return out, err
 		}
 		known = incident.Recent(all, now)
 	}
 	tr, err := incident.NewTracker(known, rules, q.closeAfter, now)
 	if err != nil {
-		return nil, err
+		return out, err
 	}
 	for _, s := range rs {
 		tr.Observe(s)
 	}
+	out.incidents = tr.Incidents()
 	if !save {
-		return tr.Incidents(), nil
+		return out, nil
 	}
 	events, err := tr.Save(ctx, db)
 	if err != nil {
-		return nil, err
+		return out, err
 	}
 	if len(q.sinks) > 0 && len(events) > 0 {
 		host := hostname()
@@ -138,11 +145,12 @@ func trackIncidents(ctx context.Context, db *store.DB, q incidentRequest, rules 
 		nctx, cancel := context.WithTimeout(ctx, notifyBudget)
 		defer cancel()
 		n := &notify.Notifier{Sinks: q.sinks, Log: log}
-		if failed := n.Send(nctx, events); failed > 0 {
-			log.Warn("notifications failed", "failed", failed, "events", len(events))
+		out.events, out.failed = len(events), n.Send(nctx, events)
+		if out.failed > 0 {
+			log.Warn("notifications failed", "failed", out.failed, "events", out.events)
 		}
 	}
-	return tr.Incidents(), nil
+	return out, nil
 }
 
 // writeIncidents prints incidents as a table, or one JSON object per line.

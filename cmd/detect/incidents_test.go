@@ -53,10 +53,13 @@ func TestIncidentLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatalf("parse %s: %v", prom, err)
 	}
+	if got := fams["portwatch_incident_events"].GetMetric()[0].GetGauge().GetValue(); got != 1 {
+		t.Errorf("portwatch_incident_events = %g, want 1", got)
+	}
 	if m := fams["portwatch_open_incidents"].GetMetric(); len(m) != 1 || m[0].GetGauge().GetValue() != 1 || m[0].GetLabel()[0].GetValue() != "new_listener" {
 		t.Errorf("portwatch_open_incidents = %v, want new_listener 1", m)
 	}
-	for _, name := range []string{"portwatch_last_round_timestamp_seconds", "portwatch_rounds_scored", "portwatch_last_score", "portwatch_model_timestamp_seconds", "portwatch_learning_ratio"} {
+	for _, name := range []string{"portwatch_last_round_timestamp_seconds", "portwatch_rounds_scored", "portwatch_last_score", "portwatch_model_timestamp_seconds", "portwatch_learning_ratio", "portwatch_notify_failures"} {
 		if fams[name] == nil {
 			t.Errorf("metrics lack %s", name)
 		}

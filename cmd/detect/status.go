@@ -102,7 +102,7 @@ func when(t time.Time) string {
 }
 
 // writeMetrics writes the textfile-collector metrics after a run.
-func writeMetrics(ctx context.Context, path, model string, db *store.DB, res *detector.Result, minRounds int) error {
+func writeMetrics(ctx context.Context, path, model string, db *store.DB, res *detector.Result, tk tracked, minRounds int) error {
 	s, err := db.Summarize(ctx)
 	if err != nil {
 		return err
@@ -132,6 +132,8 @@ func writeMetrics(ctx context.Context, path, model string, db *store.DB, res *de
 		gauge("portwatch_model_timestamp_seconds", "when the model file was last saved (0: none)", unix(ms.modified)),
 		gauge("portwatch_learning_ratio", "rounds collected over those needed for the first model (1: trained)", min(learning, 1)),
 		gauge("portwatch_min_rounds", "rounds needed for the first model", float64(minRounds)),
+		gauge("portwatch_incident_events", "incident events the last run notified", float64(tk.events)),
+		gauge("portwatch_notify_failures", "notification deliveries that failed in the last run", float64(tk.failed)),
 	}
 	if n := len(res.Rounds); n > 0 {
 		gs = append(gs, gauge("portwatch_last_score", "score of the newest scored round (threshold 1)", res.Rounds[n-1].Score))

@@ -187,7 +187,8 @@ func incidentJSON(in store.Incident) map[string]any {
 	return m
 }
 
-// incidentsCommand and the others below are detect's incident subcommands.
+// incidentCommands are detect's subcommands on incidents, accepted causes
+// and status.
 func incidentCommands() []*cli.Command {
 	db := &cli.StringFlag{Name: "db", Aliases: []string{"d"}, Required: true, Usage: "the portwatch database `FILE`"}
 	narrow := []cli.Flag{

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs portwatch's three crontab lines for the current user, idempotently.
 #
-#   scripts/install-cron.sh [--bin DIR] [--db FILE] [--log DIR] [--print | --uninstall]
+#   scripts/install-cron.sh [--bin DIR] [--db FILE] [--log DIR] [--detect-args ARGS] [--print | --uninstall]
 #
 # The lines carry absolute paths and send each program's log to its own file.
 # They are kept between two marker comments, so running the script again
 # replaces them in place (twice changes nothing) and --uninstall removes
 # exactly them, leaving the rest of the crontab alone. CRONTAB names the
-# crontab command (tests point it at a file-backed stand-in).
+# crontab command (tests point it at a file-backed stand-in). --detect-args
+# (default $PORTWATCH_DETECT_ARGS) is appended to the detect line as written,
+# e.g. "--syslog --metrics /var/lib/node_exporter/textfile/portwatch.prom".
 set -euo pipefail
 crontab=${CRONTAB:-crontab}
 
@@ -16,13 +18,15 @@ bin="$here/bin"
 db="$here/var/ports.db"
 log="$here/var/log"
 mode=install
+detect_args=${PORTWATCH_DETECT_ARGS:-}
 
-usage() { sed -n '2,9s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+usage() { sed -n '2,12s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 while (($#)); do
   case $1 in
     --bin) bin=$2; shift 2 ;;
     --db) db=$2; shift 2 ;;
     --log) log=$2; shift 2 ;;
+    --detect-args) detect_args=$2; shift 2 ;;
     --print) mode=print; shift ;;
     --uninstall) mode=uninstall; shift ;;
     -h|--help) usage ;;
@@ -38,7 +42,7 @@ block() {
   cat <<EOT
 $begin
 */1 * * * * $bin/collect -d $db -r 55 -p --best-effort >>$log/collect.log 2>&1
-0 * * * * $bin/detect -d $db >>$log/detect.log 2>&1
+0 * * * * $bin/detect -d $db${detect_args:+ $detect_args} >>$log/detect.log 2>&1
 0 0 * * * $bin/cleanup -d $db --keep 7d >>$log/cleanup.log 2>&1
 $end
 EOT

@@ -84,6 +84,16 @@ func TestInstallCron(t *testing.T) {
 	}
 }
 
+func TestInstallCronDetectArgs(t *testing.T) {
+	crontab, _ := fakeCrontab(t)
+	printed := runCron(t, crontab, "--bin", "/opt/pw/bin", "--db", "/var/lib/pw/ports.db", "--log", "/var/log/pw",
+		"--detect-args", "--syslog --metrics /var/lib/node_exporter/textfile/portwatch.prom", "--print")
+	want := "0 * * * * /opt/pw/bin/detect -d /var/lib/pw/ports.db --syslog --metrics /var/lib/node_exporter/textfile/portwatch.prom >>/var/log/pw/detect.log 2>&1"
+	if !strings.Contains(printed, want) {
+		t.Errorf("--print shows\n%s\nwant the line\n%s", printed, want)
+	}
+}
+
 func TestInstallCronRejectsUnknownArgument(t *testing.T) {
 	crontab, _ := fakeCrontab(t)
 	c := exec.Command("bash", "install-cron.sh", "--frobnicate")

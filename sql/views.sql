@@ -136,3 +136,9 @@ SELECT d.round_id, r.start_time, d.domain, d.queries, d.names, d.max_label
 FROM traffic_dns d
 JOIN rounds r ON r.id = d.round_id
 ORDER BY d.round_id, d.names DESC, d.queries DESC;
+
+-- Open incidents, newest last, and accepted causes with who and why (detect incidents, detect accepted).
+DROP VIEW IF EXISTS open_incidents;
+CREATE VIEW open_incidents AS
+SELECT id, kind, key, rounds, first_round_id, last_round_id, round(score, 2) AS score, opened_at, updated_at
+FROM incidents WHERE state = 'open' ORDER BY id;

@@ -19,7 +19,7 @@ import (
 // detectFlags are the flags of the default action.
 func detectFlags() []cli.Flag {
 	def := detector.DefaultConfig("")
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "db", Aliases: []string{"d"}, Usage: "the portwatch database `FILE` (required)"},
 		&cli.StringFlag{Name: "model", Usage: "the model `FILE` (default: portae.onnx beside the database)"},
 		&cli.StringFlag{Name: "since", Usage: "score the rounds of the last `DURATION` (24h, 7d) again; changes nothing"},
@@ -35,7 +35,7 @@ func detectFlags() []cli.Flag {
 		&cli.Float64Flag{Name: "threshold-q", Value: def.Risk, Usage: "false-alarm rate `Q` the threshold is calibrated for"},
 		&cli.BoolFlag{Name: "reset-model", Usage: "set an unusable model file aside (renamed FILE.reset-TIME) and start a new one; not with --since or --from, which change nothing"},
 		command.LogFormatFlag(),
-	}
+	}, incidentFlags()...)
 }
 
 // memoryLimit is the Go runtime's soft memory limit for a run.
@@ -101,7 +101,7 @@ func options(c *cli.Context, now time.Time) (detectjob.Options, error) {
 		cfg.Progress = progressBar(c.App.ErrWriter)
 	}
 	o.Config = cfg
-	return o, nil
+	return o, incidentOptions(c, &o)
 }
 
 // runDetect is the default action: the cron job, a range scored again, or

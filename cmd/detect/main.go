@@ -1,6 +1,16 @@
 // Command detect scores new rounds with portwatch's ONNX autoencoder, stores
-// anomalies, refits the model on normal rounds and saves it (pkg/detectjob
-// runs it). Its `model` subcommands create, inspect and run model files:
+// anomalies, groups them into incidents (pushed with --notify, --syslog,
+// --webhook; counted with --metrics), refits the model on normal and
+// accepted rounds and saves it (pkg/detectjob runs it). Its subcommands list and accept incidents
+// and show the installation's state:
+//
+//	detect incidents -d DB [--open] [--json]
+//	detect accept -d DB [--note WHY] ID | --port 8443/tcp [--process NAME] [--address ADDR]
+//	detect accepted -d DB
+//	detect unaccept -d DB ID
+//	detect status -d DB
+//
+// Its `model` subcommands create, inspect and run model files:
 //
 //	detect model new --out portae.onnx [--window 10] [--channels tcp_listen,udp_bound,tcp_conn,tcp_listen_wildcard]
 //	detect model info portae.onnx
@@ -25,6 +35,6 @@ func newApp() *cli.App {
 		Usage:    "score new rounds with the port autoencoder, store anomalies, refit and save the model",
 		Flags:    detectFlags(),
 		Action:   runDetect,
-		Commands: []*cli.Command{modelCommand()},
+		Commands: append([]*cli.Command{modelCommand()}, incidentCommands()...),
 	}
 }

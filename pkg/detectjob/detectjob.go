@@ -1,8 +1,10 @@
 // Package detectjob is the detect program's run around pkg/detector: it
 // checks what was asked, takes detect's lock on the database and the
 // model's lock, sets an unusable model aside when asked, runs the cron job,
-// a range scored again or a training, and prints the result as a table or
-// JSON lines, with a plot when asked.
+// a range scored again or a training with the accepted causes, folds the
+// verdicts into incidents and prints them (or the rounds, or JSON lines),
+// with a plot when asked; the cron job then notifies the incident events
+// and writes textfile metrics when asked.
 //
 // The cron job's report is printed as soon as its batch is stored, before
 // the refit and the save that may fail (a read-only directory, a full disk,
@@ -30,7 +32,9 @@ import (
 	"portwatch/pkg/atomicfile"
 	"portwatch/pkg/chart"
 	"portwatch/pkg/detector"
+	"portwatch/pkg/incident"
 	"portwatch/pkg/modelfile"
+	"portwatch/pkg/notify"
 	"portwatch/pkg/runerr"
 	"portwatch/pkg/store"
 )
@@ -46,10 +50,15 @@ type Options struct {
 	// end) and changes nothing; with Train, the range is trained on instead.
 	Ranged     bool
 	From, To   time.Time
-	Train      bool   // build the model anew, calibrate, save
-	ResetModel bool   // set the model file aside (FILE.reset-TIME) first
-	JSON, All  bool   // JSON lines; every scored round, not only anomalies
-	Plot       string // draw the scores into this PNG file
+	Train      bool            // build the model anew, calibrate, save
+	ResetModel bool            // set the model file aside (FILE.reset-TIME) first
+	JSON, All  bool            // JSON lines; every scored round, not only anomalies
+	Plot       string          // draw the scores into this PNG file
+	RoundsView bool            // list anomalous rounds, not incidents
+	CloseAfter int             // close an incident after this many rounds without its cause
+	Allow      []incident.Rule // causes accepted beside those in the database
+	Sinks      []notify.Sink   // where the cron run's incident events go
+	Metrics    string          // write textfile metrics to this .prom file
 	Config     detector.Config
 	Stdout     io.Writer // the report
 	Stderr     io.Writer // the learning line when Stdout is JSON lines
@@ -70,6 +79,8 @@ func (o *Options) check() error {
 		return runerr.BadInputf("no database given")
 	case o.ResetModel && o.Ranged && !o.Train:
 		return runerr.BadInputf("reset model with a range to score: scoring a range changes nothing, so it resets no model; reset in a run without a range")
+	case o.CloseAfter < 1:
+		return runerr.BadInputf("--close-after %d: want at least 1", o.CloseAfter)
 	}
 	if _, err := os.Stat(o.DB); err != nil {
 		return runerr.BadInputf("database %s: %w; pass the file collect writes", o.DB, err)
@@ -115,12 +126,23 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 			return err
 		}
 	}
+	cron := !o.Ranged && !o.Train
+	acc, rules, err := acceptor(ctx, db, o.Allow)
+	if err != nil {
+		return err
+	}
 	cfg := o.Config
 	cfg.ModelPath = model
+	if cron {
+		cfg.Acceptor = acc
+	}
+	var tk tracked
 	printed := false
+	// The cron run tracks, prints and notifies as soon as its batch is
+	// stored, before the refit and save that may fail.
 	cfg.Report = func(res *detector.Result) error {
 		printed = true
-		return o.report(res)
+		return o.track(ctx, db, rules, res, cron, &tk, log)
 	}
 	d := detector.New(cfg, log)
 	var res *detector.Result
@@ -136,14 +158,44 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if errors.As(err, &me) || errors.Is(err, detector.ErrNoModel) {
 		return runerr.BadInput(err)
 	}
-	if err != nil || printed {
+	if err != nil {
 		return err
 	}
-	return o.report(res)
+	if !printed {
+		if err := o.track(ctx, db, rules, res, cron, &tk, log); err != nil {
+			return err
+		}
+	}
+	if cron && res.Refit && len(res.Relearned) > 0 {
+		if err := db.RefitDone(ctx, acc.Pending()); err != nil {
+			return err
+		}
+	}
+	if o.Metrics != "" {
+		return writeMetrics(ctx, o.Metrics, model, db, res, tk, cfg.MinRounds)
+	}
+	return nil
+}
+
+// track folds res into incidents (stored when save), prints the report
+// and notifies the events. When the incidents cannot be stored, the rounds
+// are printed instead so no stored anomaly goes unseen.
+func (o *Options) track(ctx context.Context, db *store.DB, rules []incident.Rule, res *detector.Result, save bool, tk *tracked, log *slog.Logger) error {
+	var err error
+	if *tk, err = trackIncidents(ctx, db, rules, o.CloseAfter, res.Rounds, save); err != nil {
+		rounds := *o
+		rounds.RoundsView = true
+		return errors.Join(rounds.report(res, nil), err)
+	}
+	if err := o.report(res, tk.incidents); err != nil {
+		return err
+	}
+	notifyEvents(ctx, o.Sinks, tk, log)
+	return nil
 }
 
 // report prints the result and draws the plot.
-func (o *Options) report(res *detector.Result) error {
+func (o *Options) report(res *detector.Result, ins []store.Incident) error {
 	if l := res.Learning; l != nil {
 		w := o.Stdout
 		if o.JSON {
@@ -157,10 +209,16 @@ func (o *Options) report(res *detector.Result) error {
 			t.Rounds, t.Windows, t.Epochs, t.Loss, t.Calibrated, t.TotalLimit, t.TotalMethod, t.PeakLimit, t.PeakMethod, t.HourLimit)
 	}
 	var err error
-	if o.JSON {
+	switch {
+	case o.JSON:
 		err = detector.WriteJSON(o.Stdout, res.Rounds, o.All)
-	} else {
+	case o.RoundsView || o.Train:
 		err = detector.WriteTable(o.Stdout, res.Rounds, o.All)
+	default:
+		err = WriteIncidents(o.Stdout, ins, false)
+		if err == nil {
+			err = writeSummary(o.Stdout, res.Rounds, ins)
+		}
 	}
 	if err != nil || o.Plot == "" {
 		return err

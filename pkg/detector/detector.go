@@ -46,6 +46,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"portwatch/pkg/features"
@@ -70,6 +71,9 @@ type Config struct {
 	// Ablation, for the quality report only, replaces the model's output
 	// with a table (see Ablation); cron and the command line never set it.
 	Ablation Ablation
+	// Acceptor, when set, sees a cron run's verdicts before they are
+	// stored (see Acceptor).
+	Acceptor Acceptor
 	// Progress, when set, is told how many of the windows at hand (a
 	// training's, then a scoring pass's) are done.
 	Progress func(done, total int)
@@ -154,6 +158,10 @@ func (d *Detector) Run(ctx context.Context, db *store.DB) (*Result, error) {
 		return nil, err
 	}
 	judge(res.Rounds, m.cal)
+	relearn, err := d.accept(ctx, db, m, res.Rounds)
+	if err != nil {
+		return nil, err
+	}
 	if err := record(ctx, db, d.cfg.Now(), Alg, m.describe(d.cfg.ModelPath), res.Rounds, nil); err != nil {
 		return nil, err
 	}
@@ -169,7 +177,12 @@ func (d *Detector) Run(ctx context.Context, db *store.DB) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if res.Refit, err = d.learn(m, append(lostWs, ws...), append(lost, res.Rounds...)); err != nil || !res.Refit {
+	for _, w := range relearn {
+		res.Relearned = append(res.Relearned, w.Last().ID)
+	}
+	// learn takes the scored windows first, then the extra ones to train on.
+	scoredWs := append(append(lostWs[:len(lostWs):len(lostWs)], ws...), relearn...)
+	if res.Refit, err = d.learn(m, scoredWs, append(lost, res.Rounds...)); err != nil || !res.Refit {
 		return res, err
 	}
 	if err := m.save(d.cfg.ModelPath); err != nil {
@@ -220,14 +233,19 @@ func (d *Detector) unlearned(ctx context.Context, db *store.DB, m *model, last i
 }
 
 // learn updates the calibration with the scores of the rounds judged normal
-// and trains m on their windows; flagged rounds never reach the model. It
+// and trains m on their windows; flagged rounds never reach the model.
+// Accepted rounds, and the windows of ws past rs (earlier rounds of accepted
+// incidents), are trained on but leave the calibration alone: their
+// statistics are of a change, not of the model's error on the usual. It
 // reports whether m changed.
 func (d *Detector) learn(m *model, ws []features.Window, rs []Scored) (bool, error) {
-	var normal []features.Window
+	normal := slices.Clone(ws[len(rs):])
 	var sts []stats
 	for i, r := range rs {
 		if !r.Anomalous {
 			normal = append(normal, ws[i])
+		}
+		if !r.Anomalous && !r.Accepted {
 			sts = append(sts, r.stats)
 		}
 	}
@@ -236,8 +254,10 @@ func (d *Detector) learn(m *model, ws []features.Window, rs []Scored) (bool, err
 	}
 	// Statistics from before the refit: the model had not seen these
 	// windows, so they are honest samples of its error on normal data.
-	if err := m.cal.update(sts); err != nil {
-		return false, fmt.Errorf("update threshold: %w", err)
+	if len(sts) > 0 {
+		if err := m.cal.update(sts); err != nil {
+			return false, fmt.Errorf("update threshold: %w", err)
+		}
 	}
 	if m.hours != nil {
 		m.hours.add(m.layout, normal)
@@ -266,6 +286,9 @@ func (d *Detector) first(ctx context.Context, db *store.DB, m *model) (*Result, 
 	}
 	res, err := d.build(ctx, db, m, time.Time{}, time.Time{})
 	if err != nil {
+		return nil, err
+	}
+	if _, err := d.accept(ctx, db, m, res.Rounds); err != nil {
 		return nil, err
 	}
 	if err := record(ctx, db, d.cfg.Now(), Alg, m.describe(d.cfg.ModelPath), res.Rounds, res.TrainedOn); err != nil {
@@ -439,8 +462,15 @@ func judge(rs []Scored, cal *calibration) {
 		r.Score = cal.score(r.stats)
 		r.Threshold = 1
 		r.Anomalous = r.Score > 1
-		if r.hourPort != nil && cal.hourRatio(r.stats) > 1 && (len(r.Ports) == 0 || r.Ports[0] != *r.hourPort) {
-			r.Ports = append([]Port{*r.hourPort}, r.Ports...)
+		r.TotalFired = ratio(r.stats.Total, cal.totalLimit()) > 1
+		for j := range r.Ports {
+			r.Ports[j].Over = r.Ports[j].Error > cal.peakLimit()
+		}
+		if r.hourPort != nil && cal.hourRatio(r.stats) > 1 {
+			r.hourPort.Over = true
+			if len(r.Ports) == 0 || r.Ports[0] != *r.hourPort {
+				r.Ports = append([]Port{*r.hourPort}, r.Ports...)
+			}
 		}
 	}
 }

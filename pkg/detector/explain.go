@@ -2,6 +2,7 @@ package detector
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 
 	"portwatch/pkg/features"
@@ -60,10 +61,13 @@ func explainHour(l features.Layout, r *store.Round, hc *hourCell, surprise float
 	return p
 }
 
-// name sets p's address, process and container from the sockets behind it.
+// name sets p's address, process, family, namespace and container from the
+// sockets behind it.
 func (p *Port) name(socks []sock.Socket) {
 	p.Address = joinDistinct(socks, func(s sock.Socket) string { return s.Address.String() })
 	p.Process = joinDistinct(socks, func(s sock.Socket) string { return s.Process })
+	p.Family = joinDistinct(socks, func(s sock.Socket) string { return strconv.Itoa(s.Family) })
+	p.Netns = joinDistinct(socks, netnsName)
 	if slices.ContainsFunc(socks, func(s sock.Socket) bool { return s.Netns.Foreign() }) {
 		p.Container = joinDistinct(socks, container)
 	}
@@ -79,6 +83,20 @@ func container(s sock.Socket) string {
 		return s.Netns.Name
 	}
 	return s.Netns.String()
+}
+
+// netnsName names a socket's network namespace for a reader: "host", its
+// name, or net:[inode]; "" when the scanner did not tell.
+func netnsName(s sock.Socket) string {
+	switch n := s.Netns; {
+	case n.Host:
+		return "host"
+	case n.Name != "":
+		return n.Name
+	case n.Inode != 0:
+		return n.String()
+	}
+	return ""
 }
 
 // channelSocket is the protocol and (default) state a channel stands for.

@@ -15,8 +15,8 @@ func TestExplain(t *testing.T) {
 		t.Fatal(err)
 	}
 	sshd := sock.Socket{Port: 22, Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr("0.0.0.0"), State: sock.Listen, Process: "sshd"}
-	nc6 := sock.Socket{Port: 4444, Protocol: sock.TCP, Family: 6, Address: netip.MustParseAddr("::"), State: sock.Listen, Process: "nc"}
-	nc4 := sock.Socket{Port: 4444, Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr("0.0.0.0"), State: sock.Listen, Process: "nc"}
+	nc6 := sock.Socket{Port: 4444, Protocol: sock.TCP, Family: 6, Address: netip.MustParseAddr("::"), State: sock.Listen, Process: "nc", Netns: sock.Netns{Inode: 4026532000}}
+	nc4 := sock.Socket{Port: 4444, Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr("0.0.0.0"), State: sock.Listen, Process: "nc", Netns: sock.Netns{Inode: 4026531840, Host: true}}
 	dns := sock.Socket{Port: 5353, Protocol: sock.UDP, Family: 4, Address: netip.MustParseAddr("0.0.0.0"), State: sock.Unconn, Process: "avahi-daemon"}
 	before := &store.Round{ID: 1, Sockets: []sock.Socket{sshd}}
 	after := &store.Round{ID: 2, Sockets: []sock.Socket{nc4, nc6, dns}}
@@ -27,11 +27,11 @@ func TestExplain(t *testing.T) {
 		want Port
 	}{
 		{"new on both families", Cell{Channel: 0, Port: 4444, Observed: 1, Expected: 0.001, Error: 6.9},
-			Port{Port: 4444, Protocol: "tcp", State: "listen", Channel: "tcp_listen", Change: "new", Address: "0.0.0.0,::", Process: "nc"}},
+			Port{Port: 4444, Protocol: "tcp", State: "listen", Channel: "tcp_listen", Change: "new", Address: "0.0.0.0,::", Process: "nc", Container: "host,net:[4026532000]", Family: "4,6", Netns: "host,net:[4026532000]"}},
 		{"vanished, named from the earlier round", Cell{Channel: 0, Port: 22, Observed: 0, Expected: 0.99, Error: 4.6},
-			Port{Port: 22, Protocol: "tcp", State: "listen", Channel: "tcp_listen", Change: "vanished", Address: "0.0.0.0", Process: "sshd"}},
+			Port{Port: 22, Protocol: "tcp", State: "listen", Channel: "tcp_listen", Change: "vanished", Address: "0.0.0.0", Process: "sshd", Family: "4"}},
 		{"udp", Cell{Channel: 1, Port: 5353, Observed: 1, Expected: 0.01, Error: 4.6},
-			Port{Port: 5353, Protocol: "udp", State: "unconn", Channel: "udp_bound", Change: "new", Address: "0.0.0.0", Process: "avahi-daemon"}},
+			Port{Port: 5353, Protocol: "udp", State: "unconn", Channel: "udp_bound", Change: "new", Address: "0.0.0.0", Process: "avahi-daemon", Family: "4"}},
 		{"never seen anywhere", Cell{Channel: 2, Port: 40000, Observed: 0, Expected: 0.9, Error: 2.3},
 			Port{Port: 40000, Protocol: "tcp", State: "established", Channel: "tcp_conn", Change: "vanished"}},
 	}

@@ -11,9 +11,16 @@ type Scored struct {
 	Score     float64 `json:"score"`
 	Threshold float64 `json:"threshold"`
 	Anomalous bool    `json:"anomalous"`
-	stats             // the statistics behind Score, in nats
-	Ports     []Port  `json:"ports"` // the largest contributors, largest first
-	hourPort  *Port   // the listener least expected at the round's hour, if any
+	// TotalFired is set when the total statistic passed its limit: many
+	// ports changed at once (port exhaustion), not one listener.
+	TotalFired bool `json:"total_fired,omitempty"`
+	// Accepted is set on a round past the threshold whose every cause the
+	// owner accepted (see Acceptor): it is stored and refit on as normal,
+	// so Anomalous is false.
+	Accepted bool   `json:"accepted,omitempty"`
+	stats           // the statistics behind Score, in nats
+	Ports    []Port `json:"ports"` // the largest contributors, largest first
+	hourPort *Port  // the listener least expected at the round's hour, if any
 }
 
 // Port is one port's contribution to a round's score: a cell of the
@@ -36,6 +43,11 @@ type Port struct {
 	// the host's own: "docker:0123456789ab", an ip netns name or net:[inode],
 	// and "host" among them when the host has the port too; empty otherwise.
 	Container string `json:"container,omitempty"`
+	Family    string `json:"family,omitempty"` // address family(ies), "4", "6" or "4,6"
+	Netns     string `json:"netns,omitempty"`  // network namespace(s): "host", a name, or net:[inode]; "" when unknown
+	// Over is set when the cell alone passes its limit (the peak's, or the
+	// hour's for an unusual hour): a cause, not a bystander of the top list.
+	Over bool `json:"over,omitempty"`
 }
 
 // Result is what a run did.
@@ -49,6 +61,8 @@ type Result struct {
 	// score (their scores would be optimistic); they are recorded unscored.
 	TrainedOn []int64 `json:"trained_on,omitempty"`
 	Refit     bool    `json:"refit"` // the model was updated and saved after scoring
+	// Relearned lists the Acceptor's earlier rounds the refit trained on.
+	Relearned []int64 `json:"relearned,omitempty"`
 }
 
 // Learning says how far a new installation is from its first model.

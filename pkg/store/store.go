@@ -24,7 +24,8 @@
 //
 // It is the only package that speaks SQL: detection reads rounds through
 // typed queries (Rounds, LastScored, CountScorable, NewestScorable) and
-// records its runs with RecordBatch; cleanup deletes through a Pruner.
+// records its runs with RecordBatch, its incidents with SaveIncidents and the
+// owner's accepted causes with AddAccept; cleanup deletes through a Pruner.
 // There is no raw handle; tests that assert in SQL open their own
 // connection on the file (storetest.Raw), as the sqlite3 console does.
 // Sockets and packets are the shared records of pkg/sock and pkg/packet.
@@ -56,7 +57,7 @@ import (
 )
 
 // SchemaVersion is the PRAGMA user_version this code creates and expects.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // migration returns the statements that take a database from user_version
 // v to v+1; a new file (v 0) gets the current schema at once. Add a case to
@@ -76,6 +77,8 @@ func migration(v int) (stmts string, next int, err error) {
 	case 4:
 		return `ALTER TABLE rounds ADD COLUMN local_from TEXT; ALTER TABLE rounds ADD COLUMN local_addrs TEXT;` +
 			schema.Section("v5"), 5, nil
+	case 5:
+		return incidentsV6, 6, nil
 	}
 	return "", 0, fmt.Errorf("no migration from schema version %d", v)
 }

@@ -166,6 +166,7 @@ CREATE TABLE captures (
 );
 -- end v5
 
+-- section v6
 -- Incidents (v6): anomalous rounds with one cause, keyed on a stable identity
 -- of the listener (never a pid). state is open, closed (the cause gone for
 -- detect's --close-after scored rounds) or accepted (detect accept).
@@ -201,3 +202,4 @@ CREATE TABLE accepted (
     incident_id INTEGER,                        -- the incident accepted, NULL for accept --port
     UNIQUE (protocol, port, process, address)
 );
+-- end v6

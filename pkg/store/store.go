@@ -78,7 +78,7 @@ func migration(v int) (stmts string, next int, err error) {
 		return `ALTER TABLE rounds ADD COLUMN local_from TEXT; ALTER TABLE rounds ADD COLUMN local_addrs TEXT;` +
 			schema.Section("v5"), 5, nil
 	case 5:
-		return incidentsV6, 6, nil
+		return schema.Section("v6"), 6, nil
 	}
 	return "", 0, fmt.Errorf("no migration from schema version %d", v)
 }

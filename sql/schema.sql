@@ -203,3 +203,11 @@ CREATE TABLE accepted (
     UNIQUE (protocol, port, process, address)
 );
 -- end v6
+
+-- section v7
+-- Probes per source (v7): the local (address, port) destinations, and the local addresses, that got a TCP
+-- segment with neither ACK nor RST from the source (SYN, FIN, NULL, XMAS): scan fan-out that a server's
+-- replies to a busy client's ephemeral ports never reach. 0 in rounds stored before v7.
+ALTER TABLE traffic_sources ADD COLUMN probed_ports INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE traffic_sources ADD COLUMN probed_hosts INTEGER NOT NULL DEFAULT 0;
+-- end v7

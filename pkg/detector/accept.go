@@ -41,10 +41,9 @@ func (d *Detector) accept(ctx context.Context, db *store.DB, m *model, rs []Scor
 	if d.cfg.RefitSize > 0 && len(ids) > d.cfg.RefitSize {
 		ids = ids[len(ids)-d.cfg.RefitSize:]
 	}
-	rounds, err := db.Rounds(ctx, store.RoundQuery{
-		AfterID: ids[0] - 1, Limit: int(ids[len(ids)-1] - ids[0] + 1), Context: m.window - 1,
-		Packets: m.layout.Packets(), Scanned: true,
-	})
+	q := m.query()
+	q.AfterID, q.Limit, q.Context = ids[0]-1, int(ids[len(ids)-1]-ids[0]+1), m.window-1
+	rounds, err := db.Rounds(ctx, q)
 	if err != nil {
 		return nil, err
 	}

@@ -18,9 +18,11 @@ import (
 // mode) plus peakMargin.
 //
 // A round's score is how far it is past the nearest limit: the largest of
-// Total/limit, Peak/limit and Hour/limit, so 1 is the threshold for every
-// round and a score of 3 means three times a limit. Hour is nil in model
-// files from before it, which are scored on the other two.
+// Total/limit, Peak/limit, Hour/limit and each traffic figure's over its
+// limit (see trafficStats), so 1 is the threshold for every round and a
+// score of 3 means three times a limit. Hour is nil in model files from
+// before it, which are scored on the other two; Traffic is nil in models
+// trained on rounds without a capture.
 //
 // Its fields are the model file's portwatch.calibration (modelfile.Calibration).
 type calibration modelfile.Calibration
@@ -49,7 +51,11 @@ func calibrate(sts []stats, risk float64) (*calibration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("calibrate hour: %w", err)
 	}
-	return &calibration{Total: t, Excess: x, Peak: p, Hour: h}, nil
+	tr, err := calibrateTraffic(sts, risk/statistics)
+	if err != nil {
+		return nil, err
+	}
+	return &calibration{Total: t, Excess: x, Peak: p, Hour: h, Traffic: tr}, nil
 }
 
 // update adds the statistics of rounds judged normal to the fits.
@@ -71,7 +77,9 @@ func (c *calibration) update(sts []stats) error {
 			return fmt.Errorf("update hour: %w", err)
 		}
 	}
-	return nil
+	var err error
+	c.Traffic, err = updateTraffic(c.Traffic, sts, c.Peak.Q)
+	return err
 }
 
 // peakMargin is how much more surprising than any normal round's a cell
@@ -89,7 +97,7 @@ const totalMargin = 0.5
 
 // score is a round's score: past 1 it is anomalous.
 func (c *calibration) score(st stats) float64 {
-	return max(c.volumeRatio(st), ratio(st.Peak, c.peakLimit()), c.hourRatio(st))
+	return max(c.volumeRatio(st), ratio(st.Peak, c.peakLimit()), c.hourRatio(st), trafficRatio(c.Traffic, st.Traffic))
 }
 
 // volumeRatio is the statistic of how much is in use over its limit: Excess

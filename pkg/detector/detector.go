@@ -68,6 +68,10 @@ type Config struct {
 	RefitSize   int     // normal windows a cron run's refit trains on at most (0: all)
 	Seed        uint64  // training shuffles and dropout
 	Top         int     // ports named per round
+	// Channels are the channels of the models this detector builds where
+	// no model file names them; nil: modelfile's default, or the traffic
+	// channels for a database of capture rounds (see newModelFor).
+	Channels []string
 	// Ablation, for the quality report only, replaces the model's output
 	// with a table (see Ablation); cron and the command line never set it.
 	Ablation Ablation
@@ -131,7 +135,7 @@ func New(cfg Config, log *slog.Logger) *Detector {
 func (d *Detector) Run(ctx context.Context, db *store.DB) (*Result, error) {
 	m, err := loadModel(d.cfg.ModelPath, d.cfg.Batch)
 	if errors.Is(err, fs.ErrNotExist) {
-		m, err = newModel(nil, 0, d.cfg.Batch, d.cfg.Seed)
+		m, err = d.newModelFor(ctx, db, nil, 0)
 	}
 	if err != nil {
 		return nil, err
@@ -143,9 +147,9 @@ func (d *Detector) Run(ctx context.Context, db *store.DB) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	rounds, err := db.Rounds(ctx, store.RoundQuery{
-		AfterID: last, Limit: d.cfg.MaxRounds, Context: m.window - 1, Packets: m.layout.Packets(), Scanned: true,
-	})
+	q := m.query()
+	q.AfterID, q.Limit, q.Context = last, d.cfg.MaxRounds, m.window-1
+	rounds, err := db.Rounds(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -203,10 +207,9 @@ func (d *Detector) unlearned(ctx context.Context, db *store.DB, m *model, last i
 	if m.trainedUntil.IsZero() {
 		return nil, nil, nil
 	}
-	rounds, err := db.Rounds(ctx, store.RoundQuery{
-		Since: m.trainedUntil.Add(time.Microsecond), Limit: maxUnlearned, Context: m.window - 1,
-		Packets: m.layout.Packets(), Scanned: true,
-	})
+	q := m.query()
+	q.Since, q.Limit, q.Context = m.trainedUntil.Add(time.Microsecond), maxUnlearned, m.window-1
+	rounds, err := db.Rounds(ctx, q)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -277,7 +280,7 @@ func (d *Detector) learn(m *model, ws []features.Window, rs []Scored) (bool, err
 // exist, and records the held-out rounds with their scores and the rounds
 // it trained on without one, so cron goes on from the newest.
 func (d *Detector) first(ctx context.Context, db *store.DB, m *model) (*Result, error) {
-	n, err := db.CountScorable(ctx)
+	n, err := db.Count(ctx, m.query())
 	if err != nil {
 		return nil, err
 	}
@@ -311,11 +314,38 @@ func (d *Detector) Train(ctx context.Context, db *store.DB, from, to time.Time) 
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, err
 	}
-	m, err := newModel(channels, window, d.cfg.Batch, d.cfg.Seed)
+	m, err := d.newModelFor(ctx, db, channels, window)
 	if err != nil {
 		return nil, err
 	}
 	return d.build(ctx, db, m, from, to)
+}
+
+// newModelFor builds an untrained model of channels (nil: the default for
+// db) and window. The default is modelfile's occupancy channels, or the
+// traffic channels when db holds too few scanned rounds to train on and
+// enough with a traffic summary (capture files ingested with collect
+// --pcap): a model trained on capture rounds scores capture rounds.
+func (d *Detector) newModelFor(ctx context.Context, db *store.DB, channels []string, window int) (*model, error) {
+	if channels == nil {
+		channels = d.cfg.Channels
+	}
+	if channels == nil {
+		scanned, err := db.Count(ctx, store.RoundQuery{Scanned: true})
+		if err != nil {
+			return nil, err
+		}
+		captured, err := db.Count(ctx, store.RoundQuery{Captured: true})
+		if err != nil {
+			return nil, err
+		}
+		if scanned < d.cfg.MinRounds && captured >= d.cfg.MinRounds {
+			channels = features.TrafficChannels()
+			d.log.Info("traffic model", "reason", "the database holds capture rounds, not scanned ones",
+				"scanned", scanned, "captured", captured, "channels", channels)
+		}
+	}
+	return newModel(channels, window, d.cfg.Batch, d.cfg.Seed)
 }
 
 // Score scores the complete rounds starting in [from, to) with the model
@@ -328,9 +358,9 @@ func (d *Detector) Score(ctx context.Context, db *store.DB, from, to time.Time) 
 	if err != nil {
 		return nil, err
 	}
-	rounds, err := db.Rounds(ctx, store.RoundQuery{
-		Since: from, Until: to, Context: m.window - 1, Packets: m.layout.Packets(), Scanned: true,
-	})
+	q := m.query()
+	q.Since, q.Until, q.Context = from, to, m.window-1
+	rounds, err := db.Rounds(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -371,8 +401,9 @@ const heldOutEvery = 5
 // windows' verdicts under it and the rounds it trained on.
 func (d *Detector) build(ctx context.Context, db *store.DB, m *model, from, to time.Time) (*Result, error) {
 	var err error
-	q := store.RoundQuery{Since: from, Until: to, Packets: m.layout.Packets(), Scanned: true}
-	if q.AfterID, err = db.NewestScorable(ctx, from, to, d.cfg.TrainRounds); err != nil {
+	q := m.query()
+	q.Since, q.Until = from, to
+	if q.AfterID, err = db.Newest(ctx, q, d.cfg.TrainRounds); err != nil {
 		return nil, err
 	}
 	rounds, err := db.Rounds(ctx, q)
@@ -441,6 +472,15 @@ func (d *Detector) train(m *model, rounds []store.Round) (*Result, error) {
 	if m.cal, err = calibrate(sts, d.cfg.Risk); err != nil {
 		return nil, err
 	}
+	// The traffic figures do not depend on the model, so every training
+	// round is an honest sample of them, not only the held-out ones.
+	all := make([]stats, len(ws))
+	for i, w := range ws {
+		all[i].Traffic = trafficValues(w.Last().Traffic)
+	}
+	if m.cal.Traffic, err = calibrateTraffic(all, d.cfg.Risk/statistics); err != nil {
+		return nil, err
+	}
 	judge(scored, m.cal)
 	tr.Calibrated = len(sts)
 	tr.TotalLimit, tr.TotalMethod = m.cal.totalLimit(), m.cal.Total.Method
@@ -465,6 +505,9 @@ func judge(rs []Scored, cal *calibration) {
 		r.TotalFired = ratio(r.stats.Total, cal.totalLimit()) > 1
 		for j := range r.Ports {
 			r.Ports[j].Over = r.Ports[j].Error > cal.peakLimit()
+		}
+		if r.round != nil {
+			r.Traffic = findings(cal.Traffic, r.round)
 		}
 		if r.hourPort != nil && cal.hourRatio(r.stats) > 1 {
 			r.hourPort.Over = true
@@ -505,7 +548,8 @@ func (d *Detector) score(m *model, ws []features.Window) ([]Scored, error) {
 					s.hourPort = explainHour(m.layout, w.Last(), hc, st.Hour)
 				}
 			}
-			s.stats = st
+			st.Traffic = trafficValues(w.Last().Traffic)
+			s.stats, s.round = st, w.Last()
 			out = append(out, s)
 		}
 		d.progress(lo+len(batch), len(ws))

@@ -84,7 +84,7 @@ func TestExplainNamesContainer(t *testing.T) {
 			if got[0].Container != tt.want {
 				t.Errorf("container: got %q, want %q", got[0].Container, tt.want)
 			}
-			if text := portsText(got); text != tt.wantText {
+			if text := portsText(got, tablePorts); text != tt.wantText {
 				t.Errorf("text: got %q, want %q", text, tt.wantText)
 			}
 		})

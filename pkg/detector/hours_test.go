@@ -81,7 +81,7 @@ func TestHourSurprise(t *testing.T) {
 	if r := rs[0]; !r.Anomalous || len(r.Ports) != 2 || r.Ports[0] != *p {
 		t.Errorf("rsync at 14:30: got anomalous %v, ports %+v; want flagged, rsync named first once", r.Anomalous, r.Ports)
 	}
-	if got := portsText(rs[0].Ports); !strings.HasPrefix(got, "873/tcp listen 0.0.0.0 rsync (unusual hour ") {
+	if got := portsText(rs[0].Ports, tablePorts); !strings.HasPrefix(got, "873/tcp listen 0.0.0.0 rsync (unusual hour ") {
 		t.Errorf("table text: got %q, want rsync's unusual hour first", got)
 	}
 	if r := rs[1]; r.Anomalous || len(r.Ports) != 1 {

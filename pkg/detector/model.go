@@ -8,6 +8,7 @@ import (
 	"portwatch/pkg/engine"
 	"portwatch/pkg/features"
 	"portwatch/pkg/modelfile"
+	"portwatch/pkg/store"
 )
 
 // model is a model file as the detector uses it: the file, and its metadata
@@ -58,6 +59,16 @@ func fromFile(f *modelfile.File) *model {
 		roundsTrained: f.Trained.Rounds,
 		trainedUntil:  f.Trained.Until,
 	}
+}
+
+// query returns the kind of round m scores, read with what it needs: an
+// occupancy model the scanned rounds, a model of traffic alone (its
+// channels all traffic channels) the rounds with a traffic summary. Every
+// round is read with its summary, if it has one, for the traffic
+// statistics.
+func (m *model) query() store.RoundQuery {
+	occ := m.layout.Occupancy()
+	return store.RoundQuery{Scanned: occ, Captured: !occ, Traffic: true}
 }
 
 // describe identifies the model file at path in anomalies.model.

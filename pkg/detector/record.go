@@ -11,7 +11,8 @@ import (
 
 // detail is the anomalies.detail JSON.
 type detail struct {
-	Ports []Port `json:"ports"`
+	Ports   []Port    `json:"ports"`
+	Traffic []Finding `json:"traffic,omitempty"`
 }
 
 // record stores one run as a batch: every scored round with its score and,
@@ -23,7 +24,7 @@ func record(ctx context.Context, db *store.DB, at time.Time, alg, model string, 
 		if !r.Anomalous {
 			continue
 		}
-		d, err := json.Marshal(detail{Ports: r.Ports})
+		d, err := json.Marshal(detail{Ports: r.Ports, Traffic: r.Traffic})
 		if err != nil {
 			return fmt.Errorf("record anomaly of round %d: %w", r.RoundID, err)
 		}

@@ -27,7 +27,7 @@ func NewReplay(cfg Config, log *slog.Logger) *Replay {
 
 // Train builds a fresh model and trains and calibrates it on rounds.
 func (q *Replay) Train(rounds []store.Round) error {
-	m, err := newModel(nil, 0, q.d.cfg.Batch, q.d.cfg.Seed)
+	m, err := newModel(q.d.cfg.Channels, 0, q.d.cfg.Batch, q.d.cfg.Seed)
 	if err != nil {
 		return err
 	}

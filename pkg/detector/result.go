@@ -1,6 +1,10 @@
 package detector
 
-import "time"
+import (
+	"time"
+
+	"portwatch/pkg/store"
+)
 
 // Scored is one round's verdict.
 type Scored struct {
@@ -20,7 +24,11 @@ type Scored struct {
 	Accepted bool   `json:"accepted,omitempty"`
 	stats           // the statistics behind Score, in nats
 	Ports    []Port `json:"ports"` // the largest contributors, largest first
-	hourPort *Port  // the listener least expected at the round's hour, if any
+	// Traffic tells the traffic statistics past their limits, the
+	// furthest first: a port scan, a flood, a DNS tunnel.
+	Traffic  []Finding    `json:"traffic,omitempty"`
+	hourPort *Port        // the listener least expected at the round's hour, if any
+	round    *store.Round // the round scored, for its traffic summary and sockets
 }
 
 // Port is one port's contribution to a round's score: a cell of the

@@ -47,6 +47,9 @@ type stats struct {
 	// round's hour of the day (see hours): a service that listens at 02:00
 	// listening at 14:00. Zero for models without hour counts.
 	Hour float64 `json:"hour"`
+	// Traffic are the round's traffic figures (see trafficStats), nil for
+	// a round without a traffic summary.
+	Traffic []float64 `json:"traffic,omitempty"`
 }
 
 // score returns a round's statistics and its top k cells by error, largest

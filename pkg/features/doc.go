@@ -25,14 +25,20 @@
 //
 // The default three are tcp_listen, udp_bound and tcp_conn. The address
 // splits let a model see a service rebound from loopback to the wildcard
-// address, which tcp_listen alone cannot. One packet-derived channel exists:
+// address, which tcp_listen alone cannot.
 //
-//	syn_in   TCP SYNs without ACK whose destination port is the port, scaled
-//	         min(1, log1p(n)/log1p(1024)): 1 SYN is 0.1, 1024 or more are 1.
+// Four channels are read from the round's traffic summary (see
+// pkg/traffic; store.RoundQuery.Traffic), inbound only, to a local
+// address on the port, each count n scaled min(1, log1p(n)/log1p(1024)),
+// so 1 is 0.1 and 1024 or more are 1:
 //
-// The capture does not record which addresses are local, so syn_in counts
-// SYNs to the port in both directions; outgoing SYNs land on remote service
-// ports (443, 80), which are steady and which a model learns as normal.
+//	syn_in    TCP SYNs without ACK: connection attempts
+//	tcp_in    TCP segments
+//	udp_in    UDP datagrams
+//	peers_in  distinct remote addresses (the larger of TCP's and UDP's)
+//
+// A round without a summary (no capture) has them all 0. A layout of
+// traffic channels alone (TrafficChannels) is a model of capture rounds.
 //
 // One channel is the calendar, so a model can learn that a port is normal
 // at some hours and not others (a dev server in office hours, a nightly
@@ -49,8 +55,8 @@
 //
 // The store reads the rounds (store.DB.Rounds): complete rounds, selected by
 // id, start time and source, in one query over rounds and rounds_ports
-// ordered by round id and port (plus one grouped query over packets when a
-// packet channel is asked for). RoundQuery.Context adds the rounds just
+// ordered by round id and port (plus one query per traffic table when a
+// traffic channel is asked for). RoundQuery.Context adds the rounds just
 // before the selection, so the first selected round still gets a full
 // window. This package turns them into tensors and reads no database.
 //

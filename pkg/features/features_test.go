@@ -13,6 +13,7 @@ import (
 	"portwatch/pkg/sock"
 	"portwatch/pkg/store"
 	"portwatch/pkg/store/storetest"
+	"portwatch/pkg/traffic"
 )
 
 // newDB returns a temp database opened, and so created, by the store.
@@ -253,69 +254,56 @@ func TestLoadQuery(t *testing.T) {
 	}
 }
 
-func TestSYN(t *testing.T) {
-	db := newDB(t)
-	addRound(t, db, 1, 0, "complete", "live", hostSockets[0])
-	addRound(t, db, 2, 1, "complete", "live")
-	const (
-		fin, syn, ack = 1, 2, 16
-	)
-	frames := []struct {
-		round int64
-		dport int
-		flags any
-		n     int
-	}{
-		{1, 22, syn, 3},
-		{1, 22, syn | ack, 5}, // replies, not openings
-		{1, 80, ack, 4},
-		{1, 0, nil, 2}, // UDP/ICMP: no flags
-		{2, 4444, syn, 1500},
-		{2, 443, syn | fin, 1}, // odd, but still no ACK
-	}
-	frame := 0
-	for _, f := range frames {
-		for range f.n {
-			frame++
-			if _, err := storetest.Raw(t, db).Exec(`INSERT INTO packets (round_id, frame, timestamp, protocols, dest_port, length, tcp_flags)
-				VALUES (?, ?, '2026-11-21T10:00:00.000000Z', 'eth:ipv4:tcp', ?, 60, ?)`, f.round, frame, f.dport, f.flags); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	l, err := NewLayout([]string{TCPListen, SYNIn})
+// The traffic channels read a round's summary: inbound rows only, each its
+// own count, scaled; a round without a summary is all zeros.
+func TestTrafficChannels(t *testing.T) {
+	sum := &traffic.Summary{Ports: []traffic.PortStat{
+		{Port: 22, Protocol: "tcp", Direction: traffic.In, Packets: 9, SYNs: 3, Peers: 1},
+		{Port: 53, Protocol: "tcp", Direction: traffic.In, Packets: 2, Peers: 2},
+		{Port: 53, Protocol: "udp", Direction: traffic.In, Packets: 5000, Peers: 7},
+		{Port: 443, Protocol: "tcp", Direction: traffic.Out, Packets: 80, SYNs: 4, Peers: 3}, // from this host: no channel
+	}}
+	rounds := []store.Round{{ID: 1, Start: t0, Traffic: sum}, {ID: 2, Start: t0.Add(time.Minute)}}
+	l, err := NewLayout(TrafficChannels())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !l.Packets() {
-		t.Fatal("Packets: got false for a layout with syn_in, want true")
+	if !l.Traffic() || l.Occupancy() {
+		t.Fatalf("Traffic %v, Occupancy %v for the traffic channels, want true and false", l.Traffic(), l.Occupancy())
 	}
-	rounds, err := db.Rounds(context.Background(), store.RoundQuery{Packets: l.Packets()})
-	if err != nil {
-		t.Fatal(err)
+	if mixed, _ := NewLayout([]string{TCPListen, SYNIn, Clock}); !mixed.Traffic() || !mixed.Occupancy() {
+		t.Errorf("tcp_listen+syn_in+clock: want both traffic and occupancy")
 	}
 	tests := []struct {
-		round int
-		port  int
-		want  float32
+		round   int
+		channel string
+		port    int
+		want    float32
 	}{
-		{0, 22, synScale(3)},
-		{0, 80, 0},
-		{1, 4444, 1},
-		{1, 443, synScale(1)},
-		{1, 22, 0},
+		{0, SYNIn, 22, countScale(3)},
+		{0, TCPIn, 22, countScale(9)},
+		{0, TCPIn, 53, countScale(2)},
+		{0, UDPIn, 53, 1}, // 5000 >= countCap
+		{0, PeersIn, 53, countScale(7)},
+		{0, SYNIn, 443, 0},
+		{0, TCPIn, 443, 0},
+		{1, TCPIn, 22, 0},
 	}
 	for _, tt := range tests {
 		plane := make([]float32, l.C()*Ports)
 		if err := l.FillRound(plane, &rounds[tt.round]); err != nil {
 			t.Fatal(err)
 		}
-		if got := plane[Ports+tt.port]; got != tt.want {
-			t.Errorf("round %d syn_in port %d: got %v, want %v", rounds[tt.round].ID, tt.port, got, tt.want)
+		c := slices.Index(l.Channels(), tt.channel)
+		if got := plane[c*Ports+tt.port]; got != tt.want {
+			t.Errorf("round %d %s port %d: got %v, want %v", rounds[tt.round].ID, tt.channel, tt.port, got, tt.want)
 		}
 	}
-	if got := synScale(1); got < 0.09 || got > 0.11 {
-		t.Errorf("synScale(1): got %v, want about 0.1", got)
+	if got := l.Ports(&rounds[0], slices.Index(l.Channels(), PeersIn)); !slices.Equal(got, []uint16{22, 53}) {
+		t.Errorf("peers_in ports %v, want [22 53] (53 once for tcp and udp)", got)
+	}
+	if got := countScale(1); got < 0.09 || got > 0.11 {
+		t.Errorf("countScale(1): got %v, want about 0.1", got)
 	}
 }
 

@@ -3,10 +3,13 @@ package features
 import (
 	"fmt"
 	"math"
-	"portwatch/pkg/sock"
-	"portwatch/pkg/store"
+	"slices"
 	"strings"
 	"time"
+
+	"portwatch/pkg/sock"
+	"portwatch/pkg/store"
+	"portwatch/pkg/traffic"
 )
 
 // Ports is the width of a channel: one value per port number 0..65535.
@@ -23,6 +26,9 @@ const (
 	// namespace only: a container's 0.0.0.0:8080 is not the host's.
 	TCPListenContainer = "tcp_listen_container"
 	SYNIn              = "syn_in"
+	TCPIn              = "tcp_in"
+	UDPIn              = "udp_in"
+	PeersIn            = "peers_in"
 	Clock              = "clock"
 )
 
@@ -30,8 +36,12 @@ const (
 // channels of the models detect builds are pkg/modelfile's DefaultChannels.
 func OccupancyChannels() []string { return []string{TCPListen, UDPBound, TCPConn} }
 
-// synCap is the SYN count that fills syn_in to 1.
-const synCap = 1024
+// TrafficChannels returns the per-port channels of a round's traffic
+// summary, the channels of a model of capture rounds.
+func TrafficChannels() []string { return []string{SYNIn, TCPIn, UDPIn, PeersIn} }
+
+// countCap is the count that fills a traffic channel to 1.
+const countCap = 1024
 
 // Layout is a checked, ordered channel list.
 type Layout struct {
@@ -63,7 +73,8 @@ func NewLayout(names []string) (Layout, error) {
 }
 
 func known() []string {
-	return []string{TCPListen, UDPBound, TCPConn, TCPListenWildcard, TCPListenLoopback, TCPListenContainer, SYNIn, Clock}
+	return []string{TCPListen, UDPBound, TCPConn, TCPListenWildcard, TCPListenLoopback, TCPListenContainer,
+		SYNIn, TCPIn, UDPIn, PeersIn, Clock}
 }
 
 func isChannel(name string) bool {
@@ -81,15 +92,56 @@ func (l Layout) Channels() []string { return append([]string(nil), l.names...) }
 // C returns the number of channels.
 func (l Layout) C() int { return len(l.names) }
 
-// Packets reports whether a channel is derived from packets, so the rounds
-// must be read with them (store.RoundQuery.Packets).
-func (l Layout) Packets() bool {
+// Traffic reports whether a channel is read from the rounds' traffic
+// summaries, so the rounds must be read with them (store.RoundQuery.Traffic).
+func (l Layout) Traffic() bool {
 	for _, n := range l.names {
-		if n == SYNIn {
+		if isTraffic(n) {
 			return true
 		}
 	}
 	return false
+}
+
+// Occupancy reports whether a channel is read from the rounds' socket
+// scans. A layout without one is a model of traffic alone: it scores the
+// rounds with a traffic summary (capture files' rounds among them), where
+// an occupancy model scores the scanned ones.
+func (l Layout) Occupancy() bool {
+	for _, n := range l.names {
+		if !isTraffic(n) && n != Clock {
+			return true
+		}
+	}
+	return false
+}
+
+func isTraffic(name string) bool { return slices.Contains(TrafficChannels(), name) }
+
+// trafficPorts calls f with each port of r's inbound traffic (to a local
+// address) that channel name counts, and its count; nothing without a
+// summary, so a round with no capture reads as no traffic, not as silence.
+func trafficPorts(name string, r *store.Round, f func(port uint16, n int64)) {
+	if r.Traffic == nil {
+		return
+	}
+	// Ports are ordered by port then protocol, so a port's tcp and udp rows
+	// are adjacent; peers_in takes the larger.
+	for _, p := range r.Traffic.Ports {
+		if p.Direction != traffic.In {
+			continue
+		}
+		switch {
+		case name == SYNIn && p.Protocol == "tcp" && p.SYNs > 0:
+			f(p.Port, p.SYNs)
+		case name == TCPIn && p.Protocol == "tcp":
+			f(p.Port, p.Packets)
+		case name == UDPIn && p.Protocol == "udp":
+			f(p.Port, p.Packets)
+		case name == PeersIn:
+			f(p.Port, p.Peers)
+		}
+	}
 }
 
 // FillRound writes r as [C, 65536] into dst, which must hold exactly C*65536
@@ -101,13 +153,11 @@ func (l Layout) FillRound(dst []float32, r *store.Round) error {
 	clear(dst)
 	for c, name := range l.names {
 		row := dst[c*Ports : (c+1)*Ports]
-		switch name {
-		case SYNIn:
-			for _, pc := range r.SYN {
-				row[pc.Port] = synScale(pc.N)
-			}
+		switch {
+		case isTraffic(name):
+			trafficPorts(name, r, func(port uint16, n int64) { row[port] = max(row[port], countScale(n)) })
 			continue
-		case Clock:
+		case name == Clock:
 			for _, p := range clock(r.Start) {
 				row[p] = 1
 			}
@@ -142,13 +192,15 @@ func (l Layout) Fill(dst []float32, w Window) error {
 // sparse port set for that channel.
 func (l Layout) Ports(r *store.Round, c int) []uint16 {
 	var out []uint16
-	switch l.names[c] {
-	case SYNIn:
-		for _, pc := range r.SYN {
-			out = append(out, pc.Port)
-		}
+	switch name := l.names[c]; {
+	case isTraffic(name):
+		trafficPorts(name, r, func(port uint16, _ int64) {
+			if len(out) == 0 || out[len(out)-1] != port {
+				out = append(out, port)
+			}
+		})
 		return out
-	case Clock:
+	case name == Clock:
 		c := clock(r.Start)
 		return c[:]
 	}
@@ -247,9 +299,11 @@ func on(name string, s *sock.Socket) bool {
 	return false
 }
 
-func synScale(n int) float32 {
-	if n >= synCap {
+// countScale is a traffic cell's value for a count of n:
+// min(1, log1p(n)/log1p(countCap)), so 1 is 0.1 and 1024 or more are 1.
+func countScale(n int64) float32 {
+	if n >= countCap {
 		return 1
 	}
-	return float32(math.Log1p(float64(n)) / math.Log1p(synCap))
+	return float32(math.Log1p(float64(n)) / math.Log1p(countCap))
 }

@@ -92,6 +92,10 @@ type Calibration struct {
 	Excess *threshold.SPOT `json:"excess,omitempty"`
 	Peak   *threshold.SPOT `json:"peak"`
 	Hour   *threshold.SPOT `json:"hour,omitempty"`
+	// Traffic holds a limit per traffic statistic (pkg/detector's names:
+	// probed_ports, dns_names, ...), for models trained on rounds with a
+	// traffic summary; absent otherwise and in files from before them.
+	Traffic map[string]*threshold.SPOT `json:"traffic,omitempty"`
 }
 
 // Hours is portwatch.hours: the training rounds of each hour of the day

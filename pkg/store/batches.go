@@ -9,45 +9,15 @@ import (
 
 // LastScored returns the highest round id a batch has scored, 0 if none:
 // the cron path scores the scorable rounds after it, so a round is never
-// scored twice however often detect runs. Capture rounds are never in a
-// batch and never scorable, so they do not hold it back.
+// scored twice however often detect runs. Rounds a model cannot score (capture
+// rounds for an occupancy model) are never in its batches, so they do not
+// hold it back.
 func (d *DB) LastScored(ctx context.Context) (int64, error) {
 	var id sql.NullInt64
 	if err := d.db.QueryRowContext(ctx, "SELECT max(round_id) FROM batches_rounds").Scan(&id); err != nil {
 		return 0, fmt.Errorf("find last scored round: %w", err)
 	}
 	return id.Int64, nil
-}
-
-// CountScorable counts the complete rounds with an occupancy scan, the
-// rounds a first training can use.
-func (d *DB) CountScorable(ctx context.Context) (int, error) {
-	var n int
-	if err := d.db.QueryRowContext(ctx, "SELECT count(*) FROM rounds WHERE "+scorable).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count complete rounds: %w", err)
-	}
-	return n, nil
-}
-
-// NewestScorable returns the round id after which the newest n scorable
-// rounds starting in [from, to) begin (zero times do not restrict), for
-// RoundQuery.AfterID.
-func (d *DB) NewestScorable(ctx context.Context, from, to time.Time, n int) (int64, error) {
-	hi := "9999"
-	if !to.IsZero() {
-		hi = FormatTime(to)
-	}
-	lo := ""
-	if !from.IsZero() {
-		lo = FormatTime(from)
-	}
-	var first sql.NullInt64
-	err := d.db.QueryRowContext(ctx, `SELECT min(id) FROM (SELECT id FROM rounds
-WHERE `+scorable+` AND start_time >= ? AND start_time < ? ORDER BY id DESC LIMIT ?)`, lo, hi, n).Scan(&first)
-	if err != nil {
-		return 0, fmt.Errorf("find training rounds: %w", err)
-	}
-	return max(first.Int64-1, 0), nil
 }
 
 // Batch is one detect run: a batches row and its batches_rounds.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"portwatch/pkg/sock"
+	"portwatch/pkg/traffic"
 )
 
 // complete and scorable are the SQL conditions on rounds of a complete round
@@ -18,6 +19,9 @@ import (
 const (
 	complete = "status = '" + string(Complete) + "'"
 	scorable = complete + " AND scans > 0"
+	// captured is the condition of a round with a traffic summary: a
+	// capture file's round, or a live round collected with -p.
+	captured = "id IN (SELECT round_id FROM traffic_rounds)"
 )
 
 // RoundQuery selects complete rounds. Zero fields do not restrict.
@@ -26,22 +30,19 @@ type RoundQuery struct {
 	Since   time.Time // rounds starting at or after Since
 	Until   time.Time // rounds starting before Until
 	Source  string    // rounds from this source, e.g. "live"
-	// Scanned keeps only the rounds detect can score: those with at least
-	// one occupancy scan (rounds.scans > 0).
+	// Scanned keeps only the rounds an occupancy model can score: those
+	// with at least one occupancy scan (rounds.scans > 0).
 	Scanned bool
-	Limit   int // the first Limit selected rounds, by id
+	// Captured keeps only the rounds with a traffic summary, the rounds a
+	// model of traffic alone scores.
+	Captured bool
+	Limit    int // the first Limit selected rounds, by id
 	// Context adds up to Context complete rounds (of the same source, and
-	// scanned when Scanned) just before the first selected one, so it gets
-	// a full window; pass T-1.
+	// scanned when Scanned, captured when Captured) just before the first
+	// selected one, so it gets a full window; pass T-1.
 	// They come first in the result, with ids at or below the selection's.
 	Context int
-	Packets bool // load per-port SYN counts (Round.SYN)
-}
-
-// PortCount is a count of packets to one port.
-type PortCount struct {
-	Port uint16
-	N    int
+	Traffic bool // load the rounds' traffic summaries (Round.Traffic)
 }
 
 // Round is one complete collection round as detection reads it.
@@ -49,7 +50,9 @@ type Round struct {
 	ID      int64
 	Start   time.Time
 	Sockets []sock.Socket // ordered by port, then protocol, family, address and state as stored text, then namespace inode
-	SYN     []PortCount   // SYNs to each port, ordered by port; nil unless loaded
+	// Traffic is the round's traffic summary when RoundQuery.Traffic asked
+	// for it; nil for a round without one (no capture).
+	Traffic *traffic.Summary
 }
 
 // CountRounds returns how many rounds the database holds, of any status.
@@ -70,19 +73,29 @@ func (d *DB) SetStatus(ctx context.Context, first, last int64, s Status) error {
 	return nil
 }
 
-// selection returns the CTE naming the selected round ids as "ids", and its arguments.
-func (q RoundQuery) selection() (string, []any) {
+// base returns the conditions on rounds that q's kind of round must meet,
+// whatever the range, and their arguments.
+func (q RoundQuery) base() (string, []any) {
 	where := []string{complete}
 	if q.Scanned {
 		where[0] = scorable
+	}
+	if q.Captured {
+		where = append(where, captured)
 	}
 	var args []any
 	if q.Source != "" {
 		where = append(where, "source = ?")
 		args = append(args, q.Source)
 	}
-	base := strings.Join(where, " AND ")
-	baseArgs := append([]any(nil), args...)
+	return strings.Join(where, " AND "), args
+}
+
+// selection returns the CTE naming the selected round ids as "ids", and its arguments.
+func (q RoundQuery) selection() (string, []any) {
+	base, baseArgs := q.base()
+	where := []string{base}
+	args := append([]any(nil), baseArgs...)
 	if q.AfterID > 0 {
 		where = append(where, "id > ?")
 		args = append(args, q.AfterID)
@@ -114,7 +127,7 @@ func (q RoundQuery) selection() (string, []any) {
 }
 
 // Rounds reads the rounds q selects, oldest first, with their sockets (and
-// SYN counts when q.Packets). The query walks the rounds by id and their
+// traffic summaries when q.Traffic). The query walks the rounds by id and their
 // rows in rounds_ports' unique index, with no sort.
 func (d *DB) Rounds(ctx context.Context, q RoundQuery) ([]Round, error) {
 	cte, args := q.selection()
@@ -165,49 +178,38 @@ ORDER BY r.id, rp.port_id, rp.protocol, rp.family, rp.address, rp.state, rp.netn
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("load rounds: %w", err)
 	}
-	if q.Packets && len(out) > 0 {
-		if err := d.loadSYN(ctx, q, out); err != nil {
+	if q.Traffic && len(out) > 0 {
+		if err := d.loadTraffic(ctx, q, out); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-// loadSYN adds per-port SYN counts to rounds, which hold what q selected.
-// It runs outside a transaction (BEGIN takes the write lock), so q may
-// select rounds completed since; their counts are skipped.
-func (d *DB) loadSYN(ctx context.Context, q RoundQuery, rounds []Round) error {
+// Count returns how many rounds q's kind of round (Scanned, Captured,
+// Source) holds in q's range (AfterID, Since, Until), whatever its Limit.
+func (d *DB) Count(ctx context.Context, q RoundQuery) (int, error) {
+	q.Limit, q.Context = 0, 0
 	cte, args := q.selection()
-	// SYN set (2), ACK clear (16): a connection being opened.
-	rows, err := d.db.QueryContext(ctx, cte+`
-SELECT p.round_id, p.dest_port, count(*)
-FROM packets p
-WHERE p.round_id IN (SELECT id FROM ids) AND p.tcp_flags & 18 = 2
-GROUP BY p.round_id, p.dest_port
-ORDER BY p.round_id, p.dest_port`, args...)
+	var n int
+	if err := d.db.QueryRowContext(ctx, cte+" SELECT count(*) FROM ids", args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count rounds: %w", err)
+	}
+	return n, nil
+}
+
+// Newest returns the round id after which the newest n of the rounds q
+// selects begin, for RoundQuery.AfterID; 0 when q selects n or fewer.
+func (d *DB) Newest(ctx context.Context, q RoundQuery, n int) (int64, error) {
+	q.Limit, q.Context, q.AfterID = 0, 0, 0
+	cte, args := q.selection()
+	var first sql.NullInt64
+	err := d.db.QueryRowContext(ctx, cte+" SELECT min(id) FROM (SELECT id FROM ids ORDER BY id DESC LIMIT ?)",
+		append(args, n)...).Scan(&first)
 	if err != nil {
-		return fmt.Errorf("load syn counts: %w", err)
+		return 0, fmt.Errorf("find the newest %d rounds: %w", n, err)
 	}
-	defer rows.Close()
-	i := 0
-	for rows.Next() {
-		var id, port int64
-		var n int
-		if err := rows.Scan(&id, &port, &n); err != nil {
-			return fmt.Errorf("load syn counts: %w", err)
-		}
-		for i < len(rounds) && rounds[i].ID < id {
-			i++
-		}
-		if i == len(rounds) || rounds[i].ID != id || port < 0 || port > 65535 {
-			continue
-		}
-		rounds[i].SYN = append(rounds[i].SYN, PortCount{Port: uint16(port), N: n})
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("load syn counts: %w", err)
-	}
-	return nil
+	return max(first.Int64-1, 0), nil
 }
 
 // interner shares one string per distinct value among a load's sockets, and

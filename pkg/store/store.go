@@ -23,7 +23,7 @@
 // CaptureProgress (in the transaction of each packet commit) and ResumeRound.
 //
 // It is the only package that speaks SQL: detection reads rounds through
-// typed queries (Rounds, LastScored, CountScorable, NewestScorable) and
+// typed queries (Rounds, Count, Newest, LastScored) and
 // records its runs with RecordBatch, its incidents with SaveIncidents and the
 // owner's accepted causes with AddAccept; cleanup deletes through a Pruner.
 // There is no raw handle; tests that assert in SQL open their own
@@ -57,7 +57,7 @@ import (
 )
 
 // SchemaVersion is the PRAGMA user_version this code creates and expects.
-const SchemaVersion = 6
+const SchemaVersion = 7
 
 // migration returns the statements that take a database from user_version
 // v to v+1; a new file (v 0) gets the current schema at once. Add a case to
@@ -79,6 +79,8 @@ func migration(v int) (stmts string, next int, err error) {
 			schema.Section("v5"), 5, nil
 	case 5:
 		return schema.Section("v6"), 6, nil
+	case 6:
+		return schema.Section("v7"), 7, nil
 	}
 	return "", 0, fmt.Errorf("no migration from schema version %d", v)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,14 +151,14 @@ func TestOpenRejectsBadFiles(t *testing.T) {
 }
 
 func TestOpenNewerSchemaIsTyped(t *testing.T) {
-	path := sqliteFile(t, "PRAGMA user_version = 7")
+	path := sqliteFile(t, fmt.Sprintf("PRAGMA user_version = %d", store.SchemaVersion+1))
 	_, err := store.Open(context.Background(), path)
 	var ve *store.VersionError
 	if !errors.As(err, &ve) {
 		t.Fatalf("error %v is not a *VersionError", err)
 	}
-	if ve.Found != 7 || ve.Wanted != store.SchemaVersion {
-		t.Errorf("VersionError = %+v, want Found 7, Wanted %d", ve, store.SchemaVersion)
+	if ve.Found != store.SchemaVersion+1 || ve.Wanted != store.SchemaVersion {
+		t.Errorf("VersionError = %+v, want Found %d, Wanted %d", ve, store.SchemaVersion+1, store.SchemaVersion)
 	}
 }
 

@@ -1,8 +1,10 @@
 package store
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"portwatch/pkg/traffic"
@@ -25,8 +27,8 @@ func (w *Writer) prepareTraffic() error {
 			dns_txt_null_share, dns_nxdomain_share, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&t.port, `INSERT INTO traffic_ports (round_id, port, protocol, direction, packets, syns, rsts, peers)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&t.source, `INSERT INTO traffic_sources (round_id, address, local_ports, local_hosts, packets, syns)
-			VALUES (?, ?, ?, ?, ?, ?)`},
+		{&t.source, `INSERT INTO traffic_sources (round_id, address, local_ports, local_hosts, probed_ports, probed_hosts,
+			packets, syns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&t.dns, `INSERT INTO traffic_dns (round_id, domain, queries, names, max_label) VALUES (?, ?, ?, ?, ?)`},
 		{&t.local, `UPDATE rounds SET local_from = ?, local_addrs = ? WHERE id = ?`},
 	}); err != nil {
@@ -109,7 +111,8 @@ func (w *Writer) AddTraffic(round int64, s *traffic.Summary) error {
 		}
 	}
 	for _, src := range s.Top {
-		if err := exec("source", t.source, round, src.Address, src.LocalPorts, src.LocalHosts, src.Packets, src.SYNs); err != nil {
+		if err := exec("source", t.source, round, src.Address, src.LocalPorts, src.LocalHosts,
+			src.ProbedPorts, src.ProbedHosts, src.Packets, src.SYNs); err != nil {
 			return err
 		}
 	}
@@ -119,4 +122,137 @@ func (w *Writer) AddTraffic(round int64, s *traffic.Summary) error {
 		}
 	}
 	return nil
+}
+
+// loadTraffic adds their traffic summaries to rounds, which hold what q
+// selected, in four queries (one per table) over q's selection; a round
+// without a summary keeps Traffic nil. It runs
+// outside a transaction: figures of rounds completed since are skipped.
+func (d *DB) loadTraffic(ctx context.Context, q RoundQuery, rounds []Round) error {
+	at := make(map[int64]*traffic.Summary, len(rounds))
+	cte, args := q.selection()
+	rows, err := d.db.QueryContext(ctx, cte+`
+SELECT t.round_id, coalesce(r.local_from, ''), coalesce(r.local_addrs, ''), t.packets, t.ip_packets, t.overflow,
+	t.sources, t.icmp_unreachable, t.dns_queries, t.dns_responses, t.dns_names, t.dns_max_label, t.dns_mean_label,
+	t.dns_entropy, t.dns_max_entropy, t.dns_txt_null_share, t.dns_nxdomain_share, coalesce(t.note, '')
+FROM traffic_rounds t JOIN rounds r ON r.id = t.round_id
+WHERE t.round_id IN (SELECT id FROM ids) ORDER BY t.round_id`, args...)
+	if err != nil {
+		return fmt.Errorf("load traffic summaries: %w", err)
+	}
+	i := 0
+	for rows.Next() {
+		var id int64
+		var addrs string
+		s := &traffic.Summary{}
+		dn := &s.DNS
+		if err := rows.Scan(&id, &s.Local.From, &addrs, &s.Packets, &s.IPPackets, &s.Overflow, &s.Sources, &s.Unreach,
+			&dn.Queries, &dn.Responses, &dn.Names, &dn.MaxLabel, &dn.MeanLabel, &dn.Entropy, &dn.MaxEntropy,
+			&dn.TXTNullShare, &dn.NXDomainShare, &s.Note); err != nil {
+			rows.Close()
+			return fmt.Errorf("load traffic summaries: %w", err)
+		}
+		if s.Local.Prefixes, err = parsePrefixes(addrs); err != nil {
+			rows.Close()
+			return fmt.Errorf("load traffic summary of round %d: local_addrs: %w", id, err)
+		}
+		for i < len(rounds) && rounds[i].ID < id {
+			i++
+		}
+		if i < len(rounds) && rounds[i].ID == id {
+			rounds[i].Traffic = s
+			at[id] = s
+		}
+	}
+	if err := closeRows(rows, "load traffic summaries"); err != nil {
+		return err
+	}
+	return d.loadTrafficRows(ctx, cte, args, at)
+}
+
+// loadTrafficRows fills the per-port, per-source and per-domain rows of
+// the summaries in at, by round id.
+func (d *DB) loadTrafficRows(ctx context.Context, cte string, args []any, at map[int64]*traffic.Summary) error {
+	// Each scan reads one row: its round id, and what to add to that round.
+	type scanner func(rows *sql.Rows) (int64, func(*traffic.Summary), error)
+	tables := []struct {
+		what, query string
+		scan        scanner
+	}{
+		{"ports", `SELECT round_id, port, protocol, direction, packets, syns, rsts, peers FROM traffic_ports
+WHERE round_id IN (SELECT id FROM ids) ORDER BY round_id, port, protocol, direction`,
+			func(rows *sql.Rows) (int64, func(*traffic.Summary), error) {
+				var p traffic.PortStat
+				var id int64
+				err := rows.Scan(&id, &p.Port, &p.Protocol, &p.Direction, &p.Packets, &p.SYNs, &p.RSTs, &p.Peers)
+				return id, func(s *traffic.Summary) { s.Ports = append(s.Ports, p) }, err
+			}},
+		{"sources", `SELECT round_id, address, local_ports, local_hosts, probed_ports, probed_hosts, packets, syns
+FROM traffic_sources WHERE round_id IN (SELECT id FROM ids) ORDER BY round_id, local_ports DESC, local_hosts DESC, address`,
+			func(rows *sql.Rows) (int64, func(*traffic.Summary), error) {
+				var src traffic.SourceStat
+				var id int64
+				err := rows.Scan(&id, &src.Address, &src.LocalPorts, &src.LocalHosts, &src.ProbedPorts, &src.ProbedHosts,
+					&src.Packets, &src.SYNs)
+				return id, func(s *traffic.Summary) { s.Top = append(s.Top, src) }, err
+			}},
+		{"domains", `SELECT round_id, domain, queries, names, max_label FROM traffic_dns
+WHERE round_id IN (SELECT id FROM ids) ORDER BY round_id, names DESC, domain`,
+			func(rows *sql.Rows) (int64, func(*traffic.Summary), error) {
+				var dom traffic.DomainStat
+				var id int64
+				err := rows.Scan(&id, &dom.Domain, &dom.Queries, &dom.Names, &dom.MaxLabel)
+				return id, func(s *traffic.Summary) { s.Domains = append(s.Domains, dom) }, err
+			}},
+	}
+	for _, tb := range tables {
+		rows, err := d.db.QueryContext(ctx, cte+"\n"+tb.query, args...)
+		if err != nil {
+			return fmt.Errorf("load traffic %s: %w", tb.what, err)
+		}
+		for rows.Next() {
+			id, add, err := tb.scan(rows)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("load traffic %s: %w", tb.what, err)
+			}
+			if s := at[id]; s != nil {
+				add(s)
+			}
+		}
+		if err := closeRows(rows, "load traffic "+tb.what); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// closeRows closes rows and reports the error that ended them, if any.
+func closeRows(rows *sql.Rows, what string) error {
+	err := rows.Err()
+	rows.Close()
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// parsePrefixes reads rounds.local_addrs: addresses and prefixes, comma-separated.
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p)
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }

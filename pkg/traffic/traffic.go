@@ -1,7 +1,7 @@
 // Package traffic sums one round's packets into the compact traffic
 // summary that detection reads instead of packet rows: per destination port
 // and direction the packets, SYNs without ACK, RSTs and distinct peers; per
-// remote source the local ports and hosts it touched (scan fan-out); ICMP
+// source the local ports and hosts it touched and probed (scan fan-out); ICMP
 // unreachables; and the round's DNS figures (queries, distinct names per
 // registered domain, label lengths, name entropy, TXT/NULL and NXDOMAIN
 // shares).
@@ -62,13 +62,22 @@ type PortStat struct {
 	Peers     int64 // distinct remote addresses
 }
 
-// SourceStat is one remote address that sent to local ones.
+// SourceStat is one address that sent to local ones: a remote address, or
+// a local one reaching another local address (a host on the monitored
+// network scanning its neighbours).
 type SourceStat struct {
 	Address    string
 	LocalPorts int64 // distinct local (address, port) destinations: scan fan-out
 	LocalHosts int64 // distinct local addresses
-	Packets    int64
-	SYNs       int64
+	// ProbedPorts and ProbedHosts count only the destinations that got a
+	// TCP segment with neither ACK nor RST (SYN, FIN, NULL, XMAS): what a
+	// scanner sends and an established conversation never does, so a
+	// server's replies to a busy client's many ephemeral ports are not
+	// fan-out here.
+	ProbedPorts int64
+	ProbedHosts int64
+	Packets     int64
+	SYNs        int64
 }
 
 // DomainStat is one registered domain (eTLD+1) of the round's DNS queries.
@@ -85,7 +94,7 @@ type Summary struct {
 	Packets   int64    // frames of the round
 	IPPackets int64    // frames with an IP layer
 	Overflow  int64    // packets past MaxKeys conversations plus DNS queries past MaxNames names: in the totals only
-	Sources   int64    // distinct remote addresses that sent to local ones
+	Sources   int64    // distinct addresses that sent to local ones (see SourceStat)
 	Unreach   int64    // ICMP and ICMPv6 destination unreachable messages
 	DNS       DNSStats // unicast DNS (port 53)
 	Ports     []PortStat
@@ -112,7 +121,7 @@ type flowKey struct {
 	proto    uint8  // 6 TCP, 17 UDP, 0 anything else
 }
 
-type flowStat struct{ packets, syns, rsts int64 }
+type flowStat struct{ packets, syns, rsts, probes int64 }
 
 // Aggregator holds one round's packets in summary form. The zero value is
 // not ready: use New. It is not safe for concurrent use.
@@ -166,6 +175,9 @@ func (a *Aggregator) Add(p *packet.Packet) {
 		}
 		if p.TCPFlags&0x04 != 0 {
 			s.rsts++
+		}
+		if p.TCPFlags&0x14 == 0 { // neither ACK nor RST: a probe
+			s.probes++
 		}
 	}
 	a.dns.add(p, &a.overflow)
@@ -284,13 +296,14 @@ func (a *Aggregator) portsAndSources(s *Summary, isLocal map[string]bool) {
 		portKey
 		peer string
 	}]bool)
+	type hostPort struct {
+		host string
+		port uint16
+	}
 	type srcAgg struct {
 		SourceStat
-		ports map[struct {
-			host string
-			port uint16
-		}]bool
-		hosts map[string]bool
+		ports, probed      map[hostPort]bool
+		hosts, probedHosts map[string]bool
 	}
 	sources := make(map[string]*srcAgg)
 	add := func(k portKey, peer string, st flowStat) {
@@ -320,26 +333,24 @@ func (a *Aggregator) portsAndSources(s *Summary, isLocal map[string]bool) {
 		if srcLocal && k.proto != 0 {
 			add(portKey{k.port, k.proto, Out}, k.dst, st)
 		}
-		if !dstLocal || srcLocal {
+		if !dstLocal || k.src == k.dst {
 			continue
 		}
 		sa := sources[k.src]
 		if sa == nil {
-			sa = &srcAgg{SourceStat: SourceStat{Address: k.src}, hosts: make(map[string]bool),
-				ports: make(map[struct {
-					host string
-					port uint16
-				}]bool)}
+			sa = &srcAgg{SourceStat: SourceStat{Address: k.src}, ports: make(map[hostPort]bool), probed: make(map[hostPort]bool),
+				hosts: make(map[string]bool), probedHosts: make(map[string]bool)}
 			sources[k.src] = sa
 		}
 		sa.Packets += st.packets
 		sa.SYNs += st.syns
 		sa.hosts[k.dst] = true
 		if k.proto != 0 {
-			sa.ports[struct {
-				host string
-				port uint16
-			}{k.dst, k.port}] = true
+			sa.ports[hostPort{k.dst, k.port}] = true
+		}
+		if st.probes > 0 {
+			sa.probed[hostPort{k.dst, k.port}] = true
+			sa.probedHosts[k.dst] = true
 		}
 	}
 	for _, ps := range ports {
@@ -351,6 +362,7 @@ func (a *Aggregator) portsAndSources(s *Summary, isLocal map[string]bool) {
 	s.Sources = int64(len(sources))
 	for _, sa := range sources {
 		sa.LocalPorts, sa.LocalHosts = int64(len(sa.ports)), int64(len(sa.hosts))
+		sa.ProbedPorts, sa.ProbedHosts = int64(len(sa.probed)), int64(len(sa.probedHosts))
 		if sa.LocalPorts >= 2 || sa.LocalHosts >= 2 {
 			s.Top = append(s.Top, sa.SourceStat)
 		}

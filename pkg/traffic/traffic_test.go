@@ -78,6 +78,14 @@ func TestSummarize(t *testing.T) {
 	for i := range 4900 {
 		flood = append(flood, tcp(fmt.Sprintf("203.0.%d.%d", i/250, i%250+1), "10.0.0.2", uint16(1024+i), 80, syn))
 	}
+	var replies, lateral []packet.Packet
+	for p := uint16(50000); p < 50300; p++ { // a web server answering a busy client
+		replies = append(replies, tcp("198.51.100.7", "10.0.0.2", 443, p, syn|ack), tcp("198.51.100.7", "10.0.0.2", 443, p, ack))
+	}
+	for h := range 20 { // a local host sweeping its neighbours' telnet, FIN then NULL probes
+		dst := fmt.Sprintf("10.0.0.%d", 100+h)
+		lateral = append(lateral, tcp("10.0.0.9", dst, 40000, 23, 1), tcp("10.0.0.9", dst, 40000, 23, 0))
+	}
 	for i := range 400 {
 		name := fmt.Sprintf("%x", sha256.Sum256([]byte{byte(i), byte(i >> 8)}))[:60] + ".pirate.sea"
 		tunnel = append(tunnel, query(name, 16), response(name, 3))
@@ -92,8 +100,9 @@ func TestSummarize(t *testing.T) {
 			if got := s.Local.Prefixes; len(got) != 1 || got[0].Addr().String() != "192.168.1.25" {
 				t.Errorf("inferred local %v, want the scanned host 192.168.1.25", got)
 			}
-			if len(s.Top) != 1 || s.Top[0].Address != "192.168.1.10" || s.Top[0].LocalPorts != 1000 || s.Top[0].LocalHosts != 1 || s.Top[0].SYNs != 1000 {
-				t.Errorf("sources %+v, want 192.168.1.10 with 1000 local ports, 1 host, 1000 SYNs", s.Top)
+			if len(s.Top) != 1 || s.Top[0].Address != "192.168.1.10" || s.Top[0].LocalPorts != 1000 || s.Top[0].LocalHosts != 1 ||
+				s.Top[0].SYNs != 1000 || s.Top[0].ProbedPorts != 1000 || s.Top[0].ProbedHosts != 1 {
+				t.Errorf("sources %+v, want 192.168.1.10 with 1000 local ports, all probed, 1 host, 1000 SYNs", s.Top)
 			}
 			if got := port(s, 22, "tcp", In); got.SYNs != 1 || got.Peers != 1 || got.Packets != 1 {
 				t.Errorf("22/tcp in = %+v, want 1 SYN from 1 peer", got)
@@ -114,6 +123,16 @@ func TestSummarize(t *testing.T) {
 			}
 			if !strings.Contains(s.Note, "nothing from a local address") {
 				t.Errorf("note %q, want one direction named", s.Note)
+			}
+		}},
+		{"replies to a busy client's ephemeral ports are fan-out, not probes", flagLocal("10.0.0.0/24"), replies, func(t *testing.T, s *Summary) {
+			if len(s.Top) != 1 || s.Top[0].LocalPorts != 300 || s.Top[0].ProbedPorts != 0 || s.Top[0].ProbedHosts != 0 {
+				t.Errorf("sources %+v, want 300 local ports, none probed", s.Top)
+			}
+		}},
+		{"a local host probing its neighbours is a source", flagLocal("10.0.0.0/24"), lateral, func(t *testing.T, s *Summary) {
+			if s.Sources != 1 || len(s.Top) != 1 || s.Top[0].Address != "10.0.0.9" || s.Top[0].ProbedHosts != 20 || s.Top[0].ProbedPorts != 20 {
+				t.Errorf("sources %d %+v, want 10.0.0.9 probing 20 hosts on one port", s.Sources, s.Top)
 			}
 		}},
 		{"DNS tunnel: long labels, TXT, NXDOMAIN", flagLocal("10.0.0.2/32"), tunnel, func(t *testing.T, s *Summary) {

@@ -1,0 +1,143 @@
+package detector
+
+import (
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"portwatch/pkg/features"
+	"portwatch/pkg/store"
+	"portwatch/pkg/traffic"
+)
+
+// benignTraffic is a minute of ordinary traffic to a server: a few clients
+// on 22 and 443, a resolver's answers, a web server's replies to the
+// host's own ephemeral ports.
+func benignTraffic(r *rand.Rand) *traffic.Summary {
+	clients := int64(1 + r.IntN(6))
+	return &traffic.Summary{
+		Packets: 200 + r.Int64N(300), IPPackets: 200, Sources: clients + 2,
+		Ports: []traffic.PortStat{
+			{Port: 22, Protocol: "tcp", Direction: traffic.In, Packets: 40, SYNs: 1 + r.Int64N(3), Peers: 1},
+			{Port: 443, Protocol: "tcp", Direction: traffic.In, Packets: 100, SYNs: clients, Peers: clients},
+		},
+		Top: []traffic.SourceStat{
+			{Address: "198.51.100.7", LocalPorts: 5 + r.Int64N(15), LocalHosts: 1, Packets: 60},
+			{Address: "203.0.113.9", LocalPorts: 2, LocalHosts: 1, ProbedPorts: 1 + r.Int64N(2), ProbedHosts: 1, Packets: 8, SYNs: 2},
+		},
+		DNS:     traffic.DNSStats{Queries: 10, Responses: 10, Names: 8, MaxLabel: 8 + r.IntN(12)},
+		Domains: []traffic.DomainStat{{Domain: "example.com", Queries: 10, Names: 1 + r.Int64N(5), MaxLabel: 12}},
+	}
+}
+
+// A model of traffic alone, trained on ordinary minutes, flags a port
+// scan, a SYN flood and a DNS tunnel and tells each the way a person acts
+// on it; ordinary minutes from sources it never saw, and a round without
+// a capture, stay normal.
+func TestTrafficStatistics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	t0 := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	var rounds []store.Round
+	add := func(s *traffic.Summary) {
+		rounds = append(rounds, store.Round{ID: int64(len(rounds) + 1), Start: t0.Add(time.Duration(len(rounds)) * time.Minute), Traffic: s})
+	}
+	for range 300 {
+		add(benignTraffic(r))
+	}
+	scan := benignTraffic(r)
+	scan.Top = append(scan.Top, traffic.SourceStat{Address: "192.168.1.10", LocalPorts: 1000, LocalHosts: 1, ProbedPorts: 1000, ProbedHosts: 1, SYNs: 1000})
+	flood := benignTraffic(r)
+	flood.Sources += 4900
+	flood.Ports[1] = traffic.PortStat{Port: 443, Protocol: "tcp", Direction: traffic.In, Packets: 4900, SYNs: 4900, Peers: 4900}
+	tunnel := benignTraffic(r)
+	tunnel.DNS.MaxLabel, tunnel.DNS.Queries = 60, 410
+	tunnel.Domains = append(tunnel.Domains, traffic.DomainStat{Domain: "pirate.sea", Queries: 400, Names: 400, MaxLabel: 60})
+	stranger := benignTraffic(r)
+	stranger.Top[0].Address, stranger.Top[1].Address = "192.0.2.200", "192.0.2.201"
+	test := []struct {
+		name string
+		s    *traffic.Summary
+		want string // the first finding's text; "" for a normal round
+	}{
+		{"ordinary", benignTraffic(r), ""},
+		{"scan", scan, "port scan from 192.168.1.10: probes to 1000 ports of 1 host"},
+		{"ordinary", benignTraffic(r), ""},
+		{"flood", flood, "SYN flood on 443/tcp: 4900 SYNs from 4900 sources"},
+		{"no capture", nil, ""},
+		{"tunnel", tunnel, "DNS tunnel? 400 queries of 400 names under pirate.sea, labels up to 60 characters"},
+		{"sources never seen", stranger, ""},
+	}
+	split := len(rounds)
+	for _, tt := range test {
+		add(tt.s)
+	}
+	cfg := DefaultConfig("")
+	cfg.Channels, cfg.Epochs, cfg.EpochSize, cfg.Refit = features.TrafficChannels(), 1, 64, false
+	q := NewReplay(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := q.Train(rounds[:split]); err != nil {
+		t.Fatal(err)
+	}
+	if q.m.cal.Traffic == nil || q.m.cal.Traffic["probed_ports"] == nil {
+		t.Fatalf("traffic limits %v, want one per statistic", q.m.cal.Traffic)
+	}
+	got, err := q.Score(rounds[split:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tt := range test {
+		g := got[i]
+		var first string
+		if len(g.Traffic) > 0 {
+			first = g.Traffic[0].Text
+		}
+		if g.Anomalous != (tt.want != "") || first != tt.want {
+			t.Errorf("%s round: anomalous %v (score %.2f), first finding %q; want anomalous %v, %q",
+				tt.name, g.Anomalous, g.Score, first, tt.want != "", tt.want)
+		}
+	}
+	if text := causesText(got[1]); !strings.HasPrefix(text, "port scan from 192.168.1.10") {
+		t.Errorf("table causes %q, want the scan first", text)
+	}
+}
+
+// Each traffic statistic's limit is past the largest normal figure by its
+// margin and never below its floor, and a figure past it is found.
+func TestTrafficLimits(t *testing.T) {
+	for _, st := range trafficStats() {
+		t.Run(st.name, func(t *testing.T) {
+			var sts []stats
+			vals := make([]float64, len(trafficStats()))
+			for i := range 100 {
+				v := make([]float64, len(vals))
+				v[statIndex(st.name)] = float64(i % 7)
+				sts = append(sts, stats{Traffic: v})
+			}
+			lim, err := calibrateTraffic(sts, 1e-4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := max(st.floor, (1+st.margin)*6)
+			if got := trafficLimit(st, lim[st.name]); got != want {
+				t.Errorf("limit %g, want %g", got, want)
+			}
+			vals[statIndex(st.name)] = want * 1.01
+			if r := trafficRatio(lim, vals); r <= 1 {
+				t.Errorf("ratio of a figure past the limit: %g, want > 1", r)
+			}
+			if r := trafficRatio(lim, nil); r != 0 {
+				t.Errorf("ratio of a round without a summary: %g, want 0", r)
+			}
+		})
+	}
+}
+
+func statIndex(name string) int {
+	return slices.IndexFunc(trafficStats(), func(st trafficStat) bool { return st.name == name })
+}

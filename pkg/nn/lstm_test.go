@@ -150,7 +150,7 @@ func refLSTM(t *testing.T, a Attrs, in []*tensor.Dense) (y, yh, yc []float64) {
 	names, _ := a.Strings("activations", []string{"Sigmoid", "Tanh", "Tanh", "Sigmoid", "Tanh", "Tanh"}[:3*dirs])
 	alphas, _ := a.Floats("activation_alpha", nil)
 	betas, _ := a.Floats("activation_beta", nil)
-	acts, err := parseLSTMActs("LSTM", names, alphas, betas)
+	acts, err := parseActs("LSTM", names, alphas, betas)
 	if err != nil {
 		t.Fatal(err)
 	}

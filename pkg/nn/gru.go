@@ -47,14 +47,7 @@ func (g *gru) rbGates() int {
 }
 
 func (g *gru) Forward(p *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, error) {
-	c, err := g.setup(in)
-	if err != nil {
-		return nil, nil, err
-	}
-	out, saved := forwardDirs(c, p, 1, func(d int, gx, y []float32, states [][]float32) *gruTape {
-		return g.run(c, d, gx, y, states[0])
-	})
-	return out, saved, nil
+	return forwardH(&g.recurrent, p, in, g.run)
 }
 
 // run computes direction d into y and yh and returns its tape; gx is

@@ -8,17 +8,7 @@ import (
 // R, B and initial_h. Steps past a sequence's end pass the state gradient
 // through unchanged; clipped activation inputs pass none.
 func (g *gru) Backward(in, _, gradOut []*tensor.Dense, saved any) ([]*tensor.Dense, error) {
-	c, err := g.setup(in)
-	if err != nil {
-		return nil, err
-	}
-	gr, err := backwardDirs(c, gradOut, saved, 1, func(d int, tp *gruTape, gy [][]float32, gr *rnnGrads) {
-		g.backDir(c, d, tp, gy, gr)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return gradTensors(in, map[int][]float32{0: gr.x, 1: gr.w, 2: gr.r, 3: gr.b, 5: gr.h}), nil
+	return backwardH(&g.recurrent, in, gradOut, saved, g.backDir)
 }
 
 // backDir runs direction d's steps backwards, adding into gr.
@@ -48,15 +38,10 @@ func (g *gru) backDir(c *rnnCall, d int, tp *gruTape, gy [][]float32, gr *rnnGra
 		hPrev := tp.h[s*nb*h:][:nb*h]
 		z, a, u := tp.z[s*nb*w3:][:nb*w3], tp.a[s*nb*w3:][:nb*w3], tp.u[s*nb*h:][:nb*h]
 		for b := range nb {
-			dzb, dub := dz[b*w3:][:w3], du[b*h:][:h]
-			t, ok := c.step(d, s, b)
-			if !ok {
-				clear(dzb)
-				clear(dub)
+			if _, ok := c.backStep(d, s, b, gy[0], dh, dz, du); !ok {
 				continue
 			}
-			dhb := dh[b*h:][:h]
-			c.addYGrad(gy[0], t, d, b, dhb)
+			dzb, dub, dhb := dz[b*w3:][:w3], du[b*h:][:h], dh[b*h:][:h]
 			zb, ab, ub := z[b*w3:][:w3], a[b*w3:][:w3], u[b*h:][:h]
 			hp, dhp := hPrev[b*h:][:h], dhPrev[b*h:][:h]
 			for j := range h {

@@ -1,18 +1,10 @@
 package nn
 
 import (
-	"errors"
-	"path/filepath"
 	"testing"
 
 	"gorgonia.org/tensor"
 )
-
-func TestGRUConformance(t *testing.T) {
-	for _, name := range []string{"test_gru_defaults", "test_gru_with_initial_bias", "test_gru_seq_length", "test_gru_batchwise"} {
-		t.Run(name, func(t *testing.T) { runCase(t, filepath.Join(conformanceDir, name), 1e-3, 1e-7) })
-	}
-}
 
 func gruCases() []rnnCase {
 	return []rnnCase{
@@ -69,47 +61,3 @@ func TestGRUReference(t *testing.T) { checkReference(t, "GRU", gruCases(), refGR
 
 // TestGRUGrad checks the gradients of X, W, R, B and initial_h.
 func TestGRUGrad(t *testing.T) { checkRNNGrad(t, "GRU", gruCases()) }
-
-func TestGRUErrors(t *testing.T) {
-	var ue *UnsupportedError
-	for _, a := range []Attrs{
-		{"activations": []string{"Sigmoid", "Gelu"}},
-		{"direction": "sideways"},
-		{"input_forget": int64(1)},
-	} {
-		if _, err := New("GRU", 22, a); !errors.As(err, &ue) {
-			t.Errorf("%v: got %v, want *UnsupportedError", a, err)
-		}
-	}
-	if _, err := New("GRU", 13, Attrs{"layout": int64(1)}); !errors.As(err, &ue) {
-		t.Errorf("layout at opset 13: got %v, want *UnsupportedError", err)
-	}
-	for _, a := range []Attrs{
-		{"activations": []string{"Sigmoid", "Tanh", "Tanh"}},
-		{"linear_before_reset": int64(2)},
-		{"hidden_size": int64(-1)},
-	} {
-		if _, err := New("GRU", 22, a); err == nil || errors.As(err, &ue) {
-			t.Errorf("%v: got %v, want an error other than *UnsupportedError", a, err)
-		}
-	}
-	op, err := New("GRU", 22, Attrs{"hidden_size": int64(2)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := func(shape ...int) *tensor.Dense { return randF32(1, -1, 1, shape...) }
-	for name, in := range map[string][]*tensor.Dense{
-		"W shape":     {r(2, 1, 3), r(1, 8, 3), r(1, 6, 2)},
-		"hidden_size": {r(2, 1, 3), r(1, 9, 3), r(1, 9, 3)},
-		"B shape":     {r(2, 1, 3), r(1, 6, 3), r(1, 6, 2), r(1, 6)},
-		"initial_h":   {r(2, 1, 3), r(1, 6, 3), r(1, 6, 2), nil, nil, r(1, 2, 2)},
-		"no R":        {r(2, 1, 3), r(1, 6, 3)},
-	} {
-		if _, _, err := op.Forward(&Pass{}, in); err == nil {
-			t.Errorf("%s: no error", name)
-		}
-	}
-	if _, err := op.(Differentiable).Backward([]*tensor.Dense{r(2, 1, 3), r(1, 6, 3), r(1, 6, 2)}, nil, nil, nil); err == nil {
-		t.Error("backward without tape: no error")
-	}
-}

@@ -48,14 +48,11 @@ func (l *lstm) backDir(c *lstmCall, d int, tp *lstmTape, gy [][]float32, gr *rnn
 		cNext := tp.c[(s+1)*nb*h:][:nb*h]
 		z, a := tp.z[s*nb*g:][:nb*g], tp.a[s*nb*g:][:nb*g]
 		for b := range nb {
-			dzb := dz[b*g:][:g]
-			t, ok := c.step(d, s, b)
+			t, ok := c.backStep(d, s, b, gy[0], dh, dz)
 			if !ok {
-				clear(dzb)
 				continue
 			}
-			dhb, dcb := dh[b*h:][:h], dc[b*h:][:h]
-			c.addYGrad(gy[0], t, d, b, dhb)
+			dzb, dhb, dcb := dz[b*g:][:g], dh[b*h:][:h], dc[b*h:][:h]
 			zb, ab := z[b*g:][:g], a[b*g:][:g]
 			cp, cn := cPrev[b*h:][:h], cNext[b*h:][:h]
 			for j := range h {

@@ -1,18 +1,11 @@
 package nn
 
 import (
-	"errors"
 	"path/filepath"
 	"testing"
 
 	"gorgonia.org/tensor"
 )
-
-func TestLSTMConformance(t *testing.T) {
-	for _, name := range []string{"test_lstm_defaults", "test_lstm_with_initial_bias", "test_lstm_with_peepholes", "test_lstm_batchwise"} {
-		t.Run(name, func(t *testing.T) { runCase(t, filepath.Join(conformanceDir, name), 1e-3, 1e-7) })
-	}
-}
 
 // TestLSTMBurn runs the LSTM node of a real PyTorch export (weights as
 // initializers) against the model's outputs; the graph around it only builds
@@ -97,47 +90,6 @@ func TestLSTMReference(t *testing.T) { checkReference(t, "LSTM", lstmCases(), re
 
 // TestLSTMGrad checks every float input's gradient, sequence_lens aside.
 func TestLSTMGrad(t *testing.T) { checkRNNGrad(t, "LSTM", lstmCases()) }
-
-func TestLSTMErrors(t *testing.T) {
-	var ue *UnsupportedError
-	for _, a := range []Attrs{
-		{"activations": []string{"Sigmoid", "Tanh", "Gelu"}},
-		{"direction": "sideways"},
-		{"output_sequence": int64(1)},
-	} {
-		if _, err := New("LSTM", 22, a); !errors.As(err, &ue) {
-			t.Errorf("%v: got %v, want *UnsupportedError", a, err)
-		}
-	}
-	if _, err := New("LSTM", 13, Attrs{"layout": int64(1)}); !errors.As(err, &ue) {
-		t.Errorf("layout at opset 13: got %v, want *UnsupportedError", err)
-	}
-	if _, err := New("LSTM", 22, Attrs{"activations": []string{"Sigmoid"}}); err == nil {
-		t.Error("one activation: no error")
-	}
-	op, err := New("LSTM", 22, Attrs{"hidden_size": int64(2)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := func(shape ...int) *tensor.Dense { return randF32(1, -1, 1, shape...) }
-	for name, in := range map[string][]*tensor.Dense{
-		"W shape":       {r(2, 1, 3), r(1, 8, 2), r(1, 8, 2)},
-		"hidden_size":   {r(2, 1, 3), r(1, 12, 3), r(1, 12, 3)},
-		"B shape":       {r(2, 1, 3), r(1, 8, 3), r(1, 8, 2), r(1, 8)},
-		"lens too long": {r(2, 1, 3), r(1, 8, 3), r(1, 8, 2), nil, NewI64([]int{1}, []int64{3})},
-		"lens shape":    {r(2, 1, 3), r(1, 8, 3), r(1, 8, 2), nil, NewI64([]int{2}, []int64{1, 1})},
-		"initial_h":     {r(2, 1, 3), r(1, 8, 3), r(1, 8, 2), nil, nil, r(1, 2, 2)},
-		"P":             {r(2, 1, 3), r(1, 8, 3), r(1, 8, 2), nil, nil, nil, nil, r(1, 4)},
-		"X rank":        {r(2, 3), r(1, 8, 3), r(1, 8, 2)},
-	} {
-		if _, _, err := op.Forward(&Pass{}, in); err == nil {
-			t.Errorf("%s: no error", name)
-		}
-	}
-	if _, err := op.(Differentiable).Backward([]*tensor.Dense{r(2, 1, 3), r(1, 8, 3), r(1, 8, 2)}, nil, nil, nil); err == nil {
-		t.Error("backward without tape: no error")
-	}
-}
 
 // BenchmarkLSTM: seq 10, batch 60, input 8192, hidden 64, forward only.
 func BenchmarkLSTM(b *testing.B) {

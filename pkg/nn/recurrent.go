@@ -421,15 +421,26 @@ func (c *rnnCall) carryEnded(d, s int, from, to []float32) {
 	}
 }
 
-// addYGrad adds the loss gradient of Y[t] of direction d, entry b (gy nil:
-// none) into dh, that of the entry's state.
-func (c *rnnCall) addYGrad(gy []float32, t, d, b int, dh []float32) {
-	if gy == nil {
-		return
+// backStep starts backward step s of direction d for batch entry b: once
+// the entry's sequence has ended it zeroes the entry's row of each of zero
+// and returns false; otherwise it adds the loss gradient of Y (gy nil: none)
+// into the entry's row of dh, the state gradient, and returns its time step.
+func (c *rnnCall) backStep(d, s, b int, gy, dh []float32, zero ...[]float32) (int, bool) {
+	t, ok := c.step(d, s, b)
+	if !ok {
+		for _, z := range zero {
+			w := len(z) / c.batch
+			clear(z[b*w:][:w])
+		}
+		return 0, false
 	}
-	for j, v := range gy[c.yAt(t, d, b):][:c.hid] {
-		dh[j] += v
+	if gy != nil {
+		dhb := dh[b*c.hid:][:c.hid]
+		for j, v := range gy[c.yAt(t, d, b):][:c.hid] {
+			dhb[j] += v
+		}
 	}
+	return t, true
 }
 
 // backThroughR is the step of backward where every gate sees H' through R:
@@ -440,4 +451,33 @@ func (c *rnnCall) backThroughR(d, s int, dz, r, hPrev, dh, dhPrev, dr []float32)
 	gemm(false, false, c.batch, h, g, 1, dz, r, 0, dhPrev)
 	gemm(true, false, g, h, c.batch, 1, dz, hPrev, 1, dr)
 	c.carryEnded(d, s, dh, dhPrev)
+}
+
+// forwardH is Forward of the ops whose only state is H: run computes
+// direction d into y and yh and returns its tape.
+func forwardH[T any](r *recurrent, p *Pass, in []*tensor.Dense, run func(c *rnnCall, d int, gx, y, yh []float32) T) ([]*tensor.Dense, any, error) {
+	c, err := r.setup(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, saved := forwardDirs(c, p, 1, func(d int, gx, y []float32, states [][]float32) T {
+		return run(c, d, gx, y, states[0])
+	})
+	return out, saved, nil
+}
+
+// backwardH is Backward of the ops whose only state is H, for X, W, R, B
+// and initial_h: back runs direction d backwards, adding into gr.
+func backwardH[T any](r *recurrent, in, gradOut []*tensor.Dense, saved any, back func(c *rnnCall, d int, tp T, gy [][]float32, gr *rnnGrads)) ([]*tensor.Dense, error) {
+	c, err := r.setup(in)
+	if err != nil {
+		return nil, err
+	}
+	gr, err := backwardDirs(c, gradOut, saved, 1, func(d int, tp T, gy [][]float32, gr *rnnGrads) {
+		back(c, d, tp, gy, gr)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return gradTensors(in, map[int][]float32{0: gr.x, 1: gr.w, 2: gr.r, 3: gr.b, 5: gr.h}), nil
 }

@@ -1,12 +1,25 @@
 package nn
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"testing"
 
 	"gorgonia.org/tensor"
 )
+
+// TestRecurrentConformance runs the official RNN, GRU and LSTM cases.
+func TestRecurrentConformance(t *testing.T) {
+	for _, name := range []string{
+		"test_simple_rnn_defaults", "test_simple_rnn_with_initial_bias", "test_rnn_seq_length", "test_simple_rnn_batchwise",
+		"test_gru_defaults", "test_gru_with_initial_bias", "test_gru_seq_length", "test_gru_batchwise",
+		"test_lstm_defaults", "test_lstm_with_initial_bias", "test_lstm_with_peepholes", "test_lstm_batchwise",
+	} {
+		t.Run(name, func(t *testing.T) { runCase(t, filepath.Join(conformanceDir, name), 1e-3, 1e-7) })
+	}
+}
 
 // rnnCase is a small configuration of RNN, GRU or LSTM for the reference
 // and gradient tests; peep (P) is LSTM's only.
@@ -250,4 +263,88 @@ func checkRNNGrad(t *testing.T, op string, cases []rnnCase) {
 		}
 		checkGrad(t, o, func() *Pass { return &Pass{Train: true} }, in, wrt)
 	})
+}
+
+func TestRecurrentErrors(t *testing.T) {
+	r := func(shape ...int) *tensor.Dense { return randF32(1, -1, 1, shape...) }
+	tests := []struct {
+		op          string
+		unsupported []Attrs // New gives *UnsupportedError
+		invalid     []Attrs // New gives another error
+		// good are valid inputs for hidden_size 2; bad fail in Forward.
+		good []*tensor.Dense
+		bad  map[string][]*tensor.Dense
+	}{
+		{
+			op:          "LSTM",
+			unsupported: []Attrs{{"activations": []string{"Sigmoid", "Tanh", "Gelu"}}, {"direction": "sideways"}, {"output_sequence": int64(1)}, {"linear_before_reset": int64(1)}},
+			invalid:     []Attrs{{"activations": []string{"Sigmoid"}}, {"input_forget": int64(2)}, {"clip": float32(-1)}},
+			good:        []*tensor.Dense{r(2, 1, 3), r(1, 8, 3), r(1, 8, 2)},
+			bad: map[string][]*tensor.Dense{
+				"W shape":       {r(2, 1, 3), r(1, 8, 2), r(1, 8, 2)},
+				"hidden_size":   {r(2, 1, 3), r(1, 12, 3), r(1, 12, 3)},
+				"B shape":       {r(2, 1, 3), r(1, 8, 3), r(1, 8, 2), r(1, 8)},
+				"lens too long": {r(2, 1, 3), r(1, 8, 3), r(1, 8, 2), nil, NewI64([]int{1}, []int64{3})},
+				"lens shape":    {r(2, 1, 3), r(1, 8, 3), r(1, 8, 2), nil, NewI64([]int{2}, []int64{1, 1})},
+				"initial_h":     {r(2, 1, 3), r(1, 8, 3), r(1, 8, 2), nil, nil, r(1, 2, 2)},
+				"P":             {r(2, 1, 3), r(1, 8, 3), r(1, 8, 2), nil, nil, nil, nil, r(1, 4)},
+				"X rank":        {r(2, 3), r(1, 8, 3), r(1, 8, 2)},
+			},
+		},
+		{
+			op:          "GRU",
+			unsupported: []Attrs{{"activations": []string{"Sigmoid", "Gelu"}}, {"direction": "sideways"}, {"input_forget": int64(1)}},
+			invalid:     []Attrs{{"activations": []string{"Sigmoid", "Tanh", "Tanh"}}, {"linear_before_reset": int64(2)}, {"hidden_size": int64(-1)}},
+			good:        []*tensor.Dense{r(2, 1, 3), r(1, 6, 3), r(1, 6, 2)},
+			bad: map[string][]*tensor.Dense{
+				"W shape":     {r(2, 1, 3), r(1, 8, 3), r(1, 6, 2)},
+				"hidden_size": {r(2, 1, 3), r(1, 9, 3), r(1, 9, 3)},
+				"B shape":     {r(2, 1, 3), r(1, 6, 3), r(1, 6, 2), r(1, 6)},
+				"initial_h":   {r(2, 1, 3), r(1, 6, 3), r(1, 6, 2), nil, nil, r(1, 2, 2)},
+				"no R":        {r(2, 1, 3), r(1, 6, 3)},
+			},
+		},
+		{
+			op:          "RNN",
+			unsupported: []Attrs{{"activations": []string{"Gelu"}}, {"linear_before_reset": int64(1)}},
+			invalid:     []Attrs{{"direction": "bidirectional", "activations": []string{"Tanh"}}, {"layout": int64(2)}},
+			good:        []*tensor.Dense{r(2, 1, 3), r(1, 2, 3), r(1, 2, 2)},
+			bad: map[string][]*tensor.Dense{
+				"B shape":       {r(2, 1, 3), r(1, 2, 3), r(1, 2, 2), r(1, 2)},
+				"lens int8":     {r(2, 1, 3), r(1, 2, 3), r(1, 2, 2), nil, tensor.New(tensor.WithShape(1), tensor.WithBacking([]int8{1}))},
+				"negative lens": {r(2, 1, 3), r(1, 2, 3), r(1, 2, 2), nil, NewI64([]int{1}, []int64{-1})},
+			},
+		},
+	}
+	var ue *UnsupportedError
+	for _, tt := range tests {
+		t.Run(tt.op, func(t *testing.T) {
+			for _, a := range append(tt.unsupported, Attrs{"layout": int64(1)}) {
+				opset := 22
+				if a["layout"] != nil {
+					opset = 13 // layout arrived in opset 14
+				}
+				if _, err := New(tt.op, opset, a); !errors.As(err, &ue) {
+					t.Errorf("%v at opset %d: got %v, want *UnsupportedError", a, opset, err)
+				}
+			}
+			for _, a := range tt.invalid {
+				if _, err := New(tt.op, 22, a); err == nil || errors.As(err, &ue) {
+					t.Errorf("%v: got %v, want an error other than *UnsupportedError", a, err)
+				}
+			}
+			op := mustNew(t, tt.op, 22, Attrs{"hidden_size": int64(2)})
+			if _, _, err := op.Forward(&Pass{}, tt.good); err != nil {
+				t.Fatalf("good inputs: %v", err)
+			}
+			for name, in := range tt.bad {
+				if _, _, err := op.Forward(&Pass{}, in); err == nil {
+					t.Errorf("%s: no error", name)
+				}
+			}
+			if _, err := op.(Differentiable).Backward(tt.good, nil, nil, nil); err == nil {
+				t.Error("backward without tape: no error")
+			}
+		})
+	}
 }

@@ -22,14 +22,7 @@ func newRNN(opset int, a Attrs) (Op, error) {
 }
 
 func (n *rnn) Forward(p *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, error) {
-	c, err := n.setup(in)
-	if err != nil {
-		return nil, nil, err
-	}
-	out, saved := forwardDirs(c, p, 1, func(d int, gx, y []float32, states [][]float32) *rnnTape {
-		return n.run(c, d, gx, y, states[0])
-	})
-	return out, saved, nil
+	return forwardH(&n.recurrent, p, in, n.run)
 }
 
 // run computes direction d into y and yh and returns its tape, whose z holds
@@ -65,17 +58,7 @@ func (n *rnn) run(c *rnnCall, d int, gx, y, yh []float32) *rnnTape {
 // Backward is backpropagation through time over the forward tape, for X, W,
 // R, B and initial_h, as in LSTM.
 func (n *rnn) Backward(in, _, gradOut []*tensor.Dense, saved any) ([]*tensor.Dense, error) {
-	c, err := n.setup(in)
-	if err != nil {
-		return nil, err
-	}
-	gr, err := backwardDirs(c, gradOut, saved, 1, func(d int, tp *rnnTape, gy [][]float32, gr *rnnGrads) {
-		n.backDir(c, d, tp, gy, gr)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return gradTensors(in, map[int][]float32{0: gr.x, 1: gr.w, 2: gr.r, 3: gr.b, 5: gr.h}), nil
+	return backwardH(&n.recurrent, in, gradOut, saved, n.backDir)
 }
 
 // backDir runs direction d's steps backwards, adding into gr.
@@ -91,14 +74,11 @@ func (n *rnn) backDir(c *rnnCall, d int, tp *rnnTape, gy [][]float32, gr *rnnGra
 	for s := c.seq - 1; s >= 0; s-- {
 		hPrev, hNext, z := tp.h[s*nb*h:][:nb*h], tp.h[(s+1)*nb*h:][:nb*h], tp.z[s*nb*h:][:nb*h]
 		for b := range nb {
-			dzb := dz[b*h:][:h]
-			t, ok := c.step(d, s, b)
+			t, ok := c.backStep(d, s, b, gy[0], dh, dz)
 			if !ok {
-				clear(dzb)
 				continue
 			}
-			dhb, hn := dh[b*h:][:h], hNext[b*h:][:h]
-			c.addYGrad(gy[0], t, d, b, dhb)
+			dzb, dhb, hn := dz[b*h:][:h], dh[b*h:][:h], hNext[b*h:][:h]
 			for j, v := range z[b*h:][:h] {
 				dzb[j] = 0
 				if v, in := n.clipped(v); in {

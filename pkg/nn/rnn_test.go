@@ -1,18 +1,10 @@
 package nn
 
 import (
-	"errors"
-	"path/filepath"
 	"testing"
 
 	"gorgonia.org/tensor"
 )
-
-func TestRNNConformance(t *testing.T) {
-	for _, name := range []string{"test_simple_rnn_defaults", "test_simple_rnn_with_initial_bias", "test_rnn_seq_length", "test_simple_rnn_batchwise"} {
-		t.Run(name, func(t *testing.T) { runCase(t, filepath.Join(conformanceDir, name), 1e-3, 1e-7) })
-	}
-}
 
 func rnnCases() []rnnCase {
 	return []rnnCase{
@@ -46,29 +38,3 @@ func TestRNNReference(t *testing.T) { checkReference(t, "RNN", rnnCases(), refRN
 
 // TestRNNGrad checks the gradients of X, W, R, B and initial_h.
 func TestRNNGrad(t *testing.T) { checkRNNGrad(t, "RNN", rnnCases()) }
-
-func TestRNNErrors(t *testing.T) {
-	var ue *UnsupportedError
-	for _, a := range []Attrs{
-		{"activations": []string{"Gelu"}},
-		{"linear_before_reset": int64(1)},
-	} {
-		if _, err := New("RNN", 22, a); !errors.As(err, &ue) {
-			t.Errorf("%v: got %v, want *UnsupportedError", a, err)
-		}
-	}
-	if _, err := New("RNN", 22, Attrs{"direction": "bidirectional", "activations": []string{"Tanh"}}); err == nil {
-		t.Error("one activation for two directions: no error")
-	}
-	op, err := New("RNN", 22, Attrs{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := func(shape ...int) *tensor.Dense { return randF32(1, -1, 1, shape...) }
-	if _, _, err := op.Forward(&Pass{}, []*tensor.Dense{r(2, 1, 3), r(1, 2, 3), r(1, 2, 2), r(1, 2)}); err == nil {
-		t.Error("B shape: no error")
-	}
-	if _, err := op.(Differentiable).Backward([]*tensor.Dense{r(2, 1, 3), r(1, 2, 3), r(1, 2, 2)}, nil, nil, nil); err == nil {
-		t.Error("backward without tape: no error")
-	}
-}

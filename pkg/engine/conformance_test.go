@@ -18,12 +18,6 @@ const (
 	conformanceAtol = 1e-7
 )
 
-// excluded are cases whose ops are supported but whose data types the
-// engine does not compute in, by design: it runs float32 models.
-var excluded = map[string]string{
-	"test_maxpool_2d_uint8": "uint8 MaxPool: the engine computes in float32 only",
-}
-
 // caseDirs lists the case folders (holding model.onnx) under each root,
 // or the root itself when it is a case.
 func caseDirs(t *testing.T, roots ...string) []string {
@@ -86,11 +80,8 @@ func TestConformance(t *testing.T) {
 }
 
 // unsupportedCase says why a case is outside the engine: an op missing
-// from nn.Supported or an excluded data type.
+// from nn.Supported.
 func unsupportedCase(t *testing.T, dir string) (string, bool) {
-	if reason, ok := excluded[filepath.Base(dir)]; ok {
-		return reason, true
-	}
 	b, err := os.ReadFile(filepath.Join(dir, "model.onnx"))
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"gorgonia.org/tensor"
@@ -127,4 +128,106 @@ func TestInteropORT(t *testing.T) {
 		t.Fatal(err)
 	}
 	compare("trained")
+}
+
+// TestRecurrentORT: one-node RNN, GRU and LSTM models with every optional
+// input and non-default attributes (layout 0 only: onnxruntime's CPU kernels
+// refuse layout 1) give onnxruntime-node's outputs.
+func TestRecurrentORT(t *testing.T) {
+	needORT(t)
+	const seq, batch, nin, hid = 4, 3, 3, 4
+	bi := onnx.Attr{Name: "direction", Value: "bidirectional"}
+	lbr := onnx.Attr{Name: "linear_before_reset", Value: int64(1)}
+	clip := onnx.Attr{Name: "clip", Value: float32(0.7)}
+	tests := []struct {
+		name, op string
+		attrs    []onnx.Attr
+	}{
+		{"gru", "GRU", nil},
+		{"gru-bidirectional-linear-before-reset", "GRU", []onnx.Attr{bi, lbr}},
+		{"gru-reverse-clip", "GRU", []onnx.Attr{{Name: "direction", Value: "reverse"}, clip}},
+		{"gru-linear-before-reset-clip", "GRU", []onnx.Attr{lbr, clip}},
+		{"gru-activations", "GRU", []onnx.Attr{bi,
+			{Name: "activations", Value: []string{"HardSigmoid", "Softsign", "Sigmoid", "ScaledTanh"}},
+			{Name: "activation_alpha", Value: []float32{0.3, 0.8}},
+			{Name: "activation_beta", Value: []float32{0.4, 1.2}}}},
+		{"rnn-bidirectional", "RNN", []onnx.Attr{bi}},
+		{"rnn-activations-clip", "RNN", []onnx.Attr{clip, {Name: "activations", Value: []string{"Elu"}}, {Name: "activation_alpha", Value: []float32{0.6}}}},
+		{"lstm-bidirectional", "LSTM", []onnx.Attr{bi}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dirs := 1
+			if slices.Contains(tt.attrs, bi) {
+				dirs = 2
+			}
+			g := map[string]int{"RNN": 1, "GRU": 3, "LSTM": 4}[tt.op] * hid
+			rng := rand.New(rand.NewPCG(uint64(i), 5))
+			r := func(shape ...int) *tensor.Dense {
+				v := make([]float32, nn.Size(shape))
+				for k := range v {
+					v[k] = float32(rng.Float64()*1.6 - 0.8)
+				}
+				return nn.NewF32(shape, v)
+			}
+			x := r(seq, batch, nin)
+			inits := []onnx.NamedTensor{
+				{Name: "W", Tensor: r(dirs, g, nin)},
+				{Name: "R", Tensor: r(dirs, g, hid)},
+				{Name: "B", Tensor: r(dirs, 2*g)},
+				{Name: "lens", Tensor: tensor.New(tensor.WithShape(batch), tensor.WithBacking([]int32{seq, 1, seq - 1}))},
+				{Name: "h0", Tensor: r(dirs, batch, hid)},
+			}
+			outs := []string{"Y", "Y_h"}
+			if tt.op == "LSTM" {
+				inits = append(inits, onnx.NamedTensor{Name: "c0", Tensor: r(dirs, batch, hid)}, onnx.NamedTensor{Name: "P", Tensor: r(dirs, 3*hid)})
+				outs = append(outs, "Y_c")
+			}
+			ins := []string{"X"}
+			for _, it := range inits {
+				ins = append(ins, it.Name)
+			}
+			var decl []onnx.ValueInfo
+			for _, o := range outs {
+				decl = append(decl, onnx.ValueInfo{Name: o, ElemType: onnx.TypeFloat})
+			}
+			b, err := onnx.Encode(&onnx.Spec{
+				IRVersion: 8, Opset: 17, Producer: "portwatch-test", GraphName: tt.name,
+				Nodes: []onnx.NodeSpec{{Name: tt.op, OpType: tt.op, Inputs: ins, Outputs: outs,
+					Attrs: append([]onnx.Attr{{Name: "hidden_size", Value: int64(hid)}}, tt.attrs...)}},
+				Inputs:       []onnx.ValueInfo{{Name: "X", ElemType: onnx.TypeFloat, Dims: []onnx.Dim{{Value: seq}, {Value: batch}, {Value: nin}}}},
+				Outputs:      decl,
+				Initializers: inits,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			path := filepath.Join(dir, "model.onnx")
+			if err := WriteFile(path, b); err != nil {
+				t.Fatal(err)
+			}
+			m, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := m.Run(map[string]*tensor.Dense{"X": x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pb, err := onnx.AppendTensor(nil, "X", x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := filepath.Join(dir, "x.pb")
+			if err := os.WriteFile(in, pb, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for name, want := range runORT(t, path, map[string]string{"X": in}, m.Outputs()) {
+				if err := closeTo(got[name], want, 1e-4, 1e-5); err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+			}
+		})
+	}
 }

@@ -1,8 +1,6 @@
 package nn
 
 import (
-	"fmt"
-
 	"gorgonia.org/tensor"
 )
 
@@ -14,70 +12,34 @@ func (l *lstm) Backward(in, _, gradOut []*tensor.Dense, saved any) ([]*tensor.De
 	if err != nil {
 		return nil, err
 	}
-	tapes, ok := saved.([]*lstmTape)
-	if !ok || len(tapes) != l.dirs {
-		return nil, fmt.Errorf("LSTM backward: no tape from a training forward pass")
+	dc := make([]float32, l.dirs*c.batch*c.hid)
+	dp := make([]float32, l.dirs*3*c.hid)
+	gr, err := backwardDirs(c.rnnCall, gradOut, saved, 2, func(d int, tp *lstmTape, gy [][]float32, gr *rnnGrads) {
+		l.backDir(c, d, tp, gy, gr, dc, dp)
+	})
+	if err != nil {
+		return nil, err
 	}
-	var gy [3][]float32 // gradients of Y, Y_h, Y_c; nil where absent
-	for k := range min(len(gradOut), 3) {
-		if gradOut[k] == nil {
-			continue
-		}
-		if gy[k], err = F32(gradOut[k]); err != nil {
-			return nil, fmt.Errorf("LSTM backward: gradient of output %d: %w", k, err)
-		}
-		if want := []int{c.seq * l.dirs * c.batch * c.hid, l.dirs * c.batch * c.hid, l.dirs * c.batch * c.hid}[k]; len(gy[k]) != want {
-			return nil, fmt.Errorf("LSTM backward: gradient of output %d has %d values, want %d", k, len(gy[k]), want)
-		}
-	}
-	gr := &lstmGrads{
-		x: make([]float32, len(c.x)),
-		w: make([]float32, len(c.w)),
-		r: make([]float32, len(c.r)),
-		b: make([]float32, l.dirs*8*c.hid),
-		p: make([]float32, l.dirs*3*c.hid),
-		h: make([]float32, l.dirs*c.batch*c.hid),
-		c: make([]float32, l.dirs*c.batch*c.hid),
-	}
-	for d := range l.dirs {
-		l.backDir(c, d, tapes[d], gy, gr)
-	}
-	grads := make([]*tensor.Dense, len(in))
-	for i, g := range map[int][]float32{0: gr.x, 1: gr.w, 2: gr.r, 3: gr.b, 5: gr.h, 6: gr.c, 7: gr.p} {
-		if i < len(in) && in[i] != nil {
-			grads[i] = NewF32(Shape(in[i]), g)
-		}
-	}
-	return grads, nil
+	return gradTensors(in, map[int][]float32{0: gr.x, 1: gr.w, 2: gr.r, 3: gr.b, 5: gr.h, 6: dc, 7: dp}), nil
 }
 
-// lstmGrads are the input gradients, in the inputs' own layouts.
-type lstmGrads struct {
-	x, w, r, b, p, h, c []float32
-}
-
-// backDir runs direction d's steps backwards, adding into gr.
-func (l *lstm) backDir(c *lstmCall, d int, tp *lstmTape, gy [3][]float32, gr *lstmGrads) {
+// backDir runs direction d's steps backwards, adding into gr and into dc0
+// and dp, the gradients of initial_c and P.
+func (l *lstm) backDir(c *lstmCall, d int, tp *lstmTape, gy [][]float32, gr *rnnGrads, dc0, dp []float32) {
 	h, g, nb := c.hid, 4*c.hid, c.batch
-	f, gAct, hAct := l.acts[3*d], l.acts[3*d+1], l.acts[3*d+2]
+	acts := l.dirActs(d)
+	f, gAct, hAct := acts[0], acts[1], acts[2]
 	dh := make([]float32, nb*h)
 	dhPrev := make([]float32, nb*h)
 	dc := make([]float32, nb*h)
 	dz := make([]float32, nb*g)
 	dgx := make([]float32, c.seq*nb*g) // dz by row of X
-	for b := range nb {
-		at := l.stateAt(c, d, b)
-		if gy[1] != nil {
-			copy(dh[b*h:][:h], gy[1][at:][:h])
-		}
-		if gy[2] != nil {
-			copy(dc[b*h:][:h], gy[2][at:][:h])
-		}
-	}
+	c.gatherState(d, gy[1], dh)
+	c.gatherState(d, gy[2], dc)
 	var pi, po, pf, dpi, dpo, dpf []float32
 	if c.p != nil {
 		pi, po, pf = c.p[d*3*h:][:h], c.p[d*3*h+h:][:h], c.p[d*3*h+2*h:][:h]
-		dpi, dpo, dpf = gr.p[d*3*h:][:h], gr.p[d*3*h+h:][:h], gr.p[d*3*h+2*h:][:h]
+		dpi, dpo, dpf = dp[d*3*h:][:h], dp[d*3*h+h:][:h], dp[d*3*h+2*h:][:h]
 	}
 	r := c.r[d*g*h:][:g*h]
 	dr := gr.r[d*g*h:][:g*h]
@@ -86,18 +48,11 @@ func (l *lstm) backDir(c *lstmCall, d int, tp *lstmTape, gy [3][]float32, gr *ls
 		cNext := tp.c[(s+1)*nb*h:][:nb*h]
 		z, a := tp.z[s*nb*g:][:nb*g], tp.a[s*nb*g:][:nb*g]
 		for b := range nb {
-			dzb := dz[b*g:][:g]
-			t, ok := l.step(c, d, s, b)
+			t, ok := c.backStep(d, s, b, gy[0], dh, dz)
 			if !ok {
-				clear(dzb)
 				continue
 			}
-			dhb, dcb := dh[b*h:][:h], dc[b*h:][:h]
-			if gy[0] != nil {
-				for j, v := range gy[0][l.yAt(c, t, d, b):][:h] {
-					dhb[j] += v
-				}
-			}
+			dzb, dhb, dcb := dz[b*g:][:g], dh[b*h:][:h], dc[b*h:][:h]
 			zb, ab := z[b*g:][:g], a[b*g:][:g]
 			cp, cn := cPrev[b*h:][:h], cNext[b*h:][:h]
 			for j := range h {
@@ -141,32 +96,12 @@ func (l *lstm) backDir(c *lstmCall, d int, tp *lstmTape, gy [3][]float32, gr *ls
 				dzb[j], dzb[h+j], dzb[2*h+j], dzb[3*h+j] = dzi, dzo, dzf, dzg
 				dcb[j] = dcp
 			}
-			copy(dgx[l.xRow(c, t, b)*g:][:g], dzb)
+			copy(dgx[c.xRow(t, b)*g:][:g], dzb)
 		}
-		// H' feeds every gate through R; rows of ended sequences have dz = 0
-		// and keep their gradient as it is.
-		gemm(false, false, nb, h, g, 1, dz, r, 0, dhPrev)
-		gemm(true, false, g, h, nb, 1, dz, hPrev, 1, dr)
-		for b := range nb {
-			if _, ok := l.step(c, d, s, b); !ok {
-				copy(dhPrev[b*h:][:h], dh[b*h:][:h])
-			}
-		}
+		c.backThroughR(d, s, dz, r, hPrev, dh, dhPrev, dr)
 		dh, dhPrev = dhPrev, dh
 	}
-	w := c.w[d*g*c.in:][:g*c.in]
-	gemm(false, false, c.seq*nb, c.in, g, 1, dgx, w, 1, gr.x)
-	gemm(true, false, g, c.in, c.seq*nb, 1, dgx, c.x, 0, gr.w[d*g*c.in:][:g*c.in])
-	db := gr.b[d*2*g:][:2*g]
-	for row := range c.seq * nb {
-		for j, v := range dgx[row*g:][:g] {
-			db[j] += v
-		}
-	}
-	copy(db[g:], db[:g]) // Wb and Rb enter the same sum
-	for b := range nb {
-		at := l.stateAt(c, d, b)
-		copy(gr.h[at:][:h], dh[b*h:][:h])
-		copy(gr.c[at:][:h], dc[b*h:][:h])
-	}
+	c.backProject(d, dgx, gr, 4)
+	c.scatterState(d, dh, gr.h)
+	c.scatterState(d, dc, dc0)
 }

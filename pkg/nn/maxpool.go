@@ -9,7 +9,7 @@ import (
 )
 
 // maxPool is ONNX MaxPool over any number of spatial axes, with the Indices
-// output. Indices are always computed: tracking the argmax beside the max
+// output, on float32 and, for inference only, uint8 and int8 X. Indices are always computed: tracking the argmax beside the max
 // costs one store per improvement, and Backward needs it anyway.
 type maxPool struct {
 	win      windowAttrs
@@ -68,10 +68,17 @@ func (o *maxPool) pool(in []*tensor.Dense) (y []float32, arg []int64, w *window,
 	if len(in) < 1 || in[0] == nil {
 		return nil, nil, nil, fmt.Errorf("MaxPool: want input X")
 	}
-	if in[0].Dtype() != tensor.Float32 {
-		return nil, nil, nil, &UnsupportedError{Op: "MaxPool", Reason: fmt.Sprintf("X of type %v (float32 only)", in[0].Dtype())}
+	var x []float32
+	switch in[0].Dtype() {
+	case tensor.Float32:
+		x = in[0].Float32s()
+	case tensor.Uint8:
+		x = bytesToF32(in[0].Uint8s())
+	case tensor.Int8:
+		x = bytesToF32(in[0].Int8s())
+	default:
+		return nil, nil, nil, &UnsupportedError{Op: "MaxPool", Reason: fmt.Sprintf("X of type %v (float32, uint8 and int8 only)", in[0].Dtype())}
 	}
-	x := in[0].Float32s()
 	xs := Shape(in[0])
 	if len(xs) != len(o.win.kernel)+2 {
 		return nil, nil, nil, fmt.Errorf("MaxPool: X shape %v, want [N,C] and %d spatial axes", xs, len(o.win.kernel))
@@ -128,7 +135,35 @@ func (o *maxPool) Forward(_ *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, er
 		arg = colMajorIndices(arg, Shape(in[0])[2:])
 	}
 	shape := append(Shape(in[0])[:2], w.out...)
-	return []*tensor.Dense{NewF32(shape, y), NewI64(shape, arg)}, nil, nil
+	var out *tensor.Dense
+	switch in[0].Dtype() {
+	case tensor.Uint8:
+		out = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f32ToBytes[uint8](y)))
+	case tensor.Int8:
+		out = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f32ToBytes[int8](y)))
+	default:
+		out = NewF32(shape, y)
+	}
+	return []*tensor.Dense{out, NewI64(shape, arg)}, nil, nil
+}
+
+// bytesToF32 widens 8-bit integers, which float32 holds exactly, so that
+// 8-bit MaxPool runs the float32 kernel: it only picks values.
+func bytesToF32[T uint8 | int8](v []T) []float32 {
+	f := make([]float32, len(v))
+	for i, b := range v {
+		f[i] = float32(b)
+	}
+	return f
+}
+
+// f32ToBytes narrows back values that bytesToF32 widened.
+func f32ToBytes[T uint8 | int8](f []float32) []T {
+	v := make([]T, len(f))
+	for i, x := range f {
+		v[i] = T(x)
+	}
+	return v
 }
 
 // colMajorIndices rewrites row-major flat indices with the spatial part
@@ -154,6 +189,9 @@ func colMajorIndices(arg []int64, spatial []int) []int64 {
 // The argmax is recomputed rather than read from Indices, which storage_order
 // may have rewritten.
 func (o *maxPool) Backward(in, _, gradOut []*tensor.Dense, _ any) ([]*tensor.Dense, error) {
+	if len(in) > 0 && in[0] != nil && in[0].Dtype() != tensor.Float32 {
+		return nil, &UnsupportedError{Op: "MaxPool", Reason: fmt.Sprintf("backward for X of type %v: 8-bit MaxPool is inference only", in[0].Dtype())}
+	}
 	_, arg, _, err := o.pool(in)
 	if err != nil {
 		return nil, err

@@ -3,10 +3,14 @@ package nn
 import (
 	"errors"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"gorgonia.org/tensor"
+
+	pwonnx "portwatch/pkg/onnx"
 )
 
 func TestMaxPoolConformance(t *testing.T) {
@@ -17,25 +21,53 @@ func TestMaxPoolConformance(t *testing.T) {
 		}
 		for _, dir := range dirs {
 			if filepath.Base(dir) == "test_maxpool_2d_uint8" {
-				continue // refused: see TestMaxPoolRefusesUint8
+				continue // onnx-go cannot decode it: see TestMaxPool8Bit
 			}
 			t.Run(filepath.Base(dir), func(t *testing.T) { runCase(t, dir, 1e-3, 1e-7) })
 		}
 	}
 }
 
-func TestMaxPoolRefusesUint8(t *testing.T) {
+// TestMaxPool8Bit runs the uint8 conformance case, decoded with the
+// engine's own reader (onnx-go cannot decode it), an int8 case by hand, and
+// checks that 8-bit MaxPool has no backward and other types are refused.
+func TestMaxPool8Bit(t *testing.T) {
 	dir := filepath.Join(conformanceDir, "test_maxpool_2d_uint8")
 	nodes, _, _, _ := readModel(t, filepath.Join(dir, "model.onnx"))
-	op, err := New("MaxPool", 22, nodes[0].attrs)
+	op := mustNew(t, "MaxPool", 22, nodes[0].attrs)
+	decode := func(name string) *tensor.Dense {
+		b, err := os.ReadFile(filepath.Join(dir, "test_data_set_0", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, v, err := pwonnx.DecodeTensor(b)
+		if err != nil {
+			t.Fatalf("decode %s: %v", name, err)
+		}
+		return v
+	}
+	x, want := decode("input_0.pb"), decode("output_0.pb")
+	out, _, err := op.Forward(&Pass{}, []*tensor.Dense{x})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// onnx-go cannot decode the uint8 data file; the dtype is what matters.
-	x := tensor.New(tensor.WithShape(1, 3, 5, 5), tensor.Of(tensor.Uint8))
+	if out[0].Dtype() != tensor.Uint8 || !slices.Equal(Shape(out[0]), Shape(want)) || !slices.Equal(out[0].Uint8s(), want.Uint8s()) {
+		t.Errorf("uint8: got %v %v %v, want %v %v", out[0].Dtype(), Shape(out[0]), out[0].Data(), Shape(want), want.Data())
+	}
 	var ue *UnsupportedError
-	if _, _, err := op.Forward(&Pass{}, []*tensor.Dense{x}); !errors.As(err, &ue) {
-		t.Fatalf("got %v, want *UnsupportedError", err)
+	if _, err := op.(Differentiable).Backward([]*tensor.Dense{x}, out, []*tensor.Dense{ZerosF32(Shape(out[0])...)}, nil); !errors.As(err, &ue) {
+		t.Errorf("uint8 backward: got %v, want *UnsupportedError", err)
+	}
+
+	i8 := tensor.New(tensor.WithShape(1, 1, 4), tensor.WithBacking([]int8{-128, -3, 127, -1}))
+	out = run1(t, "MaxPool", 12, Attrs{"kernel_shape": []int64{2}, "pads": []int64{1, 0}, "strides": []int64{2}}, i8)
+	if got := out[0].Int8s(); !slices.Equal(got, []int8{-128, 127}) || !slices.Equal(out[1].Int64s(), []int64{0, 2}) {
+		t.Errorf("int8: got %v indices %v, want [-128 127] [0 2]", got, out[1].Int64s())
+	}
+
+	f64 := tensor.New(tensor.WithShape(1, 1, 5, 5), tensor.Of(tensor.Float64))
+	if _, _, err := op.Forward(&Pass{}, []*tensor.Dense{f64}); !errors.As(err, &ue) {
+		t.Errorf("float64: got %v, want *UnsupportedError", err)
 	}
 }
 

@@ -68,8 +68,8 @@ func (e *UnsupportedError) Error() string {
 func Supported() []string {
 	return []string{
 		"Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant", "ConstantOfShape",
-		"Conv", "Div", "Dropout", "Expand", "Flatten", "Gather", "Gemm", "Identity", "LSTM",
-		"LeakyRelu", "MatMul", "MaxPool", "Mul", "Pad", "Pow", "ReduceMax", "ReduceMean",
+		"Conv", "Div", "Dropout", "Expand", "Flatten", "GRU", "Gather", "Gemm", "Identity", "LSTM",
+		"LeakyRelu", "MatMul", "MaxPool", "Mul", "Pad", "Pow", "RNN", "ReduceMax", "ReduceMean",
 		"ReduceSum", "Relu", "Reshape", "Shape", "Sigmoid", "Slice", "Softmax", "Sqrt", "Squeeze",
 		"Sub", "Tanh", "Transpose", "Unsqueeze",
 	}
@@ -94,6 +94,10 @@ func New(opType string, opset int, a Attrs) (Op, error) {
 		return newMaxPool(opset, a)
 	case "LSTM":
 		return newLSTM(opset, a)
+	case "GRU":
+		return newGRU(opset, a)
+	case "RNN":
+		return newRNN(opset, a)
 	case "Dropout":
 		return newDropout(opset, a)
 	case "Reshape":

@@ -29,7 +29,7 @@ type NodeSpec struct {
 }
 
 // Attr is a node attribute: Value is int64, []int64, float32, []float32,
-// string or *tensor.Dense.
+// string, []string or *tensor.Dense.
 type Attr struct {
 	Name  string
 	Value any
@@ -43,20 +43,22 @@ type NamedTensor struct {
 
 // AttributeProto field numbers and AttributeType values.
 const (
-	aName    = 1
-	aF       = 2
-	aI       = 3
-	aS       = 4
-	aT       = 5
-	aFloats  = 7
-	aInts    = 8
-	aType    = 20
-	atFloat  = 1
-	atInt    = 2
-	atString = 3
-	atTensor = 4
-	atFloats = 6
-	atInts   = 7
+	aName     = 1
+	aF        = 2
+	aI        = 3
+	aS        = 4
+	aT        = 5
+	aFloats   = 7
+	aInts     = 8
+	aStrings  = 9
+	aType     = 20
+	atFloat   = 1
+	atInt     = 2
+	atString  = 3
+	atTensor  = 4
+	atFloats  = 6
+	atInts    = 7
+	atStrings = 8
 )
 
 // Encode serializes s as an ONNX ModelProto.
@@ -157,6 +159,11 @@ func appendAttr(dst []byte, a Attr) ([]byte, error) {
 		}
 		dst = appendMsg(dst, aFloats, p)
 		return appendVarint(dst, aType, atFloats), nil
+	case []string:
+		for _, x := range v {
+			dst = appendStr(dst, aStrings, x)
+		}
+		return appendVarint(dst, aType, atStrings), nil
 	case *tensor.Dense:
 		tb, err := AppendTensor(nil, "", v)
 		if err != nil {

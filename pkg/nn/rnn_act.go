@@ -6,9 +6,9 @@ import (
 	"strings"
 )
 
-// lstmAct is one of the activation functions the ONNX RNN ops name in their
+// rnnAct is one of the activation functions the ONNX RNN ops name in their
 // activations attribute, with its alpha and beta.
-type lstmAct struct {
+type rnnAct struct {
 	name        string // lower case
 	alpha, beta float32
 }
@@ -34,17 +34,17 @@ func actParams(name string) (usesAlpha, usesBeta bool, alpha, beta float32, ok b
 	return false, false, 0, 0, false
 }
 
-// parseLSTMActs pairs activation names with alpha and beta values, which
+// parseActs pairs activation names with alpha and beta values, which
 // are consumed in order by the activations that take them.
-func parseLSTMActs(op string, names []string, alphas, betas []float32) ([]lstmAct, error) {
-	acts := make([]lstmAct, len(names))
+func parseActs(op string, names []string, alphas, betas []float32) ([]rnnAct, error) {
+	acts := make([]rnnAct, len(names))
 	for i, n := range names {
 		name := strings.ToLower(n)
 		usesAlpha, usesBeta, alpha, beta, ok := actParams(name)
 		if !ok {
 			return nil, &UnsupportedError{Op: op, Reason: fmt.Sprintf("activation %q", n)}
 		}
-		acts[i] = lstmAct{name: name, alpha: alpha, beta: beta}
+		acts[i] = rnnAct{name: name, alpha: alpha, beta: beta}
 		if usesAlpha && len(alphas) > 0 {
 			acts[i].alpha, alphas = alphas[0], alphas[1:]
 		}
@@ -56,7 +56,7 @@ func parseLSTMActs(op string, names []string, alphas, betas []float32) ([]lstmAc
 }
 
 // f applies the activation.
-func (a lstmAct) f(x float32) float32 {
+func (a rnnAct) f(x float32) float32 {
 	switch a.name {
 	case "sigmoid":
 		return sigmoid(x)
@@ -93,7 +93,7 @@ func (a lstmAct) f(x float32) float32 {
 }
 
 // df is the derivative at x, given y = f(x).
-func (a lstmAct) df(x, y float32) float32 {
+func (a rnnAct) df(x, y float32) float32 {
 	switch a.name {
 	case "sigmoid":
 		return y * (1 - y)

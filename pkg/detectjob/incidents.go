@@ -115,15 +115,25 @@ func WriteIncidents(w io.Writer, ins []store.Incident, asJSON bool) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tKIND\tKEY\tROUNDS\tFIRST\tLAST\tSCORE\tOPENED (UTC)")
+	fmt.Fprintln(tw, "ID\tSTATE\tKIND\tKEY\tROUNDS\tFIRST\tLAST\tSCORE\tOPENED (UTC)\tWHAT")
 	for _, in := range ins {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%.1f\t%s\n", in.ID, in.State, in.Kind, in.Key, in.Rounds,
-			in.FirstRound, in.LastRound, in.Score, in.OpenedAt.UTC().Format(time.DateTime))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%.1f\t%s\t%s\n", in.ID, in.State, in.Kind, in.Key, in.Rounds,
+			in.FirstRound, in.LastRound, in.Score, in.OpenedAt.UTC().Format(time.DateTime), what(in.Detail))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write table: %w", err)
 	}
 	return nil
+}
+
+// what is the text of an incident's latest traffic finding ("port scan
+// from 192.168.1.10: probes to 1000 ports of 1 host"), "" for a listener's.
+func what(detail string) string {
+	var d incident.Detail
+	if json.Unmarshal([]byte(detail), &d) != nil || len(d.Traffic) == 0 {
+		return ""
+	}
+	return d.Traffic[0].Text
 }
 
 // incidentJSON is an incident as detect incidents --json prints it.

@@ -35,7 +35,10 @@ const (
 	Other       = "other"
 )
 
-var kindOrder = []string{Exhaustion, UnusualHour, NewListener, Rebound, Gone, InboundSYN, Other}
+// Traffic kinds are detector.Finding's (port_scan, syn_flood, dns_tunnel,
+// ...); they rank after the listener kinds.
+var kindOrder = []string{Exhaustion, UnusualHour, NewListener, Rebound, Gone, InboundSYN,
+	"port_scan", "host_sweep", "syn_flood", "flood", "dns_tunnel", "dns_nxdomain", "unreachable", Other}
 
 // Key is a cause's stable identity. Empty fields are unknown; Port 0 with
 // protocol tcp is the host's connections as a whole (port exhaustion).
@@ -46,6 +49,10 @@ type Key struct {
 	Port     int    `json:"port"`
 	Process  string `json:"process,omitempty"`
 	Netns    string `json:"netns,omitempty"`
+	// Traffic findings key on what a person blocks or looks up: the
+	// sending address of a scan, the registered domain of a DNS tunnel.
+	Peer   string `json:"peer,omitempty"`
+	Domain string `json:"domain,omitempty"`
 }
 
 // String is the key as stored in incidents.key: "tcp/4 0.0.0.0 port 4444 process=nc netns=host".
@@ -57,9 +64,11 @@ func (k Key) String() string {
 	if k.Address != "" {
 		s += " " + k.Address
 	}
-	if k.Port == 0 {
+	switch {
+	case k.Peer != "" || k.Domain != "" || k.Protocol == "ip":
+	case k.Port == 0:
 		s += " connections"
-	} else {
+	default:
 		s += fmt.Sprintf(" port %d", k.Port)
 	}
 	if k.Process != "" {
@@ -68,18 +77,26 @@ func (k Key) String() string {
 	if k.Netns != "" {
 		s += " netns=" + k.Netns
 	}
+	if k.Peer != "" {
+		s += " from " + k.Peer
+	}
+	if k.Domain != "" {
+		s += " domain " + k.Domain
+	}
 	return s
 }
 
 // Cause is one reason a round is anomalous.
 type Cause struct {
-	Key   Key
-	Kind  string
-	Ports []detector.Port // the cells behind it
+	Key     Key
+	Kind    string
+	Ports   []detector.Port    // the cells behind it
+	Traffic []detector.Finding // or the traffic finding
 }
 
 // Causes returns the causes of an anomalous round s, ordered by key; none
-// for a normal one. The cells past their own limit are causes; the
+// for a normal one. Each traffic finding is a cause, keyed on its source,
+// port or domain. The cells past their own limit are causes; the
 // connection cells together are port exhaustion when the total statistic
 // fired. A round past the threshold on none (many small changes) has its
 // largest listener cell as its cause, or the connections as a whole.
@@ -98,6 +115,18 @@ func Causes(s detector.Scored) []Cause {
 			c.Kind = kind
 		}
 		c.Ports = append(c.Ports, p)
+	}
+	for _, f := range s.Traffic {
+		k := Key{Protocol: "ip", Peer: f.Source, Domain: f.Domain}
+		if f.Port != 0 {
+			k.Protocol, k.Port = f.Protocol, f.Port
+		}
+		c := byKey[k]
+		if c == nil {
+			c = &Cause{Key: k, Kind: f.Kind}
+			byKey[k] = c
+		}
+		c.Traffic = append(c.Traffic, f)
 	}
 	for _, p := range s.Ports {
 		if p.Channel == features.TCPConn {

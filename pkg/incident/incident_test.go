@@ -47,6 +47,13 @@ func TestCauses(t *testing.T) {
 			"port_exhaustion tcp connections"},
 		{"connections without the total are no cause", detector.Scored{Anomalous: true, Ports: []detector.Port{conn, small}},
 			"other tcp/4 0.0.0.0 port 8080 process=web netns=host"},
+		{"traffic findings key on source, port and domain", detector.Scored{Anomalous: true, Ports: []detector.Port{small},
+			Traffic: []detector.Finding{
+				{Kind: "port_scan", Source: "192.168.1.10"},
+				{Kind: "syn_flood", Port: 80, Protocol: "tcp"},
+				{Kind: "dns_tunnel", Domain: "pirate.sea"},
+			}},
+			"dns_tunnel ip domain pirate.sea; port_scan ip from 192.168.1.10; syn_flood tcp port 80"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,22 +17,24 @@ const DefaultCloseAfter = 10
 
 // Event is one notification: an incident opened, changed in kind, or closed.
 type Event struct {
-	Event      string          `json:"event"` // opened, updated or closed
-	ID         int64           `json:"id"`
-	State      string          `json:"state"`
-	Kind       string          `json:"kind"`
-	Key        string          `json:"key"`
-	Ports      []detector.Port `json:"ports"`
-	FirstRound int64           `json:"first_round_id"`
-	LastRound  int64           `json:"last_round_id"`
-	Score      float64         `json:"score"`
-	Host       string          `json:"host,omitempty"`
+	Event      string             `json:"event"` // opened, updated or closed
+	ID         int64              `json:"id"`
+	State      string             `json:"state"`
+	Kind       string             `json:"kind"`
+	Key        string             `json:"key"`
+	Ports      []detector.Port    `json:"ports"`
+	Traffic    []detector.Finding `json:"traffic,omitempty"`
+	FirstRound int64              `json:"first_round_id"`
+	LastRound  int64              `json:"last_round_id"`
+	Score      float64            `json:"score"`
+	Host       string             `json:"host,omitempty"`
 }
 
 // Detail is the incidents.detail JSON.
 type Detail struct {
-	Key   Key             `json:"key"`
-	Ports []detector.Port `json:"ports"` // the cells of the latest round with the cause
+	Key     Key                `json:"key"`
+	Ports   []detector.Port    `json:"ports"`             // the cells of the latest round with the cause
+	Traffic []detector.Finding `json:"traffic,omitempty"` // or its traffic findings
 }
 
 // Tracker folds scored rounds into incidents.
@@ -126,7 +128,7 @@ func (t *Tracker) Observe(s detector.Scored) {
 		if key == c.Key.String() {
 			tr.detail.Key = c.Key
 		}
-		tr.detail.Ports = c.Ports
+		tr.detail.Ports, tr.detail.Traffic = c.Ports, c.Traffic
 	}
 	for key, tr := range t.open {
 		if seen[key] {
@@ -205,7 +207,7 @@ func (t *Tracker) Save(ctx context.Context, db *store.DB) ([]Event, error) {
 		}{{"opened", tr.opened}, {"updated", tr.updated}, {"closed", tr.close}} {
 			if e.on {
 				events = append(events, Event{Event: e.name, ID: tr.in.ID, State: tr.in.State, Kind: tr.in.Kind, Key: tr.in.Key,
-					Ports: tr.detail.Ports, FirstRound: tr.in.FirstRound, LastRound: tr.in.LastRound, Score: tr.in.Score})
+					Ports: tr.detail.Ports, Traffic: tr.detail.Traffic, FirstRound: tr.in.FirstRound, LastRound: tr.in.LastRound, Score: tr.in.Score})
 			}
 		}
 	}

@@ -112,10 +112,11 @@ LEFT JOIN (
 ) p ON p.round_id = t.round_id
 ORDER BY r.id;
 
--- Remote sources by fan-out: a port scan is one source and hundreds of local ports, a sweep many hosts.
+-- Sources by fan-out: a port scan is one source and hundreds of local ports (probed: with SYN, FIN, NULL or
+-- XMAS segments), a sweep many hosts.
 DROP VIEW IF EXISTS traffic_scanners;
 CREATE VIEW traffic_scanners AS
-SELECT s.round_id, r.start_time, s.address, s.local_ports, s.local_hosts, s.syns, s.packets
+SELECT s.round_id, r.start_time, s.address, s.local_ports, s.local_hosts, s.probed_ports, s.probed_hosts, s.syns, s.packets
 FROM traffic_sources s
 JOIN rounds r ON r.id = s.round_id
 ORDER BY s.round_id, s.local_ports DESC, s.local_hosts DESC;

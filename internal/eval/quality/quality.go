@@ -70,7 +70,7 @@ type Stats struct {
 // Result is one detector's evaluation on one timeline.
 type Result struct {
 	Detector    string
-	Kinds       []Stats   // one per kind present, in scenario.Kinds order, then "all"
+	Kinds       []Stats   // one per kind present, in scenario.Kinds order and then as they appear, then "all"
 	Events      []Outcome // one per event, in order
 	FalseAlarms int       // flagged normal rounds
 	NormalDays  float64
@@ -195,7 +195,7 @@ func Evaluate(events []scenario.Event, active []scenario.Phenomena, n int, verdi
 		res.Events = append(res.Events, o)
 	}
 	all := tally{kind: "all"}
-	for _, k := range scenario.Kinds() {
+	for _, k := range kindsOf(events) {
 		t := tally{kind: string(k)}
 		for _, ev := range events {
 			if ev.Kind == k {
@@ -209,6 +209,18 @@ func Evaluate(events []scenario.Event, active []scenario.Phenomena, n int, verdi
 	}
 	res.Kinds = append(res.Kinds, all.stats(res.FalseAlarms, perDay))
 	return res, nil
+}
+
+// kindsOf returns the kinds of events in report order: scenario.Kinds()
+// first, then others (those of capture timelines) in order of appearance.
+func kindsOf(events []scenario.Event) []scenario.Kind {
+	kinds := scenario.Kinds()
+	for _, ev := range events {
+		if !slices.Contains(kinds, ev.Kind) {
+			kinds = append(kinds, ev.Kind)
+		}
+	}
+	return kinds
 }
 
 // phenomena counts the false alarms in the normal rounds of each phenomenon.

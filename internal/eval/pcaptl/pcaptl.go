@@ -77,6 +77,19 @@ type Config struct {
 	Start         time.Time // a whole minute; zero for DefaultStart
 }
 
+// Validate checks what does not need the inputs.
+func (cfg Config) Validate() error {
+	switch {
+	case cfg.TrainMinutes < 1 || cfg.TestMinutes < 1:
+		return fmt.Errorf("timeline of %d training and %d test minutes: want at least one of each", cfg.TrainMinutes, cfg.TestMinutes)
+	case cfg.EventsPerKind < 0:
+		return fmt.Errorf("%d events per kind: want 0 or more", cfg.EventsPerKind)
+	case !cfg.Start.Equal(cfg.Start.Truncate(time.Minute)):
+		return fmt.Errorf("timeline start %v: want a whole minute", cfg.Start)
+	}
+	return nil
+}
+
 // Event is one injected event.
 type Event struct {
 	Kind   Kind
@@ -134,16 +147,11 @@ func rng(seed, stream uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, str
 
 // Timeline makes the timeline cfg asks for.
 func (l *Library) Timeline(cfg Config) (*Timeline, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if cfg.Start.IsZero() {
 		cfg.Start = DefaultStart
-	}
-	switch {
-	case cfg.TrainMinutes < 1 || cfg.TestMinutes < 1:
-		return nil, fmt.Errorf("timeline of %d training and %d test minutes: want at least one of each", cfg.TrainMinutes, cfg.TestMinutes)
-	case cfg.EventsPerKind < 0:
-		return nil, fmt.Errorf("%d events per kind: want 0 or more", cfg.EventsPerKind)
-	case !cfg.Start.Equal(cfg.Start.Truncate(time.Minute)):
-		return nil, fmt.Errorf("timeline start %v: want a whole minute", cfg.Start)
 	}
 	n := cfg.TrainMinutes + cfg.TestMinutes
 	tl := &Timeline{Seed: cfg.Seed, Start: cfg.Start.UTC(), Minutes: n, Train: cfg.TrainMinutes, Local: slices.Clone(l.local),

@@ -71,6 +71,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	o.cfg.TrainMinutes, o.cfg.TestMinutes = int(*trainHours*60+0.5), int(*testHours*60+0.5)
+	if err := o.cfg.Validate(); err != nil {
+		return err
+	}
 	if o.out == "" {
 		dir, err := os.MkdirTemp("", "trafficq-")
 		if err != nil {

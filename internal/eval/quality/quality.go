@@ -70,7 +70,7 @@ type Stats struct {
 // Result is one detector's evaluation on one timeline.
 type Result struct {
 	Detector    string
-	Kinds       []Stats   // one per kind present, in scenario.Kinds order and then as they appear, then "all"
+	Kinds       []Stats   // one per kind present, in scenario.Kinds order and then by name, then "all"
 	Events      []Outcome // one per event, in order
 	FalseAlarms int       // flagged normal rounds
 	NormalDays  float64
@@ -212,15 +212,17 @@ func Evaluate(events []scenario.Event, active []scenario.Phenomena, n int, verdi
 }
 
 // kindsOf returns the kinds of events in report order: scenario.Kinds()
-// first, then others (those of capture timelines) in order of appearance.
+// first, then others (those of capture timelines) by name, so the rows of
+// two timelines line up.
 func kindsOf(events []scenario.Event) []scenario.Kind {
-	kinds := scenario.Kinds()
+	var others []scenario.Kind
 	for _, ev := range events {
-		if !slices.Contains(kinds, ev.Kind) {
-			kinds = append(kinds, ev.Kind)
+		if !slices.Contains(scenario.Kinds(), ev.Kind) && !slices.Contains(others, ev.Kind) {
+			others = append(others, ev.Kind)
 		}
 	}
-	return kinds
+	slices.Sort(others)
+	return append(scenario.Kinds(), others...)
 }
 
 // phenomena counts the false alarms in the normal rounds of each phenomenon.

@@ -75,7 +75,7 @@ func TestEvaluate(t *testing.T) {
 }
 
 // TestEvaluateOtherKinds: kinds outside scenario.Kinds (a capture
-// timeline's) get rows too, after the scenario's, as they first appear.
+// timeline's) get rows too, after the scenario's, by name.
 func TestEvaluateOtherKinds(t *testing.T) {
 	events := []scenario.Event{
 		{Kind: "scan", Start: 10, End: 11},
@@ -92,7 +92,7 @@ func TestEvaluateOtherKinds(t *testing.T) {
 	for _, k := range res.Kinds {
 		got = append(got, fmt.Sprintf("%s %d/%d", k.Kind, k.Detected, k.Events))
 	}
-	want := []string{"listener_vanished 0/1", "scan 2/2", "flood 0/1", "all 2/4"}
+	want := []string{"listener_vanished 0/1", "flood 0/1", "scan 2/2", "all 2/4"}
 	if !slices.Equal(got, want) {
 		t.Errorf("kind rows: got %v, want %v", got, want)
 	}

@@ -134,7 +134,8 @@ func report(ctx context.Context, in pcaptl.Inputs, o options, out io.Writer) err
 	if err := aligned(tl, rounds, cut); err != nil {
 		return err
 	}
-	results, err := evaluate(tl, rounds, detectors(cut))
+	ds := detectors(cut)
+	results, err := evaluate(tl, rounds, ds)
 	if err != nil {
 		return err
 	}
@@ -145,6 +146,14 @@ func report(ctx context.Context, in pcaptl.Inputs, o options, out io.Writer) err
 		tl.Seed, tl.Train, tl.Minutes-tl.Train, len(tl.Events), quality.Grace)
 	if err := quality.Print(out, results); err != nil {
 		return err
+	}
+	for _, d := range ds {
+		if b, ok := d.d.(*baseline); ok {
+			if r, ok := b.rule.(pcaptl.RatioRule); ok {
+				fmt.Fprintf(out, "\n%s trained: distinct destination over source ports up to %.3g, SYN share up to %.3g; flags above %.3g or %.3g\n",
+					d.name, r.MaxPortRatio, r.MaxSYNShare, pcaptl.RatioFactor*r.MaxPortRatio, pcaptl.RatioFactor*r.MaxSYNShare)
+			}
+		}
 	}
 	if o.list {
 		for _, r := range results {

@@ -144,7 +144,7 @@ type LoadStats struct {
 	NotEthernet  int // frames of another link type, left out
 	Chunks       int // source chunks of background
 	Pieces       int // pieces of at most pieceSpan the chunks were cut into
-	EventFrames  int // frames of the event sources, as taken
+	EventFrames  int // frames of the event sources, as taken and cut
 }
 
 // frame is one frame to write, at an offset from the start of its piece or event.
@@ -216,8 +216,9 @@ func Load(ctx context.Context, in Inputs) (*Library, error) {
 		if len(taken) == 0 {
 			return nil, fmt.Errorf("event source %s: no Ethernet frame taken", src.Name())
 		}
-		lib.events = append(lib.events, newEvent(src, taken))
-		lib.Stats.EventFrames += len(taken)
+		ev := newEvent(src, taken)
+		lib.events = append(lib.events, ev)
+		lib.Stats.EventFrames += len(ev.frames)
 		for _, p := range src.Local {
 			if !slices.Contains(lib.local, p) {
 				lib.local = append(lib.local, p)

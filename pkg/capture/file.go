@@ -18,6 +18,7 @@ type fileSource struct {
 	rr    *recordReader
 	dec   *decoder
 	pkt   packet.Packet
+	rec   record // the frame pkt was decoded from
 	stats Stats
 	err   error // sticky: io.EOF or the *FileError
 }
@@ -32,6 +33,14 @@ var _ Source = (*fileSource)(nil)
 // Reads from a FIFO or pipe go through Go's poller, so Close ends one that
 // waits; IsStream tells such inputs apart.
 func OpenFile(ctx context.Context, path string, opt Options) (Source, error) {
+	s, err := openFile(ctx, path, opt)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func openFile(ctx context.Context, path string, opt Options) (*fileSource, error) {
 	f, err := open(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("open capture: %w", err)
@@ -125,6 +134,7 @@ func (s *fileSource) Next() (*packet.Packet, error) {
 		return nil, err
 	}
 	s.stats.Frames++
+	s.rec = rec
 	p := &s.pkt
 	s.dec.decode(p, rec.data, rec.linkType)
 	p.Frame, p.Time = s.stats.Frames, rec.time

@@ -70,7 +70,7 @@ type Stats struct {
 // Result is one detector's evaluation on one timeline.
 type Result struct {
 	Detector    string
-	Kinds       []Stats   // one per kind present, in scenario.Kinds order, then "all"
+	Kinds       []Stats   // one per kind present, in scenario.Kinds order and then by name, then "all"
 	Events      []Outcome // one per event, in order
 	FalseAlarms int       // flagged normal rounds
 	NormalDays  float64
@@ -195,7 +195,7 @@ func Evaluate(events []scenario.Event, active []scenario.Phenomena, n int, verdi
 		res.Events = append(res.Events, o)
 	}
 	all := tally{kind: "all"}
-	for _, k := range scenario.Kinds() {
+	for _, k := range kindsOf(events) {
 		t := tally{kind: string(k)}
 		for _, ev := range events {
 			if ev.Kind == k {
@@ -209,6 +209,20 @@ func Evaluate(events []scenario.Event, active []scenario.Phenomena, n int, verdi
 	}
 	res.Kinds = append(res.Kinds, all.stats(res.FalseAlarms, perDay))
 	return res, nil
+}
+
+// kindsOf returns the kinds of events in report order: scenario.Kinds()
+// first, then others (those of capture timelines) by name, so the rows of
+// two timelines line up.
+func kindsOf(events []scenario.Event) []scenario.Kind {
+	var others []scenario.Kind
+	for _, ev := range events {
+		if !slices.Contains(scenario.Kinds(), ev.Kind) && !slices.Contains(others, ev.Kind) {
+			others = append(others, ev.Kind)
+		}
+	}
+	slices.Sort(others)
+	return append(scenario.Kinds(), others...)
 }
 
 // phenomena counts the false alarms in the normal rounds of each phenomenon.

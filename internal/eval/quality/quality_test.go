@@ -2,6 +2,7 @@ package quality
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -70,6 +71,30 @@ func TestEvaluate(t *testing.T) {
 			!near(g.TTDMean, w.TTDMean) || !near(g.TTDMax, w.TTDMax) || !near(g.RecallAt1, w.RecallAt1) {
 			t.Errorf("row %d: got %+v, want %+v", i, g, w)
 		}
+	}
+}
+
+// TestEvaluateOtherKinds: kinds outside scenario.Kinds (a capture
+// timeline's) get rows too, after the scenario's, by name.
+func TestEvaluateOtherKinds(t *testing.T) {
+	events := []scenario.Event{
+		{Kind: "scan", Start: 10, End: 11},
+		{Kind: scenario.Vanished, Start: 40, End: 42},
+		{Kind: "flood", Start: 70, End: 71},
+		{Kind: "scan", Start: 100, End: 102},
+	}
+	verdicts := []Verdict{{Round: 10, Anomalous: true}, {Round: 101, Anomalous: true}}
+	res, err := Evaluate(events, nil, 200, verdicts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, k := range res.Kinds {
+		got = append(got, fmt.Sprintf("%s %d/%d", k.Kind, k.Detected, k.Events))
+	}
+	want := []string{"listener_vanished 0/1", "flood 0/1", "scan 2/2", "all 2/4"}
+	if !slices.Equal(got, want) {
+		t.Errorf("kind rows: got %v, want %v", got, want)
 	}
 }
 

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+
+	"portwatch/internal/eval/pcaptl"
+	"portwatch/internal/eval/pcaptl/pcaptltest"
+)
+
+// TestReport runs the harness on the small generated inputs: the SYN scans
+// are Zeek's, every event is in the table, and the timeline's files and
+// timings are named.
+func TestReport(t *testing.T) {
+	var out bytes.Buffer
+	o := options{cfg: pcaptl.Config{Seed: 1, TrainMinutes: 30, TestMinutes: 120, EventsPerKind: 2}, out: t.TempDir(), list: true}
+	if err := report(context.Background(), pcaptltest.Inputs(t), o, &out); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, re := range []string{
+		`(?m)^\s+scan\s+zeek-scan\s+2\s+2\s`,
+		`(?m)^\s+dns_tunnel\s+zeek-scan\s+2\s+0\s`,
+		`(?m)^\s+all\s+ratio\s+4\s`,
+		`database\s+\S+portwatch.db, [0-9.]+ MiB: 150 rounds`,
+		`generate\+ingest`,
+		`seed 1: 30 training rounds, 120 test rounds, 4 events`,
+	} {
+		if !regexp.MustCompile(re).MatchString(got) {
+			t.Errorf("report lacks %q:\n%s", re, got)
+		}
+	}
+	// Run again into the same directory: the old database goes first.
+	out.Reset()
+	if err := report(context.Background(), pcaptltest.Inputs(t), o, &out); err != nil || !strings.Contains(out.String(), "150 rounds") {
+		t.Errorf("second run: %v\n%s", err, out.String())
+	}
+}
+
+func TestRunRefuses(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown flag", []string{"-nope"}, "not defined"},
+		{"argument", []string{"extra"}, "unexpected arguments"},
+		{"no captures", []string{"-pcaps", t.TempDir(), "-out", t.TempDir()}, "no such file"},
+		{"no test hours", []string{"-test-hours", "0", "-pcaps", t.TempDir()}, "at least one of each"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(context.Background(), tt.args, &out)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got error %v, want one saying %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -14,7 +14,10 @@ import (
 // The traffic statistics judge a round by its traffic summary (collect -p,
 // collect --pcap): figures a normal round keeps small and scans, floods,
 // DNS tunnels and bots drive up, each the largest over the round's sources,
-// ports or domains. They are calibrated beside Total, Excess, Peak and Hour
+// ports or domains. The longest query label is not one: ordinary names
+// (DKIM keys, CDN hashes) reach 60 characters, so it flagged ordinary
+// minutes of the capture timelines; many long names under one domain is
+// what a tunnel shows (dns_names). They are calibrated beside Total, Excess, Peak and Hour
 // (modelfile.Calibration.Traffic, keyed by name) on the training rounds
 // that have a summary, and a round without one is never judged on them: a
 // round with no capture is not anomalous for having no packets.
@@ -25,7 +28,11 @@ type trafficStat struct {
 	name string
 	// The limit is max(floor, (1+margin) × the largest normal value seen):
 	// past the busiest normal round by half (the margin of netspot's ratio
-	// rule), and never so low that two retried SYNs are a scan.
+	// rule), and never so low that two retried SYNs are a scan. The floors
+	// are of what ordinary traffic reaches from a source the training never
+	// saw: a peer-to-peer or VoIP client has dozens of peers on one port a
+	// minute, a CDN or an ad network dozens of names under one domain;
+	// floods and tunnels have hundreds.
 	floor, margin float64
 	// value returns the round's figure and what to tell when it is past
 	// its limit.
@@ -70,7 +77,7 @@ func trafficStats() []trafficStat {
 					p.Port, p.Protocol, p.SYNs, sources(p.Peers))}
 			}
 		}},
-		{"port_peers", 30, 0.5, func(s *traffic.Summary) (float64, func() Finding) {
+		{"port_peers", 100, 0.5, func(s *traffic.Summary) (float64, func() Finding) {
 			p := busiest(s.Ports, func(x traffic.PortStat) int64 { return x.Peers })
 			return float64(p.Peers), func() Finding {
 				return Finding{Kind: "flood", Port: int(p.Port), Protocol: p.Protocol, Text: fmt.Sprintf("flood on %d/%s from %s: %d packets",
@@ -88,7 +95,7 @@ func trafficStats() []trafficStat {
 				return Finding{Kind: "unreachable", Text: fmt.Sprintf("%d ICMP destination-unreachable messages", s.Unreach)}
 			}
 		}},
-		{"dns_names", 20, 0.5, func(s *traffic.Summary) (float64, func() Finding) {
+		{"dns_names", 50, 0.5, func(s *traffic.Summary) (float64, func() Finding) {
 			var d traffic.DomainStat
 			for _, x := range s.Domains {
 				if x.Names > d.Names {
@@ -98,17 +105,6 @@ func trafficStats() []trafficStat {
 			return float64(d.Names), func() Finding {
 				return Finding{Kind: "dns_tunnel", Domain: d.Domain, Text: fmt.Sprintf("DNS tunnel? %d queries of %d names under %s, labels up to %d characters",
 					d.Queries, d.Names, d.Domain, d.MaxLabel)}
-			}
-		}},
-		{"dns_label", 32, 0.25, func(s *traffic.Summary) (float64, func() Finding) {
-			i := slices.IndexFunc(s.Domains, func(x traffic.DomainStat) bool { return x.MaxLabel == s.DNS.MaxLabel })
-			return float64(s.DNS.MaxLabel), func() Finding {
-				if i < 0 {
-					return Finding{Kind: "dns_tunnel", Text: fmt.Sprintf("DNS tunnel? a query label of %d characters", s.DNS.MaxLabel)}
-				}
-				d := s.Domains[i]
-				return Finding{Kind: "dns_tunnel", Domain: d.Domain, Text: fmt.Sprintf("DNS tunnel? %d queries under %s, labels up to %d characters",
-					d.Queries, d.Domain, s.DNS.MaxLabel)}
 			}
 		}},
 		{"dns_txt_null", 20, 0.5, func(s *traffic.Summary) (float64, func() Finding) {

@@ -37,6 +37,9 @@ import (
 	"portwatch/internal/eval/scenario"
 	"portwatch/pkg/collect"
 	"portwatch/pkg/store"
+
+	pwdetector "portwatch/pkg/detector"
+	"portwatch/pkg/features"
 )
 
 func main() {
@@ -134,7 +137,7 @@ func report(ctx context.Context, in pcaptl.Inputs, o options, out io.Writer) err
 	if err := aligned(tl, rounds, cut); err != nil {
 		return err
 	}
-	ds := detectors(cut)
+	ds := detectors(cut, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	results, err := evaluate(tl, rounds, ds)
 	if err != nil {
 		return err
@@ -184,7 +187,7 @@ func readRounds(ctx context.Context, path string) ([]store.Round, error) {
 		return nil, err
 	}
 	defer db.Close()
-	return db.Rounds(ctx, store.RoundQuery{})
+	return db.Rounds(ctx, store.RoundQuery{Captured: true, Traffic: true})
 }
 
 // aligned checks that collect's rounds, the baselines' and the timeline's
@@ -208,15 +211,13 @@ type detector struct {
 }
 
 // detectors are the detectors compared, on the timeline's rounds as the
-// store reads them.
-//
-// PORTWATCH GOES HERE: once main has store.RoundQuery{Captured, Traffic}
-// (Round.Traffic filled) and detector.Config.Channels, readRounds takes
-// the captured rounds with their traffic and portwatch joins the list as
-// quality.NewPortwatch(cfg, log), cfg with the traffic channels:
-// detector.Replay trains on the training rounds and scores the test rounds.
-func detectors(cut []pcaptl.Round) []detector {
+// store reads them: portwatch with the model a database of capture rounds
+// gets (the traffic channels), replayed as cron runs it, and the baselines.
+func detectors(cut []pcaptl.Round, log *slog.Logger) []detector {
+	cfg := pwdetector.DefaultConfig("")
+	cfg.Channels = features.TrafficChannels()
 	return []detector{
+		{"portwatch", quality.NewPortwatch(cfg, log)},
 		{"ratio", newBaseline(cut, func(train []pcaptl.Round) rule { return pcaptl.TrainRatio(train) })},
 		{"zeek-scan", newBaseline(cut, func([]pcaptl.Round) rule { return pcaptl.ZeekRule{} })},
 	}

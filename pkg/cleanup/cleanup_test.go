@@ -281,7 +281,10 @@ func TestMaxSize(t *testing.T) {
 
 // TestWriterNotBlocked runs cleanup on a database of two million packets
 // while another connection keeps committing small rounds, as collect would,
-// and checks no commit waited a second.
+// and checks every commit went through and none waited a second, or a
+// quarter of the whole cleanup on a machine slow enough that the cleanup
+// itself takes over four: one long transaction would hold the writer for
+// nearly all of it, whatever the machine's speed.
 func TestWriterNotBlocked(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills a large database")
@@ -332,7 +335,9 @@ func TestWriterNotBlocked(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}()
+	began := time.Now()
 	rep, err := cleanup.Clean(context.Background(), db, defaults)
+	took := time.Since(began)
 	close(done)
 	wg.Wait()
 	if err != nil {
@@ -341,10 +346,10 @@ func TestWriterNotBlocked(t *testing.T) {
 	if rep.Packets != perRound*n {
 		t.Errorf("deleted %d packets, want %d", rep.Packets, perRound*n)
 	}
-	if worst > time.Second {
-		t.Errorf("a concurrent write waited %v during cleanup, want under 1s", worst)
+	if bound := max(time.Second, took/4); worst > bound {
+		t.Errorf("a concurrent write waited %v during a cleanup of %v, want under %v", worst, took, bound)
 	}
-	t.Logf("%d concurrent writes during cleanup, slowest %v; %v", writes, worst, rep)
+	t.Logf("%d concurrent writes during a cleanup of %v, slowest %v; %v", writes, took, worst, rep)
 }
 
 // Run refuses options that mean nothing and a database that is not there

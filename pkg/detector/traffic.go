@@ -26,76 +26,76 @@ import (
 // for being new, only for doing what no training source did.
 type trafficStat struct {
 	name string
-	// The limit is max(floor, (1+margin) × the largest normal value seen):
+	// The limit is max(floor, (1+trafficMargin) × the largest normal value seen):
 	// past the busiest normal round by half (the margin of netspot's ratio
 	// rule), and never so low that two retried SYNs are a scan. The floors
 	// are of what ordinary traffic reaches from a source the training never
 	// saw: a peer-to-peer or VoIP client has dozens of peers on one port a
 	// minute, a CDN or an ad network dozens of names under one domain;
 	// floods and tunnels have hundreds.
-	floor, margin float64
+	floor float64
 	// value returns the round's figure and what to tell when it is past
 	// its limit.
 	value func(s *traffic.Summary) (float64, func() Finding)
 }
 
+// trafficMargin is how far past the largest normal figure a limit lies.
+const trafficMargin = 0.5
+
+// bySource is the statistic of the source with the largest f, told as
+// kind by text.
+func bySource(name string, floor float64, kind string, f func(traffic.SourceStat) int64, text func(traffic.SourceStat) string) trafficStat {
+	return trafficStat{name, floor, func(s *traffic.Summary) (float64, func() Finding) {
+		src := widest(s.Top, f)
+		return float64(f(src)), func() Finding { return Finding{Kind: kind, Source: src.Address, Text: text(src)} }
+	}}
+}
+
 // trafficStats are the statistics, in the order findings are listed.
 func trafficStats() []trafficStat {
 	return []trafficStat{
-		{"probed_ports", 6, 0.5, func(s *traffic.Summary) (float64, func() Finding) {
-			src := widest(s.Top, func(x traffic.SourceStat) int64 { return x.ProbedPorts })
-			return float64(src.ProbedPorts), func() Finding {
-				return Finding{Kind: "port_scan", Source: src.Address, Text: fmt.Sprintf("port scan from %s: probes to %d ports of %s",
-					src.Address, src.ProbedPorts, hosts(src.ProbedHosts))}
-			}
-		}},
-		{"probed_hosts", 6, 0.5, func(s *traffic.Summary) (float64, func() Finding) {
-			src := widest(s.Top, func(x traffic.SourceStat) int64 { return x.ProbedHosts })
-			return float64(src.ProbedHosts), func() Finding {
-				return Finding{Kind: "host_sweep", Source: src.Address, Text: fmt.Sprintf("host sweep from %s: probes to %d local hosts",
-					src.Address, src.ProbedHosts)}
-			}
-		}},
-		{"fanout_ports", 30, 0.5, func(s *traffic.Summary) (float64, func() Finding) {
-			src := widest(s.Top, func(x traffic.SourceStat) int64 { return x.LocalPorts })
-			return float64(src.LocalPorts), func() Finding {
-				return Finding{Kind: "port_scan", Source: src.Address, Text: fmt.Sprintf("port scan from %s: packets to %d ports of %s",
-					src.Address, src.LocalPorts, hosts(src.LocalHosts))}
-			}
-		}},
-		{"fanout_hosts", 10, 0.5, func(s *traffic.Summary) (float64, func() Finding) {
-			src := widest(s.Top, func(x traffic.SourceStat) int64 { return x.LocalHosts })
-			return float64(src.LocalHosts), func() Finding {
-				return Finding{Kind: "host_sweep", Source: src.Address, Text: fmt.Sprintf("host sweep from %s: packets to %d local hosts",
-					src.Address, src.LocalHosts)}
-			}
-		}},
-		{"syn_port", 30, 0.5, func(s *traffic.Summary) (float64, func() Finding) {
+		bySource("probed_ports", 6, "port_scan", func(x traffic.SourceStat) int64 { return x.ProbedPorts },
+			func(x traffic.SourceStat) string {
+				return fmt.Sprintf("port scan from %s: probes to %d ports of %s", x.Address, x.ProbedPorts, hosts(x.ProbedHosts))
+			}),
+		bySource("probed_hosts", 6, "host_sweep", func(x traffic.SourceStat) int64 { return x.ProbedHosts },
+			func(x traffic.SourceStat) string {
+				return fmt.Sprintf("host sweep from %s: probes to %d local hosts", x.Address, x.ProbedHosts)
+			}),
+		bySource("fanout_ports", 30, "port_scan", func(x traffic.SourceStat) int64 { return x.LocalPorts },
+			func(x traffic.SourceStat) string {
+				return fmt.Sprintf("port scan from %s: packets to %d ports of %s", x.Address, x.LocalPorts, hosts(x.LocalHosts))
+			}),
+		bySource("fanout_hosts", 10, "host_sweep", func(x traffic.SourceStat) int64 { return x.LocalHosts },
+			func(x traffic.SourceStat) string {
+				return fmt.Sprintf("host sweep from %s: packets to %d local hosts", x.Address, x.LocalHosts)
+			}),
+		{"syn_port", 30, func(s *traffic.Summary) (float64, func() Finding) {
 			p := busiest(s.Ports, func(x traffic.PortStat) int64 { return x.SYNs })
 			return float64(p.SYNs), func() Finding {
 				return Finding{Kind: "syn_flood", Port: int(p.Port), Protocol: p.Protocol, Text: fmt.Sprintf("SYN flood on %d/%s: %d SYNs from %s",
 					p.Port, p.Protocol, p.SYNs, sources(p.Peers))}
 			}
 		}},
-		{"port_peers", 100, 0.5, func(s *traffic.Summary) (float64, func() Finding) {
+		{"port_peers", 100, func(s *traffic.Summary) (float64, func() Finding) {
 			p := busiest(s.Ports, func(x traffic.PortStat) int64 { return x.Peers })
 			return float64(p.Peers), func() Finding {
 				return Finding{Kind: "flood", Port: int(p.Port), Protocol: p.Protocol, Text: fmt.Sprintf("flood on %d/%s from %s: %d packets",
 					p.Port, p.Protocol, sources(p.Peers), p.Packets)}
 			}
 		}},
-		{"sources", 50, 0.5, func(s *traffic.Summary) (float64, func() Finding) {
+		{"sources", 50, func(s *traffic.Summary) (float64, func() Finding) {
 			return float64(s.Sources), func() Finding {
 				return Finding{Kind: "flood", Text: fmt.Sprintf("flood: %s sent to this host in one round (%d packets)",
 					sources(s.Sources), s.IPPackets)}
 			}
 		}},
-		{"unreachable", 20, 0.5, func(s *traffic.Summary) (float64, func() Finding) {
+		{"unreachable", 20, func(s *traffic.Summary) (float64, func() Finding) {
 			return float64(s.Unreach), func() Finding {
 				return Finding{Kind: "unreachable", Text: fmt.Sprintf("%d ICMP destination-unreachable messages", s.Unreach)}
 			}
 		}},
-		{"dns_names", 50, 0.5, func(s *traffic.Summary) (float64, func() Finding) {
+		{"dns_names", 50, func(s *traffic.Summary) (float64, func() Finding) {
 			var d traffic.DomainStat
 			for _, x := range s.Domains {
 				if x.Names > d.Names {
@@ -107,13 +107,13 @@ func trafficStats() []trafficStat {
 					d.Queries, d.Names, d.Domain, d.MaxLabel)}
 			}
 		}},
-		{"dns_txt_null", 20, 0.5, func(s *traffic.Summary) (float64, func() Finding) {
+		{"dns_txt_null", 20, func(s *traffic.Summary) (float64, func() Finding) {
 			n := s.DNS.TXTNullShare * float64(s.DNS.Queries)
 			return n, func() Finding {
 				return Finding{Kind: "dns_tunnel", Text: fmt.Sprintf("DNS tunnel? %.0f TXT/NULL queries of %d", n, s.DNS.Queries)}
 			}
 		}},
-		{"dns_nxdomain", 20, 0.5, func(s *traffic.Summary) (float64, func() Finding) {
+		{"dns_nxdomain", 20, func(s *traffic.Summary) (float64, func() Finding) {
 			n := s.DNS.NXDomainShare * float64(s.DNS.Responses)
 			return n, func() Finding {
 				return Finding{Kind: "dns_nxdomain", Text: fmt.Sprintf("%.0f NXDOMAIN answers of %d (a bot's generated domains?)", n, s.DNS.Responses)}
@@ -272,7 +272,7 @@ func trafficColumns(sts []stats) [][]float64 {
 
 // trafficLimit is statistic t's limit under sp.
 func trafficLimit(t trafficStat, sp *threshold.SPOT) float64 {
-	return max(t.floor, sp.Threshold, (1+t.margin)*sp.Max)
+	return max(t.floor, sp.Threshold, (1+trafficMargin)*sp.Max)
 }
 
 // trafficRatio is the largest traffic figure over its limit, 0 for a round

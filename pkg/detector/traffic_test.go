@@ -123,7 +123,7 @@ func TestTrafficLimits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := max(st.floor, (1+st.margin)*6)
+			want := max(st.floor, (1+trafficMargin)*6)
 			if got := trafficLimit(st, lim[st.name]); got != want {
 				t.Errorf("limit %g, want %g", got, want)
 			}

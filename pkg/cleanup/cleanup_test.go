@@ -281,10 +281,12 @@ func TestMaxSize(t *testing.T) {
 
 // TestWriterNotBlocked runs cleanup on a database of two million packets
 // while another connection keeps committing small rounds, as collect would,
-// and checks every commit went through and none waited a second, or a
-// quarter of the whole cleanup on a machine slow enough that the cleanup
-// itself takes over four: one long transaction would hold the writer for
-// nearly all of it, whatever the machine's speed.
+// and checks every commit went through and none waited a second, or half
+// of the whole cleanup on a machine slow enough that the cleanup itself
+// takes over two: one long transaction would hold the writer for nearly
+// all of it, whatever the machine's speed, while a batched cleanup's
+// longest wait (a commit that pays for a WAL checkpoint) measured a
+// quarter to a third of it here.
 func TestWriterNotBlocked(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills a large database")
@@ -346,7 +348,7 @@ func TestWriterNotBlocked(t *testing.T) {
 	if rep.Packets != perRound*n {
 		t.Errorf("deleted %d packets, want %d", rep.Packets, perRound*n)
 	}
-	if bound := max(time.Second, took/4); worst > bound {
+	if bound := max(time.Second, took/2); worst > bound {
 		t.Errorf("a concurrent write waited %v during a cleanup of %v, want under %v", worst, took, bound)
 	}
 	t.Logf("%d concurrent writes during a cleanup of %v, slowest %v; %v", writes, took, worst, rep)

@@ -18,23 +18,27 @@ import (
 // mode) plus peakMargin.
 //
 // A round's score is how far it is past the nearest limit: the largest of
-// Total/limit, Peak/limit, Hour/limit and each traffic figure's over its
-// limit (see trafficStats), so 1 is the threshold for every round and a
-// score of 3 means three times a limit. Hour is nil in model files from
-// before it, which are scored on the other two; Traffic is nil in models
-// trained on rounds without a capture.
+// Total/limit, Peak/limit, Hour/limit, Start/limit, Load/limit and each
+// traffic figure's over its limit (see trafficStats), so 1 is the
+// threshold for every round and a score of 3 means three times a limit.
+// Hour, Start and Load are nil in model files from before them, which are
+// scored without them; Traffic is nil in models trained on rounds without
+// a capture. Start, like Peak, is bounded and takes the largest normal
+// value plus peakMargin; Load takes its theoretical limit (see loadLimit).
 //
 // Its fields are the model file's portwatch.calibration (modelfile.Calibration).
 type calibration modelfile.Calibration
 
-// statistics is how many statistics a calibration splits the risk among.
-const statistics = 3
+// statistics is how many statistics a calibration splits the risk among:
+// total (or excess), peak, hour, start and load. The traffic figures share
+// one part.
+const statistics = 6
 
 // calibrate fits the limits to the statistics of normal rounds. Total is
 // calibrated too, though rounds are judged on Excess, so that the file
 // still reads as before to a detect that knows only Total.
 func calibrate(sts []stats, risk float64) (*calibration, error) {
-	totals, excesses, peaks, hrs := split(sts)
+	totals, excesses, peaks, hrs, sts2, loads := split(sts)
 	t, err := threshold.Calibrate(totals, risk/statistics)
 	if err != nil {
 		return nil, fmt.Errorf("calibrate total: %w", err)
@@ -51,16 +55,24 @@ func calibrate(sts []stats, risk float64) (*calibration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("calibrate hour: %w", err)
 	}
+	st, err := threshold.CalibrateBounded(sts2, risk/statistics)
+	if err != nil {
+		return nil, fmt.Errorf("calibrate start: %w", err)
+	}
+	ld, err := threshold.CalibrateBounded(loads, risk/statistics)
+	if err != nil {
+		return nil, fmt.Errorf("calibrate load: %w", err)
+	}
 	tr, err := calibrateTraffic(sts, risk/statistics)
 	if err != nil {
 		return nil, err
 	}
-	return &calibration{Total: t, Excess: x, Peak: p, Hour: h, Traffic: tr}, nil
+	return &calibration{Total: t, Excess: x, Peak: p, Hour: h, Start: st, Load: ld, Traffic: tr}, nil
 }
 
 // update adds the statistics of rounds judged normal to the fits.
 func (c *calibration) update(sts []stats) error {
-	totals, excesses, peaks, hrs := split(sts)
+	totals, excesses, peaks, hrs, starts, loads := split(sts)
 	if err := c.Total.Update(totals); err != nil {
 		return fmt.Errorf("update total: %w", err)
 	}
@@ -75,6 +87,16 @@ func (c *calibration) update(sts []stats) error {
 	if c.Hour != nil {
 		if err := c.Hour.Update(hrs); err != nil {
 			return fmt.Errorf("update hour: %w", err)
+		}
+	}
+	if c.Start != nil {
+		if err := c.Start.Update(starts); err != nil {
+			return fmt.Errorf("update start: %w", err)
+		}
+	}
+	if c.Load != nil {
+		if err := c.Load.Update(loads); err != nil {
+			return fmt.Errorf("update load: %w", err)
 		}
 	}
 	var err error
@@ -97,7 +119,8 @@ const totalMargin = 0.5
 
 // score is a round's score: past 1 it is anomalous.
 func (c *calibration) score(st stats) float64 {
-	return max(c.volumeRatio(st), ratio(st.Peak, c.peakLimit()), c.hourRatio(st), trafficRatio(c.Traffic, st.Traffic))
+	return max(c.volumeRatio(st), ratio(st.Peak, c.peakLimit()), c.hourRatio(st), c.startRatio(st), c.loadRatio(st),
+		trafficRatio(c.Traffic, st.Traffic))
 }
 
 // volumeRatio is the statistic of how much is in use over its limit: Excess
@@ -126,6 +149,33 @@ func (c *calibration) hourRatio(st stats) float64 {
 // hourLimit is the limit on Hour; c.Hour must be set.
 func (c *calibration) hourLimit() float64 { return c.Hour.Threshold + peakMargin }
 
+// startRatio is the Start statistic over its limit, 0 without one.
+func (c *calibration) startRatio(st stats) float64 {
+	if c.Start == nil {
+		return 0
+	}
+	return ratio(st.Start, c.Start.Threshold+peakMargin)
+}
+
+// loadRatio is the Load statistic over its limit, 0 without one.
+func (c *calibration) loadRatio(st stats) float64 {
+	if c.Load == nil {
+		return 0
+	}
+	return ratio(st.Load, c.loadLimit())
+}
+
+// loadLimit is the limit on Load; c.Load must be set. Load is a Poisson
+// deviance over the host's dispersion, about -ln P of the round's
+// connections, so the usual passes -ln Q at rate Q: that is the floor,
+// raised to the largest normal value where that is more. Neither a tail
+// fit nor a margin over the largest normal value, as Total has: each
+// refit adds the rounds just under the limit to the normal ones, and
+// either would climb with every run.
+func (c *calibration) loadLimit() float64 {
+	return max(c.Load.Threshold, -math.Log(c.Load.Q))
+}
+
 // totalLimit is the limit on Total.
 func (c *calibration) totalLimit() float64 {
 	return max(c.Total.Threshold, (1+totalMargin)*c.Total.Max)
@@ -146,13 +196,13 @@ func ratio(x, limit float64) float64 {
 	return x / limit
 }
 
-func split(sts []stats) (totals, excesses, peaks, hrs []float64) {
-	totals = make([]float64, len(sts))
-	excesses = make([]float64, len(sts))
-	peaks = make([]float64, len(sts))
-	hrs = make([]float64, len(sts))
+// split returns each statistic of sts as its own slice.
+func split(sts []stats) (totals, excesses, peaks, hrs, starts, loads []float64) {
+	n := len(sts)
+	totals, excesses, peaks = make([]float64, n), make([]float64, n), make([]float64, n)
+	hrs, starts, loads = make([]float64, n), make([]float64, n), make([]float64, n)
 	for i, s := range sts {
-		totals[i], excesses[i], peaks[i], hrs[i] = s.Total, s.Excess, s.Peak, s.Hour
+		totals[i], excesses[i], peaks[i], hrs[i], starts[i], loads[i] = s.Total, s.Excess, s.Peak, s.Hour, s.Start, s.Load
 	}
-	return totals, excesses, peaks, hrs
+	return totals, excesses, peaks, hrs, starts, loads
 }

@@ -265,6 +265,9 @@ func (d *Detector) learn(m *model, ws []features.Window, rs []Scored) (bool, err
 	if m.hours != nil {
 		m.hours.add(m.layout, normal)
 	}
+	if m.phase != nil {
+		m.phase.add(m.layout, normal)
+	}
 	if m.table == nil {
 		if _, _, err := d.fit(m, normal, 1, d.cfg.RefitSize, refitRate); err != nil {
 			return false, err
@@ -272,7 +275,8 @@ func (d *Detector) learn(m *model, ws []features.Window, rs []Scored) (bool, err
 	}
 	m.roundsTrained += len(normal)
 	m.trainedUntil = normal[len(normal)-1].Last().Start
-	d.log.Info("refit", "windows", len(normal), "total_limit", m.cal.totalLimit(), "peak_limit", m.cal.peakLimit())
+	d.log.Info("refit", "windows", len(normal), "total_limit", m.cal.totalLimit(), "peak_limit", m.cal.peakLimit(),
+		"load_limit", m.cal.loadLimit())
 	return true, nil
 }
 
@@ -451,6 +455,7 @@ func (d *Detector) train(m *model, rounds []store.Round) (*Result, error) {
 	}
 	tr := &Training{Rounds: len(rounds), Windows: len(train)}
 	m.hours = countHours(m.layout, train)
+	m.phase = countPhase(m.layout, train)
 	if d.cfg.Ablation != AblateNone {
 		if m.table, err = newTable(d.cfg.Ablation, m.layout, train); err != nil {
 			return nil, err
@@ -486,10 +491,12 @@ func (d *Detector) train(m *model, rounds []store.Round) (*Result, error) {
 	tr.TotalLimit, tr.TotalMethod = m.cal.totalLimit(), m.cal.Total.Method
 	tr.PeakLimit, tr.PeakMethod = m.cal.peakLimit(), m.cal.Peak.Method
 	tr.HourLimit = m.cal.hourLimit()
+	tr.StartLimit, tr.LoadLimit = m.cal.Start.Threshold+peakMargin, m.cal.loadLimit()
 	m.roundsTrained = len(rounds)
 	m.trainedUntil = rounds[len(rounds)-1].Start
 	d.log.Info("trained", "rounds", tr.Rounds, "windows", tr.Windows, "epochs", tr.Epochs, "loss", tr.Loss,
-		"calibrated_on", tr.Calibrated, "total_limit", tr.TotalLimit, "peak_limit", tr.PeakLimit, "hour_limit", tr.HourLimit)
+		"calibrated_on", tr.Calibrated, "total_limit", tr.TotalLimit, "peak_limit", tr.PeakLimit, "hour_limit", tr.HourLimit,
+		"start_limit", tr.StartLimit, "load_limit", tr.LoadLimit)
 	return &Result{Trained: tr, Rounds: scored, TrainedOn: trainedOn}, nil
 }
 
@@ -509,11 +516,19 @@ func judge(rs []Scored, cal *calibration) {
 		if r.round != nil {
 			r.Traffic = findings(cal.Traffic, r.round)
 		}
-		if r.hourPort != nil && cal.hourRatio(r.stats) > 1 {
-			r.hourPort.Over = true
-			if len(r.Ports) == 0 || r.Ports[0] != *r.hourPort {
-				r.Ports = append([]Port{*r.hourPort}, r.Ports...)
+		for _, p := range []struct {
+			port *Port
+			over bool
+		}{{r.hourPort, cal.hourRatio(r.stats) > 1}, {r.startPort, cal.startRatio(r.stats) > 1}} {
+			if p.port != nil && p.over {
+				p.port.Over = true
+				if len(r.Ports) == 0 || r.Ports[0] != *p.port {
+					r.Ports = append([]Port{*p.port}, r.Ports...)
+				}
 			}
+		}
+		if cal.loadRatio(r.stats) > 1 && r.load != nil {
+			r.Traffic = append([]Finding{r.load.finding(cal.loadLimit())}, r.Traffic...)
 		}
 	}
 }
@@ -547,6 +562,15 @@ func (d *Detector) score(m *model, ws []features.Window) ([]Scored, error) {
 				if hc != nil {
 					s.hourPort = explainHour(m.layout, w.Last(), hc, st.Hour)
 				}
+			}
+			if m.phase != nil {
+				var pc *phaseCell
+				st.Start, pc = m.phase.start(m.layout, w)
+				if pc != nil {
+					s.startPort = explainStart(m.layout, w.Last(), pc, st.Start)
+				}
+				s.load = m.phase.usual(w)
+				st.Load = s.load.deviance()
 			}
 			st.Traffic = trafficValues(w.Last().Traffic)
 			s.stats, s.round = st, w.Last()

@@ -48,16 +48,27 @@ func explain(l features.Layout, w features.Window, cells []Cell) []Port {
 // explainHour names the listener of cell hc in r, present at an hour when
 // it rarely is; Expected is how often it listens at that hour.
 func explainHour(l features.Layout, r *store.Round, hc *hourCell, surprise float64) *Port {
+	return explainListener(l, r, hc.Channel, hc.Port, "unusual hour", hc.Rate, surprise)
+}
+
+// explainStart names the listener of cell pc in r, starting at a minute of
+// the hour it seldom starts at; Expected is the start's lift there.
+func explainStart(l features.Layout, r *store.Round, pc *phaseCell, surprise float64) *Port {
+	return explainListener(l, r, pc.Channel, pc.Port, "unusual minute", pc.Lift, surprise)
+}
+
+// explainListener names a listening cell of r judged by the calendar.
+func explainListener(l features.Layout, r *store.Round, c int, port uint16, change string, expected, surprise float64) *Port {
 	p := &Port{
-		Port:     int(hc.Port),
+		Port:     int(port),
 		Error:    surprise,
-		Channel:  l.Channels()[hc.Channel],
-		Change:   "unusual hour",
+		Channel:  l.Channels()[c],
+		Change:   change,
 		Observed: 1,
-		Expected: float32(hc.Rate),
+		Expected: float32(expected),
 	}
 	p.Protocol, p.State = channelSocket(p.Channel)
-	p.name(l.Explain(r, hc.Channel, hc.Port))
+	p.name(l.Explain(r, c, port))
 	return p
 }
 

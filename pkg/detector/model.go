@@ -20,6 +20,7 @@ type model struct {
 	window        int
 	cal           *calibration // nil until calibrated
 	hours         *hours       // nil until trained, or in files from before the hour statistic
+	phase         *phase       // nil until trained, or in files from before the phase statistics
 	roundsTrained int
 	trainedUntil  time.Time
 	trainer       *engine.Trainer // set by startTraining
@@ -56,6 +57,7 @@ func fromFile(f *modelfile.File) *model {
 		window:        f.Window,
 		cal:           (*calibration)(f.Calibration),
 		hours:         (*hours)(f.Hours),
+		phase:         (*phase)(f.Phase),
 		roundsTrained: f.Trained.Rounds,
 		trainedUntil:  f.Trained.Until,
 	}
@@ -81,6 +83,7 @@ func (m *model) save(path string) error {
 	f := m.file
 	f.Calibration = (*modelfile.Calibration)(m.cal)
 	f.Hours = (*modelfile.Hours)(m.hours)
+	f.Phase = (*modelfile.Phase)(m.phase)
 	f.Trained = modelfile.Provenance{Rounds: m.roundsTrained, Until: m.trainedUntil}
 	return f.Save(path)
 }

@@ -26,9 +26,11 @@ type Scored struct {
 	Ports    []Port `json:"ports"` // the largest contributors, largest first
 	// Traffic tells the traffic statistics past their limits, the
 	// furthest first: a port scan, a flood, a DNS tunnel.
-	Traffic  []Finding    `json:"traffic,omitempty"`
-	hourPort *Port        // the listener least expected at the round's hour, if any
-	round    *store.Round // the round scored, for its traffic summary and sockets
+	Traffic   []Finding    `json:"traffic,omitempty"`
+	hourPort  *Port        // the listener least expected at the round's hour, if any
+	startPort *Port        // the listener least expected to start at the round's minute, if any
+	load      *usualLoad   // the round's client connections beside the usual, with a phase model
+	round     *store.Round // the round scored, for its traffic summary and sockets
 }
 
 // Port is one port's contribution to a round's score: a cell of the
@@ -40,8 +42,10 @@ type Port struct {
 	Error    float64 `json:"error"`   // nats of the score
 	Channel  string  `json:"channel"` // the model channel the error is on
 	// Change is "new" when the round has what the model did not expect,
-	// "vanished" when it lacks what the model expected, and "unusual hour"
-	// when it has a listener the host runs at other hours of the day.
+	// "vanished" when it lacks what the model expected, "unusual hour"
+	// when it has a listener the host runs at other hours of the day, and
+	// "unusual minute" when a listener starts at a minute of the hour it
+	// does not start at (Expected is then the start's lift, see phase).
 	Change   string  `json:"change"`
 	Observed float32 `json:"observed"`
 	Expected float32 `json:"expected"`
@@ -91,4 +95,5 @@ type Training struct {
 	TotalLimit, PeakLimit   float64
 	TotalMethod, PeakMethod string
 	HourLimit               float64 // the limit on the hour statistic (quantile)
+	StartLimit, LoadLimit   float64 // the limits on the phase statistics
 }

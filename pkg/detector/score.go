@@ -23,7 +23,7 @@ type Cell struct {
 	Error    float64 // the cell's surprise, in nats
 }
 
-// stats are the two statistics a round is judged on.
+// stats are the statistics a round is judged on.
 type stats struct {
 	// Total is the round's negative log-likelihood under the reconstruction
 	// read as independent per-cell Bernoulli probabilities: the sum of the
@@ -47,6 +47,14 @@ type stats struct {
 	// round's hour of the day (see hours): a service that listens at 02:00
 	// listening at 14:00. Zero for models without hour counts.
 	Hour float64 `json:"hour"`
+	// Start is the largest surprise of a listener starting at the round's
+	// minute of the hour (see phase): a batch job's admin port that opens
+	// at minute 26 of every hour opening at minute 7.
+	Start float64 `json:"start"`
+	// Load is the deviance of the round's client connections past the
+	// usual at its hour and minute (see phase.load): an hourly job's
+	// burst at another minute.
+	Load float64 `json:"load"`
 	// Traffic are the round's traffic figures (see trafficStats), nil for
 	// a round without a traffic summary.
 	Traffic []float64 `json:"traffic,omitempty"`

@@ -38,7 +38,7 @@ const (
 // Traffic kinds are detector.Finding's (port_scan, syn_flood, dns_tunnel,
 // ...); they rank after the listener kinds.
 var kindOrder = []string{Exhaustion, UnusualHour, NewListener, Rebound, Gone, InboundSYN,
-	"port_scan", "host_sweep", "syn_flood", "flood", "dns_tunnel", "dns_nxdomain", "unreachable", Other}
+	"burst", "port_scan", "host_sweep", "syn_flood", "flood", "dns_tunnel", "dns_nxdomain", "unreachable", Other}
 
 // Key is a cause's stable identity. Empty fields are unknown; Port 0 with
 // protocol tcp is the host's connections as a whole (port exhaustion).
@@ -118,8 +118,11 @@ func Causes(s detector.Scored) []Cause {
 	}
 	for _, f := range s.Traffic {
 		k := Key{Protocol: "ip", Peer: f.Source, Domain: f.Domain}
-		if f.Port != 0 {
+		switch {
+		case f.Port != 0:
 			k.Protocol, k.Port = f.Protocol, f.Port
+		case f.Source == "" && f.Domain == "" && f.Protocol != "":
+			k.Protocol = f.Protocol // the host's connections as a whole: a burst
 		}
 		c := byKey[k]
 		if c == nil {

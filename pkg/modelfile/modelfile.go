@@ -15,6 +15,7 @@
 //	portwatch.threshold       "1" once calibrated (scores are in units of the limits)
 //	portwatch.calibration     JSON Calibration: a pkg/threshold SPOT per statistic
 //	portwatch.hours           JSON Hours: per-hour counts of the listening ports trained on
+//	portwatch.phase           JSON Phase: per-minute-of-the-hour counts of rounds, connections and listener starts
 //	portwatch.rounds_trained  rounds the model was trained on, first training and refits
 //	portwatch.trained_until   start of the newest round trained on (RFC 3339, UTC)
 //
@@ -54,6 +55,7 @@ const (
 	KeyThreshold     = "portwatch.threshold"
 	KeyCalibration   = "portwatch.calibration"
 	KeyHours         = "portwatch.hours"
+	KeyPhase         = "portwatch.phase"
 	KeyRoundsTrained = "portwatch.rounds_trained"
 	KeyTrainedUntil  = "portwatch.trained_until"
 	KeyInput         = "portwatch.input"
@@ -92,6 +94,12 @@ type Calibration struct {
 	Excess *threshold.SPOT `json:"excess,omitempty"`
 	Peak   *threshold.SPOT `json:"peak"`
 	Hour   *threshold.SPOT `json:"hour,omitempty"`
+	// Start and Load are the limits on the phase statistics (see
+	// pkg/detector): a listener starting at an unusual minute of the hour,
+	// and more client connections than usual at the round's hour and
+	// minute. Absent in files from before them.
+	Start *threshold.SPOT `json:"start,omitempty"`
+	Load  *threshold.SPOT `json:"load,omitempty"`
 	// Traffic holds a limit per traffic statistic (pkg/detector's names:
 	// probed_ports, dns_names, ...), for models trained on rounds with a
 	// traffic summary; absent otherwise and in files from before them.
@@ -104,6 +112,22 @@ type Calibration struct {
 type Hours struct {
 	Rounds [24]int            `json:"rounds"`
 	On     map[string][24]int `json:"on"`
+}
+
+// Phase is portwatch.phase: the training rounds by hour of the day and
+// minute of the hour (UTC), the client connections those rounds opened
+// (TCP sockets not listening, on local ports the round before had none on)
+// summed, and for each listening (channel, port),
+// keyed "channel/port", the rounds at each minute of the hour it started
+// listening in (listening, and not in the round before).
+type Phase struct {
+	Rounds [24][60]int     `json:"rounds"`
+	Opened [24][60]float64 `json:"opened"`
+	// Pearson sums (opened - usual)²/usual, clipped, over Dispersed rounds: how much
+	// more the host's connections wander than a Poisson count's.
+	Pearson   float64            `json:"pearson"`
+	Dispersed int                `json:"dispersed"`
+	Starts    map[string][60]int `json:"starts"`
 }
 
 // Provenance is what the model was trained on.
@@ -120,6 +144,7 @@ type File struct {
 	Window      int          // T
 	Calibration *Calibration // nil until calibrated
 	Hours       *Hours       // nil until trained, or in files from before the hour statistic
+	Phase       *Phase       // nil until trained, or in files from before the phase statistics
 	Trained     Provenance
 	// Forecast says the window's last round is masked (KeyInput is
 	// InputForecast): fill windows with Layout.FillForecast.
@@ -300,11 +325,11 @@ func decode(eng *engine.Model) (*File, error) {
 			return nil, fmt.Errorf("%s: want limits for total and peak", KeyCalibration)
 		}
 	}
-	if s, ok := meta[KeyHours]; ok {
-		f.Hours = &Hours{}
-		if err := json.Unmarshal([]byte(s), f.Hours); err != nil {
-			return nil, fmt.Errorf("%s: %w", KeyHours, err)
-		}
+	if f.Hours, err = decodeJSON[Hours](meta, KeyHours); err != nil {
+		return nil, err
+	}
+	if f.Phase, err = decodeJSON[Phase](meta, KeyPhase); err != nil {
+		return nil, err
 	}
 	if s, ok := meta[KeyRoundsTrained]; ok {
 		if f.Trained.Rounds, err = strconv.Atoi(s); err != nil {
@@ -317,6 +342,19 @@ func decode(eng *engine.Model) (*File, error) {
 		}
 	}
 	return f, nil
+}
+
+// decodeJSON reads the JSON value of key in meta; nil when the file has none.
+func decodeJSON[T any](meta map[string]string, key string) (*T, error) {
+	s, ok := meta[key]
+	if !ok {
+		return nil, nil
+	}
+	v := new(T)
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	return v, nil
 }
 
 // contract finds the input and output detect uses and checks their ranks.
@@ -381,13 +419,26 @@ func (f *File) Save(path string) error {
 	f.Engine.SetMetadata(KeyThreshold, "1")
 	f.Engine.SetMetadata(KeyCalibration, string(cal))
 	if f.Hours != nil {
-		h, err := json.Marshal(f.Hours)
-		if err != nil {
+		if err := f.setJSON(KeyHours, f.Hours); err != nil {
 			return fmt.Errorf("save model %s: %w", path, err)
 		}
-		f.Engine.SetMetadata(KeyHours, string(h))
+	}
+	if f.Phase != nil {
+		if err := f.setJSON(KeyPhase, f.Phase); err != nil {
+			return fmt.Errorf("save model %s: %w", path, err)
+		}
 	}
 	f.Engine.SetMetadata(KeyRoundsTrained, strconv.Itoa(f.Trained.Rounds))
 	f.Engine.SetMetadata(KeyTrainedUntil, store.FormatTime(f.Trained.Until))
 	return f.Engine.Save(path)
+}
+
+// setJSON sets metadata key to v as JSON.
+func (f *File) setJSON(key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	f.Engine.SetMetadata(key, string(b))
+	return nil
 }

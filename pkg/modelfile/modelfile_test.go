@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"portwatch/pkg/engine"
 	"portwatch/pkg/modelfile/modelfiletest"
 	"portwatch/pkg/portae"
+	"portwatch/pkg/threshold"
 )
 
 // writeFile writes a raw portae graph with meta as its metadata, as the
@@ -52,6 +54,9 @@ func TestOldFileRoundTrip(t *testing.T) {
 	if f.Hours == nil || f.Hours.Rounds[0] != 30 || f.Hours.On["tcp_listen/22"] == [24]int{} {
 		t.Errorf("hours: got %+v, want 30 rounds at 00h and sshd counted", f.Hours)
 	}
+	if f.Phase != nil || f.Calibration.Start != nil || f.Calibration.Load != nil {
+		t.Errorf("phase: got %+v and limits %v, %v; want none in a file from before them", f.Phase, f.Calibration.Start, f.Calibration.Load)
+	}
 	if got, want := f.Trained.Rounds, 90; got != want {
 		t.Errorf("rounds trained: got %d, want %d", got, want)
 	}
@@ -80,6 +85,29 @@ func TestOldFileRoundTrip(t *testing.T) {
 			}
 		}
 		t.Errorf("saved keys: got %v, want %v", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))
+	}
+}
+
+// The phase counts go through a save and a load unchanged.
+func TestPhaseRoundTrip(t *testing.T) {
+	f, err := New(Config{Window: 2, Channels: []string{"tcp_listen"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Phase{Starts: map[string][60]int{"tcp_listen/8167": {26: 70, 27: 2}}}
+	want.Rounds[14][26], want.Opened[14][26] = 3, 180.5
+	f.Phase = want
+	f.Calibration = &Calibration{Total: &threshold.SPOT{Threshold: 10}, Peak: &threshold.SPOT{Threshold: 5}, Start: &threshold.SPOT{Threshold: 1}}
+	path := filepath.Join(t.TempDir(), "portae.onnx")
+	if err := f.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Phase, want) || got.Calibration.Start == nil || got.Calibration.Start.Threshold != 1 {
+		t.Errorf("phase: got %+v, start limit %+v; want %+v, 1", got.Phase, got.Calibration.Start, want)
 	}
 }
 

@@ -1,0 +1,327 @@
+package detector
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"portwatch/pkg/features"
+	"portwatch/pkg/modelfile"
+	"portwatch/pkg/sock"
+	"portwatch/pkg/store"
+)
+
+// phase is what the two phase statistics judge a round by: work that
+// recurs at a minute of the hour (an hourly job's burst of connections, a
+// batch job's admin port listening for two minutes) is normal at its minute
+// and an anomaly at another. The autoencoder's ten-round windows carry no
+// calendar, and the hour statistic's hours are too coarse for an hourly
+// job, so these counts of the training rounds by hour of the day and minute
+// of the hour carry the phase. Kept in the model file (modelfile.Phase,
+// Starts keyed by hourKey) and grown with each refit's normal rounds.
+//
+// Start is the largest surprise of a listener starting (listening, and not
+// in the round before) at the round's minute of the hour, given the minutes
+// it started at in training; Load is the surprise of the round's client
+// connections given the usual number at its hour of the day and minute of
+// the hour (see load).
+type phase modelfile.Phase
+
+// startSpread is how many minutes on either side of a round's own count
+// towards a listener's start: cron starts a job within a minute or so of
+// its time, while an off-phase start (ten minutes or more away) stays
+// unusual.
+const startSpread = 2
+
+// startPseudo is the weight, in starts, of the prior that a listener starts
+// at any minute as often as rounds fall there: a listener seen starting
+// once or twice has no phase to speak of, one that started at minute 26 of
+// each of 70 hours has.
+const startPseudo = 1
+
+// loadSpread is how many minutes on either side of a round's own the usual
+// connections at its minute are the largest of: the job at minute 0 may
+// run into minute 1, and the usual at minute 1 must not be the hour's.
+const loadSpread = 1
+
+// minHourRounds is how many training rounds an hour of the day needs for
+// its own usual connection count; with fewer it takes the day's.
+const minHourRounds = 10
+
+// countPhase counts the target rounds of ws, then measures their
+// dispersion against the counts.
+func countPhase(l features.Layout, ws []features.Window) *phase {
+	p := &phase{Starts: map[string][60]int{}}
+	p.count(l, ws)
+	p.disperse(ws)
+	return p
+}
+
+// add counts the target rounds of ws, a refit's normal rounds, measuring
+// their dispersion first against what the model foresaw for them.
+func (p *phase) add(l features.Layout, ws []features.Window) {
+	p.disperse(ws)
+	p.count(l, ws)
+}
+
+// count counts the target rounds of ws.
+func (p *phase) count(l features.Layout, ws []features.Window) {
+	for _, w := range ws {
+		r := w.Last()
+		h, m := clockOf(r)
+		p.Rounds[h][m]++
+		p.Opened[h][m] += float64(opened(w))
+		for _, c := range starts(l, w) {
+			k := hourKey(l.Channels()[c.Channel], c.Port)
+			on := p.Starts[k]
+			on[m]++
+			p.Starts[k] = on
+		}
+	}
+}
+
+// pearsonClip bounds a round's squared Pearson residual in the
+// dispersion: three standard deviations. A minute the counts foresee badly
+// (a job's minute at an hour unlike the others) would otherwise make the
+// whole day look wild; a Poisson count's clipped residual averages 0.97.
+const pearsonClip = 9
+
+// disperse adds the Pearson residuals of ws's opened connections.
+func (p *phase) disperse(ws []features.Window) {
+	for _, w := range ws {
+		if u := p.usual(w); u.Mu > 0 {
+			p.Pearson += min((u.N-u.Mu)*(u.N-u.Mu)/u.Mu, pearsonClip)
+			p.Dispersed++
+		}
+	}
+}
+
+// dispersion is the quasi-Poisson dispersion of the host's opened
+// connections, at least 1: a host whose load differs from day to day (a
+// busier Monday than the training's Saturday) wanders more than a Poisson
+// count of a fixed mean, and its deviances are scaled down by as much.
+func (p *phase) dispersion() float64 {
+	if p.Dispersed == 0 {
+		return 1
+	}
+	return max(1, p.Pearson/float64(p.Dispersed))
+}
+
+// phaseCell is a listener starting at a minute of the hour it seldom starts at.
+type phaseCell struct {
+	Channel int
+	Port    uint16
+	Lift    float64 // how much likelier a start is at this minute than at any, smoothed; below 1
+}
+
+// start returns the largest surprise, -ln(lift), over the listeners
+// starting in w's last round that training saw start, and that cell. Lift
+// is how much likelier a start of the port is near the round's minute than
+// at a minute drawn as the training rounds fall: a listener that starts at
+// any minute has a lift near 1 wherever it starts.
+func (p *phase) start(l features.Layout, w features.Window) (float64, *phaseCell) {
+	_, m := clockOf(w.Last())
+	var minutes [60]int
+	for h := range p.Rounds {
+		for i, n := range p.Rounds[h] {
+			minutes[i] += n
+		}
+	}
+	near, all := aroundMinute(minutes, m)
+	if all == 0 || near == 0 {
+		return 0, nil
+	}
+	prior := near / all
+	var worst float64
+	var cell *phaseCell
+	for _, c := range starts(l, w) {
+		on, ok := p.Starts[hourKey(l.Channels()[c.Channel], c.Port)]
+		if !ok {
+			continue
+		}
+		onNear, onAll := aroundMinute(on, m)
+		lift := (onNear + startPseudo*prior) / (onAll + startPseudo) / prior
+		if s := -math.Log(min(lift, 1)); cell == nil || s > worst {
+			worst, cell = s, &phaseCell{Channel: c.Channel, Port: c.Port, Lift: lift}
+		}
+	}
+	return worst, cell
+}
+
+// aroundMinute returns the counts within startSpread minutes of m, and all of them.
+func aroundMinute(counts [60]int, m int) (near, all float64) {
+	for i, n := range counts {
+		all += float64(n)
+		if d := (i - m + 60) % 60; min(d, 60-d) <= startSpread {
+			near += float64(n)
+		}
+	}
+	return near, all
+}
+
+// usualLoad is the client connections a round opened beside the usual
+// number at its hour of the day and minute of the hour.
+type usualLoad struct {
+	N, Mu        float64
+	Dispersion   float64 // the host's (see phase.dispersion); 0 is 1
+	Hour, Minute int
+}
+
+// usual returns the client connections w's last round opened and their
+// usual number there: its hour of the day's mean plus what its minute of
+// the hour adds, the minute read two ways, the larger taken (see minute).
+// A daily rhythm and an hourly job at once, learnt from a few days.
+func (p *phase) usual(w features.Window) *usualLoad {
+	h, m := clockOf(w.Last())
+	mean := p.hourMean(h)
+	lift, extra := p.minute(m)
+	return &usualLoad{N: float64(opened(w)), Mu: max(mean*lift, mean+extra), Dispersion: p.dispersion(), Hour: h, Minute: m}
+}
+
+// deviance is the Poisson deviance of N past Mu, N·ln(N/Mu) - (N - Mu),
+// over the dispersion, and 0 when N <= Mu: about -ln P(X >= N) for a
+// Poisson count X of mean Mu, so it grows with the evidence, where a ratio
+// would call 10 connections against a usual 4 as odd as 600 against 240.
+func (u *usualLoad) deviance() float64 {
+	if u.N <= u.Mu || u.Mu <= 0 {
+		return 0
+	}
+	return (u.N*math.Log(u.N/u.Mu) - (u.N - u.Mu)) / max(u.Dispersion, 1)
+}
+
+// finding tells a round past the load limit: "312 client connections
+// opened at 14:37 UTC, 4.1x the 76 usual at that hour and minute".
+func (u *usualLoad) finding(limit float64) Finding {
+	return Finding{
+		Stat: "load", Value: u.deviance(), Limit: limit, Kind: "burst", Protocol: "tcp",
+		Text: fmt.Sprintf("%.0f client connections opened at %02d:%02d UTC, %.1fx the %.0f usual at that hour and minute",
+			u.N, u.Hour, u.Minute, u.N/u.Mu, u.Mu),
+	}
+}
+
+// hourMean is the mean connections of the training rounds at hour h, or of
+// all rounds when h has fewer than minHourRounds.
+func (p *phase) hourMean(h int) float64 {
+	var rounds, opened float64
+	for m := range 60 {
+		rounds += float64(p.Rounds[h][m])
+		opened += p.Opened[h][m]
+	}
+	if rounds >= minHourRounds {
+		return opened / rounds
+	}
+	rounds, opened = 0, 0
+	for h := range p.Rounds {
+		for m := range 60 {
+			rounds += float64(p.Rounds[h][m])
+			opened += p.Opened[h][m]
+		}
+	}
+	if rounds == 0 {
+		return 0
+	}
+	return opened / rounds
+}
+
+// minute returns what minute m of the hour adds to an hour's mean, the
+// largest within loadSpread minutes, read two ways: as a factor (lift, a
+// minute's connections over what its hours' means foresaw for its rounds:
+// a job opening twice the host's usual rate) and as a count (extra, the
+// connections past those means per round: a scrape opening ten whatever
+// the hour). A job of either kind is then usual at its minute by night as
+// by day. A minute training never saw adds nothing: lift 1, extra 0.
+func (p *phase) minute(m int) (lift, extra float64) {
+	var means [24]float64
+	for h := range means {
+		means[h] = p.hourMean(h)
+	}
+	lift = 1
+	for d := -loadSpread; d <= loadSpread; d++ {
+		mm := (m + d + 60) % 60
+		var opened, foreseen, rounds float64
+		for h := range p.Rounds {
+			opened += p.Opened[h][mm]
+			foreseen += float64(p.Rounds[h][mm]) * means[h]
+			rounds += float64(p.Rounds[h][mm])
+		}
+		if rounds == 0 {
+			continue
+		}
+		if foreseen > 0 {
+			lift = max(lift, opened/foreseen)
+		}
+		extra = max(extra, (opened-foreseen)/rounds)
+	}
+	return lift, extra
+}
+
+// clockOf is r's hour of the day and minute of the hour, in UTC as the
+// clock channel and the hour statistic count them.
+func clockOf(r *store.Round) (hour, minute int) {
+	t := r.Start.UTC()
+	return t.Hour(), t.Minute()
+}
+
+// opened counts the client connections w's last round opened: the local
+// ports of its TCP sockets not listening that the round before had no such
+// socket on. Arrivals, not the connections open: a scan sees a connection
+// for as long as it lasts, so the count open follows minutes-long sessions
+// and wanders far more than a count of arrivals, which a burst of new
+// connections lifts at once.
+func opened(w features.Window) int {
+	if len(w.Rounds) < 2 {
+		return 0
+	}
+	now, before := clientPorts(w.Last()), clientPorts(w.Rounds[len(w.Rounds)-2])
+	n := 0
+	for _, port := range now {
+		if _, found := slices.BinarySearch(before, port); !found {
+			n++
+		}
+	}
+	return n
+}
+
+// clientPorts returns the local ports of r's TCP sockets not listening,
+// ascending, once each.
+func clientPorts(r *store.Round) []uint16 {
+	var out []uint16
+	for i := range r.Sockets {
+		s := &r.Sockets[i]
+		// Sockets are ordered by port, so a repeat follows its first.
+		if s.Protocol == sock.TCP && s.State != sock.Listen && (len(out) == 0 || out[len(out)-1] != s.Port) {
+			out = append(out, s.Port)
+		}
+	}
+	return out
+}
+
+// startCell is a listener starting: a channel of the layout and a port.
+type startCell struct {
+	Channel int
+	Port    uint16
+}
+
+// starts returns the listening cells of w's last round that the round
+// before lacks. A window whose target follows a gap repeats the target as
+// its round before (features.Window's padding), so nothing starts there: a
+// host waking up starts its services at no phase.
+func starts(l features.Layout, w features.Window) []startCell {
+	if len(w.Rounds) < 2 {
+		return nil
+	}
+	r, prev := w.Last(), w.Rounds[len(w.Rounds)-2]
+	var out []startCell
+	for c, name := range l.Channels() {
+		if !listening(name) {
+			continue
+		}
+		before := l.Ports(prev, c)
+		for _, port := range l.Ports(r, c) {
+			if _, found := slices.BinarySearch(before, port); !found {
+				out = append(out, startCell{c, port})
+			}
+		}
+	}
+	return out
+}

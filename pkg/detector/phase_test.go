@@ -1,0 +1,169 @@
+package detector
+
+import (
+	"math"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"portwatch/pkg/features"
+	"portwatch/pkg/modelfile"
+	"portwatch/pkg/sock"
+	"portwatch/pkg/store"
+)
+
+// phaseHistory is three days of minute rounds of a host with sshd always
+// listening, a batch job's admin port 8167 listening at minutes 26 and 27
+// of every hour, a dev server 3000 that listened once, for 20 minutes, and
+// client connections opened: 20 a round by night (00-06h), 60 by day, 200
+// more at minute 0 of every hour, and a scrape opening 30 at minute 30 of
+// every hour (whatever the hour: 2.5x the night's, 1.5x the day's).
+func phaseHistory(t *testing.T) (features.Layout, *phase) {
+	t.Helper()
+	l, err := features.NewLayout(modelfile.DefaultChannels())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 9, 0, 0, 0, 0, time.UTC)
+	var rounds []store.Round
+	for i := range 3 * 24 * 60 {
+		at := start.Add(time.Duration(i) * time.Minute)
+		r := store.Round{ID: int64(i + 1), Start: at, Sockets: []sock.Socket{listener4(22, "sshd")}}
+		if m := at.Minute(); m == 26 || m == 27 {
+			r.Sockets = append(r.Sockets, listener4(8167, "batch-admin"))
+		}
+		if i >= 600 && i < 620 {
+			r.Sockets = append(r.Sockets, listener4(3000, "node"))
+		}
+		r.Sockets = append(r.Sockets, clients(i, usualConns(at))...)
+		rounds = append(rounds, r)
+	}
+	ws, err := features.Windows(rounds, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, countPhase(l, ws)
+}
+
+func usualConns(at time.Time) int {
+	n := 60
+	if at.Hour() < 6 {
+		n = 20
+	}
+	switch at.Minute() {
+	case 0:
+		n += 200
+	case 30:
+		n += 30
+	}
+	return n
+}
+
+func listener4(port uint16, process string) sock.Socket {
+	return sock.Socket{Port: port, Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr("0.0.0.0"), State: sock.Listen, Process: process}
+}
+
+// clients returns round i's n established client sockets: fresh ports
+// each round, from 32768 up, round after round.
+func clients(i, n int) []sock.Socket {
+	out := make([]sock.Socket, n)
+	first := 32768 + i%2*300
+	for j := range out {
+		out[j] = sock.Socket{Port: uint16(first + j), Protocol: sock.TCP, Family: 4,
+			Address: netip.MustParseAddr("192.0.2.1"), State: sock.Established, Process: "client"}
+	}
+	return out
+}
+
+// A listener that starts at minute 26 of every hour is usual starting at
+// 26 or 27 and unusual at 7; one that started once has no phase; one never
+// seen starting is not judged here; a listener already there in the round
+// before is not starting.
+func TestPhaseStart(t *testing.T) {
+	l, p := phaseHistory(t)
+	at := func(min int) time.Time { return time.Date(2026, 11, 12, 14, min, 0, 0, time.UTC) }
+	window := func(min int, before, now []sock.Socket) features.Window {
+		return features.Window{Rounds: []*store.Round{
+			{Start: at(min).Add(-time.Minute), Sockets: before},
+			{Start: at(min), Sockets: now},
+		}}
+	}
+	sshd, admin, dev := listener4(22, "sshd"), listener4(8167, "batch-admin"), listener4(3000, "node")
+	tests := []struct {
+		name         string
+		min          int
+		before, now  []sock.Socket
+		atLeast, max float64
+		port         uint16 // the cell named; 0: none
+	}{
+		{"admin at its minute", 26, []sock.Socket{sshd}, []sock.Socket{sshd, admin}, 0, 0.01, 8167},
+		{"admin a minute late", 27, []sock.Socket{sshd}, []sock.Socket{sshd, admin}, 0, 0.01, 8167},
+		{"admin at minute 7", 7, []sock.Socket{sshd}, []sock.Socket{sshd, admin}, 3, math.Inf(1), 8167},
+		{"admin listening on", 7, []sock.Socket{sshd, admin}, []sock.Socket{sshd, admin}, 0, 0, 0},
+		{"dev server at another time", 45, []sock.Socket{sshd}, []sock.Socket{sshd, dev}, 0, math.Ln2, 3000},
+		{"never seen starting", 7, nil, []sock.Socket{sshd, listener4(4444, "nc")}, 0, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, cell := p.start(l, window(tt.min, tt.before, tt.now))
+			if s < tt.atLeast || s > tt.max {
+				t.Errorf("surprise %.3f nats, want %.2f..%.2f", s, tt.atLeast, tt.max)
+			}
+			switch {
+			case tt.port == 0 && cell != nil:
+				t.Errorf("cell %+v, want none", cell)
+			case tt.port != 0 && (cell == nil || cell.Port != tt.port):
+				t.Errorf("cell %+v, want port %d", cell, tt.port)
+			}
+		})
+	}
+}
+
+// The hourly job's 260 connections are usual at minute 0 (and, a cron job
+// running late, at minute 1), and far past the usual at minute 20; by night
+// the job is far past the usual sooner; the scrape's 30 are usual at minute
+// 30 by night, where it is most of the minute's connections; fewer than
+// usual is no evidence; connections the round before had already are not
+// opened; a host with no history foresees nothing.
+func TestPhaseLoad(t *testing.T) {
+	_, p := phaseHistory(t)
+	window := func(hour, min, n int) features.Window {
+		at := time.Date(2026, 11, 12, hour, min, 0, 0, time.UTC)
+		return features.Window{Rounds: []*store.Round{{Start: at.Add(-time.Minute)}, {Start: at, Sockets: clients(0, n)}}}
+	}
+	tests := []struct {
+		name         string
+		w            features.Window
+		atLeast, max float64
+	}{
+		{"the job at minute 0", window(14, 0, 260), 0, 1},
+		{"the job at minute 1", window(14, 1, 260), 0, 1},
+		{"a usual minute", window(14, 20, 62), 0, 1},
+		{"the job at minute 20", window(14, 20, 260), 150, math.Inf(1)},
+		{"the job at minute 20 by night", window(3, 20, 220), 250, math.Inf(1)},
+		{"the scrape by night", window(3, 30, 50), 0, 1},
+		{"a quiet minute", window(14, 20, 10), 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := p.usual(tt.w)
+			if d := u.deviance(); d < tt.atLeast || d > tt.max || math.IsNaN(d) {
+				t.Errorf("deviance %.2f (%.0f connections, %.1f usual), want %.0f..%.0f", d, u.N, u.Mu, tt.atLeast, tt.max)
+			}
+		})
+	}
+	still := window(14, 20, 260)
+	still.Rounds[0].Sockets = clients(0, 260)
+	if u := p.usual(still); u.N != 0 {
+		t.Errorf("260 connections open since the round before: %.0f opened, want 0", u.N)
+	}
+	u := p.usual(window(14, 20, 260))
+	if f := u.finding(10); f.Kind != "burst" || !strings.Contains(f.Text, "260 client connections opened at 14:20 UTC") {
+		t.Errorf("finding %+v, want a burst of 260 client connections at 14:20", f)
+	}
+	empty := &phase{Starts: map[string][60]int{}}
+	if d := empty.usual(window(14, 20, 260)).deviance(); d != 0 {
+		t.Errorf("no history: deviance %.2f, want 0", d)
+	}
+}

@@ -88,12 +88,12 @@ func (g *gemmOp) dims(in []*tensor.Dense) (m, n, k int, err error) {
 	return m, n, k, nil
 }
 
-func (g *gemmOp) Forward(_ *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, error) {
+func (g *gemmOp) Forward(p *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, error) {
 	m, n, k, err := g.dims(in)
 	if err != nil {
 		return nil, nil, err
 	}
-	y := ZerosF32(m, n)
+	y := NewF32([]int{m, n}, p.Floats(m*n))
 	a, b, yd := in[0].Float32s(), in[1].Float32s(), y.Float32s()
 	if len(in) < 3 || in[2] == nil || g.beta == 0 {
 		gemm(g.transA, g.transB, m, n, k, g.alpha, a, b, 0, yd)

@@ -64,7 +64,7 @@ func parsePoolAttrs(op, flag string, a Attrs) (windowAttrs, bool, error) {
 
 // pool returns the maxima and, for each, the row-major flat index into X of
 // the element that gave it (the first one on ties).
-func (o *maxPool) pool(in []*tensor.Dense) (y []float32, arg []int64, w *window, err error) {
+func (o *maxPool) pool(p *Pass, in []*tensor.Dense) (y []float32, arg []int64, w *window, err error) {
 	if len(in) < 1 || in[0] == nil {
 		return nil, nil, nil, fmt.Errorf("MaxPool: want input X")
 	}
@@ -87,7 +87,7 @@ func (o *maxPool) pool(in []*tensor.Dense) (y []float32, arg []int64, w *window,
 		return nil, nil, nil, err
 	}
 	planes := xs[0] * xs[1]
-	y = make([]float32, planes*w.nOut)
+	y = p.Floats(planes * w.nOut)
 	arg = make([]int64, planes*w.nOut)
 	padded := slices.Min(w.tap) < 0
 	for pl := range planes {
@@ -126,8 +126,8 @@ func (o *maxPool) pool(in []*tensor.Dense) (y []float32, arg []int64, w *window,
 	return y, arg, w, nil
 }
 
-func (o *maxPool) Forward(_ *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, error) {
-	y, arg, w, err := o.pool(in)
+func (o *maxPool) Forward(p *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, error) {
+	y, arg, w, err := o.pool(p, in)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -192,7 +192,7 @@ func (o *maxPool) Backward(in, _, gradOut []*tensor.Dense, _ any) ([]*tensor.Den
 	if len(in) > 0 && in[0] != nil && in[0].Dtype() != tensor.Float32 {
 		return nil, &UnsupportedError{Op: "MaxPool", Reason: fmt.Sprintf("backward for X of type %v: 8-bit MaxPool is inference only", in[0].Dtype())}
 	}
-	_, arg, _, err := o.pool(in)
+	_, arg, _, err := o.pool(nil, in)
 	if err != nil {
 		return nil, err
 	}

@@ -94,8 +94,12 @@ func fastGemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda 
 // values when add is set, one packed block at a time so the kernel streams
 // from cache.
 func gemmBlocked(m, n, k int, alpha float32, a, b matView, c []float32, ldc int, add bool) {
-	pa := make([]float32, mc*kc)
-	pb := make([]float32, kc*min(nc, (n+nr-1)/nr*nr))
+	// Sized to the product, not the block limits: the output layer runs one
+	// narrow, shallow product per panel (k 16), and full-size buffers cost
+	// a megabyte of allocation and clearing each time.
+	kb0 := min(kc, k)
+	pa := make([]float32, kb0*min(mc, (m+mr-1)/mr*mr))
+	pb := make([]float32, kb0*min(nc, (n+nr-1)/nr*nr))
 	var tile [mr * nr]float32
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)

@@ -61,7 +61,20 @@ func (s *ProcScanner) entries(netDir string, netlink bool, dst []entry) ([]entry
 		proto  sock.Protocol
 		family int
 	}{{"tcp", sock.TCP, 4}, {"tcp6", sock.TCP, 6}, {"udp", sock.UDP, 4}, {"udp6", sock.UDP, 6}}
+	// TCP of both families in one dump where the kernel still answers it (see diagRequest).
+	tcpDone := false
+	if netlink {
+		n := len(dst)
+		var err error
+		if dst, err = dumpDiag(sock.TCP, 0, dst); err != nil {
+			dst = dst[:n]
+		}
+		tcpDone = err == nil
+	}
 	for _, t := range tables {
+		if tcpDone && t.proto == sock.TCP {
+			continue
+		}
 		var err error
 		if netlink {
 			n := len(dst)

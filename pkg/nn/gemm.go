@@ -118,6 +118,7 @@ func (g *gemmOp) Forward(p *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, err
 		ldb = k
 	}
 	parallel(m*n, func(lo, hi int) {
+		var scratch gemmScratch
 		lo, hi = (lo/m+panel-1)/panel*panel, min(n, (hi/m+panel-1)/panel*panel)
 		for j := lo; j < hi; j += panel {
 			nb := min(panel, n-j)
@@ -128,7 +129,7 @@ func (g *gemmOp) Forward(p *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, err
 			if g.transB {
 				bj = b[j*k:]
 			}
-			gemmStrided(g.transA, g.transB, m, nb, k, g.alpha, a, lda, bj, ldb, g.beta, yd[j:], n)
+			gemmStrided(g.transA, g.transB, m, nb, k, g.alpha, a, lda, bj, ldb, g.beta, yd[j:], n, &scratch)
 		}
 	})
 	return []*tensor.Dense{y}, nil, nil

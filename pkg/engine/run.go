@@ -60,6 +60,9 @@ func (m *Model) forward(p *nn.Pass, inputs map[string]*tensor.Dense, train bool)
 		t.saved = make([]any, len(m.nodes))
 	}
 	in := make([]*tensor.Dense, 0, 8)
+	if !train {
+		p.Unread = make([]bool, 0, 8)
+	}
 	for i := range m.nodes {
 		n := &m.nodes[i]
 		in = in[:0]
@@ -68,6 +71,12 @@ func (m *Model) forward(p *nn.Pass, inputs map[string]*tensor.Dense, train bool)
 			t := values[name] // nil for an empty slot
 			in = append(in, t)
 			p.Spare = append(p.Spare, !train && left[name] == 1 && !keep[name] && p.Buffers.Issued(floats(t)) && !aliased(values, name, t))
+		}
+		if !train {
+			p.Unread = p.Unread[:0]
+			for _, name := range n.out {
+				p.Unread = append(p.Unread, name == "" || left[name] == 0 && !keep[name])
+			}
 		}
 		out, saved, err := runNode(n, p, in)
 		if err != nil {

@@ -30,6 +30,10 @@ type Pass struct {
 	// element-wise kernel may write its output over them. Set by the
 	// engine before each node; nil means none.
 	Spare []bool
+	// Unread, when not nil, marks the outputs of the node being run that
+	// nothing reads, one per output the node names; outputs past those are
+	// unread too. A kernel may return nil for them rather than compute them.
+	Unread []bool
 }
 
 // Floats returns a zeroed buffer of n values for an output, from p's pool
@@ -39,6 +43,11 @@ func (p *Pass) Floats(n int) []float32 {
 		return make([]float32, n)
 	}
 	return p.Buffers.take(n)
+}
+
+// unread reports whether output i may be left out (see Unread).
+func (p *Pass) unread(i int) bool {
+	return p != nil && p.Unread != nil && (i >= len(p.Unread) || p.Unread[i])
 }
 
 // spare reports whether in[i] may be overwritten (see Spare).

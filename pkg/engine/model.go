@@ -31,6 +31,7 @@ type Model struct {
 	outputs []onnx.ValueInfo
 	meta    []onnx.Prop
 	uses    map[string]int // how many node inputs read each value
+	buffers *nn.Buffers    // intermediates recycled from one Run to the next
 }
 
 // Load reads and decodes the model file at path.
@@ -56,6 +57,7 @@ func newModel(b []byte, name string, env *onnx.Model, nodes []node) (*Model, err
 		outputs: env.Graph.Outputs,
 		meta:    slices.Clone(env.Metadata),
 		uses:    map[string]int{},
+		buffers: nn.NewBuffers(),
 	}
 	known := map[string]bool{"": true}
 	for name := range params {

@@ -12,7 +12,8 @@ import (
 // Run computes the graph outputs from the named inputs (inference: Dropout
 // passes values through).
 func (m *Model) Run(inputs map[string]*tensor.Dense) (map[string]*tensor.Dense, error) {
-	t, err := m.forward(&nn.Pass{}, inputs, false)
+	defer m.buffers.EndRun()
+	t, err := m.forward(&nn.Pass{Buffers: m.buffers}, inputs, false)
 	if err != nil {
 		return nil, fmt.Errorf("run model %s: %w", m.name, err)
 	}
@@ -59,11 +60,23 @@ func (m *Model) forward(p *nn.Pass, inputs map[string]*tensor.Dense, train bool)
 		t.saved = make([]any, len(m.nodes))
 	}
 	in := make([]*tensor.Dense, 0, 8)
+	if !train {
+		p.Unread = make([]bool, 0, 8)
+	}
 	for i := range m.nodes {
 		n := &m.nodes[i]
 		in = in[:0]
+		p.Spare = p.Spare[:0]
 		for _, name := range n.in {
-			in = append(in, values[name]) // nil for an empty slot
+			t := values[name] // nil for an empty slot
+			in = append(in, t)
+			p.Spare = append(p.Spare, !train && left[name] == 1 && !keep[name] && p.Buffers.Issued(floats(t)) && !aliased(values, name, t))
+		}
+		if !train {
+			p.Unread = p.Unread[:0]
+			for _, name := range n.out {
+				p.Unread = append(p.Unread, name == "" || left[name] == 0 && !keep[name])
+			}
 		}
 		out, saved, err := runNode(n, p, in)
 		if err != nil {
@@ -83,13 +96,40 @@ func (m *Model) forward(p *nn.Pass, inputs map[string]*tensor.Dense, train bool)
 			t.outs[i], t.saved[i] = out, saved
 			continue
 		}
+		var dead []*tensor.Dense
 		for _, name := range n.in {
 			if left[name]--; left[name] == 0 && !keep[name] {
+				dead = append(dead, values[name])
 				delete(values, name)
+			}
+		}
+		for _, d := range dead {
+			if !aliased(values, "", d) {
+				p.Buffers.Put(floats(d))
 			}
 		}
 	}
 	return t, nil
+}
+
+// floats is t's float32 backing, nil for another type or no tensor.
+func floats(t *tensor.Dense) []float32 {
+	if t == nil || t.Dtype() != tensor.Float32 {
+		return nil
+	}
+	return t.Float32s()
+}
+
+// aliased reports whether a value other than the one named self shares
+// memory with t: a view keeps t's buffer from being overwritten or reused.
+func aliased(values map[string]*tensor.Dense, self string, t *tensor.Dense) bool {
+	x := floats(t)
+	for name, v := range values {
+		if name != self && nn.Overlap(x, floats(v)) {
+			return true
+		}
+	}
+	return false
 }
 
 // runNode runs one kernel, turning a kernel panic into an error that names

@@ -32,7 +32,7 @@ func newActivation(op string, _ int, a Attrs) (Op, error) {
 	return act, nil
 }
 
-func (a *activation) Forward(_ *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, error) {
+func (a *activation) Forward(p *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, error) {
 	if len(in) != 1 || in[0] == nil {
 		return nil, nil, fmt.Errorf("%s: want 1 input", a.op)
 	}
@@ -40,7 +40,11 @@ func (a *activation) Forward(_ *Pass, in []*tensor.Dense) ([]*tensor.Dense, any,
 	if err != nil {
 		return nil, nil, &UnsupportedError{Op: a.op, Reason: err.Error()}
 	}
-	y := make([]float32, len(x))
+	// element-wise, so a dead input can take the output in place
+	y := x
+	if !p.spare(0) {
+		y = p.Floats(len(x))
+	}
 	parallel(len(x), func(lo, hi int) { a.apply(y[lo:hi], x[lo:hi]) })
 	return []*tensor.Dense{NewF32(Shape(in[0]), y)}, nil, nil
 }

@@ -143,8 +143,8 @@ func grow[T any](s []T, n int) []T {
 	return s[:n]
 }
 
-func (o *conv) Forward(_ *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, error) {
-	y, c, err := o.forward(in, skipScatter)
+func (o *conv) Forward(p *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, error) {
+	y, c, err := o.forward(p, in, skipScatter)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -152,12 +152,12 @@ func (o *conv) Forward(_ *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, error
 }
 
 // forward runs the convolution, the samples split between the CPUs.
-func (o *conv) forward(in []*tensor.Dense, skip zeroSkip) ([]float32, *convCall, error) {
+func (o *conv) forward(p *Pass, in []*tensor.Dense, skip zeroSkip) ([]float32, *convCall, error) {
 	c, err := o.setup(in, skip)
 	if err != nil {
 		return nil, nil, err
 	}
-	y := make([]float32, c.n*c.m*c.win.nOut)
+	y := p.Floats(c.n * c.m * c.win.nOut)
 	perSample := c.c * c.win.inSize
 	// parallel splits the input's values; sample s goes to the chunk that
 	// holds its first value.

@@ -73,12 +73,12 @@ func TestConvSparseEqualsDense(t *testing.T) {
 			x := sparseInput(rng, tc.x[0], tc.x[1], Size(tc.x[2:]), 5)
 			x.Reshape(tc.x...)
 			in := []*tensor.Dense{x, randF32(rng.Uint64(), -1, 1, tc.w...), randF32(rng.Uint64(), -1, 1, tc.w[0])}
-			dense, _, err := op.(*conv).forward(in, skipNone)
+			dense, _, err := op.(*conv).forward(nil, in, skipNone)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, skip := range []zeroSkip{skipColumns, skipScatter} {
-				sparse, c, err := op.(*conv).forward(in, skip)
+				sparse, c, err := op.(*conv).forward(nil, in, skip)
 				if err != nil {
 					t.Fatal(err)
 				}

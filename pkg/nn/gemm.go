@@ -88,12 +88,12 @@ func (g *gemmOp) dims(in []*tensor.Dense) (m, n, k int, err error) {
 	return m, n, k, nil
 }
 
-func (g *gemmOp) Forward(_ *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, error) {
+func (g *gemmOp) Forward(p *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, error) {
 	m, n, k, err := g.dims(in)
 	if err != nil {
 		return nil, nil, err
 	}
-	y := ZerosF32(m, n)
+	y := NewF32([]int{m, n}, p.Floats(m*n))
 	a, b, yd := in[0].Float32s(), in[1].Float32s(), y.Float32s()
 	if len(in) < 3 || in[2] == nil || g.beta == 0 {
 		gemm(g.transA, g.transB, m, n, k, g.alpha, a, b, 0, yd)
@@ -118,6 +118,7 @@ func (g *gemmOp) Forward(_ *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, err
 		ldb = k
 	}
 	parallel(m*n, func(lo, hi int) {
+		var scratch gemmScratch
 		lo, hi = (lo/m+panel-1)/panel*panel, min(n, (hi/m+panel-1)/panel*panel)
 		for j := lo; j < hi; j += panel {
 			nb := min(panel, n-j)
@@ -128,7 +129,7 @@ func (g *gemmOp) Forward(_ *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, err
 			if g.transB {
 				bj = b[j*k:]
 			}
-			gemmStrided(g.transA, g.transB, m, nb, k, g.alpha, a, lda, bj, ldb, g.beta, yd[j:], n)
+			gemmStrided(g.transA, g.transB, m, nb, k, g.alpha, a, lda, bj, ldb, g.beta, yd[j:], n, &scratch)
 		}
 	})
 	return []*tensor.Dense{y}, nil, nil

@@ -73,7 +73,7 @@ func (g *gru) run(c *rnnCall, d int, gx, y, yh []float32) *gruTape {
 		hPrev, hNext := tp.h[s*nb*h:][:nb*h], tp.h[(s+1)*nb*h:][:nb*h]
 		z, a, u := tp.z[s*nb*w3:][:nb*w3], tp.a[s*nb*w3:][:nb*w3], tp.u[s*nb*h:][:nb*h]
 		c.gatherX(d, s, gx, z)
-		gemmStrided(false, true, nb, 2*h, h, 1, hPrev, h, r, h, 1, z, w3)
+		gemmStrided(false, true, nb, 2*h, h, 1, hPrev, h, r, h, 1, z, w3, nil)
 		for b := range nb {
 			if _, ok := c.step(d, s, b); !ok {
 				continue

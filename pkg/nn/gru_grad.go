@@ -95,8 +95,8 @@ func (g *gru) backDir(c *rnnCall, d int, tp *gruTape, gy [][]float32, gr *rnnGra
 			copy(dgx[c.xRow(t, b)*w3:][:w3], dzb)
 		}
 		// z and r see H' through the first two blocks of R.
-		gemmStrided(false, false, nb, h, 2*h, 1, dz, w3, r, h, 1, dhPrev, h)
-		gemmStrided(true, false, 2*h, h, nb, 1, dz, w3, hPrev, h, 1, dr, h)
+		gemmStrided(false, false, nb, h, 2*h, 1, dz, w3, r, h, 1, dhPrev, h, nil)
+		gemmStrided(true, false, 2*h, h, nb, 1, dz, w3, hPrev, h, 1, dr, h, nil)
 		c.carryEnded(d, s, dh, dhPrev)
 		dh, dhPrev = dhPrev, dh
 	}

@@ -63,8 +63,9 @@ func parsePoolAttrs(op, flag string, a Attrs) (windowAttrs, bool, error) {
 }
 
 // pool returns the maxima and, for each, the row-major flat index into X of
-// the element that gave it (the first one on ties).
-func (o *maxPool) pool(in []*tensor.Dense) (y []float32, arg []int64, w *window, err error) {
+// the element that gave it (the first one on ties); no indices when p says
+// nothing reads them.
+func (o *maxPool) pool(p *Pass, in []*tensor.Dense) (y []float32, arg []int64, w *window, err error) {
 	if len(in) < 1 || in[0] == nil {
 		return nil, nil, nil, fmt.Errorf("MaxPool: want input X")
 	}
@@ -87,13 +88,22 @@ func (o *maxPool) pool(in []*tensor.Dense) (y []float32, arg []int64, w *window,
 		return nil, nil, nil, err
 	}
 	planes := xs[0] * xs[1]
-	y = make([]float32, planes*w.nOut)
-	arg = make([]int64, planes*w.nOut)
+	y = p.Floats(planes * w.nOut)
+	// Unread indices go to one plane's worth of scratch, overwritten by each plane.
+	var scratch []int64
+	if p.unread(1) {
+		scratch = make([]int64, w.nOut)
+	} else {
+		arg = make([]int64, planes*w.nOut)
+	}
 	padded := slices.Min(w.tap) < 0
 	for pl := range planes {
 		xc := x[pl*w.inSize:][:w.inSize]
 		yp := y[pl*w.nOut:][:w.nOut]
-		ap := arg[pl*w.nOut:][:w.nOut]
+		ap := scratch
+		if arg != nil {
+			ap = arg[pl*w.nOut:][:w.nOut]
+		}
 		base := int64(pl * w.inSize)
 		if !padded {
 			// No tap in padding: one sequential pass per tap over the
@@ -126,12 +136,12 @@ func (o *maxPool) pool(in []*tensor.Dense) (y []float32, arg []int64, w *window,
 	return y, arg, w, nil
 }
 
-func (o *maxPool) Forward(_ *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, error) {
-	y, arg, w, err := o.pool(in)
+func (o *maxPool) Forward(p *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, error) {
+	y, arg, w, err := o.pool(p, in)
 	if err != nil {
 		return nil, nil, err
 	}
-	if o.colMajor {
+	if o.colMajor && arg != nil {
 		arg = colMajorIndices(arg, Shape(in[0])[2:])
 	}
 	shape := append(Shape(in[0])[:2], w.out...)
@@ -143,6 +153,9 @@ func (o *maxPool) Forward(_ *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, er
 		out = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(f32ToBytes[int8](y)))
 	default:
 		out = NewF32(shape, y)
+	}
+	if arg == nil {
+		return []*tensor.Dense{out, nil}, nil, nil
 	}
 	return []*tensor.Dense{out, NewI64(shape, arg)}, nil, nil
 }
@@ -192,7 +205,7 @@ func (o *maxPool) Backward(in, _, gradOut []*tensor.Dense, _ any) ([]*tensor.Den
 	if len(in) > 0 && in[0] != nil && in[0].Dtype() != tensor.Float32 {
 		return nil, &UnsupportedError{Op: "MaxPool", Reason: fmt.Sprintf("backward for X of type %v: 8-bit MaxPool is inference only", in[0].Dtype())}
 	}
-	_, arg, _, err := o.pool(in)
+	_, arg, _, err := o.pool(nil, in)
 	if err != nil {
 		return nil, err
 	}

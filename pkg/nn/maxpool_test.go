@@ -93,6 +93,15 @@ func TestMaxPoolIndices(t *testing.T) {
 		}
 		compareTensors(t, "Y", out[0], NewF32([]int{1, 1, 1, 3}, []float32{6, 6, 4}), 0, 0)
 		compareTensors(t, "Indices", out[1], NewI64([]int{1, 1, 1, 3}, tc.want), 0, 0)
+		// Indices nothing reads (the node names Y only) are left out; Y is the same.
+		out, _, err = op.Forward(&Pass{Unread: []bool{false}}, []*tensor.Dense{x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		compareTensors(t, "Y without Indices", out[0], NewF32([]int{1, 1, 1, 3}, []float32{6, 6, 4}), 0, 0)
+		if len(out) != 2 || out[1] != nil {
+			t.Errorf("unread Indices: got %v, want nil", out[1:])
+		}
 	}
 }
 

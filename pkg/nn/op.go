@@ -22,6 +22,37 @@ type Pass struct {
 	// Rand draws Dropout masks in training mode; seeded by the caller so that
 	// training is deterministic for a given seed.
 	Rand *rand.Rand
+	// Buffers, when set, supplies the buffers of the outputs kernels
+	// compute (see Floats); inference sets it, training does not.
+	Buffers *Buffers
+	// Spare marks the inputs of the node being run that nothing reads
+	// after it and that share memory with no other value, so an
+	// element-wise kernel may write its output over them. Set by the
+	// engine before each node; nil means none.
+	Spare []bool
+	// Unread, when not nil, marks the outputs of the node being run that
+	// nothing reads, one per output the node names; outputs past those are
+	// unread too. A kernel may return nil for them rather than compute them.
+	Unread []bool
+}
+
+// Floats returns a zeroed buffer of n values for an output, from p's pool
+// when it has one.
+func (p *Pass) Floats(n int) []float32 {
+	if p == nil || p.Buffers == nil {
+		return make([]float32, n)
+	}
+	return p.Buffers.take(n)
+}
+
+// unread reports whether output i may be left out (see Unread).
+func (p *Pass) unread(i int) bool {
+	return p != nil && p.Unread != nil && (i >= len(p.Unread) || p.Unread[i])
+}
+
+// spare reports whether in[i] may be overwritten (see Spare).
+func (p *Pass) spare(i int) bool {
+	return p != nil && i < len(p.Spare) && p.Spare[i]
 }
 
 // Op is one ONNX node's computation.

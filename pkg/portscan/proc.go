@@ -43,8 +43,9 @@ func NewNetlinkScanner() *ProcScanner {
 	return &ProcScanner{root: "/proc", netlink: true}
 }
 
-// Scan lists every socket in the tables, in table order (tcp, tcp6, udp, udp6). A missing tcp6 or
-// udp6 table (IPv6 disabled) is not an error.
+// Scan lists every socket in the tables: TCP (over netlink both families in one dump, in the
+// kernel's order; else tcp then tcp6), then udp and udp6. A missing tcp6 or udp6 table (IPv6
+// disabled) is not an error.
 func (s *ProcScanner) Scan(ctx context.Context) ([]sock.Socket, error) {
 	entries, err := s.entries(filepath.Join(s.root, "net"), s.netlink, nil)
 	if err != nil {
@@ -61,7 +62,20 @@ func (s *ProcScanner) entries(netDir string, netlink bool, dst []entry) ([]entry
 		proto  sock.Protocol
 		family int
 	}{{"tcp", sock.TCP, 4}, {"tcp6", sock.TCP, 6}, {"udp", sock.UDP, 4}, {"udp6", sock.UDP, 6}}
+	// TCP of both families in one dump where the kernel still answers it (see diagRequest).
+	tcpDone := false
+	if netlink {
+		n := len(dst)
+		var err error
+		if dst, err = dumpDiag(sock.TCP, 0, dst); err != nil {
+			dst = dst[:n]
+		}
+		tcpDone = err == nil
+	}
 	for _, t := range tables {
+		if tcpDone && t.proto == sock.TCP {
+			continue
+		}
 		var err error
 		if netlink {
 			n := len(dst)
@@ -90,9 +104,15 @@ func (s *ProcScanner) owned(ctx context.Context, entries []entry) ([]sock.Socket
 			owners[e.inode] = 0
 		}
 	}
-	if err := s.findOwners(ctx, owners); err != nil {
+	if err := s.findOwners(ctx, owners, false); err != nil {
 		return nil, err
 	}
+	return s.named(entries, owners), nil
+}
+
+// named turns entries into sockets with the owners in owners (socket inode -> pid) and their
+// process names.
+func (s *ProcScanner) named(entries []entry, owners map[uint64]int) []sock.Socket {
 	names := make(map[int]string)
 	socks := make([]sock.Socket, len(entries))
 	for i, e := range entries {
@@ -108,7 +128,7 @@ func (s *ProcScanner) owned(ctx context.Context, entries []entry) ([]sock.Socket
 		}
 		socks[i].PID, socks[i].Process = pid, name
 	}
-	return socks, nil
+	return socks
 }
 
 // readNet reads one socket table, such as root/net/tcp, appending its rows to dst.
@@ -125,10 +145,11 @@ func readNet(path string, proto sock.Protocol, family int, dst []entry) ([]entry
 	return dst, nil
 }
 
-// findOwners sets owners[inode] to the lowest pid holding that socket, for the inodes already in
-// owners. Processes it cannot read are skipped: they may have exited or belong to another user.
-// It visits pids in ascending order and stops once every socket has its owner.
-func (s *ProcScanner) findOwners(ctx context.Context, owners map[uint64]int) error {
+// findOwners sets owners[inode] to the lowest pid holding that socket: for every socket it finds
+// when all is set, else for the inodes already in owners. Processes it cannot read are skipped:
+// they may have exited or belong to another user. It visits pids in ascending order and, for the
+// inodes in owners, stops once every socket has its owner.
+func (s *ProcScanner) findOwners(ctx context.Context, owners map[uint64]int, all bool) error {
 	pids, err := listPIDs(s.root)
 	if err != nil {
 		return err
@@ -137,7 +158,7 @@ func (s *ProcScanner) findOwners(ctx context.Context, owners map[uint64]int) err
 	var path []byte   // root/<pid>/fd, rebuilt in place
 	var link [64]byte // room for "socket:[<uint64>]"; longer targets are not sockets
 	for _, pid := range pids {
-		if left == 0 {
+		if left == 0 && !all {
 			return nil
 		}
 		if err := ctx.Err(); err != nil {
@@ -162,7 +183,9 @@ func (s *ProcScanner) findOwners(ctx context.Context, owners map[uint64]int) err
 			if !ok {
 				continue
 			}
-			if old, want := owners[inode]; want && old == 0 {
+			if old, seen := owners[inode]; all && !seen {
+				owners[inode] = pid
+			} else if seen && old == 0 {
 				owners[inode] = pid
 				left--
 			}

@@ -148,6 +148,14 @@ func TestProcScannerOwners(t *testing.T) {
 			if got.PID != tt.pid || got.Process != tt.process {
 				t.Errorf("got owner %d %q, want %d %q", got.PID, got.Process, tt.pid, tt.process)
 			}
+			// The walk NetnsScanner runs beside its scans records every socket it finds.
+			all := map[uint64]int{}
+			if err := (&ProcScanner{root: root}).findOwners(t.Context(), all, true); err != nil {
+				t.Fatalf("findOwners(all): %v", err)
+			}
+			if pid, found := all[519391]; pid != tt.pid || found != (tt.pid != 0) {
+				t.Errorf("walk of all sockets: owner %d (found %v), want %d", pid, found, tt.pid)
+			}
 		})
 	}
 }

@@ -4,7 +4,7 @@
 # The bind loop is scripts/bench/bindscan.py (median of 3 runs); the scans are Go benchmarks of
 # ProcScanner.Scan on this host's /proc: over netlink sock_diag, and from the /proc/net files.
 # Then the scan of every network namespace for 1, 10 and 50 namespaces, and `collect --list` against
-# `ss -tulpna` as whole processes (hyperfine when installed, else a loop of 20 runs each).
+# `ss -tulpna` as whole processes (hyperfine when installed, else medians of alternating runs).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -36,19 +36,29 @@ go test -run '^$' -bench 'BenchmarkNetnsScan' -benchtime=10x ./pkg/portscan/ |
     }
     END { if (!found) { print "portscan: no namespace benchmark output (needs CAP_SYS_ADMIN)"; exit 1 } }'
 
-# One namespace's `collect --list` as a whole process against `ss -tulpna` (target within 2x).
+# One namespace's `collect --list` as a whole process against `ss -tulpna` (target within 1.2x).
+# Runs alternate, so load from the other jobs on a shared machine falls on both alike, and each
+# side is the median of its runs in microseconds: a mean of whole milliseconds over 20 runs of a
+# ~10 ms command moved the ratio between 1.1x and 1.7x on the same binary.
 go build -o /tmp/portwatch-bench-collect ./cmd/collect
 if command -v hyperfine >/dev/null; then
   hyperfine -N -w 3 'ss -tulpna' '/tmp/portwatch-bench-collect --list'
 else
-  per_run() { # mean ms of 20 runs of "$@"
-    local t0 t1; t0=$(date +%s%N)
-    for _ in $(seq 20); do "$@" >/dev/null; done
-    t1=$(date +%s%N); echo $(( (t1 - t0) / 20000000 ))
-  }
-  ss_ms=$(per_run ss -tulpna)
-  list_ms=$(per_run /tmp/portwatch-bench-collect --list)
-  awk -v a="$list_ms" -v b="$ss_ms" 'BEGIN { r = a / (b > 0 ? b : 1)
-    printf "portscan: collect --list %d ms vs ss -tulpna %d ms = %.2fx (target <= 2x: %s)\n", a, b, r, (r <= 2 ? "met" : "MISSED") }'
+  runs=${LIST_RUNS:-100}
+  us() { local t0; t0=$(date +%s%N); "$@" >/dev/null; echo $(( ($(date +%s%N) - t0) / 1000 )); }
+  for _ in 1 2 3; do ss -tulpna >/dev/null; /tmp/portwatch-bench-collect --list >/dev/null; done
+  for _ in $(seq "$runs"); do
+    echo "ss $(us ss -tulpna)"
+    echo "list $(us /tmp/portwatch-bench-collect --list)"
+  done | awk -v runs="$runs" '
+    { t[$1, ++n[$1]] = $2 }
+    function median(k,   i, j, v, m, x) {
+      m = n[k]; for (i = 1; i <= m; i++) v[i] = t[k, i]
+      for (i = 2; i <= m; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { x = v[j]; v[j] = v[j - 1]; v[j - 1] = x }
+      return (m % 2) ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
+    }
+    END { a = median("list") / 1000; b = median("ss") / 1000; r = a / b
+      printf "portscan: collect --list %.2f ms vs ss -tulpna %.2f ms = %.2fx, medians of %d alternating runs (target <= 1.2x: %s)\n",
+        a, b, r, runs, (r <= 1.2 ? "met" : "MISSED") }'
 fi
 rm -f /tmp/portwatch-bench-collect

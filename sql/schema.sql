@@ -222,6 +222,11 @@ ALTER TABLE traffic_rounds ADD COLUMN syn_sources INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE traffic_rounds ADD COLUMN reflect_port INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE traffic_rounds ADD COLUMN reflect_sources INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE traffic_rounds ADD COLUMN reflect_packets INTEGER NOT NULL DEFAULT 0;
+-- spread_*: the local source that sent TCP probes (no ACK, no RST) to the most remote addresses on one port
+-- (spread_port) that sent nothing back in the round, and how many (spread_hosts): a worm or bot scanning outward.
+ALTER TABLE traffic_rounds ADD COLUMN spread_source TEXT NOT NULL DEFAULT '';
+ALTER TABLE traffic_rounds ADD COLUMN spread_port INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE traffic_rounds ADD COLUMN spread_hosts INTEGER NOT NULL DEFAULT 0;
 -- attempts: the most SYNs the source sent to one local (attempt_host, attempt_port): repeated connections to
 -- one service (password guessing); local: 1 when the source is a local address. Sources are kept for 2+
 -- attempts too, not only for fan-out.

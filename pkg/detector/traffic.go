@@ -119,6 +119,13 @@ func trafficStats() []trafficStat {
 					r.Packets, r.Port, sources(r.Sources))}
 			}
 		}},
+		{"spread_hosts", 20, func(s *traffic.Summary) (float64, func() Finding) {
+			sp := s.Spread
+			return float64(sp.Hosts), func() Finding {
+				return Finding{Kind: "outbound_scan", Source: sp.Source, Text: fmt.Sprintf("worm or bot? %s probed %d remote hosts on %d/tcp, none answered",
+					sp.Source, sp.Hosts, sp.Port)}
+			}
+		}},
 		{"unreachable", 20, func(s *traffic.Summary) (float64, func() Finding) {
 			return float64(s.Unreach), func() Finding {
 				return Finding{Kind: "unreachable", Text: fmt.Sprintf("%d ICMP destination-unreachable messages", s.Unreach)}
@@ -158,7 +165,7 @@ type Finding struct {
 	Value float64 `json:"value"` // the round's figure
 	Limit float64 `json:"limit"` // its calibrated limit
 	// Kind is port_scan, host_sweep, brute_force, syn_flood, flood,
-	// reflection, unreachable, dns_tunnel or dns_nxdomain.
+	// reflection, outbound_scan, unreachable, dns_tunnel or dns_nxdomain.
 	Kind     string `json:"kind"`
 	Text     string `json:"text"`
 	Source   string `json:"source,omitempty"`   // the sending address, for scans and sweeps

@@ -22,6 +22,7 @@ func benignTraffic(r *rand.Rand) *traffic.Summary {
 	return &traffic.Summary{
 		Packets: 200 + r.Int64N(300), IPPackets: 200, Sources: clients + 2, SYNSources: clients + 1 + r.Int64N(4),
 		Reflect: traffic.ReflectStat{Port: 53, Sources: r.Int64N(3), Packets: r.Int64N(6)},
+		Spread:  traffic.SpreadStat{Source: "10.0.0.2", Port: 443, Hosts: r.Int64N(3)},
 		Ports: []traffic.PortStat{
 			{Port: 22, Protocol: "tcp", Direction: traffic.In, Packets: 40, SYNs: 1 + r.Int64N(3), Peers: 1},
 			{Port: 443, Protocol: "tcp", Direction: traffic.In, Packets: 100, SYNs: clients, Peers: clients},
@@ -71,6 +72,8 @@ func TestTrafficStatistics(t *testing.T) {
 	spoofed.SYNSources = 100
 	reflection := benignTraffic(r)
 	reflection.Reflect = traffic.ReflectStat{Port: 53, Sources: 49, Packets: 523}
+	worm := benignTraffic(r)
+	worm.Spread = traffic.SpreadStat{Source: "10.0.0.5", Port: 445, Hosts: 300}
 	stranger := benignTraffic(r)
 	stranger.Top[0].Address, stranger.Top[1].Address = "192.0.2.200", "192.0.2.201"
 	test := []struct {
@@ -88,6 +91,7 @@ func TestTrafficStatistics(t *testing.T) {
 		{"a local poller", poller, ""},
 		{"spoofed SYN flood", spoofed, "SYN flood? 100 addresses sent SYNs in one round (spoofed sources?)"},
 		{"reflection", reflection, "reflection flood? 523 packets from 53/udp of 49 sources this host never asked"},
+		{"worm", worm, "worm or bot? 10.0.0.5 probed 300 remote hosts on 445/tcp, none answered"},
 		{"sources never seen", stranger, ""},
 	}
 	split := len(rounds)

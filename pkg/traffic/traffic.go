@@ -88,6 +88,16 @@ type SourceStat struct {
 	Local       bool // the source is a local address
 }
 
+// SpreadStat is the local source that sent TCP probes (no ACK, no RST)
+// to the most remote addresses on one port without hearing back from them
+// in the round: a worm or bot scanning outward (445, 135, 23) gets few
+// answers, while a client's connections are answered.
+type SpreadStat struct {
+	Source string
+	Port   uint16
+	Hosts  int64 // distinct remote addresses probed on Port that sent nothing back
+}
+
 // ReflectStat is the UDP a round's local addresses got from one service
 // source port (53 DNS, 123 NTP, 161 SNMP, ...) of remote addresses they
 // sent nothing to on that port: answers to queries never asked, which is
@@ -119,6 +129,7 @@ type Summary struct {
 	// even when it is aimed past the local addresses.
 	SYNSources int64
 	Reflect    ReflectStat // the service port with the most unsolicited sources; zero without any
+	Spread     SpreadStat  // the widest unanswered outward fan-out; zero without any
 	DNS        DNSStats    // unicast DNS (port 53)
 	Ports      []PortStat
 	Top        []SourceStat // sources touching 2+ local ports or hosts, widest first, at most MaxSources
@@ -341,6 +352,19 @@ func (a *Aggregator) portsAndSources(s *Summary, isLocal map[string]bool) {
 	}
 	reflect := make(map[uint16]*ReflectStat)
 	reflectSrc := make(map[reflectKey]bool)
+	// Remote addresses that sent to a local one, by pair: what answers an
+	// outward probe.
+	heard := make(map[[2]string]bool)
+	for k := range a.flows {
+		if isLocal[k.dst] && !isLocal[k.src] {
+			heard[[2]string{k.dst, k.src}] = true
+		}
+	}
+	type spreadKey struct {
+		src  string
+		port uint16
+	}
+	spread := make(map[spreadKey]int64)
 	add := func(k portKey, peer string, st flowStat) {
 		ps := ports[k]
 		if ps == nil {
@@ -364,6 +388,9 @@ func (a *Aggregator) portsAndSources(s *Summary, isLocal map[string]bool) {
 		srcLocal, dstLocal := isLocal[k.src], isLocal[k.dst]
 		if st.syns > 0 {
 			synSources[k.src] = true
+		}
+		if st.probes > 0 && k.proto == 6 && srcLocal && !dstLocal && !heard[[2]string{k.src, k.dst}] {
+			spread[spreadKey{k.src, k.port}]++ // one flow key per (source, destination, port): a distinct host
 		}
 		if st.sport != 0 && dstLocal && !srcLocal {
 			if _, asked := a.flows[flowKey{src: k.dst, dst: k.src, port: st.sport, proto: 17}]; !asked {
@@ -419,6 +446,12 @@ func (a *Aggregator) portsAndSources(s *Summary, isLocal map[string]bool) {
 	for _, r := range reflect {
 		if r.Sources > s.Reflect.Sources || r.Sources == s.Reflect.Sources && r.Port < s.Reflect.Port {
 			s.Reflect = *r
+		}
+	}
+	for k, n := range spread {
+		sp := &s.Spread
+		if n > sp.Hosts || n == sp.Hosts && hostPortLess(k.src, k.port, sp.Source, sp.Port) {
+			*sp = SpreadStat{Source: k.src, Port: k.port, Hosts: n}
 		}
 	}
 	for _, sa := range sources {

@@ -86,7 +86,15 @@ func TestSummarize(t *testing.T) {
 		dst := fmt.Sprintf("10.0.0.%d", 100+h)
 		lateral = append(lateral, tcp("10.0.0.9", dst, 40000, 23, 1), tcp("10.0.0.9", dst, 40000, 23, 0))
 	}
-	var brute, spoofed, reflected []packet.Packet
+	var brute, spoofed, reflected, worm []packet.Packet
+	for i := range 40 { // a local host's SYNs to 40 remote hosts on 445, two of which answer, and its answered web browsing
+		dst := fmt.Sprintf("198.51.100.%d", i+1)
+		worm = append(worm, tcp("10.0.0.5", dst, 40000, 445, syn), tcp("10.0.0.5", fmt.Sprintf("192.0.2.%d", i+1), 40001, 443, syn),
+			tcp(fmt.Sprintf("192.0.2.%d", i+1), "10.0.0.5", 443, 40001, syn|ack))
+		if i < 2 {
+			worm = append(worm, tcp(dst, "10.0.0.5", 445, 40000, rst|ack))
+		}
+	}
 	for i := range 60 { // a remote source's 60 connections to one local ssh, and one to its web server
 		sport := uint16(40000 + i)
 		brute = append(brute, tcp("203.0.113.5", "10.0.0.2", sport, 22, syn), tcp("10.0.0.2", "203.0.113.5", 22, sport, syn|ack),
@@ -160,6 +168,11 @@ func TestSummarize(t *testing.T) {
 		{"spoofed SYNs past the local side still count their sources", flagLocal("10.0.0.0/24"), spoofed, func(t *testing.T, s *Summary) {
 			if s.SYNSources != 100 || s.Sources != 0 {
 				t.Errorf("SYN sources %d, sources %d, want 100 and 0", s.SYNSources, s.Sources)
+			}
+		}},
+		{"worm: unanswered probes outward on one port", flagLocal("10.0.0.0/24"), worm, func(t *testing.T, s *Summary) {
+			if want := (SpreadStat{Source: "10.0.0.5", Port: 445, Hosts: 38}); s.Spread != want {
+				t.Errorf("spread %+v, want %+v (answered hosts and the answered browsing left out)", s.Spread, want)
 			}
 		}},
 		{"reflection: answers from a service port nobody asked", flagLocal("10.0.0.0/24"), reflected, func(t *testing.T, s *Summary) {

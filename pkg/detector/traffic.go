@@ -66,11 +66,14 @@ func trafficStats() []trafficStat {
 			func(x traffic.SourceStat) Finding {
 				return Finding{Text: fmt.Sprintf("host sweep from %s: probes to %d local hosts", x.Address, x.ProbedHosts)}
 			}),
-		bySource("fanout_ports", 30, "port_scan", func(x traffic.SourceStat) int64 { return x.LocalPorts },
+		// A busy server answers a client's hundred connections a minute,
+		// each to a fresh ephemeral port: fan-out too, of replies.
+		bySource("fanout_ports", 200, "port_scan", func(x traffic.SourceStat) int64 { return x.LocalPorts },
 			func(x traffic.SourceStat) Finding {
 				return Finding{Text: fmt.Sprintf("port scan from %s: packets to %d ports of %s", x.Address, x.LocalPorts, hosts(x.LocalHosts))}
 			}),
-		bySource("fanout_hosts", 10, "host_sweep", func(x traffic.SourceStat) int64 { return x.LocalHosts },
+		// A local resolver or gateway answers a dozen or two neighbours.
+		bySource("fanout_hosts", 20, "host_sweep", func(x traffic.SourceStat) int64 { return x.LocalHosts },
 			func(x traffic.SourceStat) Finding {
 				return Finding{Text: fmt.Sprintf("host sweep from %s: packets to %d local hosts", x.Address, x.LocalHosts)}
 			}),
@@ -86,8 +89,15 @@ func trafficStats() []trafficStat {
 			return Finding{Port: int(x.AttemptPort), Protocol: "tcp", Text: fmt.Sprintf("%sbrute force? %d connection attempts to %d/tcp of %s from %s",
 				service(x.AttemptPort), x.Attempts, x.AttemptPort, x.AttemptHost, x.Address)}
 		}),
+		// One source's SYNs are its attempts (above), a neighbour polling
+		// an API among them; a flood comes from many.
 		{"syn_port", 30, func(s *traffic.Summary) (float64, func() Finding) {
-			p := busiest(s.Ports, func(x traffic.PortStat) int64 { return x.SYNs })
+			p := busiest(s.Ports, func(x traffic.PortStat) int64 {
+				if x.Peers < 2 {
+					return 0
+				}
+				return x.SYNs
+			})
 			return float64(p.SYNs), func() Finding {
 				return Finding{Kind: "syn_flood", Port: int(p.Port), Protocol: p.Protocol, Text: fmt.Sprintf("SYN flood on %d/%s: %d SYNs from %s",
 					p.Port, p.Protocol, p.SYNs, sources(p.Peers))}
@@ -100,7 +110,8 @@ func trafficStats() []trafficStat {
 					p.Port, p.Protocol, sources(p.Peers), p.Packets)}
 			}
 		}},
-		{"sources", 50, func(s *traffic.Summary) (float64, func() Finding) {
+		// A server's busiest minutes hear from a few hundred addresses.
+		{"sources", 500, func(s *traffic.Summary) (float64, func() Finding) {
 			return float64(s.Sources), func() Finding {
 				return Finding{Kind: "flood", Text: fmt.Sprintf("flood: %s sent to this host in one round (%d packets)",
 					sources(s.Sources), s.IPPackets)}

@@ -211,3 +211,27 @@ CREATE TABLE accepted (
 ALTER TABLE traffic_sources ADD COLUMN probed_ports INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE traffic_sources ADD COLUMN probed_hosts INTEGER NOT NULL DEFAULT 0;
 -- end v7
+
+-- section v8
+-- Figures of floods, reflection and password guessing (v8); 0 in rounds stored before v8.
+-- syn_sources: distinct addresses that sent a SYN without ACK to anyone, local or not (spoofed floods aimed
+-- past the local side show here). reflect_*: UDP that local addresses got from one service source port (53,
+-- 123, 161, 1900, ...; reflect_port, the one with the most sources) of remote addresses they sent nothing to on
+-- that port in the round: answers to queries never asked, a reflection attack's traffic.
+ALTER TABLE traffic_rounds ADD COLUMN syn_sources INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE traffic_rounds ADD COLUMN reflect_port INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE traffic_rounds ADD COLUMN reflect_sources INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE traffic_rounds ADD COLUMN reflect_packets INTEGER NOT NULL DEFAULT 0;
+-- spread_*: the local source that sent TCP probes (no ACK, no RST) to the most remote addresses on one port
+-- (spread_port) that sent nothing back in the round, and how many (spread_hosts): a worm or bot scanning outward.
+ALTER TABLE traffic_rounds ADD COLUMN spread_source TEXT NOT NULL DEFAULT '';
+ALTER TABLE traffic_rounds ADD COLUMN spread_port INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE traffic_rounds ADD COLUMN spread_hosts INTEGER NOT NULL DEFAULT 0;
+-- attempts: the most SYNs the source sent to one local (attempt_host, attempt_port): repeated connections to
+-- one service (password guessing); local: 1 when the source is a local address. Sources are kept for 2+
+-- attempts too, not only for fan-out.
+ALTER TABLE traffic_sources ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE traffic_sources ADD COLUMN attempt_host TEXT NOT NULL DEFAULT '';
+ALTER TABLE traffic_sources ADD COLUMN attempt_port INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE traffic_sources ADD COLUMN local INTEGER NOT NULL DEFAULT 0;
+-- end v8

@@ -100,7 +100,8 @@ SELECT r.id AS round_id, r.start_time, r.source, r.local_from, r.local_addrs,
        coalesce(p.ports_in, 0) AS ports_in, coalesce(p.syns_in, 0) AS syns_in, coalesce(p.rsts_out, 0) AS rsts_out,
        t.icmp_unreachable, t.dns_queries, t.dns_names, t.dns_max_label,
        round(t.dns_entropy, 2) AS dns_entropy, round(t.dns_txt_null_share, 3) AS dns_txt_null_share,
-       round(t.dns_nxdomain_share, 3) AS dns_nxdomain_share, t.overflow, t.note
+       round(t.dns_nxdomain_share, 3) AS dns_nxdomain_share, t.syn_sources, t.reflect_port, t.reflect_sources,
+       t.reflect_packets, t.spread_source, t.spread_port, t.spread_hosts, t.overflow, t.note
 FROM traffic_rounds t
 JOIN rounds r ON r.id = t.round_id
 LEFT JOIN (
@@ -113,10 +114,11 @@ LEFT JOIN (
 ORDER BY r.id;
 
 -- Sources by fan-out: a port scan is one source and hundreds of local ports (probed: with SYN, FIN, NULL or
--- XMAS segments), a sweep many hosts.
+-- XMAS segments), a sweep many hosts, password guessing many attempts on one local port.
 DROP VIEW IF EXISTS traffic_scanners;
 CREATE VIEW traffic_scanners AS
-SELECT s.round_id, r.start_time, s.address, s.local_ports, s.local_hosts, s.probed_ports, s.probed_hosts, s.syns, s.packets
+SELECT s.round_id, r.start_time, s.address, s.local, s.local_ports, s.local_hosts, s.probed_ports, s.probed_hosts,
+       s.attempts, s.attempt_host, s.attempt_port, s.syns, s.packets
 FROM traffic_sources s
 JOIN rounds r ON r.id = s.round_id
 ORDER BY s.round_id, s.local_ports DESC, s.local_hosts DESC;

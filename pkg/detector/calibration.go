@@ -167,13 +167,14 @@ func (c *calibration) loadRatio(st stats) float64 {
 
 // loadLimit is the limit on Load; c.Load must be set. Load is a Poisson
 // deviance over the host's dispersion, about -ln P of the round's
-// connections, so the usual passes -ln Q at rate Q: that is the floor,
-// raised to the largest normal value where that is more. Neither a tail
-// fit nor a margin over the largest normal value, as Total has: each
-// refit adds the rounds just under the limit to the normal ones, and
-// either would climb with every run.
+// connections, so a Poisson count passes -ln Q at rate Q; a host's days
+// differ more than that (a Monday busier than the training's Saturday at
+// the job's minute), so the floor is totalMargin above it, raised to the
+// largest normal value where that is more. Never a margin over the largest
+// normal value, as Total has: each refit adds the rounds just under the
+// limit to the normal ones, and such a limit would climb with every run.
 func (c *calibration) loadLimit() float64 {
-	return max(c.Load.Threshold, -math.Log(c.Load.Q))
+	return max(c.Load.Threshold, -(1+totalMargin)*math.Log(c.Load.Q))
 }
 
 // totalLimit is the limit on Total.

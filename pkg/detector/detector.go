@@ -344,7 +344,7 @@ func (d *Detector) newModelFor(ctx context.Context, db *store.DB, channels []str
 			return nil, err
 		}
 		if scanned < d.cfg.MinRounds && captured >= d.cfg.MinRounds {
-			channels = features.TrafficChannels()
+			channels = features.CaptureChannels()
 			d.log.Info("traffic model", "reason", "the database holds capture rounds, not scanned ones",
 				"scanned", scanned, "captured", captured, "channels", channels)
 		}

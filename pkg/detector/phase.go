@@ -34,10 +34,13 @@ type phase modelfile.Phase
 const startSpread = 2
 
 // startPseudo is the weight, in starts, of the prior that a listener starts
-// at any minute as often as rounds fall there: a listener seen starting
-// once or twice has no phase to speak of, one that started at minute 26 of
-// each of 70 hours has.
-const startPseudo = 1
+// at any minute as often as rounds fall there: a listener seen starting a
+// few times (a service restarted each night, then once more after an
+// outage) has no phase to speak of, one that started at minute 26 of each
+// of 70 hours has. With 3, a listener must have started at one minute
+// four times or more before a start elsewhere passes the limit of a host
+// whose normal starts all cost nothing (ln 2).
+const startPseudo = 3
 
 // loadSpread is how many minutes on either side of a round's own the usual
 // connections at its minute are the largest of: the job at minute 0 may
@@ -83,16 +86,23 @@ func (p *phase) count(l features.Layout, ws []features.Window) {
 // pearsonClip bounds a round's squared Pearson residual in the
 // dispersion: three standard deviations. A minute the counts foresee badly
 // (a job's minute at an hour unlike the others) would otherwise make the
-// whole day look wild; a Poisson count's clipped residual averages 0.97.
+// whole day look wild.
 const pearsonClip = 9
 
-// disperse adds the Pearson residuals of ws's opened connections.
+// disperse adds the Pearson residuals of ws's opened connections, of the
+// rounds above the usual only, twice: what Load judges is connections past
+// the usual, and the usual is the largest of the minutes around (see
+// loadSpread), so the minutes beside a job's fall short of it by design.
 func (p *phase) disperse(ws []features.Window) {
 	for _, w := range ws {
-		if u := p.usual(w); u.Mu > 0 {
-			p.Pearson += min((u.N-u.Mu)*(u.N-u.Mu)/u.Mu, pearsonClip)
-			p.Dispersed++
+		u := p.usual(w)
+		if u.Mu <= 0 {
+			continue
 		}
+		if u.N > u.Mu {
+			p.Pearson += 2 * min((u.N-u.Mu)*(u.N-u.Mu)/u.Mu, pearsonClip)
+		}
+		p.Dispersed++
 	}
 }
 

@@ -43,11 +43,15 @@ type trafficStat struct {
 const trafficMargin = 0.5
 
 // bySource is the statistic of the source with the largest f, told as
-// kind by text.
-func bySource(name string, floor float64, kind string, f func(traffic.SourceStat) int64, text func(traffic.SourceStat) string) trafficStat {
+// kind by tell (its Text, and Port where one port is concerned).
+func bySource(name string, floor float64, kind string, f func(traffic.SourceStat) int64, tell func(traffic.SourceStat) Finding) trafficStat {
 	return trafficStat{name, floor, func(s *traffic.Summary) (float64, func() Finding) {
 		src := widest(s.Top, f)
-		return float64(f(src)), func() Finding { return Finding{Kind: kind, Source: src.Address, Text: text(src)} }
+		return float64(f(src)), func() Finding {
+			fd := tell(src)
+			fd.Kind, fd.Source = kind, src.Address
+			return fd
+		}
 	}}
 }
 
@@ -55,23 +59,45 @@ func bySource(name string, floor float64, kind string, f func(traffic.SourceStat
 func trafficStats() []trafficStat {
 	return []trafficStat{
 		bySource("probed_ports", 6, "port_scan", func(x traffic.SourceStat) int64 { return x.ProbedPorts },
-			func(x traffic.SourceStat) string {
-				return fmt.Sprintf("port scan from %s: probes to %d ports of %s", x.Address, x.ProbedPorts, hosts(x.ProbedHosts))
+			func(x traffic.SourceStat) Finding {
+				return Finding{Text: fmt.Sprintf("port scan from %s: probes to %d ports of %s", x.Address, x.ProbedPorts, hosts(x.ProbedHosts))}
 			}),
 		bySource("probed_hosts", 6, "host_sweep", func(x traffic.SourceStat) int64 { return x.ProbedHosts },
-			func(x traffic.SourceStat) string {
-				return fmt.Sprintf("host sweep from %s: probes to %d local hosts", x.Address, x.ProbedHosts)
+			func(x traffic.SourceStat) Finding {
+				return Finding{Text: fmt.Sprintf("host sweep from %s: probes to %d local hosts", x.Address, x.ProbedHosts)}
 			}),
-		bySource("fanout_ports", 30, "port_scan", func(x traffic.SourceStat) int64 { return x.LocalPorts },
-			func(x traffic.SourceStat) string {
-				return fmt.Sprintf("port scan from %s: packets to %d ports of %s", x.Address, x.LocalPorts, hosts(x.LocalHosts))
+		// A busy server answers a client's hundred connections a minute,
+		// each to a fresh ephemeral port: fan-out too, of replies.
+		bySource("fanout_ports", 200, "port_scan", func(x traffic.SourceStat) int64 { return x.LocalPorts },
+			func(x traffic.SourceStat) Finding {
+				return Finding{Text: fmt.Sprintf("port scan from %s: packets to %d ports of %s", x.Address, x.LocalPorts, hosts(x.LocalHosts))}
 			}),
-		bySource("fanout_hosts", 10, "host_sweep", func(x traffic.SourceStat) int64 { return x.LocalHosts },
-			func(x traffic.SourceStat) string {
-				return fmt.Sprintf("host sweep from %s: packets to %d local hosts", x.Address, x.LocalHosts)
+		// A local resolver or gateway answers a dozen or two neighbours.
+		bySource("fanout_hosts", 20, "host_sweep", func(x traffic.SourceStat) int64 { return x.LocalHosts },
+			func(x traffic.SourceStat) Finding {
+				return Finding{Text: fmt.Sprintf("host sweep from %s: packets to %d local hosts", x.Address, x.LocalHosts)}
 			}),
+		// Remote sources only: a local host polling a neighbour's API opens
+		// a fresh connection every second or so all day, while from outside
+		// dozens of connections a minute to one port are guessed passwords.
+		bySource("attempts", 30, "brute_force", func(x traffic.SourceStat) int64 {
+			if x.Local {
+				return 0
+			}
+			return x.Attempts
+		}, func(x traffic.SourceStat) Finding {
+			return Finding{Port: int(x.AttemptPort), Protocol: "tcp", Text: fmt.Sprintf("%sbrute force? %d connection attempts to %d/tcp of %s from %s",
+				service(x.AttemptPort), x.Attempts, x.AttemptPort, x.AttemptHost, x.Address)}
+		}),
+		// One source's SYNs are its attempts (above), a neighbour polling
+		// an API among them; a flood comes from many.
 		{"syn_port", 30, func(s *traffic.Summary) (float64, func() Finding) {
-			p := busiest(s.Ports, func(x traffic.PortStat) int64 { return x.SYNs })
+			p := busiest(s.Ports, func(x traffic.PortStat) int64 {
+				if x.Peers < 2 {
+					return 0
+				}
+				return x.SYNs
+			})
 			return float64(p.SYNs), func() Finding {
 				return Finding{Kind: "syn_flood", Port: int(p.Port), Protocol: p.Protocol, Text: fmt.Sprintf("SYN flood on %d/%s: %d SYNs from %s",
 					p.Port, p.Protocol, p.SYNs, sources(p.Peers))}
@@ -84,10 +110,31 @@ func trafficStats() []trafficStat {
 					p.Port, p.Protocol, sources(p.Peers), p.Packets)}
 			}
 		}},
-		{"sources", 50, func(s *traffic.Summary) (float64, func() Finding) {
+		// A server's busiest minutes hear from a few hundred addresses.
+		{"sources", 500, func(s *traffic.Summary) (float64, func() Finding) {
 			return float64(s.Sources), func() Finding {
 				return Finding{Kind: "flood", Text: fmt.Sprintf("flood: %s sent to this host in one round (%d packets)",
 					sources(s.Sources), s.IPPackets)}
+			}
+		}},
+		{"syn_sources", 50, func(s *traffic.Summary) (float64, func() Finding) {
+			return float64(s.SYNSources), func() Finding {
+				return Finding{Kind: "syn_flood", Text: fmt.Sprintf("SYN flood? %d addresses sent SYNs in one round (spoofed sources?)",
+					s.SYNSources)}
+			}
+		}},
+		{"reflect_sources", 20, func(s *traffic.Summary) (float64, func() Finding) {
+			r := s.Reflect
+			return float64(r.Sources), func() Finding {
+				return Finding{Kind: "reflection", Text: fmt.Sprintf("reflection flood? %d packets from %d/udp of %s this host never asked",
+					r.Packets, r.Port, sources(r.Sources))}
+			}
+		}},
+		{"spread_hosts", 20, func(s *traffic.Summary) (float64, func() Finding) {
+			sp := s.Spread
+			return float64(sp.Hosts), func() Finding {
+				return Finding{Kind: "outbound_scan", Source: sp.Source, Text: fmt.Sprintf("worm or bot? %s probed %d remote hosts on %d/tcp, none answered",
+					sp.Source, sp.Hosts, sp.Port)}
 			}
 		}},
 		{"unreachable", 20, func(s *traffic.Summary) (float64, func() Finding) {
@@ -128,8 +175,8 @@ type Finding struct {
 	Stat  string  `json:"stat"`  // the statistic (trafficStats' names)
 	Value float64 `json:"value"` // the round's figure
 	Limit float64 `json:"limit"` // its calibrated limit
-	// Kind is port_scan, host_sweep, syn_flood, flood, unreachable,
-	// dns_tunnel or dns_nxdomain.
+	// Kind is port_scan, host_sweep, brute_force, syn_flood, flood,
+	// reflection, outbound_scan, unreachable, dns_tunnel or dns_nxdomain.
 	Kind     string `json:"kind"`
 	Text     string `json:"text"`
 	Source   string `json:"source,omitempty"`   // the sending address, for scans and sweeps
@@ -176,6 +223,23 @@ func busiest(ports []traffic.PortStat, f func(traffic.PortStat) int64) traffic.P
 		}
 	}
 	return best
+}
+
+// service names the well-known login services a brute force is told by, "SSH ".
+func service(port uint16) string {
+	switch port {
+	case 21:
+		return "FTP "
+	case 22:
+		return "SSH "
+	case 23:
+		return "telnet "
+	case 3389:
+		return "RDP "
+	case 5900:
+		return "VNC "
+	}
+	return ""
 }
 
 func hosts(n int64) string {

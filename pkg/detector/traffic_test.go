@@ -20,14 +20,17 @@ import (
 func benignTraffic(r *rand.Rand) *traffic.Summary {
 	clients := int64(1 + r.IntN(6))
 	return &traffic.Summary{
-		Packets: 200 + r.Int64N(300), IPPackets: 200, Sources: clients + 2,
+		Packets: 200 + r.Int64N(300), IPPackets: 200, Sources: clients + 2, SYNSources: clients + 1 + r.Int64N(4),
+		Reflect: traffic.ReflectStat{Port: 53, Sources: r.Int64N(3), Packets: r.Int64N(6)},
+		Spread:  traffic.SpreadStat{Source: "10.0.0.2", Port: 443, Hosts: r.Int64N(3)},
 		Ports: []traffic.PortStat{
 			{Port: 22, Protocol: "tcp", Direction: traffic.In, Packets: 40, SYNs: 1 + r.Int64N(3), Peers: 1},
 			{Port: 443, Protocol: "tcp", Direction: traffic.In, Packets: 100, SYNs: clients, Peers: clients},
 		},
 		Top: []traffic.SourceStat{
 			{Address: "198.51.100.7", LocalPorts: 5 + r.Int64N(15), LocalHosts: 1, Packets: 60},
-			{Address: "203.0.113.9", LocalPorts: 2, LocalHosts: 1, ProbedPorts: 1 + r.Int64N(2), ProbedHosts: 1, Packets: 8, SYNs: 2},
+			{Address: "203.0.113.9", LocalPorts: 2, LocalHosts: 1, ProbedPorts: 1 + r.Int64N(2), ProbedHosts: 1, Packets: 8, SYNs: 2,
+				Attempts: 1 + r.Int64N(4), AttemptHost: "10.0.0.2", AttemptPort: 443},
 		},
 		DNS:     traffic.DNSStats{Queries: 10, Responses: 10, Names: 8, MaxLabel: 8 + r.IntN(12)},
 		Domains: []traffic.DomainStat{{Domain: "example.com", Queries: 10, Names: 1 + r.Int64N(5), MaxLabel: 12}},
@@ -59,6 +62,18 @@ func TestTrafficStatistics(t *testing.T) {
 	tunnel := benignTraffic(r)
 	tunnel.DNS.MaxLabel, tunnel.DNS.Queries = 60, 410
 	tunnel.Domains = append(tunnel.Domains, traffic.DomainStat{Domain: "pirate.sea", Queries: 400, Names: 400, MaxLabel: 60})
+	brute := benignTraffic(r)
+	brute.Top = append(brute.Top, traffic.SourceStat{Address: "203.0.113.50", LocalPorts: 1, LocalHosts: 1, SYNs: 67, Attempts: 67,
+		AttemptHost: "10.0.0.2", AttemptPort: 22})
+	poller := benignTraffic(r) // a neighbour polling a local API: many connections, but from the local side
+	poller.Top = append(poller.Top, traffic.SourceStat{Address: "10.0.0.9", LocalPorts: 1, LocalHosts: 1, SYNs: 93, Attempts: 93,
+		AttemptHost: "10.0.0.2", AttemptPort: 8765, Local: true})
+	spoofed := benignTraffic(r)
+	spoofed.SYNSources = 100
+	reflection := benignTraffic(r)
+	reflection.Reflect = traffic.ReflectStat{Port: 53, Sources: 49, Packets: 523}
+	worm := benignTraffic(r)
+	worm.Spread = traffic.SpreadStat{Source: "10.0.0.5", Port: 445, Hosts: 300}
 	stranger := benignTraffic(r)
 	stranger.Top[0].Address, stranger.Top[1].Address = "192.0.2.200", "192.0.2.201"
 	test := []struct {
@@ -72,6 +87,11 @@ func TestTrafficStatistics(t *testing.T) {
 		{"flood", flood, "SYN flood on 443/tcp: 4900 SYNs from 4900 sources"},
 		{"no capture", nil, ""},
 		{"tunnel", tunnel, "DNS tunnel? 400 queries of 400 names under pirate.sea, labels up to 60 characters"},
+		{"brute force", brute, "SSH brute force? 67 connection attempts to 22/tcp of 10.0.0.2 from 203.0.113.50"},
+		{"a local poller", poller, ""},
+		{"spoofed SYN flood", spoofed, "SYN flood? 100 addresses sent SYNs in one round (spoofed sources?)"},
+		{"reflection", reflection, "reflection flood? 523 packets from 53/udp of 49 sources this host never asked"},
+		{"worm", worm, "worm or bot? 10.0.0.5 probed 300 remote hosts on 445/tcp, none answered"},
 		{"sources never seen", stranger, ""},
 	}
 	split := len(rounds)

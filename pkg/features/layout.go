@@ -37,8 +37,18 @@ const (
 func OccupancyChannels() []string { return []string{TCPListen, UDPBound, TCPConn} }
 
 // TrafficChannels returns the per-port channels of a round's traffic
-// summary, the channels of a model of capture rounds.
+// summary.
 func TrafficChannels() []string { return []string{SYNIn, TCPIn, UDPIn, PeersIn} }
+
+// CaptureChannels returns the channels of a model of capture rounds: the
+// addresses each local port heard from. Packet and SYN counts are left
+// out: most inbound packets are replies to the host's own clients on
+// ephemeral ports fresh each time, and a neighbour polling a service opens
+// a connection a second, so a busy download, a media stream or a poller in
+// a minute training never saw lit a port the model ruled out; many peers
+// on one port is what floods and sweeps show, and the traffic statistics
+// judge the counts against calibrated limits.
+func CaptureChannels() []string { return []string{PeersIn} }
 
 // countCap is the count that fills a traffic channel to 1.
 const countCap = 1024

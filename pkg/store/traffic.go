@@ -24,11 +24,12 @@ func (w *Writer) prepareTraffic() error {
 	if err := w.prepareAll("traffic", []namedStmt{
 		{&t.round, `INSERT INTO traffic_rounds (round_id, packets, ip_packets, overflow, sources, icmp_unreachable,
 			dns_queries, dns_responses, dns_names, dns_max_label, dns_mean_label, dns_entropy, dns_max_entropy,
-			dns_txt_null_share, dns_nxdomain_share, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+			dns_txt_null_share, dns_nxdomain_share, note, syn_sources, reflect_port, reflect_sources, reflect_packets,
+			spread_source, spread_port, spread_hosts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&t.port, `INSERT INTO traffic_ports (round_id, port, protocol, direction, packets, syns, rsts, peers)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&t.source, `INSERT INTO traffic_sources (round_id, address, local_ports, local_hosts, probed_ports, probed_hosts,
-			packets, syns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+			packets, syns, attempts, attempt_host, attempt_port, local) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&t.dns, `INSERT INTO traffic_dns (round_id, domain, queries, names, max_label) VALUES (?, ?, ?, ?, ?)`},
 		{&t.local, `UPDATE rounds SET local_from = ?, local_addrs = ? WHERE id = ?`},
 	}); err != nil {
@@ -102,7 +103,8 @@ func (w *Writer) AddTraffic(round int64, s *traffic.Summary) error {
 	}
 	if err := exec("summary", t.round, round, s.Packets, s.IPPackets, s.Overflow, s.Sources, s.Unreach,
 		d.Queries, d.Responses, d.Names, d.MaxLabel, d.MeanLabel, d.Entropy, d.MaxEntropy, d.TXTNullShare, d.NXDomainShare,
-		nullString(s.Note)); err != nil {
+		nullString(s.Note), s.SYNSources, int64(s.Reflect.Port), s.Reflect.Sources, s.Reflect.Packets,
+		s.Spread.Source, int64(s.Spread.Port), s.Spread.Hosts); err != nil {
 		return err
 	}
 	for _, p := range s.Ports {
@@ -112,7 +114,7 @@ func (w *Writer) AddTraffic(round int64, s *traffic.Summary) error {
 	}
 	for _, src := range s.Top {
 		if err := exec("source", t.source, round, src.Address, src.LocalPorts, src.LocalHosts,
-			src.ProbedPorts, src.ProbedHosts, src.Packets, src.SYNs); err != nil {
+			src.ProbedPorts, src.ProbedHosts, src.Packets, src.SYNs, src.Attempts, src.AttemptHost, int64(src.AttemptPort), src.Local); err != nil {
 			return err
 		}
 	}
@@ -134,7 +136,8 @@ func (d *DB) loadTraffic(ctx context.Context, q RoundQuery, rounds []Round) erro
 	rows, err := d.db.QueryContext(ctx, cte+`
 SELECT t.round_id, coalesce(r.local_from, ''), coalesce(r.local_addrs, ''), t.packets, t.ip_packets, t.overflow,
 	t.sources, t.icmp_unreachable, t.dns_queries, t.dns_responses, t.dns_names, t.dns_max_label, t.dns_mean_label,
-	t.dns_entropy, t.dns_max_entropy, t.dns_txt_null_share, t.dns_nxdomain_share, coalesce(t.note, '')
+	t.dns_entropy, t.dns_max_entropy, t.dns_txt_null_share, t.dns_nxdomain_share, coalesce(t.note, ''),
+	t.syn_sources, t.reflect_port, t.reflect_sources, t.reflect_packets, t.spread_source, t.spread_port, t.spread_hosts
 FROM traffic_rounds t JOIN rounds r ON r.id = t.round_id
 WHERE t.round_id IN (SELECT id FROM ids) ORDER BY t.round_id`, args...)
 	if err != nil {
@@ -148,7 +151,8 @@ WHERE t.round_id IN (SELECT id FROM ids) ORDER BY t.round_id`, args...)
 		dn := &s.DNS
 		if err := rows.Scan(&id, &s.Local.From, &addrs, &s.Packets, &s.IPPackets, &s.Overflow, &s.Sources, &s.Unreach,
 			&dn.Queries, &dn.Responses, &dn.Names, &dn.MaxLabel, &dn.MeanLabel, &dn.Entropy, &dn.MaxEntropy,
-			&dn.TXTNullShare, &dn.NXDomainShare, &s.Note); err != nil {
+			&dn.TXTNullShare, &dn.NXDomainShare, &s.Note, &s.SYNSources, &s.Reflect.Port, &s.Reflect.Sources, &s.Reflect.Packets,
+			&s.Spread.Source, &s.Spread.Port, &s.Spread.Hosts); err != nil {
 			rows.Close()
 			return fmt.Errorf("load traffic summaries: %w", err)
 		}
@@ -187,13 +191,14 @@ WHERE round_id IN (SELECT id FROM ids) ORDER BY round_id, port, protocol, direct
 				err := rows.Scan(&id, &p.Port, &p.Protocol, &p.Direction, &p.Packets, &p.SYNs, &p.RSTs, &p.Peers)
 				return id, func(s *traffic.Summary) { s.Ports = append(s.Ports, p) }, err
 			}},
-		{"sources", `SELECT round_id, address, local_ports, local_hosts, probed_ports, probed_hosts, packets, syns
-FROM traffic_sources WHERE round_id IN (SELECT id FROM ids) ORDER BY round_id, local_ports DESC, local_hosts DESC, address`,
+		{"sources", `SELECT round_id, address, local_ports, local_hosts, probed_ports, probed_hosts, packets, syns,
+	attempts, attempt_host, attempt_port, local
+FROM traffic_sources WHERE round_id IN (SELECT id FROM ids) ORDER BY round_id, local_ports DESC, local_hosts DESC, attempts DESC, address`,
 			func(rows *sql.Rows) (int64, func(*traffic.Summary), error) {
 				var src traffic.SourceStat
 				var id int64
 				err := rows.Scan(&id, &src.Address, &src.LocalPorts, &src.LocalHosts, &src.ProbedPorts, &src.ProbedHosts,
-					&src.Packets, &src.SYNs)
+					&src.Packets, &src.SYNs, &src.Attempts, &src.AttemptHost, &src.AttemptPort, &src.Local)
 				return id, func(s *traffic.Summary) { s.Top = append(s.Top, src) }, err
 			}},
 		{"domains", `SELECT round_id, domain, queries, names, max_label FROM traffic_dns

@@ -20,7 +20,9 @@ func TestRoundsReadsBackTraffic(t *testing.T) {
 	ctx := context.Background()
 	sum := &traffic.Summary{
 		Local:   traffic.Local{From: traffic.FromFlag, Prefixes: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32")}},
-		Packets: 2100, IPPackets: 2090, Overflow: 3, Sources: 2, Unreach: 4,
+		Packets: 2100, IPPackets: 2090, Overflow: 3, Sources: 2, Unreach: 4, SYNSources: 5,
+		Reflect: traffic.ReflectStat{Port: 53, Sources: 49, Packets: 523},
+		Spread:  traffic.SpreadStat{Source: "10.0.0.5", Port: 445, Hosts: 300},
 		DNS: traffic.DNSStats{Queries: 400, Responses: 390, Names: 400, MaxLabel: 60, MeanLabel: 31.5, Entropy: 3.9,
 			MaxEntropy: 4.1, TXTNullShare: 0.5, NXDomainShare: 0.25},
 		Ports: []traffic.PortStat{
@@ -29,7 +31,8 @@ func TestRoundsReadsBackTraffic(t *testing.T) {
 		},
 		Top: []traffic.SourceStat{
 			{Address: "192.168.1.10", LocalPorts: 1000, LocalHosts: 1, ProbedPorts: 1000, ProbedHosts: 1, Packets: 1000, SYNs: 1000},
-			{Address: "198.51.100.7", LocalPorts: 30, LocalHosts: 1, Packets: 60},
+			{Address: "198.51.100.7", LocalPorts: 30, LocalHosts: 1, Packets: 60, SYNs: 70, Attempts: 40, AttemptHost: "10.0.0.2", AttemptPort: 22},
+			{Address: "10.0.0.9", LocalPorts: 1, LocalHosts: 1, Packets: 90, SYNs: 30, Attempts: 30, AttemptHost: "10.0.0.2", AttemptPort: 8765, Local: true},
 		},
 		Domains: []traffic.DomainStat{{Domain: "pirate.sea", Queries: 400, Names: 400, MaxLabel: 60}, {Domain: "example.com", Queries: 2, Names: 1, MaxLabel: 7}},
 		Note:    "key bound reached: per-key figures partial",

@@ -78,6 +78,34 @@ type SourceStat struct {
 	ProbedHosts int64
 	Packets     int64
 	SYNs        int64
+	// Attempts are the most SYNs the source sent to one local (address,
+	// port), AttemptHost and AttemptPort that destination: a client's
+	// repeated connections to one service (password guessing) rather than
+	// fan-out over many.
+	Attempts    int64
+	AttemptHost string
+	AttemptPort uint16
+	Local       bool // the source is a local address
+}
+
+// SpreadStat is the local source that sent TCP probes (no ACK, no RST)
+// to the most remote addresses on one port without hearing back from them
+// in the round: a worm or bot scanning outward (445, 135, 23) gets few
+// answers, while a client's connections are answered.
+type SpreadStat struct {
+	Source string
+	Port   uint16
+	Hosts  int64 // distinct remote addresses probed on Port that sent nothing back
+}
+
+// ReflectStat is the UDP a round's local addresses got from one service
+// source port (53 DNS, 123 NTP, 161 SNMP, ...) of remote addresses they
+// sent nothing to on that port: answers to queries never asked, which is
+// what a reflection (amplification) attack aimed at a local address is.
+type ReflectStat struct {
+	Port    uint16 // the service source port
+	Sources int64  // distinct remote addresses
+	Packets int64
 }
 
 // DomainStat is one registered domain (eTLD+1) of the round's DNS queries.
@@ -90,17 +118,23 @@ type DomainStat struct {
 
 // Summary is one round's traffic.
 type Summary struct {
-	Local     Local    // Prefixes as used: the inferred address, when inferred
-	Packets   int64    // frames of the round
-	IPPackets int64    // frames with an IP layer
-	Overflow  int64    // packets past MaxKeys conversations plus DNS queries past MaxNames names: in the totals only
-	Sources   int64    // distinct addresses that sent to local ones (see SourceStat)
-	Unreach   int64    // ICMP and ICMPv6 destination unreachable messages
-	DNS       DNSStats // unicast DNS (port 53)
-	Ports     []PortStat
-	Top       []SourceStat // sources touching 2+ local ports or hosts, widest first, at most MaxSources
-	Domains   []DomainStat
-	Note      string // why figures are zero or partial: "no IP traffic", "one direction only", ...
+	Local     Local // Prefixes as used: the inferred address, when inferred
+	Packets   int64 // frames of the round
+	IPPackets int64 // frames with an IP layer
+	Overflow  int64 // packets past MaxKeys conversations plus DNS queries past MaxNames names: in the totals only
+	Sources   int64 // distinct addresses that sent to local ones (see SourceStat)
+	Unreach   int64 // ICMP and ICMPv6 destination unreachable messages
+	// SYNSources are the distinct addresses that sent a SYN without ACK,
+	// local or not, to anyone: a flood from spoofed sources shows here
+	// even when it is aimed past the local addresses.
+	SYNSources int64
+	Reflect    ReflectStat // the service port with the most unsolicited sources; zero without any
+	Spread     SpreadStat  // the widest unanswered outward fan-out; zero without any
+	DNS        DNSStats    // unicast DNS (port 53)
+	Ports      []PortStat
+	Top        []SourceStat // sources touching 2+ local ports or hosts, widest first, at most MaxSources
+	Domains    []DomainStat
+	Note       string // why figures are zero or partial: "no IP traffic", "one direction only", ...
 }
 
 // DNSStats are a round's DNS figures; shares and means are 0 without queries.
@@ -121,7 +155,10 @@ type flowKey struct {
 	proto    uint8  // 6 TCP, 17 UDP, 0 anything else
 }
 
-type flowStat struct{ packets, syns, rsts, probes int64 }
+type flowStat struct {
+	packets, syns, rsts, probes int64
+	sport                       uint16 // UDP source port where it is a service's (reflector's); else 0
+}
 
 // Aggregator holds one round's packets in summary form. The zero value is
 // not ready: use New. It is not safe for concurrent use.
@@ -179,6 +216,8 @@ func (a *Aggregator) Add(p *packet.Packet) {
 		if p.TCPFlags&0x14 == 0 { // neither ACK nor RST: a probe
 			s.probes++
 		}
+	} else if k.proto == 17 && servicePort(p.SrcPort) {
+		s.sport = p.SrcPort
 	}
 	a.dns.add(p, &a.overflow)
 }
@@ -306,6 +345,26 @@ func (a *Aggregator) portsAndSources(s *Summary, isLocal map[string]bool) {
 		hosts, probedHosts map[string]bool
 	}
 	sources := make(map[string]*srcAgg)
+	synSources := make(map[string]bool)
+	type reflectKey struct {
+		port uint16
+		src  string
+	}
+	reflect := make(map[uint16]*ReflectStat)
+	reflectSrc := make(map[reflectKey]bool)
+	// Remote addresses that sent to a local one, by pair: what answers an
+	// outward probe.
+	heard := make(map[[2]string]bool)
+	for k := range a.flows {
+		if isLocal[k.dst] && !isLocal[k.src] {
+			heard[[2]string{k.dst, k.src}] = true
+		}
+	}
+	type spreadKey struct {
+		src  string
+		port uint16
+	}
+	spread := make(map[spreadKey]int64)
 	add := func(k portKey, peer string, st flowStat) {
 		ps := ports[k]
 		if ps == nil {
@@ -327,6 +386,26 @@ func (a *Aggregator) portsAndSources(s *Summary, isLocal map[string]bool) {
 	for k, i := range a.flows {
 		st := a.stats[i]
 		srcLocal, dstLocal := isLocal[k.src], isLocal[k.dst]
+		if st.syns > 0 {
+			synSources[k.src] = true
+		}
+		if st.probes > 0 && k.proto == 6 && srcLocal && !dstLocal && !heard[[2]string{k.src, k.dst}] {
+			spread[spreadKey{k.src, k.port}]++ // one flow key per (source, destination, port): a distinct host
+		}
+		if st.sport != 0 && dstLocal && !srcLocal {
+			if _, asked := a.flows[flowKey{src: k.dst, dst: k.src, port: st.sport, proto: 17}]; !asked {
+				r := reflect[st.sport]
+				if r == nil {
+					r = &ReflectStat{Port: st.sport}
+					reflect[st.sport] = r
+				}
+				r.Packets += st.packets
+				if rk := (reflectKey{st.sport, k.src}); !reflectSrc[rk] {
+					reflectSrc[rk] = true
+					r.Sources++
+				}
+			}
+		}
 		if dstLocal && k.proto != 0 {
 			add(portKey{k.port, k.proto, In}, k.src, st)
 		}
@@ -338,12 +417,15 @@ func (a *Aggregator) portsAndSources(s *Summary, isLocal map[string]bool) {
 		}
 		sa := sources[k.src]
 		if sa == nil {
-			sa = &srcAgg{SourceStat: SourceStat{Address: k.src}, ports: make(map[hostPort]bool), probed: make(map[hostPort]bool),
+			sa = &srcAgg{SourceStat: SourceStat{Address: k.src, Local: srcLocal}, ports: make(map[hostPort]bool), probed: make(map[hostPort]bool),
 				hosts: make(map[string]bool), probedHosts: make(map[string]bool)}
 			sources[k.src] = sa
 		}
 		sa.Packets += st.packets
 		sa.SYNs += st.syns
+		if st.syns > sa.Attempts || st.syns == sa.Attempts && st.syns > 0 && hostPortLess(k.dst, k.port, sa.AttemptHost, sa.AttemptPort) {
+			sa.Attempts, sa.AttemptHost, sa.AttemptPort = st.syns, k.dst, k.port
+		}
 		sa.hosts[k.dst] = true
 		if k.proto != 0 {
 			sa.ports[hostPort{k.dst, k.port}] = true
@@ -360,17 +442,49 @@ func (a *Aggregator) portsAndSources(s *Summary, isLocal map[string]bool) {
 		return cmp.Or(cmp.Compare(x.Port, y.Port), strings.Compare(x.Protocol, y.Protocol), strings.Compare(x.Direction, y.Direction))
 	})
 	s.Sources = int64(len(sources))
+	s.SYNSources = int64(len(synSources))
+	for _, r := range reflect {
+		if r.Sources > s.Reflect.Sources || r.Sources == s.Reflect.Sources && r.Port < s.Reflect.Port {
+			s.Reflect = *r
+		}
+	}
+	for k, n := range spread {
+		sp := &s.Spread
+		if n > sp.Hosts || n == sp.Hosts && hostPortLess(k.src, k.port, sp.Source, sp.Port) {
+			*sp = SpreadStat{Source: k.src, Port: k.port, Hosts: n}
+		}
+	}
 	for _, sa := range sources {
 		sa.LocalPorts, sa.LocalHosts = int64(len(sa.ports)), int64(len(sa.hosts))
 		sa.ProbedPorts, sa.ProbedHosts = int64(len(sa.probed)), int64(len(sa.probedHosts))
-		if sa.LocalPorts >= 2 || sa.LocalHosts >= 2 {
+		if sa.LocalPorts >= 2 || sa.LocalHosts >= 2 || sa.Attempts >= 2 {
 			s.Top = append(s.Top, sa.SourceStat)
 		}
 	}
+	// Widest first, then the most repeated attempts: a brute-forcer of one
+	// port is kept unless 256 sources each touched 2 ports or more.
 	slices.SortFunc(s.Top, func(x, y SourceStat) int {
-		return cmp.Or(cmp.Compare(y.LocalPorts, x.LocalPorts), cmp.Compare(y.LocalHosts, x.LocalHosts), strings.Compare(x.Address, y.Address))
+		return cmp.Or(cmp.Compare(y.LocalPorts, x.LocalPorts), cmp.Compare(y.LocalHosts, x.LocalHosts),
+			cmp.Compare(y.Attempts, x.Attempts), strings.Compare(x.Address, y.Address))
 	})
 	s.Top = s.Top[:min(len(s.Top), MaxSources)]
+}
+
+// servicePort reports whether a UDP source port is a service's that
+// answers small queries with large replies: the well-known ports, and the
+// registered ones reflection attacks use (SSDP, ARD, WS-Discovery, CoAP,
+// Ubiquiti discovery, memcached, DVR discovery, BACnet).
+func servicePort(p uint16) bool {
+	switch p {
+	case 1900, 3283, 3702, 5683, 10001, 11211, 37810, 47808:
+		return true
+	}
+	return p != 0 && p < 1024
+}
+
+// hostPortLess orders destinations, so ties of Attempts pick the same one in every run.
+func hostPortLess(h1 string, p1 uint16, h2 string, p2 uint16) bool {
+	return cmp.Or(strings.Compare(h1, h2), cmp.Compare(p1, p2)) < 0
 }
 
 func protoName(p uint8) string {

@@ -86,6 +86,29 @@ func TestSummarize(t *testing.T) {
 		dst := fmt.Sprintf("10.0.0.%d", 100+h)
 		lateral = append(lateral, tcp("10.0.0.9", dst, 40000, 23, 1), tcp("10.0.0.9", dst, 40000, 23, 0))
 	}
+	var brute, spoofed, reflected, worm []packet.Packet
+	for i := range 40 { // a local host's SYNs to 40 remote hosts on 445, two of which answer, and its answered web browsing
+		dst := fmt.Sprintf("198.51.100.%d", i+1)
+		worm = append(worm, tcp("10.0.0.5", dst, 40000, 445, syn), tcp("10.0.0.5", fmt.Sprintf("192.0.2.%d", i+1), 40001, 443, syn),
+			tcp(fmt.Sprintf("192.0.2.%d", i+1), "10.0.0.5", 443, 40001, syn|ack))
+		if i < 2 {
+			worm = append(worm, tcp(dst, "10.0.0.5", 445, 40000, rst|ack))
+		}
+	}
+	for i := range 60 { // a remote source's 60 connections to one local ssh, and one to its web server
+		sport := uint16(40000 + i)
+		brute = append(brute, tcp("203.0.113.5", "10.0.0.2", sport, 22, syn), tcp("10.0.0.2", "203.0.113.5", 22, sport, syn|ack),
+			tcp("203.0.113.5", "10.0.0.2", sport, 22, ack|1))
+	}
+	brute = append(brute, tcp("203.0.113.5", "10.0.0.2", 41000, 80, syn))
+	for i := range 100 { // SYNs between spoofed addresses, none of them local
+		spoofed = append(spoofed, tcp(fmt.Sprintf("198.51.%d.%d", i/200, i%200+1), fmt.Sprintf("203.0.113.%d", i+1), 1024, uint16(i+1), syn))
+	}
+	for i := range 30 { // DNS answers from 30 resolvers to a local host that asked one of them
+		src := fmt.Sprintf("192.0.2.%d", i+1)
+		reflected = append(reflected, udp(src, "10.0.0.2", 53, 22), udp(src, "10.0.0.2", 53, 22))
+	}
+	reflected = append(reflected, udp("10.0.0.2", "192.0.2.1", 22, 53), udp("198.51.100.9", "10.0.0.2", 40000, 5000))
 	for i := range 400 {
 		name := fmt.Sprintf("%x", sha256.Sum256([]byte{byte(i), byte(i >> 8)}))[:60] + ".pirate.sea"
 		tunnel = append(tunnel, query(name, 16), response(name, 3))
@@ -133,6 +156,28 @@ func TestSummarize(t *testing.T) {
 		{"a local host probing its neighbours is a source", flagLocal("10.0.0.0/24"), lateral, func(t *testing.T, s *Summary) {
 			if s.Sources != 1 || len(s.Top) != 1 || s.Top[0].Address != "10.0.0.9" || s.Top[0].ProbedHosts != 20 || s.Top[0].ProbedPorts != 20 {
 				t.Errorf("sources %d %+v, want 10.0.0.9 probing 20 hosts on one port", s.Sources, s.Top)
+			}
+		}},
+		{"brute force: a remote source's repeated connections to one port", flagLocal("10.0.0.0/24"), brute, func(t *testing.T, s *Summary) {
+			want := SourceStat{Address: "203.0.113.5", LocalPorts: 2, LocalHosts: 1, ProbedPorts: 2, ProbedHosts: 1, Packets: 121, SYNs: 61,
+				Attempts: 60, AttemptHost: "10.0.0.2", AttemptPort: 22}
+			if len(s.Top) != 1 || s.Top[0] != want {
+				t.Errorf("sources %+v, want %+v", s.Top, want)
+			}
+		}},
+		{"spoofed SYNs past the local side still count their sources", flagLocal("10.0.0.0/24"), spoofed, func(t *testing.T, s *Summary) {
+			if s.SYNSources != 100 || s.Sources != 0 {
+				t.Errorf("SYN sources %d, sources %d, want 100 and 0", s.SYNSources, s.Sources)
+			}
+		}},
+		{"worm: unanswered probes outward on one port", flagLocal("10.0.0.0/24"), worm, func(t *testing.T, s *Summary) {
+			if want := (SpreadStat{Source: "10.0.0.5", Port: 445, Hosts: 38}); s.Spread != want {
+				t.Errorf("spread %+v, want %+v (answered hosts and the answered browsing left out)", s.Spread, want)
+			}
+		}},
+		{"reflection: answers from a service port nobody asked", flagLocal("10.0.0.0/24"), reflected, func(t *testing.T, s *Summary) {
+			if want := (ReflectStat{Port: 53, Sources: 29, Packets: 58}); s.Reflect != want {
+				t.Errorf("reflect %+v, want %+v (the resolver asked is left out, a high source port is no service)", s.Reflect, want)
 			}
 		}},
 		{"DNS tunnel: long labels, TXT, NXDOMAIN", flagLocal("10.0.0.2/32"), tunnel, func(t *testing.T, s *Summary) {

@@ -215,7 +215,7 @@ type detector struct {
 // gets (the traffic channels), replayed as cron runs it, and the baselines.
 func detectors(cut []pcaptl.Round, log *slog.Logger) []detector {
 	cfg := pwdetector.DefaultConfig("")
-	cfg.Channels = features.TrafficChannels()
+	cfg.Channels = features.CaptureChannels()
 	return []detector{
 		{"portwatch", quality.NewPortwatch(cfg, log)},
 		{"ratio", newBaseline(cut, func(train []pcaptl.Round) rule { return pcaptl.TrainRatio(train) })},

@@ -167,3 +167,45 @@ func TestPhaseLoad(t *testing.T) {
 		t.Errorf("no history: deviance %.2f, want 0", d)
 	}
 }
+
+// A round past the start limit names the listener at its unusual minute
+// first; one past the load limit tells the burst first among its findings;
+// a round under both is left as it was.
+func TestPhaseJudge(t *testing.T) {
+	l, p := phaseHistory(t)
+	at := time.Date(2026, 11, 12, 14, 7, 0, 0, time.UTC)
+	sshd, admin := listener4(22, "sshd"), listener4(8167, "batch-admin")
+	w := features.Window{Rounds: []*store.Round{
+		{Start: at.Add(-time.Minute), Sockets: []sock.Socket{sshd}},
+		{Start: at, Sockets: append([]sock.Socket{sshd, admin}, clients(0, 260)...)},
+	}}
+	start, cell := p.start(l, w)
+	if cell == nil {
+		t.Fatal("the admin port starting at minute 7: no cell")
+	}
+	load := p.usual(w)
+	cal, err := calibrate([]stats{{Total: 10, Peak: 5}, {Total: 12, Peak: 6}}, 1e-4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := Port{Port: 45000, Protocol: "tcp", State: "established", Change: "new", Error: 3}
+	startPort := explainStart(l, w.Last(), cell, start)
+	rs := []Scored{
+		{stats: stats{Total: 11, Peak: 5, Start: start, Load: load.deviance()}, Ports: []Port{other}, startPort: startPort, load: load},
+		{stats: stats{Total: 11, Peak: 5}, Ports: []Port{other}, startPort: startPort, load: load},
+	}
+	judge(rs, cal)
+	r := rs[0]
+	if !r.Anomalous || len(r.Ports) != 2 || r.Ports[0].Port != 8167 || r.Ports[0].Change != "unusual minute" || !r.Ports[0].Over {
+		t.Errorf("admin at minute 7: anomalous %v, ports %+v; want flagged, 8167 first as an unusual minute past its limit", r.Anomalous, r.Ports)
+	}
+	if len(r.Traffic) == 0 || r.Traffic[0].Kind != "burst" || r.Traffic[0].Limit != cal.loadLimit() {
+		t.Errorf("260 connections at minute 7: findings %+v, want the burst first", r.Traffic)
+	}
+	if got := causesText(r); !strings.HasPrefix(got, "260 client connections opened at 14:07 UTC") || !strings.Contains(got, "8167/tcp listen 0.0.0.0 batch-admin (unusual minute") {
+		t.Errorf("table text %q, want the burst, then the admin port's unusual minute", got)
+	}
+	if r := rs[1]; r.Anomalous || len(r.Ports) != 1 || len(r.Traffic) != 0 {
+		t.Errorf("a round under both limits: anomalous %v, ports %+v, findings %+v; want it unchanged", r.Anomalous, r.Ports, r.Traffic)
+	}
+}

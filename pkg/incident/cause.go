@@ -1,7 +1,7 @@
 // Package incident groups detect's anomalous rounds into incidents: one per
 // cause, where a cause is what changed (its kind: a new listener, a listener
 // gone, a rebind to the wildcard address, port exhaustion, a listener at an
-// unusual hour, ...) and on what (its key: protocol, family, address, port,
+// unusual hour or starting at an unusual minute, a burst of connections, ...) and on what (its key: protocol, family, address, port,
 // process name and network namespace, never a pid, so a restarted service is
 // the same listener).
 //
@@ -28,16 +28,19 @@ import (
 const (
 	Exhaustion  = "port_exhaustion"
 	UnusualHour = "unusual_hour"
-	NewListener = "new_listener"
-	Rebound     = "rebound_wildcard"
-	Gone        = "listener_gone"
-	InboundSYN  = "inbound_syn"
-	Other       = "other"
+	// UnusualMinute: a listener starting at a minute of the hour it does
+	// not start at (a batch job's admin port off its schedule).
+	UnusualMinute = "unusual_minute"
+	NewListener   = "new_listener"
+	Rebound       = "rebound_wildcard"
+	Gone          = "listener_gone"
+	InboundSYN    = "inbound_syn"
+	Other         = "other"
 )
 
 // Traffic kinds are detector.Finding's (port_scan, syn_flood, dns_tunnel,
 // ...); they rank after the listener kinds.
-var kindOrder = []string{Exhaustion, UnusualHour, NewListener, Rebound, Gone, InboundSYN,
+var kindOrder = []string{Exhaustion, UnusualHour, UnusualMinute, NewListener, Rebound, Gone, InboundSYN,
 	"burst", "port_scan", "host_sweep", "brute_force", "syn_flood", "flood", "reflection", "outbound_scan", "dns_tunnel", "dns_nxdomain", "unreachable", Other}
 
 // Key is a cause's stable identity. Empty fields are unknown; Port 0 with
@@ -188,6 +191,8 @@ func kindOf(p detector.Port) string {
 	switch {
 	case p.Change == "unusual hour":
 		return UnusualHour
+	case p.Change == "unusual minute":
+		return UnusualMinute
 	case p.Channel == features.SYNIn:
 		return InboundSYN
 	case p.Channel == features.TCPListenWildcard && p.Change == "new",

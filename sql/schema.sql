@@ -173,7 +173,7 @@ CREATE TABLE captures (
 CREATE TABLE incidents (
     id             INTEGER PRIMARY KEY,
     key            TEXT    NOT NULL,            -- tcp/4 0.0.0.0 port 4444 process=nc netns=host
-    kind           TEXT    NOT NULL,            -- new_listener, listener_gone, rebound_wildcard, port_exhaustion, unusual_hour, ...
+    kind           TEXT    NOT NULL,            -- new_listener, listener_gone, rebound_wildcard, port_exhaustion, unusual_hour, unusual_minute, burst, ...
     state          TEXT    NOT NULL CHECK (state IN ('open', 'closed', 'accepted')),
     first_round_id INTEGER NOT NULL,
     last_round_id  INTEGER NOT NULL,

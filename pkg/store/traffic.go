@@ -80,13 +80,18 @@ func (w *Writer) AddTraffic(round int64, s *traffic.Summary) error {
 	if err := w.check(round); err != nil {
 		return err
 	}
+	w.async(func() error { return w.addTraffic(round, s) })
+	return w.failed()
+}
+
+func (w *Writer) addTraffic(round int64, s *traffic.Summary) error {
 	if err := w.prepareTraffic(); err != nil {
 		return err
 	}
 	t, d := w.traffic, s.DNS
 	exec := func(what string, st *sql.Stmt, args ...any) error {
 		if _, err := st.ExecContext(w.ctx, args...); err != nil {
-			return w.fail(fmt.Errorf("store traffic %s of round %d: %w", what, round, err))
+			return fmt.Errorf("store traffic %s of round %d: %w", what, round, err)
 		}
 		return nil
 	}

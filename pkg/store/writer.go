@@ -154,9 +154,10 @@ func (d *DB) NewWriter() (*Writer, error) {
 		w.free <- newPacketBlock()
 	}
 	go w.run()
-	// A multi-row INSERT inside a transaction keeps a statement journal (to
-	// undo just itself on a failed constraint); in a temp file that was a
-	// third of ingest's writes. It is a few pages per batch: keep it in memory.
+	// A statement that may fail part-way keeps a statement journal (to undo
+	// just itself); in a temp file that was a third of ingest's writes. The
+	// packets' multi-row INSERT needs none (OR FAIL, below); the rest are
+	// small: keep it in memory.
 	//
 	// Foreign keys are checked by the Writer instead of SQLite on this one
 	// connection: it only references rounds it started (checked in Go) and
@@ -190,8 +191,12 @@ func (d *DB) NewWriter() (*Writer, error) {
 		}
 	}
 	if err == nil {
+		// OR FAIL keeps the rows before a failed one instead of undoing the
+		// statement, so SQLite keeps no statement journal: a fifth of the
+		// INSERT's cost. Those rows never reach a commit: the failure fails
+		// the Writer, whose Close rolls the transaction back.
 		err = conn.Raw(func(dc any) error {
-			w.manyPackets, err = prepareQuery(ctx, dc, "INSERT INTO packets ("+packetColumns+") VALUES "+
+			w.manyPackets, err = prepareQuery(ctx, dc, "INSERT OR FAIL INTO packets ("+packetColumns+") VALUES "+
 				packetValues(packetsPerInsert))
 			return err
 		})

@@ -13,7 +13,7 @@ import (
 // trafficStmts write a round's traffic summary; prepared on first use, as
 // only rounds with a capture have one.
 type trafficStmts struct {
-	round, port, source, dns, local *sql.Stmt
+	round, port, source, dns, local *fusedStmt
 }
 
 func (w *Writer) prepareTraffic() error {
@@ -21,7 +21,7 @@ func (w *Writer) prepareTraffic() error {
 		return nil
 	}
 	t := &trafficStmts{}
-	if err := w.prepareAll("traffic", []namedStmt{
+	if err := w.prepareFused("traffic", []namedFused{
 		{&t.round, `INSERT INTO traffic_rounds (round_id, packets, ip_packets, overflow, sources, icmp_unreachable,
 			dns_queries, dns_responses, dns_names, dns_max_label, dns_mean_label, dns_entropy, dns_max_entropy,
 			dns_txt_null_share, dns_nxdomain_share, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
@@ -38,9 +38,9 @@ func (w *Writer) prepareTraffic() error {
 	return nil
 }
 
-func (t *trafficStmts) close() {
+func (t *trafficStmts) close(w *Writer) {
 	if t != nil {
-		closeAll(t.round, t.port, t.source, t.dns, t.local)
+		w.closeFused(t.round, t.port, t.source, t.dns, t.local)
 	}
 }
 
@@ -89,8 +89,8 @@ func (w *Writer) addTraffic(round int64, s *traffic.Summary) error {
 		return err
 	}
 	t, d := w.traffic, s.DNS
-	exec := func(what string, st *sql.Stmt, args ...any) error {
-		if _, err := st.ExecContext(w.ctx, args...); err != nil {
+	exec := func(what string, st *fusedStmt, args ...any) error {
+		if err := w.exec(st, args...); err != nil {
 			return fmt.Errorf("store traffic %s of round %d: %w", what, round, err)
 		}
 		return nil
@@ -106,7 +106,7 @@ func (w *Writer) addTraffic(round int64, s *traffic.Summary) error {
 		return err
 	}
 	if err := exec("summary", t.round, round, s.Packets, s.IPPackets, s.Overflow, s.Sources, s.Unreach,
-		d.Queries, d.Responses, d.Names, d.MaxLabel, d.MeanLabel, d.Entropy, d.MaxEntropy, d.TXTNullShare, d.NXDomainShare,
+		d.Queries, d.Responses, d.Names, int64(d.MaxLabel), d.MeanLabel, d.Entropy, d.MaxEntropy, d.TXTNullShare, d.NXDomainShare,
 		nullString(s.Note)); err != nil {
 		return err
 	}
@@ -122,7 +122,7 @@ func (w *Writer) addTraffic(round int64, s *traffic.Summary) error {
 		}
 	}
 	for _, dom := range s.Domains {
-		if err := exec("domain", t.dns, round, dom.Domain, dom.Queries, dom.Names, dom.MaxLabel); err != nil {
+		if err := exec("domain", t.dns, round, dom.Domain, dom.Queries, dom.Names, int64(dom.MaxLabel)); err != nil {
 			return err
 		}
 	}

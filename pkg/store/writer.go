@@ -75,7 +75,8 @@ type Writer struct {
 	nextID   int64             // the id StartRound gives the next round
 	closed   bool
 
-	startRound, endRound, addPort, countScan, onePacket *sql.Stmt
+	addPort, countScan, onePacket *sql.Stmt
+	startRound, endRound          *fusedStmt
 
 	// The multi-row INSERT runs on the driver's connection itself (see
 	// insertBatch) with arguments reused from batch to batch.
@@ -173,9 +174,6 @@ func (d *DB) NewWriter() (*Writer, error) {
 		s    **sql.Stmt
 		text string
 	}{
-		{&w.startRound, "INSERT INTO rounds (id, start_time, status, source) VALUES (?, ?, 'running', ?)"},
-		{&w.endRound, `UPDATE rounds SET end_time = ?, status = ?, frames = ?, frames_malformed = ?,
-			frames_skipped = ?, frames_dropped = ?, frames_bad_time = ? WHERE id = ?`},
 		// DO NOTHING keeps the row, pid and process of the first scan that saw
 		// it; unlike OR IGNORE it still fails a row that breaks a CHECK.
 		{&w.addPort, `INSERT INTO rounds_ports
@@ -189,6 +187,13 @@ func (d *DB) NewWriter() (*Writer, error) {
 		if *s.s, err = conn.PrepareContext(ctx, s.text); err != nil {
 			break
 		}
+	}
+	if err == nil {
+		err = w.prepareFused("round", []namedFused{
+			{&w.startRound, "INSERT INTO rounds (id, start_time, status, source) VALUES (?, ?, 'running', ?)"},
+			{&w.endRound, `UPDATE rounds SET end_time = ?, status = ?, frames = ?, frames_malformed = ?,
+			frames_skipped = ?, frames_dropped = ?, frames_bad_time = ? WHERE id = ?`},
+		})
 	}
 	if err == nil {
 		// OR FAIL keeps the rows before a failed one instead of undoing the
@@ -299,7 +304,7 @@ func (w *Writer) StartRound(start time.Time, source string) (int64, error) {
 	w.started[id] = true
 	ts := FormatTime(start)
 	w.async(func() error {
-		if _, err := w.startRound.ExecContext(w.ctx, id, ts, source); err != nil {
+		if err := w.exec(w.startRound, id, ts, source); err != nil {
 			return fmt.Errorf("start round %d: %w", id, err)
 		}
 		return nil
@@ -403,9 +408,12 @@ func (b *packetBlock) setTimestamps() {
 // a query's arguments and takes its first step in one cgo call instead of
 // one per argument. The INSERT runs to completion in that first step, which
 // the one Next guarantees whether the driver steps at Query or at Next.
-func (w *Writer) insertBatch(args []driver.NamedValue) error {
+func (w *Writer) insertBatch(args []driver.NamedValue) error { return w.runQuery(w.manyPackets, args) }
+
+// runQuery runs q with args to completion on the driver connection.
+func (w *Writer) runQuery(q driver.StmtQueryContext, args []driver.NamedValue) error {
 	return w.conn.Raw(func(any) error {
-		rows, err := w.manyPackets.QueryContext(w.ctx, args)
+		rows, err := q.QueryContext(w.ctx, args)
 		if err != nil {
 			return err
 		}
@@ -415,6 +423,62 @@ func (w *Writer) insertBatch(args []driver.NamedValue) error {
 		}
 		return rows.Close()
 	})
+}
+
+// fusedStmt is a statement of the Writer's goroutine, run the way
+// insertBatch runs its INSERT: binding through database/sql took one cgo
+// call per argument, and a round's statements have about sixty.
+type fusedStmt struct {
+	q    driver.StmtQueryContext
+	args []driver.NamedValue
+}
+
+// prepareFused prepares the statements into their *fusedStmt; when one
+// fails, those prepared before it are closed again.
+func (w *Writer) prepareFused(what string, stmts []namedFused) error {
+	for i, s := range stmts {
+		var q driver.StmtQueryContext
+		err := w.conn.Raw(func(dc any) (err error) {
+			q, err = prepareQuery(w.ctx, dc, s.text)
+			return err
+		})
+		if err != nil {
+			for _, done := range stmts[:i] {
+				w.closeFused(*done.s)
+			}
+			return w.fail(fmt.Errorf("prepare %s statements: %w", what, err))
+		}
+		*s.s = &fusedStmt{q: q}
+	}
+	return nil
+}
+
+// namedFused is a statement to prepare into *s.
+type namedFused struct {
+	s    **fusedStmt
+	text string
+}
+
+// exec runs s with vals, which must be driver values (int64, not int).
+func (w *Writer) exec(s *fusedStmt, vals ...any) error {
+	if len(s.args) != len(vals) {
+		s.args = make([]driver.NamedValue, len(vals))
+		for i := range s.args {
+			s.args[i].Ordinal = i + 1
+		}
+	}
+	for i, v := range vals {
+		s.args[i].Value = v
+	}
+	return w.runQuery(s.q, s.args)
+}
+
+func (w *Writer) closeFused(stmts ...*fusedStmt) {
+	for _, s := range stmts {
+		if s != nil {
+			w.conn.Raw(func(any) error { return s.q.(driver.Stmt).Close() })
+		}
+	}
 }
 
 // flushPackets inserts the packets buffered since the last full batch.
@@ -442,7 +506,7 @@ func (w *Writer) EndRound(round int64, end time.Time, status Status, c Counts) e
 	}
 	ts := FormatTime(end)
 	w.async(func() error {
-		_, err := w.endRound.ExecContext(w.ctx, ts, string(status), c.Frames, c.Malformed, c.Skipped, c.Dropped, c.BadTime, round)
+		err := w.exec(w.endRound, ts, string(status), c.Frames, c.Malformed, c.Skipped, c.Dropped, c.BadTime, round)
 		if err != nil {
 			return fmt.Errorf("end round %d as %s: %w", round, status, err)
 		}
@@ -518,12 +582,13 @@ func (w *Writer) inTransaction() bool {
 }
 
 func (w *Writer) closeStmts() {
-	for _, s := range []*sql.Stmt{w.startRound, w.endRound, w.addPort, w.countScan, w.onePacket} {
+	w.closeFused(w.startRound, w.endRound)
+	for _, s := range []*sql.Stmt{w.addPort, w.countScan, w.onePacket} {
 		if s != nil {
 			s.Close()
 		}
 	}
-	w.traffic.close()
+	w.traffic.close(w)
 	w.capture.close()
 	if w.manyPackets != nil {
 		w.conn.Raw(func(any) error { return w.manyPackets.(driver.Stmt).Close() })

@@ -80,11 +80,24 @@ func (w *Writer) AddTraffic(round int64, s *traffic.Summary) error {
 	if err := w.check(round); err != nil {
 		return err
 	}
-	w.async(func() error { return w.addTraffic(round, s) })
+	addrs := make([]string, len(s.Local.Prefixes))
+	for i, p := range s.Local.Prefixes {
+		addrs[i] = p.String()
+		if p.IsSingleIP() {
+			addrs[i] = p.Addr().String()
+		}
+	}
+	joined := strings.Join(addrs, ",")
+	r := w.pending[round]
+	if r != nil { // the round's INSERT sets the local side
+		r.localFrom, r.localAddrs = s.Local.From, joined
+	}
+	w.async(func() error { return w.addTraffic(round, s, r == nil, joined) })
 	return w.failed()
 }
 
-func (w *Writer) addTraffic(round int64, s *traffic.Summary) error {
+// addTraffic stores s, and its local side (addrs joined) when setLocal.
+func (w *Writer) addTraffic(round int64, s *traffic.Summary, setLocal bool, addrs string) error {
 	if err := w.prepareTraffic(); err != nil {
 		return err
 	}
@@ -95,15 +108,10 @@ func (w *Writer) addTraffic(round int64, s *traffic.Summary) error {
 		}
 		return nil
 	}
-	addrs := make([]string, len(s.Local.Prefixes))
-	for i, p := range s.Local.Prefixes {
-		addrs[i] = p.String()
-		if p.IsSingleIP() {
-			addrs[i] = p.Addr().String()
+	if setLocal {
+		if err := exec("local side", t.local, s.Local.From, addrs, round); err != nil {
+			return err
 		}
-	}
-	if err := exec("local side", t.local, s.Local.From, strings.Join(addrs, ","), round); err != nil {
-		return err
 	}
 	if err := exec("summary", t.round, round, s.Packets, s.IPPackets, s.Overflow, s.Sources, s.Unreach,
 		d.Queries, d.Responses, d.Names, int64(d.MaxLabel), d.MeanLabel, d.Entropy, d.MaxEntropy, d.TXTNullShare, d.NXDomainShare,

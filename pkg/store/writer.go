@@ -75,8 +75,15 @@ type Writer struct {
 	nextID   int64             // the id StartRound gives the next round
 	closed   bool
 
-	addPort, countScan, onePacket *sql.Stmt
-	startRound, endRound          *fusedStmt
+	addPort, countScan, onePacket  *sql.Stmt
+	startRound, endRound, addRound *fusedStmt
+
+	// A round started and ended between two commits is stored by one
+	// INSERT at its end, not an INSERT and two UPDATEs (end, local side).
+	// The rounds still pending are inserted as running before anything
+	// else refers to them and before a commit, so no commit holds a
+	// packet without its round.
+	pending map[int64]*pendingRound
 
 	// The multi-row INSERT runs on the driver's connection itself (see
 	// insertBatch) with arguments reused from batch to batch.
@@ -91,6 +98,12 @@ type Writer struct {
 	started   map[int64]bool // rounds this Writer started: the only ones it may write to
 	lastRound int64          // the round last found in started, if lastKnown,
 	lastKnown bool           // so a packet costs no map lookup
+}
+
+// pendingRound is a started round not inserted yet.
+type pendingRound struct {
+	start, source         string
+	localFrom, localAddrs any // nil until AddTraffic
 }
 
 // packetBlock is packetsPerInsert packets' arguments, filled by AddPacket
@@ -148,7 +161,7 @@ func (d *DB) NewWriter() (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to database %s: %w", d.path, err)
 	}
-	w := &Writer{conn: conn, ctx: ctx, noRow: make([]driver.Value, 0), started: map[int64]bool{},
+	w := &Writer{conn: conn, ctx: ctx, noRow: make([]driver.Value, 0), started: map[int64]bool{}, pending: map[int64]*pendingRound{},
 		ops: make(chan func(), 256), opsEnded: make(chan struct{}), free: make(chan *packetBlock, blocksInFlight),
 		cur: newPacketBlock()}
 	for range blocksInFlight - 1 {
@@ -190,7 +203,10 @@ func (d *DB) NewWriter() (*Writer, error) {
 	}
 	if err == nil {
 		err = w.prepareFused("round", []namedFused{
-			{&w.startRound, "INSERT INTO rounds (id, start_time, status, source) VALUES (?, ?, 'running', ?)"},
+			{&w.startRound, `INSERT INTO rounds (id, start_time, status, source, local_from, local_addrs)
+			VALUES (?, ?, 'running', ?, ?, ?)`},
+			{&w.addRound, `INSERT INTO rounds (id, start_time, end_time, status, source, frames, frames_malformed,
+			frames_skipped, frames_dropped, frames_bad_time, local_from, local_addrs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 			{&w.endRound, `UPDATE rounds SET end_time = ?, status = ?, frames = ?, frames_malformed = ?,
 			frames_skipped = ?, frames_dropped = ?, frames_bad_time = ? WHERE id = ?`},
 		})
@@ -294,7 +310,7 @@ func (w *Writer) failed() error {
 	return nil
 }
 
-// StartRound inserts a running round and returns its id.
+// StartRound starts a running round and returns its id.
 func (w *Writer) StartRound(start time.Time, source string) (int64, error) {
 	if err := w.begin(); err != nil {
 		return 0, err
@@ -302,14 +318,21 @@ func (w *Writer) StartRound(start time.Time, source string) (int64, error) {
 	id := w.nextID
 	w.nextID++
 	w.started[id] = true
-	ts := FormatTime(start)
-	w.async(func() error {
-		if err := w.exec(w.startRound, id, ts, source); err != nil {
-			return fmt.Errorf("start round %d: %w", id, err)
-		}
-		return nil
-	})
+	w.pending[id] = &pendingRound{start: FormatTime(start), source: source}
 	return id, nil
+}
+
+// insertPending inserts the pending rounds as running.
+func (w *Writer) insertPending() {
+	for id, r := range w.pending {
+		delete(w.pending, id)
+		w.async(func() error {
+			if err := w.exec(w.startRound, id, r.start, r.source, r.localFrom, r.localAddrs); err != nil {
+				return fmt.Errorf("start round %d: %w", id, err)
+			}
+			return nil
+		})
+	}
 }
 
 // AddScan stores one occupancy scan taken at at: each socket once per round
@@ -320,6 +343,7 @@ func (w *Writer) AddScan(round int64, at time.Time, socks []sock.Socket) error {
 	if err := w.check(round); err != nil {
 		return err
 	}
+	w.insertPending()
 	w.wait() // live rounds, one scan a second: its error comes back at once
 	ts := FormatTime(at)
 	for _, p := range socks {
@@ -505,8 +529,16 @@ func (w *Writer) EndRound(round int64, end time.Time, status Status, c Counts) e
 		return err
 	}
 	ts := FormatTime(end)
+	r := w.pending[round]
+	delete(w.pending, round)
 	w.async(func() error {
-		err := w.exec(w.endRound, ts, string(status), c.Frames, c.Malformed, c.Skipped, c.Dropped, c.BadTime, round)
+		var err error
+		if r != nil {
+			err = w.exec(w.addRound, round, r.start, ts, string(status), r.source, c.Frames, c.Malformed, c.Skipped,
+				c.Dropped, c.BadTime, r.localFrom, r.localAddrs)
+		} else {
+			err = w.exec(w.endRound, ts, string(status), c.Frames, c.Malformed, c.Skipped, c.Dropped, c.BadTime, round)
+		}
 		if err != nil {
 			return fmt.Errorf("end round %d as %s: %w", round, status, err)
 		}
@@ -521,6 +553,7 @@ func (w *Writer) Commit() error {
 	if err := w.failed(); err != nil {
 		return err
 	}
+	w.insertPending()
 	w.wait()
 	if err := w.failed(); err != nil {
 		return err
@@ -582,7 +615,7 @@ func (w *Writer) inTransaction() bool {
 }
 
 func (w *Writer) closeStmts() {
-	w.closeFused(w.startRound, w.endRound)
+	w.closeFused(w.startRound, w.endRound, w.addRound)
 	for _, s := range []*sql.Stmt{w.addPort, w.countScan, w.onePacket} {
 		if s != nil {
 			s.Close()

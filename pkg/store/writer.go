@@ -80,9 +80,9 @@ type Writer struct {
 
 	// A round started and ended between two commits is stored by one
 	// INSERT at its end, not an INSERT and two UPDATEs (end, local side).
-	// The rounds still pending are inserted as running before anything
-	// else refers to them and before a commit, so no commit holds a
-	// packet without its round.
+	// The rounds still pending are inserted as running before a scan
+	// counts in them and before a commit, so no commit holds a packet
+	// without its round (this connection does not check foreign keys).
 	pending map[int64]*pendingRound
 
 	// The multi-row INSERT runs on the driver's connection itself (see

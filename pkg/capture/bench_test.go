@@ -7,9 +7,7 @@ import (
 	"io"
 	"os"
 	"portwatch/pkg/packet"
-	"syscall"
 	"testing"
-	"time"
 
 	"portwatch/pkg/capture/capturetest"
 )
@@ -28,7 +26,7 @@ func BenchmarkReadFile(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			var frames int64
 			b.ReportAllocs()
-			cpu0 := cpuTime(b)
+			cpu0 := capturetest.CPUTime(b)
 			for b.Loop() {
 				s, err := OpenFile(context.Background(), path, Options{PayloadBytes: payload})
 				if err != nil {
@@ -45,22 +43,11 @@ func BenchmarkReadFile(b *testing.B) {
 				frames = s.Stats().Frames
 				s.Close()
 			}
-			// CPU time as well as wall time: on a shared machine the wall
-			// time mostly measures the other processes.
-			b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(capturetest.CPUTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(frames)*float64(b.N)/b.Elapsed().Seconds(), "frames/s")
 			b.ReportMetric(float64(frames), "frames/op")
 		})
 	}
-}
-
-// cpuTime is the user and system time this process has used.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkDecode decodes one frame per op, cycling over the first 10,000

@@ -17,6 +17,7 @@ func BenchmarkIngest(b *testing.B) {
 	benchmarkPcap := capturetest.Shared(b, "benchmark/mixed_real_traffic_merged.pcap")
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var frames int64
+	cpu0 := capturetest.CPUTime(b)
 	for i := 0; i < b.N; i++ {
 		o := collect.Options{
 			DB: filepath.Join(b.TempDir(), "ports.db"), Round: time.Minute,
@@ -28,5 +29,6 @@ func BenchmarkIngest(b *testing.B) {
 		}
 		frames += sum.Counts.Frames
 	}
+	b.ReportMetric(float64(capturetest.CPUTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(frames)/b.Elapsed().Seconds(), "frames/s")
 }

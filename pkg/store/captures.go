@@ -50,6 +50,7 @@ func (w *Writer) OpenCapture(identity, name string, size int64) (Capture, error)
 	if err := w.begin(); err != nil {
 		return Capture{}, err
 	}
+	w.wait()
 	if err := w.prepareCapture(); err != nil {
 		return Capture{}, err
 	}
@@ -78,13 +79,17 @@ func (w *Writer) CaptureProgress(c Capture) error {
 	if err := w.begin(); err != nil {
 		return err
 	}
-	if err := w.prepareCapture(); err != nil {
-		return err
-	}
-	if _, err := w.capture.progress.ExecContext(w.ctx, c.Frames, c.Round, c.RoundFrame, c.Complete, FormatTime(time.Now()), c.ID); err != nil {
-		return w.fail(fmt.Errorf("record progress of capture %d: %w", c.ID, err))
-	}
-	return nil
+	now := FormatTime(time.Now())
+	w.async(func() error {
+		if err := w.prepareCapture(); err != nil {
+			return err
+		}
+		if _, err := w.capture.progress.ExecContext(w.ctx, c.Frames, c.Round, c.RoundFrame, c.Complete, now, c.ID); err != nil {
+			return fmt.Errorf("record progress of capture %d: %w", c.ID, err)
+		}
+		return nil
+	})
+	return w.failed()
 }
 
 // ResumeRound reopens a round an interrupted ingest of a capture left, so
@@ -94,6 +99,7 @@ func (w *Writer) ResumeRound(round int64) (start time.Time, ok bool, err error) 
 	if err := w.begin(); err != nil {
 		return time.Time{}, false, err
 	}
+	w.wait()
 	if err := w.prepareCapture(); err != nil {
 		return time.Time{}, false, err
 	}

@@ -275,9 +275,9 @@ func (p *Pruner) LiveBytes(ctx context.Context) (int64, error) {
 	return (pages - free) * size, nil
 }
 
-// vacuumPages is how many free pages one incremental vacuum step returns
-// (8 MiB at the default page size): short enough not to block a writer long.
-const vacuumPages = 2048
+// vacuumBytes is how much free space one incremental vacuum step returns:
+// short enough not to block a writer long.
+const vacuumBytes = 8 << 20
 
 // Vacuum hands free pages back to the file system, in steps a concurrent
 // writer can interleave with, and truncates the WAL. It is not for a dry
@@ -300,6 +300,12 @@ func (p *Pruner) Vacuum(ctx context.Context) error {
 			return fmt.Errorf("vacuum: %w", err)
 		}
 	}
+	var pageSize int64
+	if err := p.db.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
+		return fmt.Errorf("read page_size: %w", err)
+	}
+	// Files made before pageSize keep 4 KiB pages: a step is as many bytes.
+	stepPages := max(vacuumBytes/pageSize, 1)
 	for {
 		var free int64
 		if err := p.db.QueryRowContext(ctx, "PRAGMA freelist_count").Scan(&free); err != nil {
@@ -310,7 +316,7 @@ func (p *Pruner) Vacuum(ctx context.Context) error {
 		}
 		// incremental_vacuum returns a row per page; drain it in a transaction.
 		if err := p.step(ctx, func(tx execer) error {
-			rows, err := tx.QueryContext(ctx, fmt.Sprintf("PRAGMA incremental_vacuum(%d)", vacuumPages))
+			rows, err := tx.QueryContext(ctx, fmt.Sprintf("PRAGMA incremental_vacuum(%d)", stepPages))
 			if err != nil {
 				return err
 			}

@@ -13,7 +13,7 @@ import (
 // trafficStmts write a round's traffic summary; prepared on first use, as
 // only rounds with a capture have one.
 type trafficStmts struct {
-	round, port, source, dns, local *sql.Stmt
+	round, port, source, dns, local *fusedStmt
 }
 
 func (w *Writer) prepareTraffic() error {
@@ -21,7 +21,7 @@ func (w *Writer) prepareTraffic() error {
 		return nil
 	}
 	t := &trafficStmts{}
-	if err := w.prepareAll("traffic", []namedStmt{
+	if err := w.prepareFused("traffic", []namedFused{
 		{&t.round, `INSERT INTO traffic_rounds (round_id, packets, ip_packets, overflow, sources, icmp_unreachable,
 			dns_queries, dns_responses, dns_names, dns_max_label, dns_mean_label, dns_entropy, dns_max_entropy,
 			dns_txt_null_share, dns_nxdomain_share, note, syn_sources, reflect_port, reflect_sources, reflect_packets,
@@ -39,9 +39,9 @@ func (w *Writer) prepareTraffic() error {
 	return nil
 }
 
-func (t *trafficStmts) close() {
+func (t *trafficStmts) close(w *Writer) {
 	if t != nil {
-		closeAll(t.round, t.port, t.source, t.dns, t.local)
+		w.closeFused(t.round, t.port, t.source, t.dns, t.local)
 	}
 }
 
@@ -81,16 +81,6 @@ func (w *Writer) AddTraffic(round int64, s *traffic.Summary) error {
 	if err := w.check(round); err != nil {
 		return err
 	}
-	if err := w.prepareTraffic(); err != nil {
-		return err
-	}
-	t, d := w.traffic, s.DNS
-	exec := func(what string, st *sql.Stmt, args ...any) error {
-		if _, err := st.ExecContext(w.ctx, args...); err != nil {
-			return w.fail(fmt.Errorf("store traffic %s of round %d: %w", what, round, err))
-		}
-		return nil
-	}
 	addrs := make([]string, len(s.Local.Prefixes))
 	for i, p := range s.Local.Prefixes {
 		addrs[i] = p.String()
@@ -98,11 +88,34 @@ func (w *Writer) AddTraffic(round int64, s *traffic.Summary) error {
 			addrs[i] = p.Addr().String()
 		}
 	}
-	if err := exec("local side", t.local, s.Local.From, strings.Join(addrs, ","), round); err != nil {
+	joined := strings.Join(addrs, ",")
+	r := w.pending[round]
+	if r != nil { // the round's INSERT sets the local side
+		r.localFrom, r.localAddrs = s.Local.From, joined
+	}
+	w.async(func() error { return w.addTraffic(round, s, r == nil, joined) })
+	return w.failed()
+}
+
+// addTraffic stores s, and its local side (addrs joined) when setLocal.
+func (w *Writer) addTraffic(round int64, s *traffic.Summary, setLocal bool, addrs string) error {
+	if err := w.prepareTraffic(); err != nil {
 		return err
 	}
+	t, d := w.traffic, s.DNS
+	exec := func(what string, st *fusedStmt, args ...any) error {
+		if err := w.exec(st, args...); err != nil {
+			return fmt.Errorf("store traffic %s of round %d: %w", what, round, err)
+		}
+		return nil
+	}
+	if setLocal {
+		if err := exec("local side", t.local, s.Local.From, addrs, round); err != nil {
+			return err
+		}
+	}
 	if err := exec("summary", t.round, round, s.Packets, s.IPPackets, s.Overflow, s.Sources, s.Unreach,
-		d.Queries, d.Responses, d.Names, d.MaxLabel, d.MeanLabel, d.Entropy, d.MaxEntropy, d.TXTNullShare, d.NXDomainShare,
+		d.Queries, d.Responses, d.Names, int64(d.MaxLabel), d.MeanLabel, d.Entropy, d.MaxEntropy, d.TXTNullShare, d.NXDomainShare,
 		nullString(s.Note), s.SYNSources, int64(s.Reflect.Port), s.Reflect.Sources, s.Reflect.Packets,
 		s.Spread.Source, int64(s.Spread.Port), s.Spread.Hosts); err != nil {
 		return err
@@ -119,7 +132,7 @@ func (w *Writer) AddTraffic(round int64, s *traffic.Summary) error {
 		}
 	}
 	for _, dom := range s.Domains {
-		if err := exec("domain", t.dns, round, dom.Domain, dom.Queries, dom.Names, dom.MaxLabel); err != nil {
+		if err := exec("domain", t.dns, round, dom.Domain, dom.Queries, dom.Names, int64(dom.MaxLabel)); err != nil {
 			return err
 		}
 	}

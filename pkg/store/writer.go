@@ -10,6 +10,7 @@ import (
 	"portwatch/pkg/packet"
 	"portwatch/pkg/sock"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -54,25 +55,42 @@ func packetValues(rows int) string {
 // write transaction at a time that Commit ends. It is not safe for
 // concurrent use. After a failed write every call returns that error and
 // Close rolls the open transaction back; what earlier commits stored stays.
+//
+// The statements of a capture's hot path (StartRound, AddPacket, EndRound,
+// AddTraffic, CaptureProgress) run on a goroutine of the Writer's own, in
+// order, while the caller goes on decoding and summing: SQLite's share of
+// ingest then overlaps the rest. Their failure is returned by a later call,
+// at the latest by Commit, which waits for them. The other calls wait for
+// the statements before them and run on the caller's goroutine.
 type Writer struct {
 	conn *sql.Conn
 	ctx  context.Context
 	tx   bool
-	err  error
+	err  atomic.Pointer[error] // the first failed write's, set from either goroutine
 
-	startRound, endRound, addPort, countScan, onePacket *sql.Stmt
+	ops      chan func()       // statements for the Writer's goroutine, in order
+	opsEnded chan struct{}     // closed when that goroutine has returned
+	free     chan *packetBlock // blocks the goroutine has inserted
+	cur      *packetBlock      // the block AddPacket is filling
+	nextID   int64             // the id StartRound gives the next round
+	closed   bool
+
+	addPort, countScan, onePacket  *sql.Stmt
+	startRound, endRound, addRound *fusedStmt
+
+	// A round started and ended between two commits is stored by one
+	// INSERT at its end, not an INSERT and two UPDATEs (end, local side).
+	// The rounds still pending are inserted as running before a scan
+	// counts in them and before a commit, so no commit holds a packet
+	// without its round (this connection does not check foreign keys).
+	pending map[int64]*pendingRound
 
 	// The multi-row INSERT runs on the driver's connection itself (see
 	// insertBatch) with arguments reused from batch to batch.
 	manyPackets driver.StmtQueryContext
-	args        []driver.NamedValue // packetsPerInsert rows of numPacketColumns
-	noRow       []driver.Value      // Next's destination; the INSERT returns no row
-	rows        int                 // packets buffered in args
-	arena       []byte
-	stamps      []byte                // the buffered packets' timestamps, formatted
-	stampEnds   [packetsPerInsert]int // where each ends in stamps
-	roundArg    any                   // lastRound, boxed once per round rather than per packet
-	protoArg    any                   // the last Protocols, boxed; most packets repeat it
+	noRow       []driver.Value // Next's destination; the INSERT returns no row
+	roundArg    any            // lastRound, boxed once per round rather than per packet
+	protoArg    any            // the last Protocols, boxed; most packets repeat it
 
 	traffic *trafficStmts // nil until a round's traffic is stored
 	capture *captureStmts // nil until a capture file is opened
@@ -81,6 +99,40 @@ type Writer struct {
 	lastRound int64          // the round last found in started, if lastKnown,
 	lastKnown bool           // so a packet costs no map lookup
 }
+
+// pendingRound is a started round not inserted yet.
+type pendingRound struct {
+	start, source         string
+	localFrom, localAddrs any // nil until AddTraffic
+}
+
+// packetBlock is packetsPerInsert packets' arguments, filled by AddPacket
+// and inserted by the Writer's goroutine; blocksInFlight of them go round,
+// so one fills while another is inserted.
+type packetBlock struct {
+	args      []driver.NamedValue // packetsPerInsert rows of numPacketColumns
+	rows      int                 // packets buffered in args
+	arena     []byte              // their payloads, copied
+	stamps    []byte              // their timestamps, formatted
+	stampEnds [packetsPerInsert]int
+}
+
+const blocksInFlight = 3
+
+func newPacketBlock() *packetBlock {
+	b := &packetBlock{args: make([]driver.NamedValue, packetsPerInsert*numPacketColumns)}
+	for i := range b.args {
+		b.args[i].Ordinal = i + 1
+	}
+	return b
+}
+
+func (b *packetBlock) reset() {
+	b.rows = 0
+	b.arena, b.stamps = b.arena[:0], b.stamps[:0]
+}
+
+var errClosed = errors.New("writer closed")
 
 // ErrUnknownRound is returned for a round id this Writer did not start.
 var ErrUnknownRound = errors.New("round not started by this writer")
@@ -109,14 +161,17 @@ func (d *DB) NewWriter() (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to database %s: %w", d.path, err)
 	}
-	w := &Writer{conn: conn, ctx: ctx, args: make([]driver.NamedValue, packetsPerInsert*numPacketColumns),
-		noRow: make([]driver.Value, 0), started: map[int64]bool{}}
-	for i := range w.args {
-		w.args[i].Ordinal = i + 1
+	w := &Writer{conn: conn, ctx: ctx, noRow: make([]driver.Value, 0), started: map[int64]bool{}, pending: map[int64]*pendingRound{},
+		ops: make(chan func(), 256), opsEnded: make(chan struct{}), free: make(chan *packetBlock, blocksInFlight),
+		cur: newPacketBlock()}
+	for range blocksInFlight - 1 {
+		w.free <- newPacketBlock()
 	}
-	// A multi-row INSERT inside a transaction keeps a statement journal (to
-	// undo just itself on a failed constraint); in a temp file that was a
-	// third of ingest's writes. It is a few pages per batch: keep it in memory.
+	go w.run()
+	// A statement that may fail part-way keeps a statement journal (to undo
+	// just itself); in a temp file that was a third of ingest's writes. The
+	// packets' multi-row INSERT needs none (OR FAIL, below); the rest are
+	// small: keep it in memory.
 	//
 	// Foreign keys are checked by the Writer instead of SQLite on this one
 	// connection: it only references rounds it started (checked in Go) and
@@ -132,9 +187,6 @@ func (d *DB) NewWriter() (*Writer, error) {
 		s    **sql.Stmt
 		text string
 	}{
-		{&w.startRound, "INSERT INTO rounds (start_time, status, source) VALUES (?, 'running', ?)"},
-		{&w.endRound, `UPDATE rounds SET end_time = ?, status = ?, frames = ?, frames_malformed = ?,
-			frames_skipped = ?, frames_dropped = ?, frames_bad_time = ? WHERE id = ?`},
 		// DO NOTHING keeps the row, pid and process of the first scan that saw
 		// it; unlike OR IGNORE it still fails a row that breaks a CHECK.
 		{&w.addPort, `INSERT INTO rounds_ports
@@ -150,8 +202,22 @@ func (d *DB) NewWriter() (*Writer, error) {
 		}
 	}
 	if err == nil {
+		err = w.prepareFused("round", []namedFused{
+			{&w.startRound, `INSERT INTO rounds (id, start_time, status, source, local_from, local_addrs)
+			VALUES (?, ?, 'running', ?, ?, ?)`},
+			{&w.addRound, `INSERT INTO rounds (id, start_time, end_time, status, source, frames, frames_malformed,
+			frames_skipped, frames_dropped, frames_bad_time, local_from, local_addrs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+			{&w.endRound, `UPDATE rounds SET end_time = ?, status = ?, frames = ?, frames_malformed = ?,
+			frames_skipped = ?, frames_dropped = ?, frames_bad_time = ? WHERE id = ?`},
+		})
+	}
+	if err == nil {
+		// OR FAIL keeps the rows before a failed one instead of undoing the
+		// statement, so SQLite keeps no statement journal: a fifth of the
+		// INSERT's cost. Those rows never reach a commit: the failure fails
+		// the Writer, whose Close rolls the transaction back.
 		err = conn.Raw(func(dc any) error {
-			w.manyPackets, err = prepareQuery(ctx, dc, "INSERT INTO packets ("+packetColumns+") VALUES "+
+			w.manyPackets, err = prepareQuery(ctx, dc, "INSERT OR FAIL INTO packets ("+packetColumns+") VALUES "+
 				packetValues(packetsPerInsert))
 			return err
 		})
@@ -181,41 +247,92 @@ func prepareQuery(ctx context.Context, dc any, text string) (driver.StmtQueryCon
 	return q, nil
 }
 
-// begin opens the write transaction if none is open.
+// run executes the statements sent on ops until ops is closed.
+func (w *Writer) run() {
+	defer close(w.opsEnded)
+	for op := range w.ops {
+		op()
+	}
+}
+
+// async has the Writer's goroutine run f after the statements before it,
+// unless a write failed.
+func (w *Writer) async(f func() error) {
+	w.ops <- func() {
+		if w.failed() == nil {
+			if err := f(); err != nil {
+				w.fail(err)
+			}
+		}
+	}
+}
+
+// wait returns once the Writer's goroutine has run every statement sent
+// so far; until the next async the caller has the connection to itself.
+func (w *Writer) wait() {
+	done := make(chan struct{})
+	w.ops <- func() { close(done) }
+	<-done
+}
+
+// begin opens the write transaction if none is open, and reads the id the
+// next round gets: the one SQLite would give, one past the largest.
 func (w *Writer) begin() error {
-	if w.err != nil {
-		return w.err
+	if err := w.failed(); err != nil {
+		return err
 	}
 	if w.tx {
 		return nil
 	}
+	w.wait()
 	if _, err := w.conn.ExecContext(w.ctx, "BEGIN IMMEDIATE"); err != nil {
 		return w.fail(fmt.Errorf("begin transaction: %w", err))
 	}
 	w.tx = true
+	if err := w.conn.QueryRowContext(w.ctx, "SELECT coalesce(max(id), 0) + 1 FROM rounds").Scan(&w.nextID); err != nil {
+		return w.fail(fmt.Errorf("read the next round id: %w", err))
+	}
 	return nil
 }
 
+// fail records err as the Writer's error, unless one came first, and
+// returns the Writer's error.
 func (w *Writer) fail(err error) error {
-	w.err = err
-	return err
+	w.err.CompareAndSwap(nil, &err)
+	return *w.err.Load()
 }
 
-// StartRound inserts a running round and returns its id.
+// failed returns the Writer's error: nil unless a write failed.
+func (w *Writer) failed() error {
+	if e := w.err.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// StartRound starts a running round and returns its id.
 func (w *Writer) StartRound(start time.Time, source string) (int64, error) {
 	if err := w.begin(); err != nil {
 		return 0, err
 	}
-	res, err := w.startRound.ExecContext(w.ctx, FormatTime(start), source)
-	if err != nil {
-		return 0, w.fail(fmt.Errorf("start round: %w", err))
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return 0, w.fail(fmt.Errorf("start round: %w", err))
-	}
+	id := w.nextID
+	w.nextID++
 	w.started[id] = true
+	w.pending[id] = &pendingRound{start: FormatTime(start), source: source}
 	return id, nil
+}
+
+// insertPending inserts the pending rounds as running.
+func (w *Writer) insertPending() {
+	for id, r := range w.pending {
+		delete(w.pending, id)
+		w.async(func() error {
+			if err := w.exec(w.startRound, id, r.start, r.source, r.localFrom, r.localAddrs); err != nil {
+				return fmt.Errorf("start round %d: %w", id, err)
+			}
+			return nil
+		})
+	}
 }
 
 // AddScan stores one occupancy scan taken at at: each socket once per round
@@ -226,6 +343,8 @@ func (w *Writer) AddScan(round int64, at time.Time, socks []sock.Socket) error {
 	if err := w.check(round); err != nil {
 		return err
 	}
+	w.insertPending()
+	w.wait() // live rounds, one scan a second: its error comes back at once
 	ts := FormatTime(at)
 	for _, p := range socks {
 		host := int64(0)
@@ -244,16 +363,18 @@ func (w *Writer) AddScan(round int64, at time.Time, socks []sock.Socket) error {
 	return nil
 }
 
-// AddPacket buffers p for round and inserts a full batch; Commit inserts the rest.
+// AddPacket buffers p for round and has a full batch inserted; Commit
+// inserts the rest.
 func (w *Writer) AddPacket(round int64, p *packet.Packet) error {
 	if err := w.check(round); err != nil {
 		return err
 	}
-	a := w.args[w.rows*numPacketColumns : (w.rows+1)*numPacketColumns]
+	b := w.cur
+	a := b.args[b.rows*numPacketColumns : (b.rows+1)*numPacketColumns]
 	a[0].Value = w.roundArg
 	a[1].Value = p.Frame
-	w.stamps = AppendTime(w.stamps, p.Time) // a[2], made a string per batch
-	w.stampEnds[w.rows] = len(w.stamps)
+	b.stamps = AppendTime(b.stamps, p.Time) // a[2], made a string per batch
+	b.stampEnds[b.rows] = len(b.stamps)
 	if s, ok := w.protoArg.(string); !ok || s != p.Protocols {
 		w.protoArg = p.Protocols
 	}
@@ -270,29 +391,37 @@ func (w *Writer) AddPacket(round int64, p *packet.Packet) error {
 	if p.Payload != nil {
 		// Earlier rows keep their slices of an outgrown arena, whose
 		// bytes were copied when they were added.
-		start := len(w.arena)
-		w.arena = append(w.arena, p.Payload...)
-		a[12].Value = w.arena[start:len(w.arena):len(w.arena)]
+		start := len(b.arena)
+		b.arena = append(b.arena, p.Payload...)
+		a[12].Value = b.arena[start:len(b.arena):len(b.arena)]
 	}
-	w.rows++
-	if w.rows < packetsPerInsert {
+	b.rows++
+	if b.rows < packetsPerInsert {
 		return nil
 	}
-	w.setTimestamps()
-	w.rows = 0
-	w.arena, w.stamps = w.arena[:0], w.stamps[:0]
-	if err := w.insertBatch(); err != nil {
-		return w.fail(fmt.Errorf("insert packets up to frame %d: %w", p.Frame, err))
+	b.setTimestamps()
+	frame := p.Frame
+	// The block goes back to free whether or not it was inserted, so the
+	// next AddPacket never waits for ever.
+	w.ops <- func() {
+		if w.failed() == nil {
+			if err := w.insertBatch(b.args); err != nil {
+				w.fail(fmt.Errorf("insert packets up to frame %d: %w", frame, err))
+			}
+		}
+		b.reset()
+		w.free <- b
 	}
-	return nil
+	w.cur = <-w.free
+	return w.failed()
 }
 
 // setTimestamps converts the buffered packets' timestamps to one string, whose
 // slices become their arguments: one allocation per batch, not per packet.
-func (w *Writer) setTimestamps() {
-	all, start := string(w.stamps), 0
-	for i, end := range w.stampEnds[:w.rows] {
-		w.args[i*numPacketColumns+2].Value = all[start:end]
+func (b *packetBlock) setTimestamps() {
+	all, start := string(b.stamps), 0
+	for i, end := range b.stampEnds[:b.rows] {
+		b.args[i*numPacketColumns+2].Value = all[start:end]
 		start = end
 	}
 }
@@ -303,9 +432,12 @@ func (w *Writer) setTimestamps() {
 // a query's arguments and takes its first step in one cgo call instead of
 // one per argument. The INSERT runs to completion in that first step, which
 // the one Next guarantees whether the driver steps at Query or at Next.
-func (w *Writer) insertBatch() error {
+func (w *Writer) insertBatch(args []driver.NamedValue) error { return w.runQuery(w.manyPackets, args) }
+
+// runQuery runs q with args to completion on the driver connection.
+func (w *Writer) runQuery(q driver.StmtQueryContext, args []driver.NamedValue) error {
 	return w.conn.Raw(func(any) error {
-		rows, err := w.manyPackets.QueryContext(w.ctx, w.args)
+		rows, err := q.QueryContext(w.ctx, args)
 		if err != nil {
 			return err
 		}
@@ -317,20 +449,77 @@ func (w *Writer) insertBatch() error {
 	})
 }
 
+// fusedStmt is a statement of the Writer's goroutine, run the way
+// insertBatch runs its INSERT: binding through database/sql took one cgo
+// call per argument, and a round's statements have about sixty.
+type fusedStmt struct {
+	q    driver.StmtQueryContext
+	args []driver.NamedValue
+}
+
+// prepareFused prepares the statements into their *fusedStmt; when one
+// fails, those prepared before it are closed again.
+func (w *Writer) prepareFused(what string, stmts []namedFused) error {
+	for i, s := range stmts {
+		var q driver.StmtQueryContext
+		err := w.conn.Raw(func(dc any) (err error) {
+			q, err = prepareQuery(w.ctx, dc, s.text)
+			return err
+		})
+		if err != nil {
+			for _, done := range stmts[:i] {
+				w.closeFused(*done.s)
+			}
+			return w.fail(fmt.Errorf("prepare %s statements: %w", what, err))
+		}
+		*s.s = &fusedStmt{q: q}
+	}
+	return nil
+}
+
+// namedFused is a statement to prepare into *s.
+type namedFused struct {
+	s    **fusedStmt
+	text string
+}
+
+// exec runs s with vals, which must be driver values (int64, not int).
+func (w *Writer) exec(s *fusedStmt, vals ...any) error {
+	if len(s.args) != len(vals) {
+		s.args = make([]driver.NamedValue, len(vals))
+		for i := range s.args {
+			s.args[i].Ordinal = i + 1
+		}
+	}
+	for i, v := range vals {
+		s.args[i].Value = v
+	}
+	return w.runQuery(s.q, s.args)
+}
+
+func (w *Writer) closeFused(stmts ...*fusedStmt) {
+	for _, s := range stmts {
+		if s != nil {
+			w.conn.Raw(func(any) error { return s.q.(driver.Stmt).Close() })
+		}
+	}
+}
+
 // flushPackets inserts the packets buffered since the last full batch.
+// Call it after wait.
 func (w *Writer) flushPackets() error {
-	w.setTimestamps()
+	b := w.cur
+	b.setTimestamps()
 	var row [numPacketColumns]any
-	for i := 0; i < w.rows; i++ {
+	for i := 0; i < b.rows; i++ {
 		for j := range row {
-			row[j] = w.args[i*numPacketColumns+j].Value
+			row[j] = b.args[i*numPacketColumns+j].Value
 		}
 		if _, err := w.onePacket.ExecContext(w.ctx, row[:]...); err != nil {
 			return w.fail(fmt.Errorf("insert packet of frame %d: %w", row[1], err))
 		}
 	}
-	w.rows = 0
-	w.arena, w.stamps = w.arena[:0], w.stamps[:0]
+	b.reset()
 	return nil
 }
 
@@ -339,17 +528,35 @@ func (w *Writer) EndRound(round int64, end time.Time, status Status, c Counts) e
 	if err := w.check(round); err != nil {
 		return err
 	}
-	_, err := w.endRound.ExecContext(w.ctx, FormatTime(end), string(status), c.Frames, c.Malformed, c.Skipped, c.Dropped, c.BadTime, round)
-	if err != nil {
-		return w.fail(fmt.Errorf("end round %d as %s: %w", round, status, err))
-	}
-	return nil
+	ts := FormatTime(end)
+	r := w.pending[round]
+	delete(w.pending, round)
+	w.async(func() error {
+		var err error
+		if r != nil {
+			err = w.exec(w.addRound, round, r.start, ts, string(status), r.source, c.Frames, c.Malformed, c.Skipped,
+				c.Dropped, c.BadTime, r.localFrom, r.localAddrs)
+		} else {
+			err = w.exec(w.endRound, ts, string(status), c.Frames, c.Malformed, c.Skipped, c.Dropped, c.BadTime, round)
+		}
+		if err != nil {
+			return fmt.Errorf("end round %d as %s: %w", round, status, err)
+		}
+		return nil
+	})
+	return w.failed()
 }
 
-// Commit stores everything written so far for good.
+// Commit stores everything written so far for good, once the statements
+// before it have run; it returns the first that failed.
 func (w *Writer) Commit() error {
-	if w.err != nil {
-		return w.err
+	if err := w.failed(); err != nil {
+		return err
+	}
+	w.insertPending()
+	w.wait()
+	if err := w.failed(); err != nil {
+		return err
 	}
 	if !w.tx {
 		return nil
@@ -367,7 +574,15 @@ func (w *Writer) Commit() error {
 // Close commits what is pending, unless a write failed, and releases the
 // connection. It returns the first error the Writer met.
 func (w *Writer) Close() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
 	err := w.Commit()
+	close(w.ops)
+	<-w.opsEnded
+	// Calls after Close fail before they reach the goroutine that is gone.
+	w.fail(errClosed)
 	// Only a failed write leaves a transaction open; undo its partial batch.
 	// SQLite itself rolls back on some failures (a full disk during COMMIT):
 	// then there is nothing left to undo.
@@ -400,12 +615,13 @@ func (w *Writer) inTransaction() bool {
 }
 
 func (w *Writer) closeStmts() {
-	for _, s := range []*sql.Stmt{w.startRound, w.endRound, w.addPort, w.countScan, w.onePacket} {
+	w.closeFused(w.startRound, w.endRound, w.addRound)
+	for _, s := range []*sql.Stmt{w.addPort, w.countScan, w.onePacket} {
 		if s != nil {
 			s.Close()
 		}
 	}
-	w.traffic.close()
+	w.traffic.close(w)
 	w.capture.close()
 	if w.manyPackets != nil {
 		w.conn.Raw(func(any) error { return w.manyPackets.(driver.Stmt).Close() })

@@ -12,6 +12,7 @@ import (
 	"portwatch/pkg/sock"
 	"portwatch/pkg/store"
 	"portwatch/pkg/store/storetest"
+	"portwatch/pkg/traffic"
 )
 
 // startRound starts a round at t0 from source.
@@ -339,4 +340,94 @@ func TestWriterLeavesForeignKeysOn(t *testing.T) {
 	if got := storetest.Int(t, db, "PRAGMA foreign_keys"); got != 1 {
 		t.Errorf("foreign_keys after a Writer = %d, want 1", got)
 	}
+}
+
+// TestRoundsAcrossCommits checks a round is stored alike whether a commit
+// falls inside it (inserted running, then updated) or not (one INSERT at
+// its end), and that no commit holds packets without their round.
+func TestRoundsAcrossCommits(t *testing.T) {
+	for _, commitInside := range []bool{false, true} {
+		t.Run(fmt.Sprintf("commit inside %v", commitInside), func(t *testing.T) {
+			db, _ := storetest.New(t)
+			w := newWriter(t, db)
+			id := startRound(t, w, "pcap:x")
+			for i := int64(1); i <= 100; i++ {
+				if err := w.AddPacket(id, newPacket(i, nil)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if commitInside {
+				if err := w.Commit(); err != nil {
+					t.Fatal(err)
+				}
+				if got := storetest.Int(t, db, "SELECT count(*) FROM rounds WHERE id = ? AND status = 'running'", id); got != 1 {
+					t.Errorf("committed round %d running: %d rows, want 1", id, got)
+				}
+				storetest.Integrity(t, db)
+			}
+			sum := &traffic.Summary{Local: traffic.Local{From: traffic.FromFlag,
+				Prefixes: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, Packets: 100}
+			if err := w.AddTraffic(id, sum); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.EndRound(id, t0.Add(time.Second), store.Complete, store.Counts{Frames: 100, Malformed: 2, BadTime: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			var got string
+			if err := storetest.Raw(t, db).QueryRow(`SELECT concat_ws(' ', id, start_time, end_time, status, source, scans,
+				frames, frames_malformed, frames_skipped, frames_dropped, frames_bad_time, local_from, local_addrs)
+				FROM rounds`).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			want := "1 2026-11-21T10:00:00.000000Z 2026-11-21T10:00:01.000000Z complete pcap:x 0 100 2 0 0 1 flag 10.0.0.0/8"
+			if got != want {
+				t.Errorf("round = %q, want %q", got, want)
+			}
+			if got := storetest.Count(t, db, "packets"); got != 100 {
+				t.Errorf("packets = %d, want 100", got)
+			}
+			storetest.Integrity(t, db)
+		})
+	}
+}
+
+// TestLaterFailureComesBackByCommit checks a statement that fails on the
+// Writer's goroutine (a status the CHECK refuses) fails Commit and Close,
+// and that nothing of its transaction is stored.
+func TestLaterFailureComesBackByCommit(t *testing.T) {
+	db, _ := storetest.New(t)
+	w := newWriter(t, db)
+	first := startRound(t, w, "pcap:x")
+	if err := w.EndRound(first, t0, store.Complete, store.Counts{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	id := startRound(t, w, "pcap:x")
+	for i := int64(1); i <= 200; i++ {
+		if err := w.AddPacket(id, newPacket(i, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = w.EndRound(id, t0, store.Status("bogus"), store.Counts{}) // may fail now or later
+	if err := w.Commit(); err == nil {
+		t.Fatal("Commit after a refused round succeeded, want the error")
+	}
+	if _, err := w.StartRound(t0, "pcap:x"); err == nil {
+		t.Error("StartRound after a failed write succeeded, want the first error again")
+	}
+	if err := w.Close(); err == nil {
+		t.Error("Close after a failed write succeeded, want the error")
+	}
+	if got := storetest.Count(t, db, "packets"); got != 0 {
+		t.Errorf("packets = %d, want none of the failed transaction", got)
+	}
+	if got := storetest.Count(t, db, "rounds"); got != 1 {
+		t.Errorf("rounds = %d, want the one committed", got)
+	}
+	storetest.Integrity(t, db)
 }

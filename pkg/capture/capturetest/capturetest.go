@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -380,4 +381,15 @@ func Mixed(t testing.TB) []Frame {
 func Scan(t testing.TB, n int) []Frame {
 	t.Helper()
 	return SYNScan(t, Start, 10*time.Millisecond, "198.51.100.7", "10.0.0.2", Ports(1, n), 22, 80)
+}
+
+// CPUTime is the user and system time this process has used. Benchmarks
+// report it beside wall time: on a shared machine the wall time mostly
+// measures the other processes.
+func CPUTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -175,6 +175,7 @@ type usualLoad struct {
 	N, Mu        float64
 	Dispersion   float64 // the host's (see phase.dispersion); 0 is 1
 	Hour, Minute int
+	w            features.Window // for the finding's process
 }
 
 // usual returns the client connections w's last round opened and their
@@ -185,7 +186,7 @@ func (p *phase) usual(w features.Window) *usualLoad {
 	h, m := clockOf(w.Last())
 	mean := p.hourMean(h)
 	lift, extra := p.minute(m)
-	return &usualLoad{N: float64(opened(w)), Mu: max(mean*lift, mean+extra), Dispersion: p.dispersion(), Hour: h, Minute: m}
+	return &usualLoad{N: float64(opened(w)), Mu: max(mean*lift, mean+extra), Dispersion: p.dispersion(), Hour: h, Minute: m, w: w}
 }
 
 // deviance is the Poisson deviance of N past Mu, N·ln(N/Mu) - (N - Mu),
@@ -200,13 +201,45 @@ func (u *usualLoad) deviance() float64 {
 }
 
 // finding tells a round past the load limit: "312 client connections
-// opened at 14:37 UTC, 4.1x the 76 usual at that hour and minute".
+// opened at 14:37 UTC, 4.1x the 76 usual at that hour and minute, most by
+// curl". The process is what a person accepts (incident key "tcp
+// connections process=curl"), so accepting a weekly job's burst accepts
+// neither another program's nor port exhaustion.
 func (u *usualLoad) finding(limit float64) Finding {
-	return Finding{
-		Stat: "load", Value: u.deviance(), Limit: limit, Kind: "burst", Protocol: "tcp",
+	f := Finding{
+		Stat: "load", Value: u.deviance(), Limit: limit, Kind: "burst", Protocol: "tcp", Process: topOpener(u.w),
 		Text: fmt.Sprintf("%.0f client connections opened at %02d:%02d UTC, %.1fx the %.0f usual at that hour and minute",
 			u.N, u.Hour, u.Minute, u.N/u.Mu, u.Mu),
 	}
+	if f.Process != "" {
+		f.Text += ", most by " + f.Process
+	}
+	return f
+}
+
+// topOpener is the process that opened the most of w's last round's
+// client connections (see opened); "" when none is known.
+func topOpener(w features.Window) string {
+	if len(w.Rounds) < 2 {
+		return ""
+	}
+	before := clientPorts(w.Rounds[len(w.Rounds)-2])
+	counts := map[string]int{}
+	best := ""
+	for i := range w.Last().Sockets {
+		s := &w.Last().Sockets[i]
+		if s.Protocol != sock.TCP || s.State == sock.Listen || s.Process == "" {
+			continue
+		}
+		if _, found := slices.BinarySearch(before, s.Port); found {
+			continue
+		}
+		counts[s.Process]++
+		if n := counts[s.Process]; n > counts[best] || n == counts[best] && s.Process < best {
+			best = s.Process
+		}
+	}
+	return best
 }
 
 // hourMean is the mean connections of the training rounds at hour h, or of

@@ -155,11 +155,12 @@ func TestPhaseLoad(t *testing.T) {
 	}
 	still := window(14, 20, 260)
 	still.Rounds[0].Sockets = clients(0, 260)
-	if u := p.usual(still); u.N != 0 {
-		t.Errorf("260 connections open since the round before: %.0f opened, want 0", u.N)
+	if u := p.usual(still); u.N != 0 || topOpener(still) != "" {
+		t.Errorf("260 connections open since the round before: %.0f opened by %q, want none", u.N, topOpener(still))
 	}
 	u := p.usual(window(14, 20, 260))
-	if f := u.finding(10); f.Kind != "burst" || !strings.Contains(f.Text, "260 client connections opened at 14:20 UTC") {
+	if f := u.finding(10); f.Kind != "burst" || f.Process != "client" ||
+		!strings.Contains(f.Text, "260 client connections opened at 14:20 UTC") || !strings.HasSuffix(f.Text, ", most by client") {
 		t.Errorf("finding %+v, want a burst of 260 client connections at 14:20", f)
 	}
 	empty := &phase{Starts: map[string][60]int{}}

@@ -186,6 +186,8 @@ type Finding struct {
 	// Listener names the local listener and process on Port, where the
 	// round's scan has one.
 	Listener string `json:"listener,omitempty"`
+	// Process names the program that opened most of a burst's connections.
+	Process string `json:"process,omitempty"`
 }
 
 // listener names the sockets listening on (bound to, for UDP) port: the

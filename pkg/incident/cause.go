@@ -125,7 +125,8 @@ func Causes(s detector.Scored) []Cause {
 		case f.Port != 0:
 			k.Protocol, k.Port = f.Protocol, f.Port
 		case f.Source == "" && f.Domain == "" && f.Protocol != "":
-			k.Protocol = f.Protocol // the host's connections as a whole: a burst
+			// A burst: the host's connections, by the program opening them.
+			k.Protocol, k.Process = f.Protocol, f.Process
 		}
 		c := byKey[k]
 		if c == nil {

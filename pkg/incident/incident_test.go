@@ -56,8 +56,8 @@ func TestCauses(t *testing.T) {
 			"dns_tunnel ip domain pirate.sea; port_scan ip from 192.168.1.10; syn_flood tcp port 80"},
 		{"a burst is the connections as a whole; an unusual minute outranks new", detector.Scored{Anomalous: true,
 			Ports:   []detector.Port{with(listen, func(p *detector.Port) { p.Change = "unusual minute" }), listen},
-			Traffic: []detector.Finding{{Kind: "burst", Protocol: "tcp"}}},
-			"burst tcp connections; unusual_minute tcp/4 0.0.0.0 port 4444 process=nc netns=host"},
+			Traffic: []detector.Finding{{Kind: "burst", Protocol: "tcp", Process: "curl"}}},
+			"burst tcp connections process=curl; unusual_minute tcp/4 0.0.0.0 port 4444 process=nc netns=host"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

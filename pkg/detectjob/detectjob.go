@@ -205,8 +205,9 @@ func (o *Options) report(res *detector.Result, ins []store.Incident) error {
 		return err
 	}
 	if t := res.Trained; t != nil && !o.JSON {
-		fmt.Fprintf(o.Stdout, "trained on %d rounds (%d windows, %d epochs, loss %.3g); limits calibrated on %d held-out rounds: total %.1f nats (%s), peak %.2f nats (%s), hour %.2f nats\n",
-			t.Rounds, t.Windows, t.Epochs, t.Loss, t.Calibrated, t.TotalLimit, t.TotalMethod, t.PeakLimit, t.PeakMethod, t.HourLimit)
+		fmt.Fprintf(o.Stdout, "trained on %d rounds (%d windows, %d epochs, loss %.3g); limits calibrated on %d held-out rounds: total %.1f nats (%s), peak %.2f nats (%s), hour %.2f nats, start %.2f nats, load %.1f nats\n",
+			t.Rounds, t.Windows, t.Epochs, t.Loss, t.Calibrated, t.TotalLimit, t.TotalMethod, t.PeakLimit, t.PeakMethod, t.HourLimit,
+			t.StartLimit, t.LoadLimit)
 	}
 	var err error
 	switch {

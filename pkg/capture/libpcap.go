@@ -103,9 +103,6 @@ var loadLibpcap = sync.OnceValue(func() error {
 	return nil
 })
 
-// errTimeout is pcap_next_ex's 0: the read timeout passed without a packet.
-var errTimeout = errors.New("read timeout")
-
 // pcapHandle is a libpcap capture handle, inactive until activate.
 type pcapHandle struct {
 	p *C.pcap_t
@@ -233,9 +230,9 @@ func (h *pcapHandle) setFilter(device, filter string) error {
 func (h *pcapHandle) linkType() uint32 { return uint32(C.pw_datalink(h.p)) }
 
 // next is the next packet: its bytes (libpcap's buffer, valid until the next call), when it
-// was captured and its length on the wire; errTimeout when none came within the timeout.
+// was captured and its length on the wire; ErrTimeout when none came within the timeout.
 func (h *pcapHandle) next() (data []byte, at time.Time, length int, err error) {
-	deadline := time.Now().Add(h.timeout)
+	var deadline time.Time // set at the first empty read: a busy link reads without the clock
 	for {
 		rc := C.pw_next_ex(h.p, &h.hdr, &h.data)
 		if rc == 1 {
@@ -244,9 +241,12 @@ func (h *pcapHandle) next() (data []byte, at time.Time, length int, err error) {
 		if rc < 0 {
 			return nil, time.Time{}, 0, errors.New(C.GoString(C.pw_geterr(h.p)))
 		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(h.timeout)
+		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			return nil, time.Time{}, 0, errTimeout
+			return nil, time.Time{}, 0, ErrTimeout
 		}
 		if rc, err := C.pw_wait(h.fd, C.int(left.Milliseconds()+1)); rc < 0 {
 			return nil, time.Time{}, 0, fmt.Errorf("wait for a packet: %w", err)

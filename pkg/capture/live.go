@@ -84,8 +84,8 @@ func (s *liveSource) Next() (*packet.Packet, error) {
 	}
 	data, at, length, err := s.h.next()
 	if err != nil {
-		if errors.Is(err, errTimeout) {
-			return nil, ErrTimeout
+		if errors.Is(err, ErrTimeout) {
+			return nil, err
 		}
 		return nil, fmt.Errorf("read packet: %w", err)
 	}

@@ -3,11 +3,14 @@ GO      ?= go
 DB      ?= var/ports.db
 PREFIX  ?= /usr/local
 SECONDS_PER_ROUND ?= 10
+# Build tags of every build, bench and test: scripts/build-tags says which (urfave_cli_no_docs
+# leaves out urfave/cli's man and markdown generation, nearly 1 ms of every start, issue 14).
+TAGS    ?= $(shell cat scripts/build-tags)
 
 .PHONY: build run test bench deps demo install clean fuzz model
 
 build:
-	$(GO) build -o bin/ ./cmd/...
+	$(GO) build -tags '$(TAGS)' -o bin/ ./cmd/...
 
 # A fresh, untrained portae v1 with detect's default channels and window
 # (models/README.md). Not committed: it is 16 MB of weights.
@@ -25,8 +28,8 @@ run: deps build
 	@bash scripts/show.sh $(DB)
 
 test: deps
-	$(GO) vet ./...
-	$(GO) test -count=1 ./...
+	$(GO) vet -tags '$(TAGS)' ./...
+	$(GO) test -tags '$(TAGS)' -count=1 ./...
 
 bench: deps build
 	@bash scripts/bench.sh

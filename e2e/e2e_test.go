@@ -95,7 +95,13 @@ func runTests(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1
 	}
-	build := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./cmd/collect", "./cmd/detect", "./cmd/cleanup")
+	tags, err := os.ReadFile("../scripts/build-tags")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		return 1
+	}
+	// The shipped binaries' build tags, so the tests run what make build makes.
+	build := exec.Command("go", "build", "-tags", strings.TrimSpace(string(tags)), "-o", dir+string(filepath.Separator), "./cmd/collect", "./cmd/detect", "./cmd/cleanup")
 	build.Dir = ".."
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: go build: %v\n%s", err, out)

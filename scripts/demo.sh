@@ -15,7 +15,7 @@ DB=var/demo.db
 MODEL=var/portae.onnx
 
 if [[ ! -x bin/detect || ! -x bin/collect ]]; then
-  go build -o bin/ ./cmd/...
+  go build -tags "$(cat scripts/build-tags)" -o bin/ ./cmd/...
 fi
 mkdir -p var
 rm -f "$DB" "$DB"-wal "$DB"-shm "$DB".lock "$DB".*.lock "$MODEL" "$MODEL".prev var/demo.png

@@ -34,7 +34,7 @@ command -v sqlite3 >/dev/null || { echo "footprint: sqlite3 not installed (apt-g
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-go build -o "$tmp/" ./cmd/collect ./cmd/cleanup
+go build -tags "$(cat scripts/build-tags)" -o "$tmp/" ./cmd/collect ./cmd/cleanup
 collect() { "$tmp/collect" "$@" 2>"$tmp/err" || { echo "footprint: collect $* failed:" >&2; cat "$tmp/err" >&2; exit 1; }; }
 
 # summary DB: bytes of the traffic summary tables' pages, then bytes filled.

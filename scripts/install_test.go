@@ -20,7 +20,11 @@ func TestInstall(t *testing.T) {
 		t.Skip("setcap needs root (or CAP_SETFCAP)")
 	}
 	// install.sh installs from bin/: build the three programs there first.
-	build := exec.Command("go", "build", "-o", "bin/", "./cmd/...")
+	tags, err := os.ReadFile("build-tags")
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command("go", "build", "-tags", strings.TrimSpace(string(tags)), "-o", "bin/", "./cmd/...")
 	build.Dir = ".."
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

@@ -4,12 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"portwatch/pkg/packet"
-	"strings"
 	"time"
 
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcap"
+	"portwatch/pkg/packet"
 )
 
 // DefaultSnaplen is the bytes kept per frame when LiveOptions.Snaplen is 0,
@@ -30,7 +27,7 @@ type LiveOptions struct {
 
 // liveSource reads packets from a libpcap handle.
 type liveSource struct {
-	h        *pcap.Handle
+	h        *pcapHandle
 	linkType uint32
 	dec      *decoder
 	pkt      packet.Packet
@@ -53,65 +50,49 @@ func OpenLive(opt LiveOptions) (Source, error) {
 	// Compiled once without the device, so a bad filter is named even
 	// where capturing is not permitted.
 	if opt.Filter != "" {
-		if _, err := pcap.CompileBPFFilter(layers.LinkTypeEthernet, snap, opt.Filter); err != nil {
+		if err := compileFilter(opt.Filter, snap); err != nil {
 			return nil, &FilterError{Filter: opt.Filter, Err: err}
 		}
 	}
-	ih, err := pcap.NewInactiveHandle(opt.Interface)
+	h, err := newPcapHandle(opt.Interface)
 	if err != nil {
 		return nil, fmt.Errorf("capture on %s: %w", opt.Interface, err)
 	}
-	defer ih.CleanUp()
-	for _, set := range []func() error{
-		func() error { return ih.SetSnapLen(snap) },
-		func() error { return ih.SetPromisc(opt.Promisc) },
-		func() error { return ih.SetTimeout(timeout) },
-		// Packets are handed over as they come, not when a buffer fills:
-		// a short round must see its packets.
-		func() error { return ih.SetImmediateMode(true) },
-	} {
-		if err := set(); err != nil {
-			return nil, fmt.Errorf("capture on %s: %w", opt.Interface, err)
-		}
+	if err := h.configure(snap, opt.Promisc, timeout); err != nil {
+		h.close()
+		return nil, fmt.Errorf("capture on %s: %w", opt.Interface, err)
 	}
-	h, err := ih.Activate()
-	if err != nil {
-		if isPermission(err) {
+	if permission, err := h.activate(); err != nil {
+		h.close()
+		if permission {
 			return nil, &PermissionError{Interface: opt.Interface, Err: err}
 		}
 		return nil, fmt.Errorf("capture on %s: %w", opt.Interface, err)
 	}
 	if opt.Filter != "" {
-		if err := h.SetBPFFilter(opt.Filter); err != nil {
-			h.Close()
+		if err := h.setFilter(opt.Interface, opt.Filter); err != nil {
+			h.close()
 			return nil, &FilterError{Filter: opt.Filter, Err: err}
 		}
 	}
-	return &liveSource{h: h, linkType: uint32(h.LinkType()), dec: newDecoder(opt.PayloadBytes)}, nil
-}
-
-// isPermission tells libpcap's refusals apart; its activation errors are
-// of an unexported type, so the message is all there is.
-func isPermission(err error) bool {
-	msg := strings.ToLower(err.Error())
-	return strings.Contains(msg, "permission") || strings.Contains(msg, "not permitted")
+	return &liveSource{h: h, linkType: h.linkType(), dec: newDecoder(opt.PayloadBytes)}, nil
 }
 
 func (s *liveSource) Next() (*packet.Packet, error) {
 	if s.h == nil {
 		return nil, errors.New("capture closed")
 	}
-	data, ci, err := s.h.ZeroCopyReadPacketData()
+	data, at, length, err := s.h.next()
 	if err != nil {
-		if errors.Is(err, pcap.NextErrorTimeoutExpired) {
-			return nil, ErrTimeout
+		if errors.Is(err, ErrTimeout) {
+			return nil, err
 		}
 		return nil, fmt.Errorf("read packet: %w", err)
 	}
 	s.stats.Frames++
 	p := &s.pkt
 	s.dec.decode(p, data, s.linkType)
-	p.Frame, p.Time, p.Length = s.stats.Frames, ci.Timestamp, max(ci.Length, len(data))
+	p.Frame, p.Time, p.Length = s.stats.Frames, at, max(length, len(data))
 	if p.Malformed {
 		s.stats.Malformed++
 	}
@@ -121,8 +102,8 @@ func (s *liveSource) Next() (*packet.Packet, error) {
 // Stats asks libpcap for the kernel's drop count while the capture is open.
 func (s *liveSource) Stats() Stats {
 	if s.h != nil {
-		if ps, err := s.h.Stats(); err == nil {
-			s.stats.Dropped = int64(ps.PacketsDropped) + int64(ps.PacketsIfDropped)
+		if dropped, err := s.h.dropped(); err == nil {
+			s.stats.Dropped = dropped
 		}
 	}
 	return s.stats
@@ -134,7 +115,7 @@ func (s *liveSource) Close() error {
 		return nil
 	}
 	s.Stats()
-	s.h.Close()
+	s.h.close()
 	s.h = nil
 	return nil
 }

@@ -1,9 +1,12 @@
 package capture
 
 import (
+	"debug/elf"
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -175,5 +178,24 @@ func TestDefaultInterface(t *testing.T) {
 	}
 	if i.Flags&net.FlagLoopback != 0 || i.Flags&net.FlagUp == 0 {
 		t.Errorf("DefaultInterface() = %s with flags %v, want up and not loopback", name, i.Flags)
+	}
+}
+
+// TestLibpcapNotLinked: the binary (this test's, with the package in it) does not name
+// libpcap among its libraries, so programs that never capture do not load it at start.
+func TestLibpcapNotLinked(t *testing.T) {
+	f, err := elf.Open(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	libs, err := f.ImportedLibraries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range libs {
+		if strings.HasPrefix(l, "libpcap") {
+			t.Errorf("linked against %s: libpcap is loaded at every start", l)
+		}
 	}
 }

@@ -6,8 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"golang.org/x/net/publicsuffix"
-
+	"portwatch/internal/publicsuffix"
 	"portwatch/pkg/packet"
 )
 

@@ -6,7 +6,7 @@
 # timed with /usr/bin/time. Rerun: bash scripts/bench/detect.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-go build -o bin/ ./cmd/detect
+go build -tags "$(cat scripts/build-tags)" -o bin/ ./cmd/detect
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 db=$dir/bench.db

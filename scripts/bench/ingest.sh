@@ -11,7 +11,7 @@ PCAP=${PCAP:-../shared/pcaps/benchmark/mixed_real_traffic_merged.pcap}
 RUNS=${RUNS:-3}
 command -v tshark >/dev/null && command -v editcap >/dev/null || { echo "ingest: tshark or editcap not installed (apt-get install tshark)" >&2; exit 1; }
 [ -f "$PCAP" ] || { echo "ingest: capture $PCAP not found; set PCAP=FILE" >&2; exit 1; }
-go build -o bin/ ./cmd/collect
+go build -tags "$(cat scripts/build-tags)" -o bin/ ./cmd/collect
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

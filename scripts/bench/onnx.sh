@@ -20,7 +20,7 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-go build -o "$tmp/detect" ./cmd/detect
+go build -tags "$(cat scripts/build-tags)" -o "$tmp/detect" ./cmd/detect
 go test -c -o "$tmp/engine.test" ./pkg/engine
 "$tmp/detect" model new --out "$tmp/portae.onnx" --channels tcp_listen,udp_bound,tcp_conn >/dev/null
 node scripts/ort/sample.js "$tmp/in.pb" --batch 60 --window 10 --channels 3 --occupied 40

@@ -40,7 +40,7 @@ go test -run '^$' -bench 'BenchmarkNetnsScan' -benchtime=10x ./pkg/portscan/ |
 # Runs alternate, so load from the other jobs on a shared machine falls on both alike, and each
 # side is the median of its runs in microseconds: a mean of whole milliseconds over 20 runs of a
 # ~10 ms command moved the ratio between 1.1x and 1.7x on the same binary.
-go build -o /tmp/portwatch-bench-collect ./cmd/collect
+go build -tags "$(cat scripts/build-tags)" -o /tmp/portwatch-bench-collect ./cmd/collect
 if command -v hyperfine >/dev/null; then
   hyperfine -N -w 3 'ss -tulpna' '/tmp/portwatch-bench-collect --list'
 else

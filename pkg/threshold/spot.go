@@ -146,12 +146,18 @@ func (sp *SPOT) Update(scores []float64) error {
 // Exceeds reports whether score is above the threshold.
 func (sp *SPOT) Exceeds(score float64) bool { return score > sp.Threshold }
 
+// maxGamma is the heaviest tail fit extrapolates. A GPD with γ >= 1 has no
+// mean: peaks like that are a mixture (a training period with attacks in
+// it), not a tail, and its quantile at a small Q runs to 1e40. The
+// empirical quantile is then the honest limit.
+const maxGamma = 1.0
+
 // fit sets the GPD parameters and z from the peaks, falling back to the
 // empirical quantile of sorted (or, when sorted is nil, the maximum seen:
 // the quantile at 1 - Q as long as fewer than 1/Q scores have been seen).
 func (sp *SPOT) fit(sorted []float64) {
 	gamma, sigma, ok := fitGPD(sp.Excess)
-	if !ok || sp.Peaks == 0 || sp.Bounded {
+	if !ok || sp.Peaks == 0 || sp.Bounded || gamma >= maxGamma {
 		if sorted != nil {
 			sp.fallback(sorted)
 		} else {

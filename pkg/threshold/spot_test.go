@@ -86,6 +86,26 @@ func TestCalibrateDegenerate(t *testing.T) {
 	}
 }
 
+// Peaks with no mean (a Pareto tail of index 1/2, γ = 2) are not
+// extrapolated: the limit is the largest score, not 1e40.
+func TestCalibrateHeavyTail(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	scores := make([]float64, 2000)
+	top := 0.0
+	for i := range scores {
+		u := 1 - r.Float64()
+		scores[i] = 1 / (u * u)
+		top = max(top, scores[i])
+	}
+	sp, err := Calibrate(scores, 1e-5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sp.Method != MethodQuantile || sp.Threshold != top {
+		t.Errorf("threshold %g (%s, gamma %.2f), want the largest score %g (quantile)", sp.Threshold, sp.Method, sp.Gamma, top)
+	}
+}
+
 func TestCalibrateErrors(t *testing.T) {
 	tests := []struct {
 		name   string

@@ -275,8 +275,7 @@ func (d *Detector) learn(m *model, ws []features.Window, rs []Scored) (bool, err
 	}
 	m.roundsTrained += len(normal)
 	m.trainedUntil = normal[len(normal)-1].Last().Start
-	d.log.Info("refit", "windows", len(normal), "total_limit", m.cal.totalLimit(), "peak_limit", m.cal.peakLimit(),
-		"load_limit", m.cal.loadLimit())
+	d.log.Info("refit", "windows", len(normal), "total_limit", m.cal.totalLimit(), "peak_limit", m.cal.peakLimit())
 	return true, nil
 }
 

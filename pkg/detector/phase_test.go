@@ -1,12 +1,14 @@
 package detector
 
 import (
+	"context"
 	"math"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"portwatch/pkg/detector/detectortest"
 	"portwatch/pkg/features"
 	"portwatch/pkg/modelfile"
 	"portwatch/pkg/sock"
@@ -208,5 +210,48 @@ func TestPhaseJudge(t *testing.T) {
 	}
 	if r := rs[1]; r.Anomalous || len(r.Ports) != 1 || len(r.Traffic) != 0 {
 		t.Errorf("a round under both limits: anomalous %v, ports %+v, findings %+v; want it unchanged", r.Anomalous, r.Ports, r.Traffic)
+	}
+}
+
+// A model file from before the phase statistics (no portwatch.phase, no
+// start or load limits) is scored and refit on without them, and stays so
+// until detect --train builds a new one.
+func TestModelFromBeforePhase(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	ctx := context.Background()
+	const trained, total = 150, 175
+	h := detectortest.New(t, total, trained, 160, 166)
+	d := newDetector(h)
+	if _, err := d.Run(ctx, h.DB); err != nil {
+		t.Fatal(err)
+	}
+	m, err := loadModel(h.Model, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.phase == nil || m.cal.Start == nil || m.cal.Load == nil {
+		t.Fatalf("a new model: phase %v, start %v, load %v; want all three", m.phase != nil, m.cal.Start, m.cal.Load)
+	}
+	m.phase, m.cal.Start, m.cal.Load = nil, nil, nil
+	if err := m.save(h.Model); err != nil {
+		t.Fatal(err)
+	}
+	h.Release(t, total)
+	res, err := d.Run(ctx, h.DB)
+	if err != nil {
+		t.Fatalf("cron run on a model from before the phase statistics: %v", err)
+	}
+	if !res.Refit || len(res.Rounds) != total-trained {
+		t.Errorf("got refit %v, %d rounds scored; want a refit, %d", res.Refit, len(res.Rounds), total-trained)
+	}
+	for _, r := range res.Rounds {
+		if r.stats.Start != 0 || r.Load != 0 {
+			t.Fatalf("round %d: start %.2f, load %.2f; want none without the phase counts", r.RoundID, r.stats.Start, r.Load)
+		}
+	}
+	if m, err = loadModel(h.Model, 1); err != nil || m.phase != nil {
+		t.Errorf("after the refit: %v, phase %v; want the file still without phase counts", err, m != nil && m.phase != nil)
 	}
 }

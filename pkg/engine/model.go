@@ -145,6 +145,11 @@ func (m *Model) Metadata() map[string]string {
 	return out
 }
 
+// DeleteMetadata removes one metadata_props entry, if there is one.
+func (m *Model) DeleteMetadata(key string) {
+	m.meta = slices.DeleteFunc(m.meta, func(p onnx.Prop) bool { return p.Key == key })
+}
+
 // SetMetadata sets one metadata_props entry, written by the next Save.
 func (m *Model) SetMetadata(key, value string) {
 	for i, p := range m.meta {

@@ -427,6 +427,8 @@ func (f *File) Save(path string) error {
 		if err := f.setJSON(KeyPhase, f.Phase); err != nil {
 			return fmt.Errorf("save model %s: %w", path, err)
 		}
+	} else {
+		f.Engine.DeleteMetadata(KeyPhase) // a file read without the counts is written without them
 	}
 	f.Engine.SetMetadata(KeyRoundsTrained, strconv.Itoa(f.Trained.Rounds))
 	f.Engine.SetMetadata(KeyTrainedUntil, store.FormatTime(f.Trained.Until))

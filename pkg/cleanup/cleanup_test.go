@@ -281,12 +281,12 @@ func TestMaxSize(t *testing.T) {
 
 // TestWriterNotBlocked runs cleanup on a database of two million packets
 // while another connection keeps committing small rounds, as collect would,
-// and checks every commit went through and none waited a second, or half
-// of the whole cleanup on a machine slow enough that the cleanup itself
-// takes over two: one long transaction would hold the writer for nearly
-// all of it, whatever the machine's speed, while a batched cleanup's
-// longest wait (a commit that pays for a WAL checkpoint) measured a
-// quarter to a third of it here.
+// and checks every commit went through and none waited a second. One long
+// transaction would hold the writer for nearly all of the cleanup; so would
+// chunks taken back to back, since the writer's busy handler looks at the
+// lock only every 100 ms (the writer waited 0.7-2.5 s of a 4 s cleanup on a
+// loaded machine). With a pause after each chunk the longest wait measured
+// 0.19-0.24 s there.
 func TestWriterNotBlocked(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills a large database")
@@ -348,8 +348,8 @@ func TestWriterNotBlocked(t *testing.T) {
 	if rep.Packets != perRound*n {
 		t.Errorf("deleted %d packets, want %d", rep.Packets, perRound*n)
 	}
-	if bound := max(time.Second, took/2); worst > bound {
-		t.Errorf("a concurrent write waited %v during a cleanup of %v, want under %v", worst, took, bound)
+	if worst > time.Second {
+		t.Errorf("a concurrent write waited %v during a cleanup of %v, want under 1s", worst, took)
 	}
 	t.Logf("%d concurrent writes during a cleanup of %v, slowest %v; %v", writes, took, worst, rep)
 }

@@ -68,6 +68,7 @@ func (p *Pruner) step(ctx context.Context, f func(execer) error) error {
 	if p.dry != nil {
 		return f(p.dry)
 	}
+	began := time.Now()
 	tx, err := p.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -76,8 +77,24 @@ func (p *Pruner) step(ctx context.Context, f func(execer) error) error {
 	if err := f(tx); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	// A writer held off by a step waits in SQLite's busy handler, which
+	// looks at the lock again after sleeps growing to 100 ms; a cleanup that
+	// takes the lock back at once would find it free first nearly every
+	// time and starve the writer for the whole cleanup. A pause as long as
+	// the step (at most stepPause) gives the writer half the time.
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(min(time.Since(began), stepPause)):
+	}
+	return nil
 }
+
+// stepPause bounds the pause after a step (see step).
+const stepPause = 50 * time.Millisecond
 
 // q is where reads go: the dry run's transaction sees its own deletes.
 func (p *Pruner) q() execer {
@@ -328,9 +345,14 @@ func (p *Pruner) Vacuum(ctx context.Context) error {
 			return fmt.Errorf("incremental vacuum: %w", err)
 		}
 	}
-	// A reader still on an old snapshot may keep the WAL from being
-	// truncated: the pragma then reports busy in its row, not as an error,
-	// and the next checkpoint finishes the job.
+	// A PASSIVE checkpoint first copies the WAL's frames while writers go
+	// on; TRUNCATE, which holds writers off while it copies, then has only
+	// the frames written since. A reader still on an old snapshot may keep
+	// the WAL from being truncated: the pragma then reports busy in its row,
+	// not as an error, and the next checkpoint finishes the job.
+	if _, err := p.db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
 	if _, err := p.db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}

@@ -147,7 +147,7 @@ func (c *calibration) hourRatio(st stats) float64 {
 }
 
 // hourLimit is the limit on Hour; c.Hour must be set.
-func (c *calibration) hourLimit() float64 { return c.Hour.Threshold + peakMargin }
+func (c *calibration) hourLimit() float64 { return boundedLimit(c.Hour.Threshold) }
 
 // startRatio is the Start statistic over its limit, 0 without one.
 func (c *calibration) startRatio(st stats) float64 {
@@ -183,7 +183,17 @@ func (c *calibration) totalLimit() float64 {
 }
 
 // peakLimit is the limit on Peak.
-func (c *calibration) peakLimit() float64 { return c.Peak.Threshold + peakMargin }
+func (c *calibration) peakLimit() float64 { return boundedLimit(c.Peak.Threshold) }
+
+// boundedLimit is the limit of a bounded statistic whose largest normal
+// value is threshold: peakMargin over it, and at most peakMargin under what
+// a cell the model rules out costs (-ln eps). Each refit adds normal
+// rounds, and one just under the limit raises it by peakMargin; left to
+// climb, the limit would pass -ln eps and no new listener could ever pass
+// it. Capped, a port the model rules out stays an anomaly.
+func boundedLimit(threshold float64) float64 {
+	return min(threshold+peakMargin, -math.Log(eps)-peakMargin)
+}
 
 // ratio is x over limit; a zero limit (all calibration values zero) makes
 // any positive x infinitely far past it, so it is capped to stay printable.

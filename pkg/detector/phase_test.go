@@ -255,3 +255,16 @@ func TestModelFromBeforePhase(t *testing.T) {
 		t.Errorf("after the refit: %v, phase %v; want the file still without phase counts", err, m != nil && m.phase != nil)
 	}
 }
+
+// However far refits have raised the largest normal peak, a port the model
+// rules out (-ln eps) still passes the peak and hour limits.
+func TestBoundedLimitCap(t *testing.T) {
+	for _, largest := range []float64{5, 12, 13.5, 20} {
+		if got := boundedLimit(largest); got >= -math.Log(eps) || got > largest+math.Ln2 {
+			t.Errorf("largest normal %.1f: limit %.2f, want under -ln eps (%.2f) and at most %.2f", largest, got, -math.Log(eps), largest+math.Ln2)
+		}
+	}
+	if got := boundedLimit(5); got != 5+math.Ln2 {
+		t.Errorf("largest normal 5: limit %.3f, want 5 + ln 2", got)
+	}
+}

@@ -34,69 +34,70 @@ type calibration modelfile.Calibration
 // one part.
 const statistics = 6
 
+// scalar is one of a round's scalar statistics and its limit's place in a
+// calibration. Bounded statistics take few values up to -ln eps, where a
+// tail fit means nothing: their fit is the largest normal value.
+type scalar struct {
+	name    string
+	bounded bool
+	value   func(stats) float64
+	limit   func(*calibration) **threshold.SPOT
+}
+
+// scalars are the scalar statistics a calibration fits.
+func scalars() []scalar {
+	return []scalar{
+		{"total", false, func(s stats) float64 { return s.Total }, func(c *calibration) **threshold.SPOT { return &c.Total }},
+		{"excess", false, func(s stats) float64 { return s.Excess }, func(c *calibration) **threshold.SPOT { return &c.Excess }},
+		{"peak", true, func(s stats) float64 { return s.Peak }, func(c *calibration) **threshold.SPOT { return &c.Peak }},
+		{"hour", true, func(s stats) float64 { return s.Hour }, func(c *calibration) **threshold.SPOT { return &c.Hour }},
+		{"start", true, func(s stats) float64 { return s.Start }, func(c *calibration) **threshold.SPOT { return &c.Start }},
+		{"load", true, func(s stats) float64 { return s.Load }, func(c *calibration) **threshold.SPOT { return &c.Load }},
+	}
+}
+
+// column returns one statistic of each of sts.
+func (sc scalar) column(sts []stats) []float64 {
+	out := make([]float64, len(sts))
+	for i, s := range sts {
+		out[i] = sc.value(s)
+	}
+	return out
+}
+
 // calibrate fits the limits to the statistics of normal rounds. Total is
 // calibrated too, though rounds are judged on Excess, so that the file
 // still reads as before to a detect that knows only Total.
 func calibrate(sts []stats, risk float64) (*calibration, error) {
-	totals, excesses, peaks, hrs, sts2, loads := split(sts)
-	t, err := threshold.Calibrate(totals, risk/statistics)
-	if err != nil {
-		return nil, fmt.Errorf("calibrate total: %w", err)
+	c := &calibration{}
+	for _, sc := range scalars() {
+		fit := threshold.Calibrate
+		if sc.bounded {
+			fit = threshold.CalibrateBounded
+		}
+		sp, err := fit(sc.column(sts), risk/statistics)
+		if err != nil {
+			return nil, fmt.Errorf("calibrate %s: %w", sc.name, err)
+		}
+		*sc.limit(c) = sp
 	}
-	x, err := threshold.Calibrate(excesses, risk/statistics)
-	if err != nil {
-		return nil, fmt.Errorf("calibrate excess: %w", err)
-	}
-	p, err := threshold.CalibrateBounded(peaks, risk/statistics)
-	if err != nil {
-		return nil, fmt.Errorf("calibrate peak: %w", err)
-	}
-	h, err := threshold.CalibrateBounded(hrs, risk/statistics)
-	if err != nil {
-		return nil, fmt.Errorf("calibrate hour: %w", err)
-	}
-	st, err := threshold.CalibrateBounded(sts2, risk/statistics)
-	if err != nil {
-		return nil, fmt.Errorf("calibrate start: %w", err)
-	}
-	ld, err := threshold.CalibrateBounded(loads, risk/statistics)
-	if err != nil {
-		return nil, fmt.Errorf("calibrate load: %w", err)
-	}
-	tr, err := calibrateTraffic(sts, risk/statistics)
-	if err != nil {
+	var err error
+	if c.Traffic, err = calibrateTraffic(sts, risk/statistics); err != nil {
 		return nil, err
 	}
-	return &calibration{Total: t, Excess: x, Peak: p, Hour: h, Start: st, Load: ld, Traffic: tr}, nil
+	return c, nil
 }
 
-// update adds the statistics of rounds judged normal to the fits.
+// update adds the statistics of rounds judged normal to the fits; a
+// statistic the file has no limit for (one from before it) stays without.
 func (c *calibration) update(sts []stats) error {
-	totals, excesses, peaks, hrs, starts, loads := split(sts)
-	if err := c.Total.Update(totals); err != nil {
-		return fmt.Errorf("update total: %w", err)
-	}
-	if c.Excess != nil {
-		if err := c.Excess.Update(excesses); err != nil {
-			return fmt.Errorf("update excess: %w", err)
+	for _, sc := range scalars() {
+		sp := *sc.limit(c)
+		if sp == nil {
+			continue
 		}
-	}
-	if err := c.Peak.Update(peaks); err != nil {
-		return fmt.Errorf("update peak: %w", err)
-	}
-	if c.Hour != nil {
-		if err := c.Hour.Update(hrs); err != nil {
-			return fmt.Errorf("update hour: %w", err)
-		}
-	}
-	if c.Start != nil {
-		if err := c.Start.Update(starts); err != nil {
-			return fmt.Errorf("update start: %w", err)
-		}
-	}
-	if c.Load != nil {
-		if err := c.Load.Update(loads); err != nil {
-			return fmt.Errorf("update load: %w", err)
+		if err := sp.Update(sc.column(sts)); err != nil {
+			return fmt.Errorf("update %s: %w", sc.name, err)
 		}
 	}
 	var err error
@@ -205,15 +206,4 @@ func ratio(x, limit float64) float64 {
 		return 1e9
 	}
 	return x / limit
-}
-
-// split returns each statistic of sts as its own slice.
-func split(sts []stats) (totals, excesses, peaks, hrs, starts, loads []float64) {
-	n := len(sts)
-	totals, excesses, peaks = make([]float64, n), make([]float64, n), make([]float64, n)
-	hrs, starts, loads = make([]float64, n), make([]float64, n), make([]float64, n)
-	for i, s := range sts {
-		totals[i], excesses[i], peaks[i], hrs[i], starts[i], loads[i] = s.Total, s.Excess, s.Peak, s.Hour, s.Start, s.Load
-	}
-	return totals, excesses, peaks, hrs, starts, loads
 }

@@ -155,8 +155,12 @@ func (c *calibration) startRatio(st stats) float64 {
 	if c.Start == nil {
 		return 0
 	}
-	return ratio(st.Start, c.Start.Threshold+peakMargin)
+	return ratio(st.Start, c.startLimit())
 }
+
+// startLimit is the limit on Start; c.Start must be set. Start is a lift,
+// not a cell of the model's, so the -ln eps cap of boundedLimit does not apply.
+func (c *calibration) startLimit() float64 { return c.Start.Threshold + peakMargin }
 
 // loadRatio is the Load statistic over its limit, 0 without one.
 func (c *calibration) loadRatio(st stats) float64 {

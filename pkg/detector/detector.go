@@ -490,7 +490,7 @@ func (d *Detector) train(m *model, rounds []store.Round) (*Result, error) {
 	tr.TotalLimit, tr.TotalMethod = m.cal.totalLimit(), m.cal.Total.Method
 	tr.PeakLimit, tr.PeakMethod = m.cal.peakLimit(), m.cal.Peak.Method
 	tr.HourLimit = m.cal.hourLimit()
-	tr.StartLimit, tr.LoadLimit = m.cal.Start.Threshold+peakMargin, m.cal.loadLimit()
+	tr.StartLimit, tr.LoadLimit = m.cal.startLimit(), m.cal.loadLimit()
 	m.roundsTrained = len(rounds)
 	m.trainedUntil = rounds[len(rounds)-1].Start
 	d.log.Info("trained", "rounds", tr.Rounds, "windows", tr.Windows, "epochs", tr.Epochs, "loss", tr.Loss,

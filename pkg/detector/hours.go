@@ -44,7 +44,7 @@ func (h *hours) add(l features.Layout, ws []features.Window) {
 	names := l.Channels()
 	for _, w := range ws {
 		r := w.Last()
-		hr := r.Start.UTC().Hour()
+		hr, _ := clockOf(r)
 		h.Rounds[hr]++
 		for c, name := range names {
 			if !listening(name) {
@@ -73,7 +73,7 @@ type hourCell struct {
 // skipped; so are the ports a round lacks: a service absent is not unusual
 // for the hour, and the autoencoder judges a vanished one.
 func (h *hours) surprise(l features.Layout, r *store.Round) (float64, *hourCell) {
-	hr := r.Start.UTC().Hour()
+	hr, _ := clockOf(r)
 	near, all := around(h.Rounds, hr)
 	var worst float64
 	var cell *hourCell

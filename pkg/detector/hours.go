@@ -74,7 +74,7 @@ type hourCell struct {
 // for the hour, and the autoencoder judges a vanished one.
 func (h *hours) surprise(l features.Layout, r *store.Round) (float64, *hourCell) {
 	hr, _ := clockOf(r)
-	near, all := around(h.Rounds, hr)
+	near, all := around(h.Rounds[:], hr, hourSpread)
 	var worst float64
 	var cell *hourCell
 	for c, name := range l.Channels() {
@@ -86,7 +86,7 @@ func (h *hours) surprise(l features.Layout, r *store.Round) (float64, *hourCell)
 			if !ok {
 				continue
 			}
-			onNear, onAll := around(on, hr)
+			onNear, onAll := around(on[:], hr, hourSpread)
 			rate := (onNear + hourPseudo*onAll/max(all, 1)) / (near + hourPseudo)
 			if s := -math.Log(min(max(rate, eps), 1)); cell == nil || s > worst {
 				worst, cell = s, &hourCell{Channel: c, Port: p, Rate: rate}
@@ -96,20 +96,24 @@ func (h *hours) surprise(l features.Layout, r *store.Round) (float64, *hourCell)
 	return worst, cell
 }
 
-// around returns the sum of counts within hourSpread hours of hr, and the
+// around returns the sum of a cycle's counts (the hours of a day, the
+// minutes of an hour) within spread of at, around the cycle's end, and the
 // sum of all.
-func around(counts [24]int, hr int) (near, all float64) {
+func around(counts []int, at, spread int) (near, all float64) {
 	for i, n := range counts {
 		all += float64(n)
-		if hourDistance(i, hr) <= hourSpread {
+		if cyclicDistance(i, at, len(counts)) <= spread {
 			near += float64(n)
 		}
 	}
 	return near, all
 }
 
-// hourDistance is the distance between two hours of the day, around midnight.
-func hourDistance(a, b int) int {
-	d := (a - b + 24) % 24
-	return min(d, 24-d)
+// cyclicDistance is the distance between a and b on a cycle of n.
+func cyclicDistance(a, b, n int) int {
+	d := ((a-b)%n + n) % n
+	return min(d, n-d)
 }
+
+// hourDistance is the distance between two hours of the day, around midnight.
+func hourDistance(a, b int) int { return cyclicDistance(a, b, 24) }

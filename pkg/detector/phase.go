@@ -137,7 +137,7 @@ func (p *phase) start(l features.Layout, w features.Window) (float64, *phaseCell
 			minutes[i] += n
 		}
 	}
-	near, all := aroundMinute(minutes, m)
+	near, all := around(minutes[:], m, startSpread)
 	if all == 0 || near == 0 {
 		return 0, nil
 	}
@@ -149,24 +149,13 @@ func (p *phase) start(l features.Layout, w features.Window) (float64, *phaseCell
 		if !ok {
 			continue
 		}
-		onNear, onAll := aroundMinute(on, m)
+		onNear, onAll := around(on[:], m, startSpread)
 		lift := (onNear + startPseudo*prior) / (onAll + startPseudo) / prior
 		if s := -math.Log(min(lift, 1)); cell == nil || s > worst {
 			worst, cell = s, &phaseCell{Channel: c.Channel, Port: c.Port, Lift: lift}
 		}
 	}
 	return worst, cell
-}
-
-// aroundMinute returns the counts within startSpread minutes of m, and all of them.
-func aroundMinute(counts [60]int, m int) (near, all float64) {
-	for i, n := range counts {
-		all += float64(n)
-		if d := (i - m + 60) % 60; min(d, 60-d) <= startSpread {
-			near += float64(n)
-		}
-	}
-	return near, all
 }
 
 // usualLoad is the client connections a round opened beside the usual

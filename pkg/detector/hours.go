@@ -114,6 +114,3 @@ func cyclicDistance(a, b, n int) int {
 	d := ((a-b)%n + n) % n
 	return min(d, n-d)
 }
-
-// hourDistance is the distance between two hours of the day, around midnight.
-func hourDistance(a, b int) int { return cyclicDistance(a, b, 24) }

@@ -89,10 +89,10 @@ func TestHourSurprise(t *testing.T) {
 	}
 }
 
-func TestHourDistance(t *testing.T) {
+func TestCyclicDistance(t *testing.T) {
 	for _, c := range []struct{ a, b, want int }{{2, 2, 0}, {2, 3, 1}, {23, 0, 1}, {0, 23, 1}, {1, 13, 12}, {14, 2, 12}, {20, 1, 5}} {
-		if got := hourDistance(c.a, c.b); got != c.want {
-			t.Errorf("hourDistance(%d, %d): got %d, want %d", c.a, c.b, got, c.want)
+		if got := cyclicDistance(c.a, c.b, 24); got != c.want {
+			t.Errorf("cyclicDistance(%d, %d, 24): got %d, want %d", c.a, c.b, got, c.want)
 		}
 	}
 }

@@ -1,9 +1,10 @@
 // Package incident groups detect's anomalous rounds into incidents: one per
 // cause, where a cause is what changed (its kind: a new listener, a listener
 // gone, a rebind to the wildcard address, port exhaustion, a listener at an
-// unusual hour or starting at an unusual minute, a burst of connections, ...) and on what (its key: protocol, family, address, port,
-// process name and network namespace, never a pid, so a restarted service is
-// the same listener).
+// unusual hour or starting at an unusual minute, a burst of connections,
+// ...) and on what (its key: protocol, family, address, port, process name
+// and network namespace, never a pid, so a restarted service is the same
+// listener).
 //
 //	tr := incident.NewTracker(incident.Recent(stored, now), rules, closeAfter, now)
 //	for _, s := range verdicts { tr.Observe(s) }            // in round order

@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"log/slog"
 	"net/netip"
 	"testing"
 	"time"
@@ -54,5 +55,49 @@ func TestPhaseTable(t *testing.T) {
 	}
 	if _, err := newTable("bogus", l, ws); err == nil {
 		t.Error("unknown ablation: got no error")
+	}
+}
+
+// With ModelOnly a round is judged on the model's statistics alone: the
+// batch job's admin port starting and its burst at another minute cost
+// nothing there, while the same detector with the phase counts finds both.
+func TestModelOnly(t *testing.T) {
+	at := time.Date(2026, 11, 12, 0, 0, 0, 0, time.UTC)
+	admin := listener4(8167, "batch-admin")
+	round := func(i int, minute int) store.Round {
+		r := store.Round{ID: int64(i + 1), Start: at.Add(time.Duration(i) * time.Minute), Sockets: []sock.Socket{listener4(22, "sshd")}}
+		if minute == 26 {
+			r.Sockets = append(r.Sockets, admin)
+		}
+		n := 10
+		if minute == 0 {
+			n = 200
+		}
+		r.Sockets = append(r.Sockets, clients(i, n)...)
+		return r
+	}
+	var rounds []store.Round
+	for i := range 24 * 60 {
+		rounds = append(rounds, round(i, i%60))
+	}
+	// Minute 7 of the next day: the admin port starts, with the job's burst.
+	test := []store.Round{round(len(rounds), 6), round(len(rounds)+1, 26)}
+	test[1].Start = test[0].Start.Add(time.Minute)
+	test[1].Sockets = append(test[1].Sockets, clients(0, 200)...)
+	for _, modelOnly := range []bool{false, true} {
+		cfg := DefaultConfig("")
+		cfg.Ablation, cfg.ModelOnly = AblateTable, modelOnly
+		q := NewReplay(cfg, slog.New(slog.DiscardHandler))
+		if err := q.Train(rounds); err != nil {
+			t.Fatal(err)
+		}
+		rs, err := q.Score(test)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rs[1]
+		if got := r.stats.Start > 0 && r.Load > 0; got == modelOnly {
+			t.Errorf("model only %v: start %.2f, load %.2f; want both %s", modelOnly, r.stats.Start, r.Load, map[bool]string{true: "zero", false: "positive"}[modelOnly])
+		}
 	}
 }

@@ -75,6 +75,10 @@ type Config struct {
 	// Ablation, for the quality report only, replaces the model's output
 	// with a table (see Ablation); cron and the command line never set it.
 	Ablation Ablation
+	// ModelOnly, for the quality report only, judges rounds on the model's
+	// own statistics (excess and peak surprise): no hour or phase counts
+	// are kept, so the report can say what the model carries by itself.
+	ModelOnly bool
 	// Acceptor, when set, sees a cron run's verdicts before they are
 	// stored (see Acceptor).
 	Acceptor Acceptor
@@ -453,8 +457,10 @@ func (d *Detector) train(m *model, rounds []store.Round) (*Result, error) {
 		}
 	}
 	tr := &Training{Rounds: len(rounds), Windows: len(train)}
-	m.hours = countHours(m.layout, train)
-	m.phase = countPhase(m.layout, train)
+	if !d.cfg.ModelOnly {
+		m.hours = countHours(m.layout, train)
+		m.phase = countPhase(m.layout, train)
+	}
 	if d.cfg.Ablation != AblateNone {
 		if m.table, err = newTable(d.cfg.Ablation, m.layout, train); err != nil {
 			return nil, err

@@ -49,8 +49,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	only := fs.String("only", "", "run only these detectors, comma-separated (default: all)")
 	list := fs.Bool("list", false, "also list each event with each detector's outcome and score")
 	profile := fs.String("profile", string(scenario.Mixed), "host profiles, comma-separated, or all")
+	base := detector.DefaultConfig("")
+	channels := fs.String("channels", "", "portwatch's model channels, comma-separated (default: detect's)")
+	fs.IntVar(&base.Epochs, "epochs", base.Epochs, "portwatch's training epochs")
+	fs.IntVar(&base.EpochSize, "epoch-size", base.EpochSize, "portwatch's windows per training epoch")
+	fs.BoolVar(&base.ModelOnly, "model-only", false, "judge portwatch and the ablations on the model's statistics alone (no hour or phase counts)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *channels != "" {
+		base.Channels = strings.Split(*channels, ",")
 	}
 	profiles, err := parseProfiles(*profile)
 	if err != nil {
@@ -62,7 +70,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	var errs []error
 	for _, p := range profiles {
 		cfg.Profile = p
-		if err := report(ctx, cfg, *dbPath, *only, *list, *verbose, out); err != nil {
+		if err := report(ctx, cfg, base, *dbPath, *only, *list, *verbose, out); err != nil {
 			errs = append(errs, fmt.Errorf("profile %s: %w", p, err))
 		}
 	}
@@ -86,7 +94,7 @@ func parseProfiles(s string) ([]scenario.Profile, error) {
 }
 
 // report generates the timeline of cfg, runs the detectors on it and prints their results.
-func report(ctx context.Context, cfg scenario.Config, dbPath, only string, list, verbose bool, out io.Writer) error {
+func report(ctx context.Context, cfg scenario.Config, base detector.Config, dbPath, only string, list, verbose bool, out io.Writer) error {
 	tl, err := scenario.Generate(cfg)
 	if err != nil {
 		return err
@@ -111,10 +119,10 @@ func report(ctx context.Context, cfg scenario.Config, dbPath, only string, list,
 		{"new-port", baseline.NewUnseen(all)},
 		{"new-listener", baseline.NewUnseen(listen)},
 		{"iqr", baseline.NewIQR(all)},
-		{"portwatch", quality.NewPortwatch(detector.DefaultConfig(""), logger(verbose))},
+		{"portwatch", quality.NewPortwatch(base, logger(verbose))},
 		// Ablations: portwatch's statistics on tables instead of the model's output.
-		{"table", quality.NewPortwatch(ablated(detector.AblateTable), logger(verbose))},
-		{"phase-table", quality.NewPortwatch(ablated(detector.AblatePhase), logger(verbose))},
+		{"table", quality.NewPortwatch(ablated(base, detector.AblateTable), logger(verbose))},
+		{"phase-table", quality.NewPortwatch(ablated(base, detector.AblatePhase), logger(verbose))},
 	}
 	// A detector that fails is named at the end; the others still report.
 	var results []quality.Result
@@ -146,8 +154,7 @@ func report(ctx context.Context, cfg scenario.Config, dbPath, only string, list,
 	return errors.Join(errs...)
 }
 
-func ablated(a detector.Ablation) detector.Config {
-	cfg := detector.DefaultConfig("")
+func ablated(cfg detector.Config, a detector.Ablation) detector.Config {
 	cfg.Ablation = a
 	return cfg
 }

@@ -17,8 +17,9 @@ import (
 // and an anomaly at another. The autoencoder's ten-round windows carry no
 // calendar, and the hour statistic's hours are too coarse for an hourly
 // job, so these counts of the training rounds by hour of the day and minute
-// of the hour carry the phase. Kept in the model file (modelfile.Phase,
-// Starts keyed by hourKey) and grown with each refit's normal rounds.
+// of the hour carry the phase, and the same by day of the week a weekly
+// job's. Kept in the model file (modelfile.Phase, Starts keyed by hourKey)
+// and grown with each refit's normal rounds.
 //
 // Start is the largest surprise of a listener starting (listening, and not
 // in the round before) at the round's minute of the hour, given the minutes
@@ -53,21 +54,41 @@ const minHourRounds = 10
 
 // countPhase counts the target rounds of ws, then measures their
 // dispersion against the counts.
+// The dispersion is measured before the rounds are counted by day of the
+// week: a week's count holds one round of each, and a round measured
+// against itself would make the host look steadier than it is.
 func countPhase(l features.Layout, ws []features.Window) *phase {
 	p := &phase{Starts: map[string][60]int{}}
 	p.count(l, ws)
 	p.disperse(ws)
+	p.Week = &modelfile.Week{}
+	p.countWeek(ws)
 	return p
 }
 
 // add counts the target rounds of ws, a refit's normal rounds, measuring
-// their dispersion first against what the model foresaw for them.
+// their dispersion first against what the model foresaw for them. A file
+// from before the week's counts starts them here.
 func (p *phase) add(l features.Layout, ws []features.Window) {
 	p.disperse(ws)
+	if p.Week == nil {
+		p.Week = &modelfile.Week{}
+	}
 	p.count(l, ws)
+	p.countWeek(ws)
 }
 
-// count counts the target rounds of ws.
+// countWeek counts the target rounds of ws and their connections by day
+// of the week.
+func (p *phase) countWeek(ws []features.Window) {
+	for _, w := range ws {
+		d, h, m := weekClockOf(w.Last())
+		p.Week.Rounds[d][h][m]++
+		p.Week.Opened[d][h][m] += float64(opened(w))
+	}
+}
+
+// count counts the target rounds of ws by hour and minute.
 func (p *phase) count(l features.Layout, ws []features.Window) {
 	for _, w := range ws {
 		r := w.Last()
@@ -170,12 +191,43 @@ type usualLoad struct {
 // usual returns the client connections w's last round opened and their
 // usual number there: its hour of the day's mean plus what its minute of
 // the hour adds, the minute read two ways, the larger taken (see minute).
-// A daily rhythm and an hourly job at once, learnt from a few days.
+// A daily rhythm and an hourly job at once, learnt from a few days. Where
+// the same day of the week was seen at that time, and opened more, the
+// usual is raised toward it (see weekly): a weekly job.
 func (p *phase) usual(w features.Window) *usualLoad {
 	h, m := clockOf(w.Last())
 	mean := p.hourMean(h)
 	lift, extra := p.minute(m)
-	return &usualLoad{N: float64(opened(w)), Mu: max(mean*lift, mean+extra), Dispersion: p.dispersion(), Hour: h, Minute: m, w: w}
+	mu := max(mean*lift, mean+extra)
+	mu = max(mu, p.weekly(w.Last(), mu))
+	return &usualLoad{N: float64(opened(w)), Mu: mu, Dispersion: p.dispersion(), Hour: h, Minute: m, w: w}
+}
+
+// weekPseudo is the weight, in rounds, of the hour-and-minute usual in the
+// usual at one day of the week and time. A weekly job seen once must be
+// nearly usual at its day and time: at half usual, its next run of 140
+// connections against 83 still costs 16 nats, a load limit. The usual only
+// rises by it, so a busy minute of one week costs a little sensitivity at
+// that day and time, no false alarm.
+const weekPseudo = 0.25
+
+// weekly returns the connections usual at r's day of the week and time,
+// the largest within loadSpread minutes, smoothed toward mu by weekPseudo
+// rounds; 0 where that day and time was never seen (or without the
+// week's counts).
+func (p *phase) weekly(r *store.Round, mu float64) float64 {
+	if p.Week == nil {
+		return 0
+	}
+	d, h, m := weekClockOf(r)
+	var usual float64
+	for dm := -loadSpread; dm <= loadSpread; dm++ {
+		mm := (m + dm + 60) % 60
+		if n := float64(p.Week.Rounds[d][h][mm]); n > 0 {
+			usual = max(usual, (p.Week.Opened[d][h][mm]+weekPseudo*mu)/(n+weekPseudo))
+		}
+	}
+	return usual
 }
 
 // deviance is the Poisson deviance of N past Mu, N·ln(N/Mu) - (N - Mu),
@@ -292,6 +344,12 @@ func (p *phase) minute(m int) (lift, extra float64) {
 func clockOf(r *store.Round) (hour, minute int) {
 	t := r.Start.UTC()
 	return t.Hour(), t.Minute()
+}
+
+// weekClockOf is r's day of the week (Sunday 0), hour and minute, in UTC.
+func weekClockOf(r *store.Round) (day, hour, minute int) {
+	t := r.Start.UTC()
+	return int(t.Weekday()), t.Hour(), t.Minute()
 }
 
 // opened counts the client connections w's last round opened: the local

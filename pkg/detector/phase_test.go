@@ -268,3 +268,62 @@ func TestBoundedLimitCap(t *testing.T) {
 		t.Errorf("largest normal 5: limit %.3f, want 5 + ln 2", got)
 	}
 }
+
+// A weekly job seen once in training (Tuesday 03:20-03:40, 120 connections
+// a minute on top of the usual 20) is usual at its day and time the next
+// week, and as far past the usual on another day as a model without the
+// week's counts finds it on its own day; a model file from before the
+// week's counts gains them with its first refit.
+func TestPhaseWeekly(t *testing.T) {
+	l, err := features.NewLayout(modelfile.DefaultChannels())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 9, 0, 0, 0, 0, time.UTC) // a Monday
+	job := func(at time.Time) bool {
+		return at.Weekday() == time.Tuesday && at.Hour() == 3 && at.Minute() >= 20 && at.Minute() < 40
+	}
+	var rounds []store.Round
+	for i := range 8 * 24 * 60 {
+		at := start.Add(time.Duration(i) * time.Minute)
+		n := 20
+		if job(at) {
+			n += 120
+		}
+		rounds = append(rounds, store.Round{ID: int64(i + 1), Start: at, Sockets: clients(i, n)})
+	}
+	ws, err := features.Windows(rounds, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := countPhase(l, ws)
+	window := func(day, n int) features.Window {
+		at := time.Date(2026, 11, day, 3, 30, 0, 0, time.UTC)
+		return features.Window{Rounds: []*store.Round{{Start: at.Add(-time.Minute)}, {Start: at, Sockets: clients(0, n)}}}
+	}
+	noWeek := *p
+	noWeek.Week = nil
+	tests := []struct {
+		name         string
+		p            *phase
+		w            features.Window
+		atLeast, max float64
+	}{
+		{"the job on its day", p, window(17, 140), 0, 5},
+		{"the job on another day", p, window(18, 140), 100, math.Inf(1)},
+		{"a usual minute on its day", p, window(17, 21), 0, 1},
+		{"the job on its day, no week's counts", &noWeek, window(17, 140), 100, math.Inf(1)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := tt.p.usual(tt.w)
+			if d := u.deviance(); d < tt.atLeast || d > tt.max || math.IsNaN(d) {
+				t.Errorf("deviance %.2f (%.0f connections, %.1f usual), want %.0f..%.0f", d, u.N, u.Mu, tt.atLeast, tt.max)
+			}
+		})
+	}
+	noWeek.add(l, ws[:60])
+	if noWeek.Week == nil || noWeek.Week.Rounds[time.Monday][0][30] != 1 {
+		t.Errorf("a refit of a file without the week's counts: %+v, want them started with the refit's rounds", noWeek.Week)
+	}
+}

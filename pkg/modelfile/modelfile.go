@@ -15,7 +15,7 @@
 //	portwatch.threshold       "1" once calibrated (scores are in units of the limits)
 //	portwatch.calibration     JSON Calibration: a pkg/threshold SPOT per statistic
 //	portwatch.hours           JSON Hours: per-hour counts of the listening ports trained on
-//	portwatch.phase           JSON Phase: per-minute-of-the-hour counts of rounds, connections and listener starts
+//	portwatch.phase           JSON Phase: per-minute-of-the-hour counts of rounds, connections and listener starts, and per day of the week
 //	portwatch.rounds_trained  rounds the model was trained on, first training and refits
 //	portwatch.trained_until   start of the newest round trained on (RFC 3339, UTC)
 //
@@ -128,6 +128,17 @@ type Phase struct {
 	Pearson   float64            `json:"pearson"`
 	Dispersed int                `json:"dispersed"`
 	Starts    map[string][60]int `json:"starts"`
+	// Week holds the same rounds and connections by day of the week too,
+	// so a weekly job seen once is usual at its day and time; nil in files
+	// from before it, which gain it with their next refit.
+	Week *Week `json:"week,omitempty"`
+}
+
+// Week is Phase's count of rounds and the client connections they opened
+// by day of the week (Sunday 0), hour of the day and minute of the hour (UTC).
+type Week struct {
+	Rounds [7][24][60]int     `json:"rounds"`
+	Opened [7][24][60]float64 `json:"opened"`
 }
 
 // Provenance is what the model was trained on.

@@ -88,7 +88,8 @@ func TestOldFileRoundTrip(t *testing.T) {
 	}
 }
 
-// The phase counts go through a save and a load unchanged.
+// The phase counts, with and without the week's, go through a save and a
+// load unchanged.
 func TestPhaseRoundTrip(t *testing.T) {
 	f, err := New(Config{Window: 2, Channels: []string{"tcp_listen"}})
 	if err != nil {
@@ -96,18 +97,23 @@ func TestPhaseRoundTrip(t *testing.T) {
 	}
 	want := &Phase{Starts: map[string][60]int{"tcp_listen/8167": {26: 70, 27: 2}}}
 	want.Rounds[14][26], want.Opened[14][26] = 3, 180.5
-	f.Phase = want
-	f.Calibration = &Calibration{Total: &threshold.SPOT{Threshold: 10}, Peak: &threshold.SPOT{Threshold: 5}, Start: &threshold.SPOT{Threshold: 1}}
-	path := filepath.Join(t.TempDir(), "portae.onnx")
-	if err := f.Save(path); err != nil {
-		t.Fatal(err)
-	}
-	got, err := Load(path, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got.Phase, want) || got.Calibration.Start == nil || got.Calibration.Start.Threshold != 1 {
-		t.Errorf("phase: got %+v, start limit %+v; want %+v, 1", got.Phase, got.Calibration.Start, want)
+	weekly := *want
+	weekly.Week = &Week{}
+	weekly.Week.Rounds[2][3][30], weekly.Week.Opened[2][3][30] = 1, 140
+	for _, want := range []*Phase{want, &weekly} {
+		f.Phase = want
+		f.Calibration = &Calibration{Total: &threshold.SPOT{Threshold: 10}, Peak: &threshold.SPOT{Threshold: 5}, Start: &threshold.SPOT{Threshold: 1}}
+		path := filepath.Join(t.TempDir(), "portae.onnx")
+		if err := f.Save(path); err != nil {
+			t.Fatal(err)
+		}
+		got, err := Load(path, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.Phase, want) || got.Calibration.Start == nil || got.Calibration.Start.Threshold != 1 {
+			t.Errorf("phase: got %+v, start limit %+v; want %+v, 1", got.Phase, got.Calibration.Start, want)
+		}
 	}
 }
 

@@ -348,8 +348,8 @@ func clockOf(r *store.Round) (hour, minute int) {
 
 // weekClockOf is r's day of the week (Sunday 0), hour and minute, in UTC.
 func weekClockOf(r *store.Round) (day, hour, minute int) {
-	t := r.Start.UTC()
-	return int(t.Weekday()), t.Hour(), t.Minute()
+	hour, minute = clockOf(r)
+	return int(r.Start.UTC().Weekday()), hour, minute
 }
 
 // opened counts the client connections w's last round opened: the local

@@ -235,3 +235,16 @@ ALTER TABLE traffic_sources ADD COLUMN attempt_host TEXT NOT NULL DEFAULT '';
 ALTER TABLE traffic_sources ADD COLUMN attempt_port INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE traffic_sources ADD COLUMN local INTEGER NOT NULL DEFAULT 0;
 -- end v8
+
+-- section v9
+-- Exfiltration and remote shells (v9); 0 and '' in rounds stored before v9.
+-- dns_nx_depth: the most labels an NXDOMAIN-answered query name has below its registered domain (reverse
+-- lookups under .arpa left out), dns_nx_name that name: data sent as labels to a domain that answers nothing.
+-- backdoor_*: the address (local, or a remote reverse-shell listener) with the most peers in sessions on one
+-- of its backdoor or remote-shell ports (1524, 3127, 4444, 5554, 9996, 27374), the port and how many peers.
+ALTER TABLE traffic_rounds ADD COLUMN dns_nx_depth INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE traffic_rounds ADD COLUMN dns_nx_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE traffic_rounds ADD COLUMN backdoor_host TEXT NOT NULL DEFAULT '';
+ALTER TABLE traffic_rounds ADD COLUMN backdoor_port INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE traffic_rounds ADD COLUMN backdoor_peers INTEGER NOT NULL DEFAULT 0;
+-- end v9

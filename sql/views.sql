@@ -101,7 +101,8 @@ SELECT r.id AS round_id, r.start_time, r.source, r.local_from, r.local_addrs,
        t.icmp_unreachable, t.dns_queries, t.dns_names, t.dns_max_label,
        round(t.dns_entropy, 2) AS dns_entropy, round(t.dns_txt_null_share, 3) AS dns_txt_null_share,
        round(t.dns_nxdomain_share, 3) AS dns_nxdomain_share, t.syn_sources, t.reflect_port, t.reflect_sources,
-       t.reflect_packets, t.spread_source, t.spread_port, t.spread_hosts, t.overflow, t.note
+       t.reflect_packets, t.spread_source, t.spread_port, t.spread_hosts, t.dns_nx_depth, t.dns_nx_name,
+       t.backdoor_host, t.backdoor_port, t.backdoor_peers, t.overflow, t.note
 FROM traffic_rounds t
 JOIN rounds r ON r.id = t.round_id
 LEFT JOIN (

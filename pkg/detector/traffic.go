@@ -137,7 +137,30 @@ func trafficStats() []trafficStat {
 					sp.Source, sp.Hosts, sp.Port)}
 			}
 		}},
-		{"unreachable", 20, func(s *traffic.Summary) (float64, func() Finding) {
+		// Ordinary NXDOMAIN names sit a label or three below their domain
+		// (a host under a corporate or ISP domain, a search suffix
+		// appended); data sent as labels to a domain that answers nothing
+		// goes deeper, even in one query.
+		{"dns_nx_depth", 4, func(s *traffic.Summary) (float64, func() Finding) {
+			d := s.DNS
+			return float64(d.NXDepth), func() Finding {
+				dom := traffic.Registered(d.NXName)
+				return Finding{Kind: "dns_tunnel", Domain: dom, Text: fmt.Sprintf("DNS exfiltration? NXDOMAIN for %s, %d labels below %s",
+					d.NXName, d.NXDepth, dom)}
+			}
+		}},
+		// One session is past it: nothing ordinary listens on these ports.
+		{"backdoor_peers", 0.5, func(s *traffic.Summary) (float64, func() Finding) {
+			b := s.Backdoor
+			return float64(b.Peers), func() Finding {
+				return Finding{Kind: "backdoor", Port: int(b.Port), Protocol: "tcp", Text: fmt.Sprintf("remote shell? %d/tcp of %s in sessions with %s (a backdoor's port)",
+					b.Port, b.Host, peers(b.Peers))}
+			}
+		}},
+		// A minute of ordinary traffic gets up to 40 (a traceroute, a UDP
+		// client retrying a closed port, as held-out captures of the
+		// timelines show); reflection floods and UDP scans hundreds.
+		{"unreachable", 100, func(s *traffic.Summary) (float64, func() Finding) {
 			return float64(s.Unreach), func() Finding {
 				return Finding{Kind: "unreachable", Text: fmt.Sprintf("%d ICMP destination-unreachable messages", s.Unreach)}
 			}
@@ -176,7 +199,8 @@ type Finding struct {
 	Value float64 `json:"value"` // the round's figure
 	Limit float64 `json:"limit"` // its calibrated limit
 	// Kind is port_scan, host_sweep, brute_force, syn_flood, flood,
-	// reflection, outbound_scan, unreachable, dns_tunnel or dns_nxdomain.
+	// reflection, outbound_scan, backdoor, unreachable, dns_tunnel or
+	// dns_nxdomain.
 	Kind     string `json:"kind"`
 	Text     string `json:"text"`
 	Source   string `json:"source,omitempty"`   // the sending address, for scans and sweeps
@@ -249,6 +273,13 @@ func hosts(n int64) string {
 		return "1 host"
 	}
 	return fmt.Sprintf("%d hosts", n)
+}
+
+func peers(n int64) string {
+	if n == 1 {
+		return "1 peer"
+	}
+	return fmt.Sprintf("%d peers", n)
 }
 
 func sources(n int64) string {

@@ -32,7 +32,8 @@ func benignTraffic(r *rand.Rand) *traffic.Summary {
 			{Address: "203.0.113.9", LocalPorts: 2, LocalHosts: 1, ProbedPorts: 1 + r.Int64N(2), ProbedHosts: 1, Packets: 8, SYNs: 2,
 				Attempts: 1 + r.Int64N(4), AttemptHost: "10.0.0.2", AttemptPort: 443},
 		},
-		DNS:     traffic.DNSStats{Queries: 10, Responses: 10, Names: 8, MaxLabel: 8 + r.IntN(12)},
+		DNS: traffic.DNSStats{Queries: 10, Responses: 10, Names: 8, MaxLabel: 8 + r.IntN(12), NXDepth: r.IntN(3),
+			NXName: "print.corp.example.com"},
 		Domains: []traffic.DomainStat{{Domain: "example.com", Queries: 10, Names: 1 + r.Int64N(5), MaxLabel: 12}},
 	}
 }
@@ -74,6 +75,12 @@ func TestTrafficStatistics(t *testing.T) {
 	reflection.Reflect = traffic.ReflectStat{Port: 53, Sources: 49, Packets: 523}
 	worm := benignTraffic(r)
 	worm.Spread = traffic.SpreadStat{Source: "10.0.0.5", Port: 445, Hosts: 300}
+	exfil := benignTraffic(r)
+	exfil.DNS.NXDepth, exfil.DNS.NXName = 5, "gmr02c.16.0.fhkfhsdkfhsk.tunnel.example.com"
+	searched := benignTraffic(r) // a search suffix appended to an ordinary name
+	searched.DNS.NXDepth, searched.DNS.NXName = 3, "www.wireshark.org.gateway.2wire.net"
+	shell := benignTraffic(r)
+	shell.Backdoor = traffic.BackdoorStat{Host: "10.234.2.116", Port: 4444, Peers: 1}
 	stranger := benignTraffic(r)
 	stranger.Top[0].Address, stranger.Top[1].Address = "192.0.2.200", "192.0.2.201"
 	test := []struct {
@@ -92,6 +99,9 @@ func TestTrafficStatistics(t *testing.T) {
 		{"spoofed SYN flood", spoofed, "SYN flood? 100 addresses sent SYNs in one round (spoofed sources?)"},
 		{"reflection", reflection, "reflection flood? 523 packets from 53/udp of 49 sources this host never asked"},
 		{"worm", worm, "worm or bot? 10.0.0.5 probed 300 remote hosts on 445/tcp, none answered"},
+		{"exfiltration", exfil, "DNS exfiltration? NXDOMAIN for gmr02c.16.0.fhkfhsdkfhsk.tunnel.example.com, 5 labels below example.com"},
+		{"a search suffix", searched, ""},
+		{"remote shell", shell, "remote shell? 4444/tcp of 10.234.2.116 in sessions with 1 peer (a backdoor's port)"},
 		{"sources never seen", stranger, ""},
 	}
 	split := len(rounds)

@@ -42,7 +42,7 @@ const (
 // Traffic kinds are detector.Finding's (port_scan, syn_flood, dns_tunnel,
 // ...); they rank after the listener kinds.
 var kindOrder = []string{Exhaustion, UnusualHour, UnusualMinute, NewListener, Rebound, Gone, InboundSYN,
-	"burst", "port_scan", "host_sweep", "brute_force", "syn_flood", "flood", "reflection", "outbound_scan", "dns_tunnel", "dns_nxdomain", "unreachable", Other}
+	"burst", "port_scan", "host_sweep", "brute_force", "syn_flood", "flood", "reflection", "outbound_scan", "backdoor", "dns_tunnel", "dns_nxdomain", "unreachable", Other}
 
 // Key is a cause's stable identity. Empty fields are unknown; Port 0 with
 // protocol tcp is the host's connections as a whole (port exhaustion).

@@ -57,7 +57,7 @@ import (
 )
 
 // SchemaVersion is the PRAGMA user_version this code creates and expects.
-const SchemaVersion = 8
+const SchemaVersion = 9
 
 // migration returns the statements that take a database from user_version
 // v to v+1; a new file (v 0) gets the current schema at once. Add a case to
@@ -83,6 +83,8 @@ func migration(v int) (stmts string, next int, err error) {
 		return schema.Section("v7"), 7, nil
 	case 7:
 		return schema.Section("v8"), 8, nil
+	case 8:
+		return schema.Section("v9"), 9, nil
 	}
 	return "", 0, fmt.Errorf("no migration from schema version %d", v)
 }

@@ -25,7 +25,8 @@ func (w *Writer) prepareTraffic() error {
 		{&t.round, `INSERT INTO traffic_rounds (round_id, packets, ip_packets, overflow, sources, icmp_unreachable,
 			dns_queries, dns_responses, dns_names, dns_max_label, dns_mean_label, dns_entropy, dns_max_entropy,
 			dns_txt_null_share, dns_nxdomain_share, note, syn_sources, reflect_port, reflect_sources, reflect_packets,
-			spread_source, spread_port, spread_hosts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+			spread_source, spread_port, spread_hosts, dns_nx_depth, dns_nx_name, backdoor_host, backdoor_port, backdoor_peers)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&t.port, `INSERT INTO traffic_ports (round_id, port, protocol, direction, packets, syns, rsts, peers)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&t.source, `INSERT INTO traffic_sources (round_id, address, local_ports, local_hosts, probed_ports, probed_hosts,
@@ -117,7 +118,8 @@ func (w *Writer) addTraffic(round int64, s *traffic.Summary, setLocal bool, addr
 	if err := exec("summary", t.round, round, s.Packets, s.IPPackets, s.Overflow, s.Sources, s.Unreach,
 		d.Queries, d.Responses, d.Names, int64(d.MaxLabel), d.MeanLabel, d.Entropy, d.MaxEntropy, d.TXTNullShare, d.NXDomainShare,
 		nullString(s.Note), s.SYNSources, int64(s.Reflect.Port), s.Reflect.Sources, s.Reflect.Packets,
-		s.Spread.Source, int64(s.Spread.Port), s.Spread.Hosts); err != nil {
+		s.Spread.Source, int64(s.Spread.Port), s.Spread.Hosts, int64(d.NXDepth), d.NXName,
+		s.Backdoor.Host, int64(s.Backdoor.Port), s.Backdoor.Peers); err != nil {
 		return err
 	}
 	for _, p := range s.Ports {
@@ -150,7 +152,8 @@ func (d *DB) loadTraffic(ctx context.Context, q RoundQuery, rounds []Round) erro
 SELECT t.round_id, coalesce(r.local_from, ''), coalesce(r.local_addrs, ''), t.packets, t.ip_packets, t.overflow,
 	t.sources, t.icmp_unreachable, t.dns_queries, t.dns_responses, t.dns_names, t.dns_max_label, t.dns_mean_label,
 	t.dns_entropy, t.dns_max_entropy, t.dns_txt_null_share, t.dns_nxdomain_share, coalesce(t.note, ''),
-	t.syn_sources, t.reflect_port, t.reflect_sources, t.reflect_packets, t.spread_source, t.spread_port, t.spread_hosts
+	t.syn_sources, t.reflect_port, t.reflect_sources, t.reflect_packets, t.spread_source, t.spread_port, t.spread_hosts,
+	t.dns_nx_depth, t.dns_nx_name, t.backdoor_host, t.backdoor_port, t.backdoor_peers
 FROM traffic_rounds t JOIN rounds r ON r.id = t.round_id
 WHERE t.round_id IN (SELECT id FROM ids) ORDER BY t.round_id`, args...)
 	if err != nil {
@@ -165,7 +168,8 @@ WHERE t.round_id IN (SELECT id FROM ids) ORDER BY t.round_id`, args...)
 		if err := rows.Scan(&id, &s.Local.From, &addrs, &s.Packets, &s.IPPackets, &s.Overflow, &s.Sources, &s.Unreach,
 			&dn.Queries, &dn.Responses, &dn.Names, &dn.MaxLabel, &dn.MeanLabel, &dn.Entropy, &dn.MaxEntropy,
 			&dn.TXTNullShare, &dn.NXDomainShare, &s.Note, &s.SYNSources, &s.Reflect.Port, &s.Reflect.Sources, &s.Reflect.Packets,
-			&s.Spread.Source, &s.Spread.Port, &s.Spread.Hosts); err != nil {
+			&s.Spread.Source, &s.Spread.Port, &s.Spread.Hosts, &dn.NXDepth, &dn.NXName,
+			&s.Backdoor.Host, &s.Backdoor.Port, &s.Backdoor.Peers); err != nil {
 			rows.Close()
 			return fmt.Errorf("load traffic summaries: %w", err)
 		}

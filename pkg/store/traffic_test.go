@@ -21,10 +21,11 @@ func TestRoundsReadsBackTraffic(t *testing.T) {
 	sum := &traffic.Summary{
 		Local:   traffic.Local{From: traffic.FromFlag, Prefixes: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32")}},
 		Packets: 2100, IPPackets: 2090, Overflow: 3, Sources: 2, Unreach: 4, SYNSources: 5,
-		Reflect: traffic.ReflectStat{Port: 53, Sources: 49, Packets: 523},
-		Spread:  traffic.SpreadStat{Source: "10.0.0.5", Port: 445, Hosts: 300},
+		Reflect:  traffic.ReflectStat{Port: 53, Sources: 49, Packets: 523},
+		Spread:   traffic.SpreadStat{Source: "10.0.0.5", Port: 445, Hosts: 300},
+		Backdoor: traffic.BackdoorStat{Host: "10.0.0.8", Port: 4444, Peers: 2},
 		DNS: traffic.DNSStats{Queries: 400, Responses: 390, Names: 400, MaxLabel: 60, MeanLabel: 31.5, Entropy: 3.9,
-			MaxEntropy: 4.1, TXTNullShare: 0.5, NXDomainShare: 0.25},
+			MaxEntropy: 4.1, TXTNullShare: 0.5, NXDomainShare: 0.25, NXDepth: 5, NXName: "a.b.c.d.e.pirate.sea"},
 		Ports: []traffic.PortStat{
 			{Port: 22, Protocol: "tcp", Direction: traffic.In, Packets: 1000, SYNs: 1000, Peers: 1},
 			{Port: 53, Protocol: "udp", Direction: traffic.Out, Packets: 400, Peers: 1},

@@ -69,6 +69,29 @@ func TestSummarizeCaptures(t *testing.T) {
 				t.Errorf("SYN sources %d, want the 100 spoofed ones", s.SYNSources)
 			}
 		}},
+		{"attacks/ppa_blaster_worm.pcap", []string{"10.0.0.0/8"}, func(t *testing.T, s *traffic.Summary) {
+			if want := (traffic.BackdoorStat{Host: "10.234.2.116", Port: 4444, Peers: 1}); s.Backdoor != want {
+				t.Errorf("backdoor %+v, want %+v: Blaster's shell", s.Backdoor, want)
+			}
+		}},
+		{"dns/ndpi_dns_long_domainname.pcap", []string{"192.168.0.0/16"}, func(t *testing.T, s *traffic.Summary) {
+			if s.DNS.NXDepth != 5 || s.DNS.NXName != "gmr02c.16.0.fhkfhsdkfhsk.tunnel.example.com" {
+				t.Errorf("NXDOMAIN depth %d of %q, want 5 below example.com", s.DNS.NXDepth, s.DNS.NXName)
+			}
+		}},
+		{"benchmark/mixed_real_traffic_merged.pcap", []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}, func(t *testing.T, s *traffic.Summary) {
+			// 480 ordinary captures: clients dial from 4444 and 31337, servers
+			// listen on 31337 and 12345, and none of it is a backdoor session.
+			if s.Backdoor.Peers != 0 {
+				t.Errorf("backdoor %+v, want none", s.Backdoor)
+			}
+		}},
+		{"dns/ndpi_dns_ambiguous_names.pcap", []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}, func(t *testing.T, s *traffic.Summary) {
+			// Ordinary lookups: NXDOMAIN for *.teams.microsoft.com.
+			if s.DNS.NXDepth != 2 {
+				t.Errorf("NXDOMAIN depth %d of %q, want 3", s.DNS.NXDepth, s.DNS.NXName)
+			}
+		}},
 		{"dns/ndpi_googledns_android10.pcap", []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}, func(t *testing.T, s *traffic.Summary) {
 			if s.Reflect.Sources > 2 || s.Spread.Hosts > 2 || s.SYNSources > 5 {
 				t.Errorf("reflect %+v, spread %+v, SYN sources %d; want an ordinary client's few", s.Reflect, s.Spread, s.SYNSources)

@@ -23,6 +23,8 @@ type dnsAgg struct {
 	queries, responses, nx, txtNull int64
 	labels, labelSum                int64
 	maxLabel                        int
+	nxDepth                         int
+	nxName                          string
 	entropySum, maxEntropy          float64
 	names                           map[string]int32 // query name -> index into domains
 	domains                         []DomainStat
@@ -45,6 +47,9 @@ func (d *dnsAgg) add(p *packet.Packet, overflow *int64) {
 		d.responses++
 		if p.DNSRcode == rcodeNX {
 			d.nx++
+			if n := depth(p.QryName); n > d.nxDepth {
+				d.nxDepth, d.nxName = n, p.QryName
+			}
 		}
 		return
 	}
@@ -66,7 +71,7 @@ func (d *dnsAgg) add(p *packet.Packet, overflow *int64) {
 			*overflow++
 			return
 		}
-		i = d.domain(registered(p.QryName))
+		i = d.domain(Registered(p.QryName))
 		d.names[p.QryName] = i
 		d.domains[i].Names++
 		d.domains[i].MaxLabel = max(d.domains[i].MaxLabel, longest)
@@ -105,7 +110,7 @@ func (d *dnsAgg) addLabels(name string) int {
 
 func (d *dnsAgg) summarize() (DNSStats, []DomainStat) {
 	st := DNSStats{Queries: d.queries, Responses: d.responses, Names: int64(len(d.names)), MaxLabel: d.maxLabel,
-		MaxEntropy: d.maxEntropy}
+		MaxEntropy: d.maxEntropy, NXDepth: d.nxDepth, NXName: d.nxName}
 	if d.queries > 0 {
 		st.Entropy = d.entropySum / float64(d.queries)
 		st.TXTNullShare = float64(d.txtNull) / float64(d.queries)
@@ -123,14 +128,24 @@ func (d *dnsAgg) summarize() (DNSStats, []DomainStat) {
 	return st, domains
 }
 
-// registered is a name's registered domain (eTLD+1, public suffix list),
+// Registered is a name's registered domain (eTLD+1, public suffix list),
 // or the name itself when it has none (a bare suffix, "<Root>").
-func registered(name string) string {
+func Registered(name string) string {
 	name = strings.ToLower(strings.TrimSuffix(name, "."))
 	if r, err := publicsuffix.EffectiveTLDPlusOne(name); err == nil {
 		return r
 	}
 	return name
+}
+
+// depth is how many labels a name has below its registered domain: 0 for
+// the domain itself, a name without one and a reverse lookup (.arpa).
+func depth(name string) int {
+	name = strings.ToLower(strings.TrimSuffix(name, "."))
+	if name == "arpa" || strings.HasSuffix(name, ".arpa") {
+		return 0
+	}
+	return strings.Count(name, ".") - strings.Count(Registered(name), ".")
 }
 
 // entropy is the Shannon entropy of a name's characters, dots left out,

@@ -2,9 +2,9 @@
 // summary that detection reads instead of packet rows: per destination port
 // and direction the packets, SYNs without ACK, RSTs and distinct peers; per
 // source the local ports and hosts it touched and probed (scan fan-out); ICMP
-// unreachables; and the round's DNS figures (queries, distinct names per
-// registered domain, label lengths, name entropy, TXT/NULL and NXDOMAIN
-// shares).
+// unreachables; sessions on backdoor ports; and the round's DNS figures
+// (queries, distinct names per registered domain, label lengths, name
+// entropy, TXT/NULL and NXDOMAIN shares, the deepest NXDOMAIN name).
 //
 // An Aggregator takes every packet of a round (Add: a map update, no
 // allocation for a conversation already seen) and, at the round's end,
@@ -98,6 +98,20 @@ type SpreadStat struct {
 	Hosts  int64 // distinct remote addresses probed on Port that sent nothing back
 }
 
+// BackdoorStat is the address with the most peers in sessions on one of
+// its well-known backdoor or remote-shell ports (see backdoorPort): a peer
+// sent it segments of an established connection (ACK, no SYN, no RST) and
+// it answered from that port. A client on such a port is left out: one
+// whose bare SYN was seen, or talking to a well-known port (below 1024):
+// old Windows and BSD pick ephemeral ports in 1025-5000, where 1524, 3127
+// and 4444 lie. A scan of the port is not a
+// session: it gets a SYN-ACK or a RST and no data.
+type BackdoorStat struct {
+	Host  string // the address serving the port, local or remote (a reverse shell's listener)
+	Port  uint16
+	Peers int64 // distinct addresses in sessions with it
+}
+
 // ReflectStat is the UDP a round's local addresses got from one service
 // source port (53 DNS, 123 NTP, 161 SNMP, ...) of remote addresses they
 // sent nothing to on that port: answers to queries never asked, which is
@@ -128,9 +142,10 @@ type Summary struct {
 	// local or not, to anyone: a flood from spoofed sources shows here
 	// even when it is aimed past the local addresses.
 	SYNSources int64
-	Reflect    ReflectStat // the service port with the most unsolicited sources; zero without any
-	Spread     SpreadStat  // the widest unanswered outward fan-out; zero without any
-	DNS        DNSStats    // unicast DNS (port 53)
+	Reflect    ReflectStat  // the service port with the most unsolicited sources; zero without any
+	Spread     SpreadStat   // the widest unanswered outward fan-out; zero without any
+	Backdoor   BackdoorStat // sessions on a backdoor or remote-shell port with a local address; zero without any
+	DNS        DNSStats     // unicast DNS (port 53)
 	Ports      []PortStat
 	Top        []SourceStat // sources touching 2+ local ports or hosts, widest first, at most MaxSources
 	Domains    []DomainStat
@@ -147,6 +162,13 @@ type DNSStats struct {
 	MaxEntropy         float64
 	TXTNullShare       float64 // queries of type TXT or NULL over queries
 	NXDomainShare      float64 // NXDOMAIN responses over responses
+	// NXDepth is the most labels an NXDOMAIN-answered name has below its
+	// registered domain, NXName that name: data encoded as labels under a
+	// domain whose server answers nothing (exfiltration) is deeper than
+	// an ordinary mistyped or search-suffixed name. Reverse lookups (.arpa)
+	// are left out: their depth is an address's.
+	NXDepth int
+	NXName  string
 }
 
 type flowKey struct {
@@ -157,7 +179,14 @@ type flowKey struct {
 
 type flowStat struct {
 	packets, syns, rsts, probes int64
-	sport                       uint16 // UDP source port where it is a service's (reflector's); else 0
+	data                        int64 // TCP segments of an established connection: ACK, no SYN, no RST
+	// sport is the source port where it is a service's: a UDP reflector's
+	// (servicePort), or a TCP backdoor's that answered (backdoorPort,
+	// any segment but a RST or a bare SYN); else 0.
+	sport uint16
+	// dialed is set when a bare SYN left a backdoor port: a client's
+	// ephemeral port, not a listener.
+	dialed bool
 }
 
 // Aggregator holds one round's packets in summary form. The zero value is
@@ -215,6 +244,17 @@ func (a *Aggregator) Add(p *packet.Packet) {
 		}
 		if p.TCPFlags&0x14 == 0 { // neither ACK nor RST: a probe
 			s.probes++
+		}
+		if p.TCPFlags&0x16 == 0x10 { // ACK without SYN or RST
+			s.data++
+		}
+		if backdoorPort(p.SrcPort) {
+			switch {
+			case p.TCPFlags&0x12 == 0x02:
+				s.dialed = true
+			case p.TCPFlags&0x04 == 0:
+				s.sport = p.SrcPort
+			}
 		}
 	} else if k.proto == 17 && servicePort(p.SrcPort) {
 		s.sport = p.SrcPort
@@ -365,6 +405,19 @@ func (a *Aggregator) portsAndSources(s *Summary, isLocal map[string]bool) {
 		port uint16
 	}
 	spread := make(map[spreadKey]int64)
+	// Backdoor ports that answered, by (server, client, port).
+	type servedKey struct {
+		server, client string
+		port           uint16
+	}
+	served := make(map[servedKey]bool)
+	for k, i := range a.flows {
+		// Toward a well-known port (443) the backdoor port is a client's.
+		if st := a.stats[i]; k.proto == 6 && st.sport != 0 && !st.dialed && k.port >= 1024 {
+			served[servedKey{k.src, k.dst, st.sport}] = true
+		}
+	}
+	backdoor := make(map[hostPort]int64)
 	add := func(k portKey, peer string, st flowStat) {
 		ps := ports[k]
 		if ps == nil {
@@ -392,7 +445,10 @@ func (a *Aggregator) portsAndSources(s *Summary, isLocal map[string]bool) {
 		if st.probes > 0 && k.proto == 6 && srcLocal && !dstLocal && !heard[[2]string{k.src, k.dst}] {
 			spread[spreadKey{k.src, k.port}]++ // one flow key per (source, destination, port): a distinct host
 		}
-		if st.sport != 0 && dstLocal && !srcLocal {
+		if k.proto == 6 && st.data > 0 && backdoorPort(k.port) && (srcLocal || dstLocal) && served[servedKey{k.dst, k.src, k.port}] {
+			backdoor[hostPort{k.dst, k.port}]++ // one flow key per (client, server, port): a distinct peer
+		}
+		if k.proto == 17 && st.sport != 0 && dstLocal && !srcLocal {
 			if _, asked := a.flows[flowKey{src: k.dst, dst: k.src, port: st.sport, proto: 17}]; !asked {
 				r := reflect[st.sport]
 				if r == nil {
@@ -454,6 +510,12 @@ func (a *Aggregator) portsAndSources(s *Summary, isLocal map[string]bool) {
 			*sp = SpreadStat{Source: k.src, Port: k.port, Hosts: n}
 		}
 	}
+	for k, n := range backdoor {
+		b := &s.Backdoor
+		if n > b.Peers || n == b.Peers && hostPortLess(k.host, k.port, b.Host, b.Port) {
+			*b = BackdoorStat{Host: k.host, Port: k.port, Peers: n}
+		}
+	}
 	for _, sa := range sources {
 		sa.LocalPorts, sa.LocalHosts = int64(len(sa.ports)), int64(len(sa.hosts))
 		sa.ProbedPorts, sa.ProbedHosts = int64(len(sa.probed)), int64(len(sa.probedHosts))
@@ -480,6 +542,20 @@ func servicePort(p uint16) bool {
 		return true
 	}
 	return p != 0 && p < 1024
+}
+
+// backdoorPort reports whether a TCP port is one that backdoors and remote
+// shells listen on, and no ordinary service: ingreslock's root shell
+// (1524), MyDoom (3127), Metasploit's default handler and Blaster's shell
+// (4444), Sasser's FTP and shell (5554, 9996) and SubSeven (27374). Not
+// 31337 or 12345 (Back Orifice's is UDP, NetBus is long gone): apps and
+// developers' servers listen on them, as two do in the benchmark capture.
+func backdoorPort(p uint16) bool {
+	switch p {
+	case 1524, 3127, 4444, 5554, 9996, 27374:
+		return true
+	}
+	return false
 }
 
 // hostPortLess orders destinations, so ties of Attempts pick the same one in every run.

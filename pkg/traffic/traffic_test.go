@@ -109,6 +109,23 @@ func TestSummarize(t *testing.T) {
 		reflected = append(reflected, udp(src, "10.0.0.2", 53, 22), udp(src, "10.0.0.2", 53, 22))
 	}
 	reflected = append(reflected, udp("10.0.0.2", "192.0.2.1", 22, 53), udp("198.51.100.9", "10.0.0.2", 40000, 5000))
+	// A shell on 4444 between neighbours caught mid-session, with two
+	// clients, and a remote peer's session on a local 5554.
+	shell := []packet.Packet{
+		tcp("10.0.0.7", "10.0.0.8", 1793, 4444, ack), tcp("10.0.0.8", "10.0.0.7", 4444, 1793, ack|8),
+		tcp("10.0.0.6", "10.0.0.8", 1800, 4444, ack), tcp("10.0.0.8", "10.0.0.6", 4444, 1800, ack|8),
+		tcp("198.51.100.3", "10.0.0.5", 1900, 5554, ack|8), tcp("10.0.0.5", "198.51.100.3", 5554, 1900, ack),
+	}
+	// Not sessions on a backdoor port: a client that dialled from
+	// ephemeral 4444 to a database, one on 4444 of a web server caught
+	// mid-session, a scan that found 27374 open, a port that only resets.
+	notShell := []packet.Packet{
+		tcp("10.0.0.9", "10.0.0.1", 4444, 1433, syn), tcp("10.0.0.1", "10.0.0.9", 1433, 4444, syn|ack), tcp("10.0.0.9", "10.0.0.1", 4444, 1433, ack),
+		tcp("10.0.0.1", "10.0.0.9", 1433, 4444, ack|8),
+		tcp("10.0.0.2", "192.0.2.80", 4444, 443, ack|8), tcp("192.0.2.80", "10.0.0.2", 443, 4444, ack),
+		tcp("10.0.0.3", "10.0.0.4", 40000, 27374, syn), tcp("10.0.0.4", "10.0.0.3", 27374, 40000, syn|ack), tcp("10.0.0.3", "10.0.0.4", 40000, 27374, rst),
+		tcp("10.0.0.7", "10.0.0.10", 1793, 4444, ack), tcp("10.0.0.10", "10.0.0.7", 4444, 1793, rst),
+	}
 	for i := range 400 {
 		name := fmt.Sprintf("%x", sha256.Sum256([]byte{byte(i), byte(i >> 8)}))[:60] + ".pirate.sea"
 		tunnel = append(tunnel, query(name, 16), response(name, 3))
@@ -193,6 +210,24 @@ func TestSummarize(t *testing.T) {
 			}
 			if len(s.Domains) != 1 || s.Domains[0] != (DomainStat{Domain: "pirate.sea", Queries: 400, Names: 400, MaxLabel: 60}) {
 				t.Errorf("domains %+v, want pirate.sea with 400 names", s.Domains)
+			}
+			if d.NXDepth != 1 || !strings.HasSuffix(d.NXName, ".pirate.sea") {
+				t.Errorf("NXDOMAIN depth %d of %q, want 1 under pirate.sea", d.NXDepth, d.NXName)
+			}
+		}},
+		{"backdoor: sessions on a shell port", flagLocal("10.0.0.0/24"), shell, func(t *testing.T, s *Summary) {
+			if want := (BackdoorStat{Host: "10.0.0.8", Port: 4444, Peers: 2}); s.Backdoor != want {
+				t.Errorf("backdoor %+v, want %+v", s.Backdoor, want)
+			}
+		}},
+		{"backdoor: a remote peer's session on a local one", flagLocal("10.0.0.0/24"), shell[4:], func(t *testing.T, s *Summary) {
+			if want := (BackdoorStat{Host: "10.0.0.5", Port: 5554, Peers: 1}); s.Backdoor != want {
+				t.Errorf("backdoor %+v, want %+v", s.Backdoor, want)
+			}
+		}},
+		{"backdoor: clients on the ports, a scan, resets", flagLocal("10.0.0.0/24"), notShell, func(t *testing.T, s *Summary) {
+			if s.Backdoor != (BackdoorStat{}) {
+				t.Errorf("backdoor %+v, want none", s.Backdoor)
 			}
 		}},
 		{"registered domains by the public suffix list", flagLocal("10.0.0.2/32"), []packet.Packet{
@@ -280,6 +315,33 @@ func TestBounds(t *testing.T) {
 	}
 	if len(a.flows) != 0 || a.packets != 0 || len(a.dns.names) != 0 {
 		t.Errorf("Summarize left %d flows, %d packets, %d names for the next round", len(a.flows), a.packets, len(a.dns.names))
+	}
+}
+
+// TestNXDepth: the deepest NXDOMAIN name below its registered domain,
+// reverse lookups and answered names left out.
+func TestNXDepth(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		pkts  []packet.Packet
+		depth int
+		nx    string
+	}{
+		{"exfiltration labels", []packet.Packet{response("gmr02c.16.0.fhkfhsdkfhsk.tunnel.example.com", 3)}, 5, "gmr02c.16.0.fhkfhsdkfhsk.tunnel.example.com"},
+		{"public suffix of two labels", []packet.Packet{response("a.b.example.co.uk.", 3)}, 2, "a.b.example.co.uk."},
+		{"the deepest of several", []packet.Packet{response("x.example.com", 3), response("a.b.c.example.org", 3), response("p.q.example.net", 3)}, 3, "a.b.c.example.org"},
+		{"answered names do not count", []packet.Packet{response("a.b.c.d.e.f.example.com", 0), response("print.example.com", 3)}, 1, "print.example.com"},
+		{"reverse lookups do not count", []packet.Packet{response("b.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.2.0.f.f.ip6.arpa", 3),
+			response("lb._dns-sd._udp.0.0.0.10.in-addr.arpa", 3)}, 0, ""},
+		{"a single label has no registered domain", []packet.Packet{response("xqt-detect-mode2-97712e88", 3), response("local", 3)}, 0, ""},
+		{"queries are not answers", []packet.Packet{query("a.b.c.d.example.com", 1)}, 0, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := summarize(flagLocal("10.0.0.2/32"), tt.pkts).DNS
+			if d.NXDepth != tt.depth || d.NXName != tt.nx {
+				t.Errorf("NXDOMAIN depth %d of %q, want %d of %q", d.NXDepth, d.NXName, tt.depth, tt.nx)
+			}
+		})
 	}
 }
 

@@ -9,7 +9,10 @@ import (
 
 // Portwatch is portwatch's entry in the harness: the detector replayed
 // the way cron runs it (see detector.Replay).
-type Portwatch struct{ r *detector.Replay }
+type Portwatch struct {
+	r      *detector.Replay
+	scored []detector.Scored // the last Score's verdicts, for a tool to explain
+}
 
 var _ Detector = (*Portwatch)(nil)
 
@@ -27,9 +30,13 @@ func (p *Portwatch) Score(rounds []store.Round) ([]Verdict, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.scored = scored
 	out := make([]Verdict, len(scored))
 	for i, s := range scored {
 		out[i] = Verdict{Round: i, Anomalous: s.Anomalous, Score: s.Score}
 	}
 	return out, nil
 }
+
+// Scored returns the last Score's verdicts in full: what fired in each round.
+func (p *Portwatch) Scored() []detector.Scored { return p.scored }

@@ -165,8 +165,37 @@ func report(ctx context.Context, in pcaptl.Inputs, o options, out io.Writer) err
 				return err
 			}
 		}
+		if pw, ok := ds[0].d.(*quality.Portwatch); ok {
+			printFalseAlarms(out, tl, pw.Scored())
+		}
 	}
 	return nil
+}
+
+// printFalseAlarms lists the test rounds portwatch flagged outside the
+// events and their grace rounds, with what fired: what a floor or a
+// statistic must be checked against.
+func printFalseAlarms(out io.Writer, tl *pcaptl.Timeline, scored []pwdetector.Scored) {
+	inEvent := make([]bool, len(scored))
+	for _, ev := range tl.Events {
+		for i := max(0, ev.Minute-tl.Train); i < min(len(scored), ev.Minute-tl.Train+ev.Rounds+quality.Grace); i++ {
+			inEvent[i] = true
+		}
+	}
+	fmt.Fprintf(out, "\nportwatch: false alarms\n")
+	for i, s := range scored {
+		if !s.Anomalous || inEvent[i] {
+			continue
+		}
+		fmt.Fprintf(out, "minute %d score %.3g:", tl.Train+i, s.Score)
+		for _, f := range s.Traffic {
+			fmt.Fprintf(out, " [%s %.4g > %.4g: %s]", f.Stat, f.Value, f.Limit, f.Text)
+		}
+		for _, p := range s.Ports[:min(3, len(s.Ports))] {
+			fmt.Fprintf(out, " %d/%s %s %s %s %.3g", p.Port, p.Protocol, p.State, p.Channel, p.Change, p.Error)
+		}
+		fmt.Fprintln(out)
+	}
 }
 
 // removeOld removes a database an earlier run left in the output directory:

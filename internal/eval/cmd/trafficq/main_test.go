@@ -9,6 +9,8 @@ import (
 
 	"portwatch/internal/eval/pcaptl"
 	"portwatch/internal/eval/pcaptl/pcaptltest"
+	"portwatch/internal/eval/quality"
+	pwdetector "portwatch/pkg/detector"
 )
 
 // TestReport runs the harness on the small generated inputs: the SYN scans
@@ -59,5 +61,33 @@ func TestRunRefuses(t *testing.T) {
 				t.Errorf("got error %v, want one saying %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// A flagged round is a false alarm only outside its event and the grace
+// rounds after it; the listing tells what fired.
+func TestPrintFalseAlarms(t *testing.T) {
+	tl := &pcaptl.Timeline{Train: 100, Events: []pcaptl.Event{{Minute: 105, Rounds: 2}}}
+	scored := make([]pwdetector.Scored, 40)
+	flag := func(i int, text string) {
+		scored[i].Anomalous, scored[i].Score = true, 2
+		scored[i].Traffic = []pwdetector.Finding{{Stat: "unreachable", Value: 40, Limit: 20, Text: text}}
+	}
+	flag(2, "before")                 // minute 102: a false alarm
+	flag(5, "event")                  // minute 105: the event
+	flag(6+quality.Grace, "in grace") // minute 116: the event's last grace round
+	flag(7+quality.Grace, "after")    // minute 117: a false alarm
+	var out bytes.Buffer
+	printFalseAlarms(&out, tl, scored)
+	got := out.String()
+	for _, want := range []string{"minute 102 score 2: [unreachable 40 > 20: before]", "minute 117 score 2: [unreachable 40 > 20: after]"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("listing lacks %q:\n%s", want, got)
+		}
+	}
+	for _, not := range []string{"event", "in grace"} {
+		if strings.Contains(got, not+"]") {
+			t.Errorf("listing names %q, which is no false alarm:\n%s", not, got)
+		}
 	}
 }

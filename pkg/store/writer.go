@@ -91,6 +91,8 @@ type Writer struct {
 	noRow    []driver.Value // Next's destination; the INSERTs return no row
 	roundArg any            // lastRound, boxed once per round rather than per packet
 	protoArg any            // the last Protocols, boxed; most packets repeat it
+	ints     *intBoxes      // AddPacket's boxed numbers and strings
+	strs     stringBoxes
 
 	traffic *trafficStmts // nil until a round's traffic is stored
 	capture *captureStmts // nil until a capture file is opened
@@ -159,7 +161,7 @@ func (d *DB) NewWriter() (*Writer, error) {
 	}
 	w := &Writer{conn: conn, ctx: ctx, noRow: make([]driver.Value, 0), started: map[int64]bool{}, pending: map[int64]*pendingRound{},
 		ops: make(chan func(), 256), opsEnded: make(chan struct{}), free: make(chan *packetBlock, blocksInFlight),
-		cur: newPacketBlock()}
+		cur: newPacketBlock(), ints: new(intBoxes)}
 	for range blocksInFlight - 1 {
 		w.free <- newPacketBlock()
 	}
@@ -372,14 +374,17 @@ func (w *Writer) AddPacket(round int64, p *packet.Packet) error {
 		w.protoArg = p.Protocols
 	}
 	a[3].Value = w.protoArg
-	a[4].Value = nullString(p.QryName)
-	a[5].Value = nullString(p.RespName)
-	a[6].Value = int64(p.SrcPort)
-	a[7].Value = int64(p.DstPort)
-	a[8].Value = nullString(p.SrcIP)
-	a[9].Value = nullString(p.DstIP)
-	a[10].Value = int64(p.Length)
-	a[11].Value = nullInt(p.TCPFlags, -1)
+	a[4].Value = w.strs.box(p.QryName)
+	a[5].Value = w.strs.box(p.RespName)
+	a[6].Value = w.ints.box(int(p.SrcPort))
+	a[7].Value = w.ints.box(int(p.DstPort))
+	a[8].Value = w.strs.box(p.SrcIP)
+	a[9].Value = w.strs.box(p.DstIP)
+	a[10].Value = w.ints.box(p.Length)
+	a[11].Value = nil
+	if p.TCPFlags != -1 {
+		a[11].Value = w.ints.box(p.TCPFlags)
+	}
 	a[12].Value = nil
 	if p.Payload != nil {
 		// Earlier rows keep their slices of an outgrown arena, whose

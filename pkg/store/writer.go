@@ -95,6 +95,7 @@ type Writer struct {
 	strs     stringBoxes
 
 	traffic *trafficStmts // nil until a round's traffic is stored
+	ckpt    *checkpointer // nil if it could not start
 	capture *captureStmts // nil until a capture file is opened
 
 	started   map[int64]bool // rounds this Writer started: the only ones it may write to
@@ -175,7 +176,8 @@ func (d *DB) NewWriter() (*Writer, error) {
 	// connection: it only references rounds it started (checked in Go) and
 	// ports, which hold every uint16. SQLite's two lookups per packet were a
 	// tenth of ingest's CPU. Every other connection keeps them on.
-	for _, pragma := range []string{"PRAGMA temp_store = MEMORY", "PRAGMA foreign_keys = OFF"} {
+	for _, pragma := range []string{"PRAGMA temp_store = MEMORY", "PRAGMA foreign_keys = OFF",
+		fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", writerCheckpointPages)} {
 		if _, err := conn.ExecContext(ctx, pragma); err != nil {
 			w.Close()
 			return nil, fmt.Errorf("%s on %s: %w", pragma, d.path, err)
@@ -216,6 +218,10 @@ func (d *DB) NewWriter() (*Writer, error) {
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("prepare statements on %s: %w", d.path, err)
+	}
+	if w.ckpt, err = d.startCheckpointer(ctx); err != nil {
+		w.Close()
+		return nil, err
 	}
 	return w, nil
 }
@@ -573,6 +579,7 @@ func (w *Writer) Commit() error {
 		return w.fail(fmt.Errorf("commit: %w", err))
 	}
 	w.tx = false
+	w.ckpt.committed()
 	return nil
 }
 
@@ -597,9 +604,16 @@ func (w *Writer) Close() error {
 		}
 	}
 	w.closeStmts()
-	// The connection goes back to the pool: with foreign keys on again.
-	if _, ferr := w.conn.ExecContext(w.ctx, "PRAGMA foreign_keys = ON"); ferr != nil && err == nil {
-		err = fmt.Errorf("restore foreign keys: %w", ferr)
+	if w.ckpt != nil {
+		if cerr := w.ckpt.stop(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	// The connection goes back to the pool as it came: foreign keys on again.
+	for _, pragma := range []string{"PRAGMA foreign_keys = ON", "PRAGMA wal_autocheckpoint = 1000"} {
+		if _, perr := w.conn.ExecContext(w.ctx, pragma); perr != nil && err == nil {
+			err = fmt.Errorf("restore %s: %w", pragma, perr)
+		}
 	}
 	if cerr := w.conn.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close connection: %w", cerr)

@@ -93,6 +93,7 @@ type Writer struct {
 	protoArg any            // the last Protocols, boxed; most packets repeat it
 	ints     *intBoxes      // AddPacket's boxed numbers and strings
 	strs     stringBoxes
+	stamp    secondFormat // AddPacket's
 
 	traffic *trafficStmts // nil until a round's traffic is stored
 	ckpt    *checkpointer // nil if it could not start
@@ -374,7 +375,7 @@ func (w *Writer) AddPacket(round int64, p *packet.Packet) error {
 	a := b.args[b.rows*numPacketColumns : (b.rows+1)*numPacketColumns]
 	a[0].Value = w.roundArg
 	a[1].Value = p.Frame
-	b.stamps = AppendTime(b.stamps, p.Time) // a[2], made a string per batch
+	b.stamps = w.stamp.append(b.stamps, p.Time) // a[2], made a string per batch
 	b.stampEnds[b.rows] = len(b.stamps)
 	if s, ok := w.protoArg.(string); !ok || s != p.Protocols {
 		w.protoArg = p.Protocols

@@ -3,6 +3,7 @@ package store
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBoxesKeepValues checks the cached boxes hold the value asked for:
@@ -31,6 +32,23 @@ func TestBoxesKeepValues(t *testing.T) {
 			if got := ints.box(v); got != any(int64(v)) {
 				t.Errorf("box(%d) = %#v, want int64(%d)", v, got, v)
 			}
+		}
+	}
+}
+
+// TestSecondFormatMatchesAppendTime formats times in the same second, the
+// next, an earlier one, other zones and years as AppendTime does.
+func TestSecondFormatMatchesAppendTime(t *testing.T) {
+	base := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	var f secondFormat
+	for _, tm := range []time.Time{
+		time.Unix(0, 0), // second 0: a zero secondFormat has formatted nothing yet
+		base, base.Add(123456789), base.Add(999999999), base.Add(time.Second), base.Add(-time.Hour),
+		base.In(time.FixedZone("CET", 3600)), time.Unix(-1, 500000000),
+		time.Date(10000, 1, 1, 0, 0, 0, 7000, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		if got, want := string(f.append([]byte("x"), tm)), string(AppendTime([]byte("x"), tm)); got != want {
+			t.Errorf("secondFormat(%v) = %q, want %q", tm, got, want)
 		}
 	}
 }

@@ -22,10 +22,11 @@ const fileCommitEvery = 1 << 16
 
 // Ingest reads and decodes a file on one goroutine while another writes to
 // SQLite, handing over batches of framesPerBatch; batchesInFlight of them
-// bound the memory read ahead.
+// bound the memory read ahead, and let decoding go on while the writer
+// waits for its turn on a core.
 const (
 	framesPerBatch  = 256
-	batchesInFlight = 3
+	batchesInFlight = 8
 )
 
 // ingestFiles ingests each file in turn. A bad file does not stop the

@@ -121,7 +121,9 @@ type packetBlock struct {
 	stampEnds [packetsPerBlock]int
 }
 
-const blocksInFlight = 3
+// blocksInFlight is 4,096 packets, ten milliseconds of the goroutine's
+// inserts: enough that it goes on while its caller sums up a busy round.
+const blocksInFlight = 16
 
 func newPacketBlock() *packetBlock {
 	return &packetBlock{args: insertArgs(packetsPerBlock, numPacketColumns, packetsPerInsert)}

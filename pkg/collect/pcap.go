@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"portwatch/pkg/capture"
@@ -32,6 +33,12 @@ const (
 // ingestFiles ingests each file in turn. A bad file does not stop the
 // others; every file's error is returned.
 func ingestFiles(ctx context.Context, w *store.Writer, o Options, log *slog.Logger, sum *Summary) error {
+	// The Writer's goroutine spends its time in cgo calls into SQLite,
+	// which give up their P; coming back it needs one, and with the reader
+	// and this goroutine holding all of them it waited in the run queue
+	// (a sixth of ingest's wall time on two cores, in a trace). One P more
+	// is its own.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1))
 	var errs []error
 	agg := traffic.New()
 	for _, path := range o.Pcaps {

@@ -97,6 +97,7 @@ type Writer struct {
 
 	traffic *trafficStmts // nil until a round's traffic is stored
 	ckpt    *checkpointer // nil if it could not start
+	restore []string      // what Close sets on the connection before handing it back
 	capture *captureStmts // nil until a capture file is opened
 
 	started   map[int64]bool // rounds this Writer started: the only ones it may write to
@@ -165,7 +166,7 @@ func (d *DB) NewWriter() (*Writer, error) {
 	}
 	w := &Writer{conn: conn, ctx: ctx, noRow: make([]driver.Value, 0), started: map[int64]bool{}, pending: map[int64]*pendingRound{},
 		ops: make(chan func(), 256), opsEnded: make(chan struct{}), free: make(chan *packetBlock, blocksInFlight),
-		cur: newPacketBlock(), ints: new(intBoxes)}
+		cur: newPacketBlock(), ints: new(intBoxes), restore: []string{"PRAGMA foreign_keys = ON"}}
 	for range blocksInFlight - 1 {
 		w.free <- newPacketBlock()
 	}
@@ -179,6 +180,15 @@ func (d *DB) NewWriter() (*Writer, error) {
 	// connection: it only references rounds it started (checked in Go) and
 	// ports, which hold every uint16. SQLite's two lookups per packet were a
 	// tenth of ingest's CPU. Every other connection keeps them on.
+	//
+	// Its checkpointer copies the WAL into the file; the commits here
+	// checkpoint only past writerCheckpointPages (see checkpointer).
+	var pages int64
+	if err := conn.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&pages); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("read wal_autocheckpoint of %s: %w", d.path, err)
+	}
+	w.restore = append(w.restore, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", pages))
 	for _, pragma := range []string{"PRAGMA temp_store = MEMORY", "PRAGMA foreign_keys = OFF",
 		fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", writerCheckpointPages)} {
 		if _, err := conn.ExecContext(ctx, pragma); err != nil {
@@ -613,7 +623,7 @@ func (w *Writer) Close() error {
 		}
 	}
 	// The connection goes back to the pool as it came: foreign keys on again.
-	for _, pragma := range []string{"PRAGMA foreign_keys = ON", "PRAGMA wal_autocheckpoint = 1000"} {
+	for _, pragma := range w.restore {
 		if _, perr := w.conn.ExecContext(w.ctx, pragma); perr != nil && err == nil {
 			err = fmt.Errorf("restore %s: %w", pragma, perr)
 		}

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"database/sql"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -51,4 +53,53 @@ func TestSecondFormatMatchesAppendTime(t *testing.T) {
 			t.Errorf("secondFormat(%v) = %q, want %q", tm, got, want)
 		}
 	}
+}
+
+// TestWriterHandsBackItsConnection checks the connections a Writer took
+// (its own and its checkpointer's) go back to the pool as a new one is:
+// foreign keys on, SQLite's own checkpoint threshold.
+func TestWriterHandsBackItsConnection(t *testing.T) {
+	ctx := t.Context()
+	d, err := Open(ctx, filepath.Join(t.TempDir(), "ports.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	settings := func(c *sql.Conn) (fk, pages int64) {
+		t.Helper()
+		if err := c.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&pages); err != nil {
+			t.Fatal(err)
+		}
+		return fk, pages
+	}
+	fresh, err := d.db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFK, wantPages := settings(fresh)
+	w, err := d.NewWriter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.StartRound(time.Now(), "live"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The pool holds at most the Writer's two; the third is new.
+	for i := range 3 {
+		c, err := d.db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if fk, pages := settings(c); fk != wantFK || pages != wantPages {
+			t.Errorf("connection %d: foreign_keys %d, wal_autocheckpoint %d; want %d, %d", i, fk, pages, wantFK, wantPages)
+		}
+	}
+	fresh.Close()
 }

@@ -84,7 +84,7 @@ type recordReader struct {
 // newRecordReader reads the file header and returns a reader positioned at
 // the first record. A file that is neither format wraps ErrNotCapture.
 func newRecordReader(r io.Reader) (*recordReader, error) {
-	rr := &recordReader{r: bufio.NewReaderSize(r, 256<<10)} // buf: for records larger than that
+	rr := &recordReader{r: bufio.NewReaderSize(r, 256<<10)} // rr.buf grows only for larger records
 	magic, err := rr.r.Peek(4)
 	if err != nil {
 		if errors.Is(err, io.EOF) {

@@ -35,6 +35,8 @@
 // The database runs in WAL mode with synchronous=NORMAL (a power cut may lose
 // the last commits, never consistency), a busy timeout and foreign keys on
 // (the Writer's own connection checks its references itself; see NewWriter).
+// A Writer's commits are checkpointed by a connection of its own while it
+// writes on (see checkpointer).
 // Open refuses, without changing them, files that are not SQLite, SQLite
 // files with other tables (ErrForeign) and newer schema versions
 // (*VersionError).

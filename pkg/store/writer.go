@@ -96,7 +96,7 @@ type Writer struct {
 	stamp    secondFormat // AddPacket's
 
 	traffic *trafficStmts // nil until a round's traffic is stored
-	ckpt    *checkpointer // nil if it could not start
+	ckpt    *checkpointer // nil until NewWriter has started it
 	restore []string      // what Close sets on the connection before handing it back
 	capture *captureStmts // nil until a capture file is opened
 
@@ -464,8 +464,8 @@ func (w *Writer) runQuery(q driver.StmtQueryContext, args []driver.NamedValue) e
 	})
 }
 
-// fusedStmt is a statement of the Writer's goroutine, run by runQuery: binding through database/sql took one cgo
-// call per argument, and a round's statements have about sixty.
+// fusedStmt is a statement of the Writer's goroutine, run by runQuery:
+// binding through database/sql took one cgo call per argument.
 type fusedStmt struct {
 	q    driver.StmtQueryContext
 	args []driver.NamedValue
@@ -519,8 +519,9 @@ func (w *Writer) closeFused(stmts ...*fusedStmt) {
 	}
 }
 
-// flushRows inserts the packets buffered since the last full block and
-// the rounds buffered since the last full INSERT. Call it after wait.
+// flushRows inserts the packets buffered since the last full block, and
+// the rows of rounds and their traffic summaries buffered since their last
+// full INSERT. Call it after wait.
 func (w *Writer) flushRows() error {
 	b := w.cur
 	b.setTimestamps()

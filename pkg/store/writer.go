@@ -224,6 +224,12 @@ func (d *DB) NewWriter() (*Writer, error) {
 	if err == nil {
 		w.packets, err = w.newRowInserter("packets", packetColumns, packetsPerInsert)
 	}
+	if err == nil { // without qry_name, resp_name and payload; then without payload
+		err = w.addNarrow(w.packets, packetColumns, 4, 5, 12)
+	}
+	if err == nil {
+		err = w.addNarrow(w.packets, packetColumns, 12)
+	}
 	if err == nil {
 		w.rounds, err = w.newRowInserter("rounds", `id, start_time, end_time, status, source, frames, frames_malformed,
 			frames_skipped, frames_dropped, frames_bad_time, local_from, local_addrs`, roundsPerInsert)

@@ -103,3 +103,27 @@ func TestWriterHandsBackItsConnection(t *testing.T) {
 	}
 	fresh.Close()
 }
+
+// TestNarrowInsertFits checks a narrow INSERT takes only rows whose left
+// out columns are all NULL.
+func TestNarrowInsertFits(t *testing.T) {
+	n := narrowInsert{keep: []int{0, 2}} // leaves column 1 out
+	for _, c := range []struct {
+		rows [][3]any
+		want bool
+	}{
+		{[][3]any{{int64(1), nil, "a"}, {int64(2), nil, nil}}, true},
+		{[][3]any{{int64(1), nil, "a"}, {int64(2), "x", "b"}}, false},
+		{[][3]any{{int64(1), []byte{}, "a"}}, false}, // an empty payload is not NULL
+	} {
+		args := insertArgs(len(c.rows), 3, len(c.rows))
+		for i, r := range c.rows {
+			for j, v := range r {
+				args[i*3+j].Value = v
+			}
+		}
+		if got := n.fits(args, 3); got != c.want {
+			t.Errorf("fits(%v) = %v, want %v", c.rows, got, c.want)
+		}
+	}
+}

@@ -84,7 +84,7 @@ type recordReader struct {
 // newRecordReader reads the file header and returns a reader positioned at
 // the first record. A file that is neither format wraps ErrNotCapture.
 func newRecordReader(r io.Reader) (*recordReader, error) {
-	rr := &recordReader{r: bufio.NewReaderSize(r, 256<<10), buf: make([]byte, 0, 64<<10)}
+	rr := &recordReader{r: bufio.NewReaderSize(r, 256<<10)} // rr.buf grows only for larger records
 	magic, err := rr.r.Peek(4)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -116,11 +116,20 @@ func newRecordReader(r io.Reader) (*recordReader, error) {
 	return rr, nil
 }
 
-// read returns the next n bytes in rr.buf. A short read is damage to the
-// record or block that starts at byte start. The buffer grows with the bytes
+// read returns the next n bytes, valid until the next read: in place in
+// the bufio.Reader's buffer when they fit it (copying every record out was
+// a sixth of reading a file), else in rr.buf. A short read is damage to the
+// record or block that starts at byte start. rr.buf grows with the bytes
 // that actually arrive, so a corrupt length in a short file costs no more
 // memory than the file.
 func (rr *recordReader) read(start int64, n int) ([]byte, error) {
+	if n <= rr.r.Size() {
+		if b, err := rr.r.Peek(n); err == nil {
+			rr.r.Discard(n)
+			rr.offset += int64(n)
+			return b, nil
+		}
+	}
 	b := rr.buf[:0]
 	for len(b) < n {
 		chunk := min(n-len(b), 1<<20)

@@ -2,6 +2,7 @@ package collect_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -62,10 +63,18 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 func dump(t *testing.T, db *store.DB) string {
 	t.Helper()
 	var b strings.Builder
-	for _, q := range []string{
+	dumpRows(t, db, &b,
 		`SELECT 'round', id, start_time, end_time, status, source, scans, frames, frames_malformed, frames_skipped, frames_dropped FROM rounds ORDER BY id`,
 		`SELECT 'packet', id, round_id, frame, timestamp, protocols, qry_name, resp_name, port_id, dest_port, src_ip, dst_ip, length, tcp_flags, payload FROM packets ORDER BY id`,
-	} {
+	)
+	return b.String()
+}
+
+// dumpRows writes the rows of each query to w, one per line, columns
+// separated by '|', NULL as NULL and blobs in hex.
+func dumpRows(t *testing.T, db *store.DB, w io.Writer, queries ...string) {
+	t.Helper()
+	for _, q := range queries {
 		rows, err := storetest.Raw(t, db).Query(q)
 		if err != nil {
 			t.Fatal(err)
@@ -76,31 +85,34 @@ func dump(t *testing.T, db *store.DB) string {
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
+		line := []byte{}
 		for rows.Next() {
 			if err := rows.Scan(ptrs...); err != nil {
 				t.Fatal(err)
 			}
+			line = line[:0]
 			for i, v := range vals {
 				if i > 0 {
-					b.WriteByte('|')
+					line = append(line, '|')
 				}
 				switch v := v.(type) {
 				case nil:
-					b.WriteString("NULL")
+					line = append(line, "NULL"...)
 				case []byte:
-					b.WriteString(hex.EncodeToString(v))
+					line = hex.AppendEncode(line, v)
 				default:
-					fmt.Fprint(&b, v)
+					line = fmt.Append(line, v)
 				}
 			}
-			b.WriteByte('\n')
+			if _, err := w.Write(append(line, '\n')); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := rows.Err(); err != nil {
 			t.Fatal(err)
 		}
 		rows.Close()
 	}
-	return b.String()
 }
 
 // TestGoldenPcapIngest ingests a few small real captures (pcap, pcapng under
@@ -152,7 +164,12 @@ func goldenIngest(t *testing.T, o collect.Options, name string) {
 	}
 	db := storetest.Open(t, o.DB)
 	storetest.Integrity(t, db)
-	got := dump(t, db)
+	compareGolden(t, dump(t, db), name)
+}
+
+// compareGolden compares got with testdata/golden/name line by line; -update rewrites it.
+func compareGolden(t *testing.T, got, name string) {
+	t.Helper()
 	golden := filepath.Join("testdata", "golden", name)
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
@@ -175,4 +192,41 @@ func goldenIngest(t *testing.T, o collect.Options, name string) {
 		}
 		t.Fatalf("got %d rows, %s has %d", len(gl), golden, len(wl))
 	}
+}
+
+// TestBenchmarkCaptureRows ingests the benchmark capture as
+// scripts/bench/ingest.sh does and compares each table's row count and the
+// SHA-256 of its rows in key order with testdata/golden/benchmark.txt: what
+// making ingest faster must leave as it was. -update rewrites it.
+func TestBenchmarkCaptureRows(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ingests the 163,137-frame benchmark capture")
+	}
+	o := options(t, shared(t, "benchmark/mixed_real_traffic_merged.pcap")...)
+	o.Round = time.Minute
+	if _, err := collect.Collect(t.Context(), o, quiet()); err != nil {
+		t.Fatal(err)
+	}
+	db := storetest.Open(t, o.DB)
+	var b strings.Builder
+	for _, tb := range []struct{ table, order string }{
+		{"rounds", "id"},
+		{"packets", "id"},
+		{"traffic_rounds", "round_id"},
+		{"traffic_ports", "round_id, port, protocol, direction"},
+		{"traffic_sources", "round_id, address"},
+		{"traffic_dns", "round_id, domain"},
+	} {
+		var rows int64
+		if err := storetest.Raw(t, db).QueryRow("SELECT count(*) FROM " + tb.table).Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.New()
+		dumpRows(t, db, h, "SELECT * FROM "+tb.table+" ORDER BY "+tb.order)
+		fmt.Fprintf(&b, "%s %d %x\n", tb.table, rows, h.Sum(nil))
+	}
+	// The file's progress, without updated_at (the clock) and the resume
+	// point of its last commit, which a complete file never reads.
+	dumpRows(t, db, &b, "SELECT 'capture', identity, name, size, frames_committed, complete FROM captures ORDER BY id")
+	compareGolden(t, b.String(), "benchmark.txt")
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"portwatch/pkg/capture"
@@ -22,15 +23,22 @@ const fileCommitEvery = 1 << 16
 
 // Ingest reads and decodes a file on one goroutine while another writes to
 // SQLite, handing over batches of framesPerBatch; batchesInFlight of them
-// bound the memory read ahead.
+// bound the memory read ahead, and let decoding go on while the writer
+// waits for its turn on a core.
 const (
 	framesPerBatch  = 256
-	batchesInFlight = 3
+	batchesInFlight = 8
 )
 
 // ingestFiles ingests each file in turn. A bad file does not stop the
 // others; every file's error is returned.
 func ingestFiles(ctx context.Context, w *store.Writer, o Options, log *slog.Logger, sum *Summary) error {
+	// The Writer's goroutine spends its time in cgo calls into SQLite,
+	// which give up their P; coming back it needs one, and with the reader
+	// and this goroutine holding all of them it waited in the run queue
+	// (a sixth of ingest's wall time on two cores, in a trace). One P more
+	// is its own.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1))
 	var errs []error
 	agg := traffic.New()
 	for _, path := range o.Pcaps {

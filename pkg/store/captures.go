@@ -103,6 +103,9 @@ func (w *Writer) ResumeRound(round int64) (start time.Time, ok bool, err error) 
 	if err := w.prepareCapture(); err != nil {
 		return time.Time{}, false, err
 	}
+	if err := w.rounds.flush(w); err != nil { // were the round ended here, its row
+		return time.Time{}, false, w.fail(err)
+	}
 	var text string
 	err = w.capture.resume.QueryRowContext(w.ctx, round).Scan(&text)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -324,3 +324,18 @@ PRAGMA user_version = 3;`)
 	})
 	checkMigrated(t, db)
 }
+
+// BenchmarkOpenNew measures what a first run pays before its first write:
+// creating a new file with the schema and the 65,536 ports.
+func BenchmarkOpenNew(b *testing.B) {
+	dir := b.TempDir()
+	for i := 0; b.Loop(); i++ {
+		db, err := store.Open(b.Context(), filepath.Join(dir, fmt.Sprintf("ports%d.db", i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

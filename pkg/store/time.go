@@ -42,6 +42,24 @@ func AppendTime(b []byte, t time.Time) []byte {
 	return append(b, 'Z')
 }
 
+// secondFormat appends times as AppendTime does, keeping the date and time
+// of day of the last second it formatted: a capture has many packets a
+// second, and working the calendar out was most of AppendTime's cost.
+type secondFormat struct {
+	sec    int64
+	prefix []byte // AppendTime of sec without the fraction: "2006-01-02T15:04:05."
+}
+
+func (f *secondFormat) append(b []byte, t time.Time) []byte {
+	if sec := t.Unix(); sec != f.sec || f.prefix == nil {
+		full := AppendTime(f.prefix[:0], t)
+		f.sec, f.prefix = sec, full[:len(full)-len("000000Z")]
+	}
+	b = append(b, f.prefix...)
+	b = appendDigits(b, t.Nanosecond()/1000, 6)
+	return append(b, 'Z')
+}
+
 // appendDigits appends v, 0 <= v < 10^width, as exactly width decimal digits.
 func appendDigits(b []byte, v, width int) []byte {
 	b = append(b, "000000"[:width]...)

@@ -10,10 +10,11 @@ import (
 	"portwatch/pkg/traffic"
 )
 
-// trafficStmts write a round's traffic summary; prepared on first use, as
+// trafficStmts write rounds' traffic summaries; prepared on first use, as
 // only rounds with a capture have one.
 type trafficStmts struct {
-	round, port, source, dns, local *fusedStmt
+	round, port, source, dns *rowInserter
+	local                    *fusedStmt
 }
 
 func (w *Writer) prepareTraffic() error {
@@ -21,19 +22,30 @@ func (w *Writer) prepareTraffic() error {
 		return nil
 	}
 	t := &trafficStmts{}
-	if err := w.prepareFused("traffic", []namedFused{
-		{&t.round, `INSERT INTO traffic_rounds (round_id, packets, ip_packets, overflow, sources, icmp_unreachable,
+	for _, s := range []struct {
+		r              **rowInserter
+		table, columns string
+	}{
+		{&t.round, "traffic_rounds", `round_id, packets, ip_packets, overflow, sources, icmp_unreachable,
 			dns_queries, dns_responses, dns_names, dns_max_label, dns_mean_label, dns_entropy, dns_max_entropy,
 			dns_txt_null_share, dns_nxdomain_share, note, syn_sources, reflect_port, reflect_sources, reflect_packets,
-			spread_source, spread_port, spread_hosts, dns_nx_depth, dns_nx_name, backdoor_host, backdoor_port, backdoor_peers)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&t.port, `INSERT INTO traffic_ports (round_id, port, protocol, direction, packets, syns, rsts, peers)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&t.source, `INSERT INTO traffic_sources (round_id, address, local_ports, local_hosts, probed_ports, probed_hosts,
-			packets, syns, attempts, attempt_host, attempt_port, local) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&t.dns, `INSERT INTO traffic_dns (round_id, domain, queries, names, max_label) VALUES (?, ?, ?, ?, ?)`},
+			spread_source, spread_port, spread_hosts, dns_nx_depth, dns_nx_name, backdoor_host, backdoor_port, backdoor_peers`},
+		{&t.port, "traffic_ports", "round_id, port, protocol, direction, packets, syns, rsts, peers"},
+		{&t.source, "traffic_sources", `round_id, address, local_ports, local_hosts, probed_ports, probed_hosts,
+			packets, syns, attempts, attempt_host, attempt_port, local`},
+		{&t.dns, "traffic_dns", "round_id, domain, queries, names, max_label"},
+	} {
+		r, err := w.newRowInserter(s.table, s.columns, roundsPerInsert)
+		if err != nil {
+			t.close(w)
+			return w.fail(err)
+		}
+		*s.r = r
+	}
+	if err := w.prepareFused("traffic", []namedFused{
 		{&t.local, `UPDATE rounds SET local_from = ?, local_addrs = ? WHERE id = ?`},
 	}); err != nil {
+		t.close(w)
 		return err
 	}
 	w.traffic = t
@@ -42,7 +54,11 @@ func (w *Writer) prepareTraffic() error {
 
 func (t *trafficStmts) close(w *Writer) {
 	if t != nil {
-		w.closeFused(t.round, t.port, t.source, t.dns, t.local)
+		t.round.close(w)
+		t.port.close(w)
+		t.source.close(w)
+		t.dns.close(w)
+		w.closeFused(t.local)
 	}
 }
 
@@ -104,18 +120,17 @@ func (w *Writer) addTraffic(round int64, s *traffic.Summary, setLocal bool, addr
 		return err
 	}
 	t, d := w.traffic, s.DNS
-	exec := func(what string, st *fusedStmt, args ...any) error {
-		if err := w.exec(st, args...); err != nil {
-			return fmt.Errorf("store traffic %s of round %d: %w", what, round, err)
-		}
-		return nil
-	}
 	if setLocal {
-		if err := exec("local side", t.local, s.Local.From, addrs, round); err != nil {
+		// The round's row may be buffered.
+		if err := w.rounds.flush(w); err != nil {
 			return err
 		}
+		if err := w.exec(t.local, s.Local.From, addrs, round); err != nil {
+			return fmt.Errorf("store the local side of round %d: %w", round, err)
+		}
 	}
-	if err := exec("summary", t.round, round, s.Packets, s.IPPackets, s.Overflow, s.Sources, s.Unreach,
+	// The rows go into multi-row INSERTs, whose failure names no round.
+	if err := t.round.add(w, round, s.Packets, s.IPPackets, s.Overflow, s.Sources, s.Unreach,
 		d.Queries, d.Responses, d.Names, int64(d.MaxLabel), d.MeanLabel, d.Entropy, d.MaxEntropy, d.TXTNullShare, d.NXDomainShare,
 		nullString(s.Note), s.SYNSources, int64(s.Reflect.Port), s.Reflect.Sources, s.Reflect.Packets,
 		s.Spread.Source, int64(s.Spread.Port), s.Spread.Hosts, int64(d.NXDepth), d.NXName,
@@ -123,18 +138,18 @@ func (w *Writer) addTraffic(round int64, s *traffic.Summary, setLocal bool, addr
 		return err
 	}
 	for _, p := range s.Ports {
-		if err := exec("port", t.port, round, int64(p.Port), p.Protocol, p.Direction, p.Packets, p.SYNs, p.RSTs, p.Peers); err != nil {
+		if err := t.port.add(w, round, int64(p.Port), p.Protocol, p.Direction, p.Packets, p.SYNs, p.RSTs, p.Peers); err != nil {
 			return err
 		}
 	}
 	for _, src := range s.Top {
-		if err := exec("source", t.source, round, src.Address, src.LocalPorts, src.LocalHosts,
+		if err := t.source.add(w, round, src.Address, src.LocalPorts, src.LocalHosts,
 			src.ProbedPorts, src.ProbedHosts, src.Packets, src.SYNs, src.Attempts, src.AttemptHost, int64(src.AttemptPort), src.Local); err != nil {
 			return err
 		}
 	}
 	for _, dom := range s.Domains {
-		if err := exec("domain", t.dns, round, dom.Domain, dom.Queries, dom.Names, int64(dom.MaxLabel)); err != nil {
+		if err := t.dns.add(w, round, dom.Domain, dom.Queries, dom.Names, int64(dom.MaxLabel)); err != nil {
 			return err
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"portwatch/pkg/packet"
 	"portwatch/pkg/sock"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -41,15 +40,17 @@ type Counts struct {
 // 32766 bound parameters.
 const packetsPerInsert = 64
 
+// packetsPerBlock rows go to the Writer's goroutine at a time, as
+// several INSERTs: each hand-over may wake a thread on either side.
+const packetsPerBlock = 4 * packetsPerInsert
+
 const packetColumns = "round_id, frame, timestamp, protocols, qry_name, resp_name, port_id, dest_port, src_ip, dst_ip, length, tcp_flags, payload"
 
 const numPacketColumns = 13
 
-// packetValues returns the VALUES list of an INSERT of rows packets.
-func packetValues(rows int) string {
-	row := "(" + strings.TrimSuffix(strings.Repeat("?,", numPacketColumns), ",") + ")"
-	return strings.TrimSuffix(strings.Repeat(row+",", rows), ",")
-}
+// roundsPerInsert rows of a round's tables (rounds and its traffic
+// summary) go into one INSERT; a round stores a handful.
+const roundsPerInsert = 32
 
 // Writer writes rounds, scans and packets through one connection, inside one
 // write transaction at a time that Commit ends. It is not safe for
@@ -75,8 +76,10 @@ type Writer struct {
 	nextID   int64             // the id StartRound gives the next round
 	closed   bool
 
-	addPort, countScan, onePacket  *sql.Stmt
-	startRound, endRound, addRound *fusedStmt
+	addPort, countScan   *sql.Stmt
+	startRound, endRound *fusedStmt
+	packets              *rowInserter // the Writer's goroutine's, and its caller's after wait
+	rounds               *rowInserter // rounds ended in the transaction they started in
 
 	// A round started and ended between two commits is stored by one
 	// INSERT at its end, not an INSERT and two UPDATEs (end, local side).
@@ -85,14 +88,16 @@ type Writer struct {
 	// without its round (this connection does not check foreign keys).
 	pending map[int64]*pendingRound
 
-	// The multi-row INSERT runs on the driver's connection itself (see
-	// insertBatch) with arguments reused from batch to batch.
-	manyPackets driver.StmtQueryContext
-	noRow       []driver.Value // Next's destination; the INSERT returns no row
-	roundArg    any            // lastRound, boxed once per round rather than per packet
-	protoArg    any            // the last Protocols, boxed; most packets repeat it
+	noRow    []driver.Value // Next's destination; the INSERTs return no row
+	roundArg any            // lastRound, boxed once per round rather than per packet
+	protoArg any            // the last Protocols, boxed; most packets repeat it
+	ints     *intBoxes      // AddPacket's boxed numbers and strings
+	strs     stringBoxes
+	stamp    secondFormat // AddPacket's
 
 	traffic *trafficStmts // nil until a round's traffic is stored
+	ckpt    *checkpointer // nil until NewWriter has started it
+	restore []string      // what Close sets on the connection before handing it back
 	capture *captureStmts // nil until a capture file is opened
 
 	started   map[int64]bool // rounds this Writer started: the only ones it may write to
@@ -106,25 +111,23 @@ type pendingRound struct {
 	localFrom, localAddrs any // nil until AddTraffic
 }
 
-// packetBlock is packetsPerInsert packets' arguments, filled by AddPacket
+// packetBlock is packetsPerBlock packets' arguments, filled by AddPacket
 // and inserted by the Writer's goroutine; blocksInFlight of them go round,
 // so one fills while another is inserted.
 type packetBlock struct {
-	args      []driver.NamedValue // packetsPerInsert rows of numPacketColumns
+	args      []driver.NamedValue // packetsPerBlock rows of numPacketColumns
 	rows      int                 // packets buffered in args
 	arena     []byte              // their payloads, copied
 	stamps    []byte              // their timestamps, formatted
-	stampEnds [packetsPerInsert]int
+	stampEnds [packetsPerBlock]int
 }
 
-const blocksInFlight = 3
+// blocksInFlight is 4,096 packets, ten milliseconds of the goroutine's
+// inserts: enough that it goes on while its caller sums up a busy round.
+const blocksInFlight = 16
 
 func newPacketBlock() *packetBlock {
-	b := &packetBlock{args: make([]driver.NamedValue, packetsPerInsert*numPacketColumns)}
-	for i := range b.args {
-		b.args[i].Ordinal = i + 1
-	}
-	return b
+	return &packetBlock{args: insertArgs(packetsPerBlock, numPacketColumns, packetsPerInsert)}
 }
 
 func (b *packetBlock) reset() {
@@ -163,7 +166,7 @@ func (d *DB) NewWriter() (*Writer, error) {
 	}
 	w := &Writer{conn: conn, ctx: ctx, noRow: make([]driver.Value, 0), started: map[int64]bool{}, pending: map[int64]*pendingRound{},
 		ops: make(chan func(), 256), opsEnded: make(chan struct{}), free: make(chan *packetBlock, blocksInFlight),
-		cur: newPacketBlock()}
+		cur: newPacketBlock(), ints: new(intBoxes), restore: []string{"PRAGMA foreign_keys = ON"}}
 	for range blocksInFlight - 1 {
 		w.free <- newPacketBlock()
 	}
@@ -177,7 +180,17 @@ func (d *DB) NewWriter() (*Writer, error) {
 	// connection: it only references rounds it started (checked in Go) and
 	// ports, which hold every uint16. SQLite's two lookups per packet were a
 	// tenth of ingest's CPU. Every other connection keeps them on.
-	for _, pragma := range []string{"PRAGMA temp_store = MEMORY", "PRAGMA foreign_keys = OFF"} {
+	//
+	// Its checkpointer copies the WAL into the file; the commits here
+	// checkpoint only past writerCheckpointPages (see checkpointer).
+	var pages int64
+	if err := conn.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&pages); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("read wal_autocheckpoint of %s: %w", d.path, err)
+	}
+	w.restore = append(w.restore, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", pages))
+	for _, pragma := range []string{"PRAGMA temp_store = MEMORY", "PRAGMA foreign_keys = OFF",
+		fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", writerCheckpointPages)} {
 		if _, err := conn.ExecContext(ctx, pragma); err != nil {
 			w.Close()
 			return nil, fmt.Errorf("%s on %s: %w", pragma, d.path, err)
@@ -194,7 +207,6 @@ func (d *DB) NewWriter() (*Writer, error) {
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (round_id, port_id, protocol, family, address, state, netns) DO NOTHING`},
 		{&w.countScan, "UPDATE rounds SET scans = scans + 1 WHERE id = ?"},
-		{&w.onePacket, "INSERT INTO packets (" + packetColumns + ") VALUES " + packetValues(1)},
 	}
 	for _, s := range stmts {
 		if *s.s, err = conn.PrepareContext(ctx, s.text); err != nil {
@@ -205,26 +217,30 @@ func (d *DB) NewWriter() (*Writer, error) {
 		err = w.prepareFused("round", []namedFused{
 			{&w.startRound, `INSERT INTO rounds (id, start_time, status, source, local_from, local_addrs)
 			VALUES (?, ?, 'running', ?, ?, ?)`},
-			{&w.addRound, `INSERT INTO rounds (id, start_time, end_time, status, source, frames, frames_malformed,
-			frames_skipped, frames_dropped, frames_bad_time, local_from, local_addrs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 			{&w.endRound, `UPDATE rounds SET end_time = ?, status = ?, frames = ?, frames_malformed = ?,
 			frames_skipped = ?, frames_dropped = ?, frames_bad_time = ? WHERE id = ?`},
 		})
 	}
 	if err == nil {
-		// OR FAIL keeps the rows before a failed one instead of undoing the
-		// statement, so SQLite keeps no statement journal: a fifth of the
-		// INSERT's cost. Those rows never reach a commit: the failure fails
-		// the Writer, whose Close rolls the transaction back.
-		err = conn.Raw(func(dc any) error {
-			w.manyPackets, err = prepareQuery(ctx, dc, "INSERT OR FAIL INTO packets ("+packetColumns+") VALUES "+
-				packetValues(packetsPerInsert))
-			return err
-		})
+		w.packets, err = w.newRowInserter("packets", packetColumns, packetsPerInsert)
+	}
+	if err == nil { // without qry_name, resp_name and payload; then without payload
+		err = w.addNarrow(w.packets, packetColumns, 4, 5, 12)
+	}
+	if err == nil {
+		err = w.addNarrow(w.packets, packetColumns, 12)
+	}
+	if err == nil {
+		w.rounds, err = w.newRowInserter("rounds", `id, start_time, end_time, status, source, frames, frames_malformed,
+			frames_skipped, frames_dropped, frames_bad_time, local_from, local_addrs`, roundsPerInsert)
 	}
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("prepare statements on %s: %w", d.path, err)
+	}
+	if w.ckpt, err = d.startCheckpointer(ctx); err != nil {
+		w.Close()
+		return nil, err
 	}
 	return w, nil
 }
@@ -345,6 +361,10 @@ func (w *Writer) AddScan(round int64, at time.Time, socks []sock.Socket) error {
 	}
 	w.insertPending()
 	w.wait() // live rounds, one scan a second: its error comes back at once
+	// The UPDATE below needs the round's row, which is buffered were it ended.
+	if err := w.rounds.flush(w); err != nil {
+		return w.fail(err)
+	}
 	ts := FormatTime(at)
 	for _, p := range socks {
 		host := int64(0)
@@ -373,20 +393,23 @@ func (w *Writer) AddPacket(round int64, p *packet.Packet) error {
 	a := b.args[b.rows*numPacketColumns : (b.rows+1)*numPacketColumns]
 	a[0].Value = w.roundArg
 	a[1].Value = p.Frame
-	b.stamps = AppendTime(b.stamps, p.Time) // a[2], made a string per batch
+	b.stamps = w.stamp.append(b.stamps, p.Time) // a[2], made a string per batch
 	b.stampEnds[b.rows] = len(b.stamps)
 	if s, ok := w.protoArg.(string); !ok || s != p.Protocols {
 		w.protoArg = p.Protocols
 	}
 	a[3].Value = w.protoArg
-	a[4].Value = nullString(p.QryName)
-	a[5].Value = nullString(p.RespName)
-	a[6].Value = int64(p.SrcPort)
-	a[7].Value = int64(p.DstPort)
-	a[8].Value = nullString(p.SrcIP)
-	a[9].Value = nullString(p.DstIP)
-	a[10].Value = int64(p.Length)
-	a[11].Value = nullInt(p.TCPFlags, -1)
+	a[4].Value = w.strs.box(p.QryName)
+	a[5].Value = w.strs.box(p.RespName)
+	a[6].Value = w.ints.box(int(p.SrcPort))
+	a[7].Value = w.ints.box(int(p.DstPort))
+	a[8].Value = w.strs.box(p.SrcIP)
+	a[9].Value = w.strs.box(p.DstIP)
+	a[10].Value = w.ints.box(p.Length)
+	a[11].Value = nil
+	if p.TCPFlags != -1 {
+		a[11].Value = w.ints.box(p.TCPFlags)
+	}
 	a[12].Value = nil
 	if p.Payload != nil {
 		// Earlier rows keep their slices of an outgrown arena, whose
@@ -396,7 +419,7 @@ func (w *Writer) AddPacket(round int64, p *packet.Packet) error {
 		a[12].Value = b.arena[start:len(b.arena):len(b.arena)]
 	}
 	b.rows++
-	if b.rows < packetsPerInsert {
+	if b.rows < packetsPerBlock {
 		return nil
 	}
 	b.setTimestamps()
@@ -405,7 +428,7 @@ func (w *Writer) AddPacket(round int64, p *packet.Packet) error {
 	// next AddPacket never waits for ever.
 	w.ops <- func() {
 		if w.failed() == nil {
-			if err := w.insertBatch(b.args); err != nil {
+			if err := w.packets.insert(w, b.args); err != nil {
 				w.fail(fmt.Errorf("insert packets up to frame %d: %w", frame, err))
 			}
 		}
@@ -426,15 +449,13 @@ func (b *packetBlock) setTimestamps() {
 	}
 }
 
-// insertBatch runs the multi-row INSERT on the driver connection, inside
+// runQuery runs q with args to completion on the driver connection, inside
 // Raw as database/sql requires: through database/sql every call would copy
-// and convert its 832 arguments. It runs as a query because go-sqlite3 binds
-// a query's arguments and takes its first step in one cgo call instead of
-// one per argument. The INSERT runs to completion in that first step, which
-// the one Next guarantees whether the driver steps at Query or at Next.
-func (w *Writer) insertBatch(args []driver.NamedValue) error { return w.runQuery(w.manyPackets, args) }
-
-// runQuery runs q with args to completion on the driver connection.
+// and convert its arguments (832 for a multi-row INSERT of packets). It runs
+// as a query because go-sqlite3 binds a query's arguments and takes its
+// first step in one cgo call instead of one per argument. An INSERT runs to
+// completion in that first step, which the one Next guarantees whether the
+// driver steps at Query or at Next.
 func (w *Writer) runQuery(q driver.StmtQueryContext, args []driver.NamedValue) error {
 	return w.conn.Raw(func(any) error {
 		rows, err := q.QueryContext(w.ctx, args)
@@ -449,9 +470,8 @@ func (w *Writer) runQuery(q driver.StmtQueryContext, args []driver.NamedValue) e
 	})
 }
 
-// fusedStmt is a statement of the Writer's goroutine, run the way
-// insertBatch runs its INSERT: binding through database/sql took one cgo
-// call per argument, and a round's statements have about sixty.
+// fusedStmt is a statement of the Writer's goroutine, run by runQuery:
+// binding through database/sql took one cgo call per argument.
 type fusedStmt struct {
 	q    driver.StmtQueryContext
 	args []driver.NamedValue
@@ -505,22 +525,33 @@ func (w *Writer) closeFused(stmts ...*fusedStmt) {
 	}
 }
 
-// flushPackets inserts the packets buffered since the last full batch.
-// Call it after wait.
-func (w *Writer) flushPackets() error {
+// flushRows inserts the packets buffered since the last full block, and
+// the rows of rounds and their traffic summaries buffered since their last
+// full INSERT. Call it after wait.
+func (w *Writer) flushRows() error {
 	b := w.cur
 	b.setTimestamps()
-	var row [numPacketColumns]any
-	for i := 0; i < b.rows; i++ {
-		for j := range row {
-			row[j] = b.args[i*numPacketColumns+j].Value
-		}
-		if _, err := w.onePacket.ExecContext(w.ctx, row[:]...); err != nil {
-			return w.fail(fmt.Errorf("insert packet of frame %d: %w", row[1], err))
+	err := w.packets.insert(w, b.args[:b.rows*numPacketColumns])
+	b.reset()
+	if err != nil {
+		return w.fail(fmt.Errorf("insert the last packets: %w", err))
+	}
+	for _, r := range w.roundRows() {
+		if err := r.flush(w); err != nil {
+			return w.fail(err)
 		}
 	}
-	b.reset()
 	return nil
+}
+
+// roundRows returns the inserters of rows per round: rounds, then its
+// traffic summary's tables once prepared.
+func (w *Writer) roundRows() []*rowInserter {
+	if w.traffic == nil {
+		return []*rowInserter{w.rounds}
+	}
+	t := w.traffic
+	return []*rowInserter{w.rounds, t.round, t.port, t.source, t.dns}
 }
 
 // EndRound sets a round's end time, status and frame counts.
@@ -534,9 +565,9 @@ func (w *Writer) EndRound(round int64, end time.Time, status Status, c Counts) e
 	w.async(func() error {
 		var err error
 		if r != nil {
-			err = w.exec(w.addRound, round, r.start, ts, string(status), r.source, c.Frames, c.Malformed, c.Skipped,
+			err = w.rounds.add(w, round, r.start, ts, string(status), r.source, c.Frames, c.Malformed, c.Skipped,
 				c.Dropped, c.BadTime, r.localFrom, r.localAddrs)
-		} else {
+		} else if err = w.rounds.flush(w); err == nil { // the round's row may be buffered
 			err = w.exec(w.endRound, ts, string(status), c.Frames, c.Malformed, c.Skipped, c.Dropped, c.BadTime, round)
 		}
 		if err != nil {
@@ -561,13 +592,14 @@ func (w *Writer) Commit() error {
 	if !w.tx {
 		return nil
 	}
-	if err := w.flushPackets(); err != nil {
+	if err := w.flushRows(); err != nil {
 		return err
 	}
 	if _, err := w.conn.ExecContext(w.ctx, "COMMIT"); err != nil {
 		return w.fail(fmt.Errorf("commit: %w", err))
 	}
 	w.tx = false
+	w.ckpt.committed()
 	return nil
 }
 
@@ -592,9 +624,16 @@ func (w *Writer) Close() error {
 		}
 	}
 	w.closeStmts()
-	// The connection goes back to the pool: with foreign keys on again.
-	if _, ferr := w.conn.ExecContext(w.ctx, "PRAGMA foreign_keys = ON"); ferr != nil && err == nil {
-		err = fmt.Errorf("restore foreign keys: %w", ferr)
+	if w.ckpt != nil {
+		if cerr := w.ckpt.stop(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	// The connection goes back to the pool as it came: foreign keys on again.
+	for _, pragma := range w.restore {
+		if _, perr := w.conn.ExecContext(w.ctx, pragma); perr != nil && err == nil {
+			err = fmt.Errorf("restore %s: %w", pragma, perr)
+		}
 	}
 	if cerr := w.conn.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close connection: %w", cerr)
@@ -615,17 +654,16 @@ func (w *Writer) inTransaction() bool {
 }
 
 func (w *Writer) closeStmts() {
-	w.closeFused(w.startRound, w.endRound, w.addRound)
-	for _, s := range []*sql.Stmt{w.addPort, w.countScan, w.onePacket} {
+	w.closeFused(w.startRound, w.endRound)
+	w.packets.close(w)
+	w.rounds.close(w)
+	for _, s := range []*sql.Stmt{w.addPort, w.countScan} {
 		if s != nil {
 			s.Close()
 		}
 	}
 	w.traffic.close(w)
 	w.capture.close()
-	if w.manyPackets != nil {
-		w.conn.Raw(func(any) error { return w.manyPackets.(driver.Stmt).Close() })
-	}
 }
 
 // MarkInterrupted ends every round still running, left by a run that was

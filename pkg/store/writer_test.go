@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 
@@ -430,4 +431,41 @@ func TestLaterFailureComesBackByCommit(t *testing.T) {
 		t.Errorf("rounds = %d, want the one committed", got)
 	}
 	storetest.Integrity(t, db)
+}
+
+// TestWriterCheckpointsItsCommits checks the Writer's checkpointer copies
+// committed frames into the database file before the database is closed:
+// 20,000 packets are far below the WAL size at which the commit itself
+// checkpoints, so only the checkpointer can have grown the file.
+func TestWriterCheckpointsItsCommits(t *testing.T) {
+	db, path := storetest.New(t)
+	before := fileSize(t, path)
+	w := newWriter(t, db)
+	id := startRound(t, w, "pcap:a.pcap")
+	for n := int64(1); n <= 20000; n++ {
+		if err := w.AddPacket(id, newPacket(n, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil { // waits for the checkpoint the commit asked for
+		t.Fatal(err)
+	}
+	if grown := fileSize(t, path) - before; grown < 1<<20 {
+		t.Errorf("database file grew by %d bytes before close, want the packets' 1 MiB and more", grown)
+	}
+	if got := storetest.Int(t, db, "SELECT count(*) FROM packets"); got != 20000 {
+		t.Errorf("packets = %d, want 20000", got)
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
 }

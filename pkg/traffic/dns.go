@@ -32,9 +32,18 @@ type dnsAgg struct {
 }
 
 func (d *dnsAgg) reset() {
-	*d = dnsAgg{names: d.names, domains: d.domains[:0], domainIndex: d.domainIndex}
-	clear(d.names)
-	clear(d.domainIndex)
+	names, index := d.names, d.domainIndex // dropped when roomy, as the Aggregator's flows
+	if len(names) > roomyRound {
+		names = make(map[string]int32)
+	} else {
+		clear(names)
+	}
+	if len(index) > roomyRound {
+		index = nil // made when a domain comes
+	} else {
+		clear(index)
+	}
+	*d = dnsAgg{names: names, domains: d.domains[:0], domainIndex: index}
 }
 
 // add counts p if it is a unicast DNS message; a query whose name is past

@@ -277,8 +277,18 @@ func (a *Aggregator) Summarize(local Local) *Summary {
 	return s
 }
 
+// roomyRound is the number of keys past which a round's maps are dropped
+// rather than cleared: a map keeps the room of its busiest round, and
+// ranging over it (several times a round) and clearing it cost that room
+// in every quiet round after a flood.
+const roomyRound = 256
+
 func (a *Aggregator) reset() {
-	clear(a.flows)
+	if len(a.flows) > roomyRound {
+		a.flows = make(map[flowKey]int32)
+	} else {
+		clear(a.flows)
+	}
 	a.stats = a.stats[:0]
 	a.overflow, a.packets, a.ip, a.unreach = 0, 0, 0, 0
 	a.dns.reset()

@@ -30,9 +30,9 @@ import (
 type calibration modelfile.Calibration
 
 // statistics is how many statistics a calibration splits the risk among:
-// total (or excess), peak, hour, start and load. The traffic figures share
-// one part.
-const statistics = 6
+// total (or excess), peak, hour, start, load and gone. The traffic figures
+// share one part.
+const statistics = 7
 
 // scalar is one of a round's scalar statistics and its limit's place in a
 // calibration. Bounded statistics take few values up to -ln eps, where a
@@ -53,6 +53,7 @@ func scalars() []scalar {
 		{"hour", true, func(s stats) float64 { return s.Hour }, func(c *calibration) **threshold.SPOT { return &c.Hour }},
 		{"start", true, func(s stats) float64 { return s.Start }, func(c *calibration) **threshold.SPOT { return &c.Start }},
 		{"load", true, func(s stats) float64 { return s.Load }, func(c *calibration) **threshold.SPOT { return &c.Load }},
+		{"gone", true, func(s stats) float64 { return s.Gone }, func(c *calibration) **threshold.SPOT { return &c.Gone }},
 	}
 }
 
@@ -121,7 +122,7 @@ const totalMargin = 0.5
 // score is a round's score: past 1 it is anomalous.
 func (c *calibration) score(st stats) float64 {
 	return max(c.volumeRatio(st), ratio(st.Peak, c.peakLimit()), c.hourRatio(st), c.startRatio(st), c.loadRatio(st),
-		trafficRatio(c.Traffic, st.Traffic))
+		c.goneRatio(st), trafficRatio(c.Traffic, st.Traffic))
 }
 
 // volumeRatio is the statistic of how much is in use over its limit: Excess
@@ -181,6 +182,19 @@ func (c *calibration) loadRatio(st stats) float64 {
 func (c *calibration) loadLimit() float64 {
 	return max(c.Load.Threshold, -(1+totalMargin)*math.Log(c.Load.Q))
 }
+
+// goneRatio is the Gone statistic over its limit, 0 without one.
+func (c *calibration) goneRatio(st stats) float64 {
+	if c.Gone == nil {
+		return 0
+	}
+	return ratio(st.Gone, c.goneLimit())
+}
+
+// goneLimit is the limit on Gone; c.Gone must be set. Bounded as Peak is,
+// though a run of rounds may cost more than -ln eps: a listener missing
+// passes it when its run is as unlikely as a port the model rules out.
+func (c *calibration) goneLimit() float64 { return boundedLimit(c.Gone.Threshold) }
 
 // totalLimit is the limit on Total.
 func (c *calibration) totalLimit() float64 {

@@ -524,13 +524,16 @@ func judge(rs []Scored, cal *calibration) {
 		for _, p := range []struct {
 			port *Port
 			over bool
-		}{{r.hourPort, cal.hourRatio(r.stats) > 1}, {r.startPort, cal.startRatio(r.stats) > 1}} {
+		}{{r.hourPort, cal.hourRatio(r.stats) > 1}, {r.startPort, cal.startRatio(r.stats) > 1}, {r.gonePort, cal.goneRatio(r.stats) > 1}} {
 			if p.port != nil && p.over {
+				// First, and once: the cell may be among the top ones too.
 				p.port.Over = true
-				if len(r.Ports) == 0 || r.Ports[0] != *p.port {
-					r.Ports = append([]Port{*p.port}, r.Ports...)
-				}
+				r.Ports = slices.DeleteFunc(r.Ports, func(q Port) bool { return q.Channel == p.port.Channel && q.Port == p.port.Port })
+				r.Ports = append([]Port{*p.port}, r.Ports...)
 			}
+		}
+		if cal.startRatio(r.stats) > 1 && r.startOpener != nil {
+			r.Traffic = append([]Finding{r.startOpener.finding(r.Start.UTC().Minute(), r.stats.Start, cal.startLimit())}, r.Traffic...)
 		}
 		if cal.loadRatio(r.stats) > 1 && r.load != nil {
 			r.Traffic = append([]Finding{r.load.finding(cal.loadLimit())}, r.Traffic...)
@@ -555,11 +558,16 @@ func (d *Detector) score(m *model, ws []features.Window) ([]Scored, error) {
 			return nil, err
 		}
 		for i, w := range batch {
-			st, cells := score(b.target(i), recon[i*plane:(i+1)*plane], features.Ports, d.cfg.Top, skip)
+			target, rec := b.target(i), recon[i*plane:(i+1)*plane]
+			st, cells := score(target, rec, features.Ports, d.cfg.Top, skip)
 			s := Scored{
 				RoundID: w.Last().ID,
 				Start:   w.Last().Start,
 				Ports:   explain(m.layout, w, cells),
+			}
+			var gc *Cell
+			if st.Gone, gc = gone(m.layout, w, target, rec); gc != nil {
+				s.gonePort = &explain(m.layout, w, []Cell{*gc})[0]
 			}
 			if m.hours != nil {
 				var hc *hourCell
@@ -571,7 +579,10 @@ func (d *Detector) score(m *model, ws []features.Window) ([]Scored, error) {
 			if m.phase != nil {
 				var pc *phaseCell
 				st.Start, pc = m.phase.start(m.layout, w)
-				if pc != nil {
+				switch {
+				case pc != nil && pc.Process != "":
+					s.startOpener = pc
+				case pc != nil:
 					s.startPort = explainStart(m.layout, w.Last(), pc, st.Start)
 				}
 				s.load = m.phase.usual(w)

@@ -23,7 +23,9 @@ import (
 //
 // Start is the largest surprise of a listener starting (listening, and not
 // in the round before) at the round's minute of the hour, given the minutes
-// it started at in training; Load is the surprise of the round's client
+// it started at in training, or of a process opening client connections at
+// a minute it does not open them at (the hourly job's burst at minute 23,
+// however few); Load is the surprise of the round's client
 // connections given the usual number at its hour of the day and minute of
 // the hour (see load).
 type phase modelfile.Phase
@@ -58,7 +60,7 @@ const minHourRounds = 10
 // week: a week's count holds one round of each, and a round measured
 // against itself would make the host look steadier than it is.
 func countPhase(l features.Layout, ws []features.Window) *phase {
-	p := &phase{Starts: map[string][60]int{}}
+	p := &phase{Starts: map[string][60]int{}, Openers: map[string][60]int{}}
 	p.count(l, ws)
 	p.disperse(ws)
 	p.Week = &modelfile.Week{}
@@ -73,6 +75,9 @@ func (p *phase) add(l features.Layout, ws []features.Window) {
 	p.disperse(ws)
 	if p.Week == nil {
 		p.Week = &modelfile.Week{}
+	}
+	if p.Openers == nil {
+		p.Openers = map[string][60]int{}
 	}
 	p.count(l, ws)
 	p.countWeek(ws)
@@ -100,6 +105,11 @@ func (p *phase) count(l features.Layout, ws []features.Window) {
 			on := p.Starts[k]
 			on[m]++
 			p.Starts[k] = on
+		}
+		for name := range openedBy(w) {
+			on := p.Openers[name]
+			on[m]++
+			p.Openers[name] = on
 		}
 	}
 }
@@ -138,18 +148,26 @@ func (p *phase) dispersion() float64 {
 	return max(1, p.Pearson/float64(p.Dispersed))
 }
 
-// phaseCell is a listener starting at a minute of the hour it seldom starts at.
+// phaseCell is a listener starting, or a process opening client
+// connections, at a minute of the hour it seldom does.
 type phaseCell struct {
 	Channel int
 	Port    uint16
 	Lift    float64 // how much likelier a start is at this minute than at any, smoothed; below 1
+	// Process is set for a process opening connections (Channel and Port
+	// are then unset): its name, the connections it opened, and the minute
+	// of the hour it opens them at most.
+	Process string
+	Opened  int
+	Usual   int
 }
 
 // start returns the largest surprise, -ln(lift), over the listeners
-// starting in w's last round that training saw start, and that cell. Lift
-// is how much likelier a start of the port is near the round's minute than
-// at a minute drawn as the training rounds fall: a listener that starts at
-// any minute has a lift near 1 wherever it starts.
+// starting in w's last round and the processes opening client connections
+// in it that training saw do so, and that cell. Lift is how much likelier
+// a start is near the round's minute than at a minute drawn as the
+// training rounds fall: a listener that starts at any minute, or a client
+// that connects all the time, has a lift near 1 wherever it starts.
 func (p *phase) start(l features.Layout, w features.Window) (float64, *phaseCell) {
 	_, m := clockOf(w.Last())
 	var minutes [60]int
@@ -165,18 +183,46 @@ func (p *phase) start(l features.Layout, w features.Window) (float64, *phaseCell
 	prior := near / all
 	var worst float64
 	var cell *phaseCell
-	for _, c := range starts(l, w) {
-		on, ok := p.Starts[hourKey(l.Channels()[c.Channel], c.Port)]
-		if !ok {
-			continue
-		}
+	consider := func(on [60]int, c phaseCell) {
 		onNear, onAll := around(on[:], m, startSpread)
-		lift := (onNear + startPseudo*prior) / (onAll + startPseudo) / prior
-		if s := -math.Log(min(lift, 1)); cell == nil || s > worst {
-			worst, cell = s, &phaseCell{Channel: c.Channel, Port: c.Port, Lift: lift}
+		c.Lift = (onNear + startPseudo*prior) / (onAll + startPseudo) / prior
+		if s := -math.Log(min(c.Lift, 1)); cell == nil || s > worst {
+			worst, cell = s, &c
+		}
+	}
+	for _, c := range starts(l, w) {
+		if on, ok := p.Starts[hourKey(l.Channels()[c.Channel], c.Port)]; ok {
+			consider(on, phaseCell{Channel: c.Channel, Port: c.Port})
+		}
+	}
+	for name, n := range openedBy(w) {
+		if on, ok := p.Openers[name]; ok {
+			consider(on, phaseCell{Process: name, Opened: n, Usual: busiestMinute(on)})
 		}
 	}
 	return worst, cell
+}
+
+// busiestMinute is the minute of the hour on counts most of, the first of a tie.
+func busiestMinute(on [60]int) int {
+	best := 0
+	for m, n := range on {
+		if n > on[best] {
+			best = m
+		}
+	}
+	return best
+}
+
+// finding tells a process opening connections at an unusual minute, a
+// cell of start with Process set: "batch-job opened 8 client connections
+// at minute 23 of the hour; it opens them at minute 0".
+func (c *phaseCell) finding(m int, surprise, limit float64) Finding {
+	return Finding{
+		Stat: "start", Value: surprise, Limit: limit, Kind: "burst", Protocol: "tcp", Process: c.Process,
+		Text: fmt.Sprintf("%s opened %d client connections at minute %d of the hour; it opens them at minute %d",
+			c.Process, c.Opened, m, c.Usual),
+	}
 }
 
 // usualLoad is the client connections a round opened beside the usual
@@ -258,15 +304,14 @@ func (u *usualLoad) finding(limit float64) Finding {
 	return f
 }
 
-// topOpener is the process that opened the most of w's last round's
-// client connections (see opened); "" when none is known.
-func topOpener(w features.Window) string {
+// openedBy counts the client connections w's last round opened (see
+// opened) by process, those of no known process left out.
+func openedBy(w features.Window) map[string]int {
+	counts := map[string]int{}
 	if len(w.Rounds) < 2 {
-		return ""
+		return counts
 	}
 	before := clientPorts(w.Rounds[len(w.Rounds)-2])
-	counts := map[string]int{}
-	best := ""
 	for i := range w.Last().Sockets {
 		s := &w.Last().Sockets[i]
 		if s.Protocol != sock.TCP || s.State == sock.Listen || s.Process == "" {
@@ -276,8 +321,19 @@ func topOpener(w features.Window) string {
 			continue
 		}
 		counts[s.Process]++
-		if n := counts[s.Process]; n > counts[best] || n == counts[best] && s.Process < best {
-			best = s.Process
+	}
+	return counts
+}
+
+// topOpener is the process that opened the most of w's last round's
+// client connections (see opened), the first by name of a tie; "" when
+// none is known.
+func topOpener(w features.Window) string {
+	counts := openedBy(w)
+	best := ""
+	for name, n := range counts {
+		if best == "" || n > counts[best] || n == counts[best] && name < best {
+			best = name
 		}
 	}
 	return best

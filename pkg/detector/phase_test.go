@@ -327,3 +327,83 @@ func TestPhaseWeekly(t *testing.T) {
 		t.Errorf("a refit of a file without the week's counts: %+v, want them started with the refit's rounds", noWeek.Week)
 	}
 }
+
+// opener returns n established client sockets of process, from port first up.
+func opener(process string, first, n int) []sock.Socket {
+	out := clients(0, n)
+	for j := range out {
+		out[j].Port, out[j].Process = uint16(first+j), process
+	}
+	return out
+}
+
+// A batch job that connects at minute 0 of every hour (and a client that
+// connects every minute) makes the job connecting at minute 23 a surprise,
+// however few its connections, and the job at its minute, the client at
+// any minute and a program never seen connecting none; a round past the
+// start limit for it tells the job's burst first.
+func TestPhaseOpener(t *testing.T) {
+	l, err := features.NewLayout(modelfile.DefaultChannels())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 9, 0, 0, 0, 0, time.UTC)
+	var rounds []store.Round
+	for i := range 3 * 24 * 60 {
+		at := start.Add(time.Duration(i) * time.Minute)
+		r := store.Round{ID: int64(i + 1), Start: at, Sockets: opener("client", 32768+i%2*300, 5)}
+		if at.Minute() == 0 {
+			r.Sockets = append(r.Sockets, opener("batch-job", 40000, 40)...)
+		}
+		rounds = append(rounds, r)
+	}
+	ws, err := features.Windows(rounds, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := countPhase(l, ws)
+	window := func(min int, now []sock.Socket) features.Window {
+		at := time.Date(2026, 11, 12, 14, min, 0, 0, time.UTC)
+		return features.Window{Rounds: []*store.Round{{Start: at.Add(-time.Minute)}, {Start: at, Sockets: now}}}
+	}
+	tests := []struct {
+		name         string
+		w            features.Window
+		atLeast, max float64
+		process      string // the cell's; "": none
+	}{
+		{"the job at minute 0", window(0, opener("batch-job", 40000, 40)), 0, 0.01, "batch-job"},
+		{"the job at minute 23", window(23, opener("batch-job", 40000, 8)), 3, math.Inf(1), "batch-job"},
+		{"the client at minute 23", window(23, opener("client", 32768, 5)), 0, 0.05, "client"},
+		{"a program never seen connecting", window(23, opener("curl", 50000, 30)), 0, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, cell := p.start(l, tt.w)
+			if s < tt.atLeast || s > tt.max {
+				t.Errorf("surprise %.3f nats, want %.2f..%.2f", s, tt.atLeast, tt.max)
+			}
+			if got := ""; cell != nil {
+				got = cell.Process
+				if got != tt.process {
+					t.Errorf("cell %+v, want process %q", cell, tt.process)
+				}
+			} else if tt.process != "" {
+				t.Errorf("no cell, want process %q", tt.process)
+			}
+		})
+	}
+
+	w := window(23, opener("batch-job", 40000, 8))
+	s, cell := p.start(l, w)
+	cal, err := calibrate([]stats{{Total: 10, Peak: 5}, {Total: 12, Peak: 6}}, 1e-4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := []Scored{{Start: w.Last().Start, stats: stats{Total: 11, Peak: 5, Start: s}, startOpener: cell}}
+	judge(rs, cal)
+	want := "batch-job opened 8 client connections at minute 23 of the hour; it opens them at minute 0"
+	if r := rs[0]; !r.Anomalous || len(r.Traffic) == 0 || r.Traffic[0].Text != want || r.Traffic[0].Process != "batch-job" || r.Traffic[0].Kind != "burst" {
+		t.Errorf("the job at minute 23: anomalous %v, findings %+v; want flagged, telling %q", r.Anomalous, r.Traffic, want)
+	}
+}

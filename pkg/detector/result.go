@@ -26,11 +26,15 @@ type Scored struct {
 	Ports    []Port `json:"ports"` // the largest contributors, largest first
 	// Traffic tells the traffic statistics past their limits, the
 	// furthest first: a port scan, a flood, a DNS tunnel.
-	Traffic   []Finding    `json:"traffic,omitempty"`
-	hourPort  *Port        // the listener least expected at the round's hour, if any
-	startPort *Port        // the listener least expected to start at the round's minute, if any
-	load      *usualLoad   // the round's client connections beside the usual, with a phase model
-	round     *store.Round // the round scored, for its traffic summary and sockets
+	Traffic   []Finding `json:"traffic,omitempty"`
+	hourPort  *Port     // the listener least expected at the round's hour, if any
+	startPort *Port     // the listener least expected to start at the round's minute, if any
+	gonePort  *Port     // the listener whose absence costs the most (see gone), if any
+	// startOpener is the process least expected to open connections at
+	// the round's minute, when it costs more than any listener's start.
+	startOpener *phaseCell
+	load        *usualLoad   // the round's client connections beside the usual, with a phase model
+	round       *store.Round // the round scored, for its traffic summary and sockets
 }
 
 // Port is one port's contribution to a round's score: a cell of the

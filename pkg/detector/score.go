@@ -55,6 +55,10 @@ type stats struct {
 	// usual at its hour and minute (see phase.load): an hourly job's
 	// burst at another minute.
 	Load float64 `json:"load"`
+	// Gone is the largest surprise of a listener missing, times the rounds
+	// it has been missing for (see gone): a service restarted each night,
+	// gone for good.
+	Gone float64 `json:"gone"`
 	// Traffic are the round's traffic figures (see trafficStats), nil for
 	// a round without a traffic summary.
 	Traffic []float64 `json:"traffic,omitempty"`

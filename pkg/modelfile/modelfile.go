@@ -100,6 +100,9 @@ type Calibration struct {
 	// minute. Absent in files from before them.
 	Start *threshold.SPOT `json:"start,omitempty"`
 	Load  *threshold.SPOT `json:"load,omitempty"`
+	// Gone is the limit on a listener missing for a run of rounds (see
+	// pkg/detector). Absent in files from before it.
+	Gone *threshold.SPOT `json:"gone,omitempty"`
 	// Traffic holds a limit per traffic statistic (pkg/detector's names:
 	// probed_ports, dns_names, ...), for models trained on rounds with a
 	// traffic summary; absent otherwise and in files from before them.
@@ -132,6 +135,11 @@ type Phase struct {
 	// so a weekly job seen once is usual at its day and time; nil in files
 	// from before it, which gain it with their next refit.
 	Week *Week `json:"week,omitempty"`
+	// Openers holds, for each process that opened client connections, the
+	// rounds at each minute of the hour it opened some in: a batch job that
+	// connects at minute 0 only. Nil in files from before it, which start
+	// counting with their next refit.
+	Openers map[string][60]int `json:"openers,omitempty"`
 }
 
 // Week is Phase's count of rounds and the client connections they opened

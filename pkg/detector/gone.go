@@ -1,0 +1,56 @@
+package detector
+
+import (
+	"math"
+	"slices"
+
+	"portwatch/pkg/features"
+)
+
+// goneFrom is the least a listener's predicted presence must be for its
+// absence to count in Gone: more likely there than not.
+const goneFrom = 0.5
+
+// gone returns the Gone statistic of w's last round and its cell: the
+// largest, over the listening cells the reconstruction expected (at least
+// goneFrom) and the round lacks, of the cell's surprise times the rounds of
+// the window it has been missing for. A service restarted each night is
+// gone for one round a day, which its rate prices at ln(1440) ≈ 7.3 nats,
+// under the peak's limit; gone for good, it costs that again in each round,
+// and the run passes the limit in its second. A listener the model is less
+// sure of (a dev server) must stay away longer.
+func gone(l features.Layout, w features.Window, target, recon []float32) (float64, *Cell) {
+	var worst float64
+	var cell *Cell
+	for c, name := range l.Channels() {
+		if !listening(name) {
+			continue
+		}
+		row := c * features.Ports
+		for port := range features.Ports {
+			i := row + port
+			if target[i] != 0 || recon[i] < goneFrom {
+				continue
+			}
+			e := -math.Log1p(-min(float64(recon[i]), 1-eps))
+			if s := e * float64(missingFor(l, w, c, uint16(port))); s > worst {
+				worst = s
+				cell = &Cell{Channel: c, Port: port, Observed: 0, Expected: recon[i], Error: s}
+			}
+		}
+	}
+	return worst, cell
+}
+
+// missingFor returns how many rounds at the end of w lack port on channel
+// c: 1 for the last round alone, len(w.Rounds) when none of them has it.
+func missingFor(l features.Layout, w features.Window, c int, port uint16) int {
+	n := 0
+	for i := len(w.Rounds) - 1; i >= 0; i-- {
+		if _, found := slices.BinarySearch(l.Ports(w.Rounds[i], c), port); found {
+			break
+		}
+		n++
+	}
+	return n
+}

@@ -175,7 +175,7 @@ func (tl *Timeline) apply(r *rand.Rand, h *host, odd service, ev *Event) {
 		for i := range rounds {
 			n := poisson(r, rh.burstFactor*h.load.usual(rounds[i].Start))
 			rounds[i].Sockets = addEphemeral(r, h, rounds[i].Sockets, n, func(s *sock.Socket) {
-				s.State, s.PID, s.Process = sock.Established, 0, "batch-job"
+				s.State, s.PID, s.Process = sock.Established, 0, rh.job
 			})
 		}
 	case ListenerOffPhase:

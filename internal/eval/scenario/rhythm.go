@@ -80,6 +80,7 @@ type rhythm struct {
 	burstMinute  int     // minute of the hour the hourly job starts
 	burstFactor  float64 // times the usual client rate
 	burstLen     int     // rounds the job runs: 1 or 2
+	job          string  // the hourly job's program
 	quarter      int     // offset of the quarter-hourly scrape, 0..14
 	admin        service // the hourly job's loopback admin listener
 	adminMinute  int     // minute of the hour it starts listening, for two minutes
@@ -106,6 +107,7 @@ func newRhythm(r *rand.Rand, p Profile, h *host) *rhythm {
 	rh := &rhythm{
 		burstFactor: 2 + 8*r.Float64(),
 		burstLen:    1 + r.IntN(2),
+		job:         "batch-job",
 		quarter:     r.IntN(15),
 		adminMinute: r.IntN(60),
 		restartAt:   3*60 + r.IntN(3*60),
@@ -169,7 +171,7 @@ func (rh *rhythm) arrivals(tr *traffic, s Phenomena, usual float64) {
 	}
 	r := tr.r
 	if s.Has(HourlyBurst) {
-		tr.open(poisson(r, rh.burstFactor*usual), 0, sock.TCP, 4, hostIP4, "batch-job", 1)
+		tr.open(poisson(r, rh.burstFactor*usual), 0, sock.TCP, 4, hostIP4, rh.job, 1)
 	}
 	if s.Has(QuarterHourly) {
 		tr.open(poisson(r, 4*rh.scale), 9100, sock.TCP, 6, hostIP6, "node_exporter", 0)
@@ -177,7 +179,7 @@ func (rh *rhythm) arrivals(tr *traffic, s Phenomena, usual float64) {
 	}
 	if s.Has(PeriodicListener) {
 		tr.open(poisson(r, 3), rh.admin.port, sock.TCP, 4, "127.0.0.1", "batch-admin", 0)
-		tr.open(poisson(r, 3), 0, sock.TCP, 4, "127.0.0.1", "batch-job", 0)
+		tr.open(poisson(r, 3), 0, sock.TCP, 4, "127.0.0.1", rh.job, 0)
 	}
 	if s.Has(Weekly) {
 		tr.open(poisson(r, 20), 0, sock.TCP, 4, hostIP4, "weekly-report", 1)

@@ -89,6 +89,11 @@ type Config struct {
 	Kinds         []Kind  // nil: all
 	Sleeps        int     // nights the host sleeps for 1-4 hours
 	Profile       Profile // "" is Mixed
+	// JobProcess is the program of the hourly job and of its off-phase
+	// bursts, "" for its own (batch-job). Name a program the host also runs
+	// at other minutes (firefox, curl) to see the burst told apart by its
+	// connections alone.
+	JobProcess string
 }
 
 // Timeline is a generated host history.
@@ -140,6 +145,9 @@ func Generate(cfg Config) (*Timeline, error) {
 	h := newHost(r)
 	h.load = loads(cfg.Profile)
 	h.rhythm = newRhythm(rand.New(rand.NewPCG(cfg.Seed, streamRhythm)), cfg.Profile, h)
+	if h.rhythm != nil && cfg.JobProcess != "" {
+		h.rhythm.job = cfg.JobProcess
+	}
 	days := cfg.TrainDays + cfg.TestDays
 	asleep := sleeps(rand.New(rand.NewPCG(cfg.Seed, streamSleeps)), days, cfg.Sleeps)
 	trainEnd := start.AddDate(0, 0, cfg.TrainDays)

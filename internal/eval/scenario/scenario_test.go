@@ -237,3 +237,35 @@ func TestPhenomena(t *testing.T) {
 			burst, nb, other, no)
 	}
 }
+
+// TestJobProcess: the hourly job and its off-phase bursts run as the
+// program asked for, and no socket is left with the job's own name.
+func TestJobProcess(t *testing.T) {
+	count := func(tl *Timeline, process string, burst bool) int {
+		n := 0
+		for i, r := range tl.Rounds {
+			if burst != slices.ContainsFunc(tl.Events, func(ev Event) bool { return ev.Kind == BurstOffPhase && i >= ev.Start && i < ev.End }) {
+				continue
+			}
+			for _, s := range r.Sockets {
+				if s.Process == process {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	cfg := Config{Seed: 4, TestDays: 1, EventsPerKind: 2, Profile: Server, Kinds: []Kind{BurstOffPhase}}
+	own := generate(t, cfg)
+	cfg.JobProcess = "curl"
+	shared := generate(t, cfg)
+	if n := count(own, "batch-job", true); n == 0 {
+		t.Error("own program: no batch-job connection in the off-phase bursts")
+	}
+	if n := count(shared, "batch-job", false) + count(shared, "batch-job", true); n != 0 {
+		t.Errorf("job as curl: %d batch-job sockets, want none", n)
+	}
+	if own, shared := count(own, "curl", true), count(shared, "curl", true); shared <= own {
+		t.Errorf("job as curl: %d curl sockets in the bursts, want more than the %d of its own program", shared, own)
+	}
+}

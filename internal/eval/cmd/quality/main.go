@@ -44,6 +44,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&cfg.TestDays, "test-days", 4, "days of rounds to score, with the events")
 	fs.IntVar(&cfg.EventsPerKind, "events", 20, "events of each kind")
 	fs.IntVar(&cfg.Sleeps, "sleeps", 3, "nights the host sleeps for hours")
+	fs.StringVar(&cfg.JobProcess, "job-process", "", "the hourly job's program (default batch-job, its own)")
 	dbPath := fs.String("db", "", "write the timeline into this new database and read it back")
 	verbose := fs.Bool("v", false, "show the detectors' progress on stderr")
 	only := fs.String("only", "", "run only these detectors, comma-separated (default: all)")

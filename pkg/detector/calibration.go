@@ -20,7 +20,8 @@ import (
 // A round's score is how far it is past the nearest limit: the largest of
 // Total/limit, Peak/limit, Hour/limit, Start/limit, Load/limit and each
 // traffic figure's over its limit (see trafficStats), so 1 is the
-// threshold for every round and a score of 3 means three times a limit.
+// threshold for every round and a score of 3 means three times a limit;
+// a model of traffic alone takes the traffic figures' only (see score).
 // Hour, Start and Load are nil in model files from before them, which are
 // scored without them; Traffic is nil in models trained on rounds without
 // a capture. Start, like Peak, is bounded and takes the largest normal
@@ -119,10 +120,21 @@ const peakMargin = math.Ln2
 // hundreds of ports changing at once, lands far beyond.
 const totalMargin = 0.5
 
-// score is a round's score: past 1 it is anomalous.
-func (c *calibration) score(st stats) float64 {
+// score is a round's score: past 1 it is anomalous. A round scored by a
+// model of traffic alone (trafficOnly) is judged on the traffic statistics
+// only. Such a model's cells are peers_in, the addresses each local port
+// heard from, and background the training never had (NTP from 35
+// addresses, a peer-to-peer client's port) lights ports it ruled out: its
+// volume and peak then flag a source for being new, which the traffic
+// statistics, counts against calibrated limits, never do. Hour, start,
+// load and gone read socket scans, which capture rounds lack.
+func (c *calibration) score(st stats, trafficOnly bool) float64 {
+	tr := trafficRatio(c.Traffic, st.Traffic)
+	if trafficOnly {
+		return tr
+	}
 	return max(c.volumeRatio(st), ratio(st.Peak, c.peakLimit()), c.hourRatio(st), c.startRatio(st), c.loadRatio(st),
-		c.goneRatio(st), trafficRatio(c.Traffic, st.Traffic))
+		c.goneRatio(st), tr)
 }
 
 // volumeRatio is the statistic of how much is in use over its limit: Excess

@@ -507,19 +507,24 @@ func (d *Detector) train(m *model, rounds []store.Round) (*Result, error) {
 
 // judge sets each round's score and verdict. A round past the hour limit
 // names its listener at an unusual hour first: among the top cells of the
-// reconstruction a service the host runs every day looks unremarkable.
+// reconstruction a service the host runs every day looks unremarkable. A
+// round of a model of traffic alone is judged and told by its traffic
+// findings only: its top cells stay, as context, none of them a cause.
 func judge(rs []Scored, cal *calibration) {
 	for i := range rs {
 		r := &rs[i]
-		r.Score = cal.score(r.stats)
+		r.Score = cal.score(r.stats, r.trafficOnly)
 		r.Threshold = 1
 		r.Anomalous = r.Score > 1
+		if r.round != nil {
+			r.Traffic = findings(cal.Traffic, r.round)
+		}
+		if r.trafficOnly {
+			continue
+		}
 		r.TotalFired = ratio(r.stats.Total, cal.totalLimit()) > 1
 		for j := range r.Ports {
 			r.Ports[j].Over = r.Ports[j].Error > cal.peakLimit()
-		}
-		if r.round != nil {
-			r.Traffic = findings(cal.Traffic, r.round)
 		}
 		for _, p := range []struct {
 			port *Port
@@ -589,7 +594,7 @@ func (d *Detector) score(m *model, ws []features.Window) ([]Scored, error) {
 				st.Load = s.load.deviance()
 			}
 			st.Traffic = trafficValues(w.Last().Traffic)
-			s.stats, s.round = st, w.Last()
+			s.stats, s.round, s.trafficOnly = st, w.Last(), !m.layout.Occupancy()
 			out = append(out, s)
 		}
 		d.progress(lo+len(batch), len(ws))

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"portwatch/pkg/detector/detectortest"
+	"portwatch/pkg/features"
 	"portwatch/pkg/modelfile"
 	"portwatch/pkg/modelfile/modelfiletest"
 	"portwatch/pkg/store/storetest"
@@ -278,5 +279,33 @@ func TestBadModel(t *testing.T) {
 				t.Errorf("batches, scores, anomalies: got %v, want %v", got, want)
 			}
 		})
+	}
+}
+
+// A model of occupancy and traffic (live rounds with -p) is no model of
+// traffic alone: its rounds are judged on the model's own statistics too,
+// so a new listener is flagged and named as a cause though no round has a
+// capture.
+func TestOccupancyAndTrafficModel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	ctx := context.Background()
+	const trained, total, from, to = 150, 175, 160, 166
+	h := detectortest.New(t, total, trained, from, to)
+	cfg := DefaultConfig(h.Model)
+	cfg.Epochs, cfg.Channels = 2, append(features.OccupancyChannels(), features.PeersIn)
+	d := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if _, err := d.Run(ctx, h.DB); err != nil {
+		t.Fatal(err)
+	}
+	h.Release(t, total)
+	res, err := d.Run(ctx, h.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.Rounds[from-trained-1]
+	if i := slices.IndexFunc(r.Ports, func(p Port) bool { return p.Over }); r.RoundID != from || !r.Anomalous || i < 0 || r.Ports[i].Port != 4444 {
+		t.Errorf("round %d: got id %d anomalous %v (score %g), ports %+v; want flagged, 4444 a cause", from, r.RoundID, r.Anomalous, r.Score, r.Ports)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"portwatch/pkg/features"
 	"portwatch/pkg/sock"
 	"portwatch/pkg/store"
+	"portwatch/pkg/traffic"
 )
 
 // explain names the top cells of w's last round as ports: protocol and state
@@ -27,6 +28,9 @@ func explain(l features.Layout, w features.Window, cells []Cell) []Port {
 			Change:   "new",
 		}
 		p.Protocol, p.State = channelSocket(p.Channel)
+		if p.Channel == features.PeersIn {
+			p.Protocol = peersProtocol(w, c.Observed >= c.Expected, uint16(c.Port))
+		}
 		var socks []sock.Socket
 		if c.Observed >= c.Expected {
 			socks = l.Explain(w.Last(), c.Channel, uint16(c.Port))
@@ -110,7 +114,10 @@ func netnsName(s sock.Socket) string {
 	return ""
 }
 
-// channelSocket is the protocol and (default) state a channel stands for.
+// channelSocket is the protocol and (default) state a channel stands for:
+// a socket's for the occupancy channels, what was counted for the traffic
+// ones. peers_in counts a port's tcp and udp peers alike, so its protocol
+// is the round's (see peersProtocol); "tcp,udp" stands for either.
 func channelSocket(channel string) (protocol, state string) {
 	switch channel {
 	case features.UDPBound:
@@ -119,8 +126,40 @@ func channelSocket(channel string) (protocol, state string) {
 		return "tcp", "established"
 	case features.SYNIn:
 		return "tcp", "syn"
+	case features.TCPIn:
+		return "tcp", "in"
+	case features.UDPIn:
+		return "udp", "in"
+	case features.PeersIn:
+		return "tcp,udp", "peers"
 	}
 	return "tcp", "listen"
+}
+
+// peersProtocol is the protocol of port's peers_in cell in w: of the
+// inbound traffic with the most peers on it (what the cell counts) in the
+// last round for a new cell, in the latest earlier round that had any for
+// a vanished one; channelSocket's "tcp,udp" when none has.
+func peersProtocol(w features.Window, isNew bool, port uint16) string {
+	rounds := w.Rounds[len(w.Rounds)-1:]
+	if !isNew {
+		rounds = w.Rounds[:len(w.Rounds)-1]
+	}
+	for i := len(rounds) - 1; i >= 0; i-- {
+		if s := rounds[i].Traffic; s != nil {
+			var best *traffic.PortStat
+			for j := range s.Ports {
+				if ps := &s.Ports[j]; ps.Port == port && ps.Direction == traffic.In && (best == nil || ps.Peers > best.Peers) {
+					best = ps
+				}
+			}
+			if best != nil {
+				return best.Protocol
+			}
+		}
+	}
+	p, _ := channelSocket(features.PeersIn)
+	return p
 }
 
 // joinDistinct joins the distinct non-empty values of f over socks.

@@ -7,6 +7,7 @@ import (
 	"portwatch/pkg/features"
 	"portwatch/pkg/sock"
 	"portwatch/pkg/store"
+	"portwatch/pkg/traffic"
 )
 
 func TestExplain(t *testing.T) {
@@ -86,6 +87,54 @@ func TestExplainNamesContainer(t *testing.T) {
 			}
 			if text := portsText(got, tablePorts); text != tt.wantText {
 				t.Errorf("text: got %q, want %q", text, tt.wantText)
+			}
+		})
+	}
+}
+
+// Traffic cells are labelled by what was counted: a peers_in cell by the
+// protocol whose peers it counts (the busier of a port's tcp and udp), in
+// the round itself when new and the latest earlier round with it when
+// vanished, never as a tcp listener.
+func TestExplainTrafficCells(t *testing.T) {
+	l, err := features.NewLayout(features.TrafficChannels()) // syn_in, tcp_in, udp_in, peers_in
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := func(port uint16, protocol string, peers int64) traffic.PortStat {
+		return traffic.PortStat{Port: port, Protocol: protocol, Direction: traffic.In, Packets: 10 * peers, Peers: peers}
+	}
+	out := traffic.PortStat{Port: 8443, Protocol: "udp", Direction: traffic.Out, Packets: 90, Peers: 9}
+	earlier := &store.Round{ID: 1, Traffic: &traffic.Summary{Ports: []traffic.PortStat{in(5060, "udp", 12)}}}
+	middle := &store.Round{ID: 2} // no capture
+	last := &store.Round{ID: 3, Traffic: &traffic.Summary{Ports: []traffic.PortStat{
+		in(53, "tcp", 2), in(53, "udp", 5), in(123, "udp", 35), in(8443, "tcp", 3), out, in(30303, "tcp", 4),
+	}}}
+	w := features.Window{Rounds: []*store.Round{earlier, middle, last}}
+	const syn, tcpIn, udpIn, peers = 0, 1, 2, 3
+	tests := []struct {
+		name           string
+		cell           Cell
+		protocol, text string
+	}{
+		{"NTP from 35 peers", Cell{Channel: peers, Port: 123, Observed: 0.5, Expected: 1e-6, Error: 6.9}, "udp", "123/udp peers (new 6.9)"},
+		{"a peer-to-peer port", Cell{Channel: peers, Port: 30303, Observed: 0.2, Expected: 1e-6, Error: 2.8}, "tcp", "30303/tcp peers (new 2.8)"},
+		{"tcp and udp: the busier", Cell{Channel: peers, Port: 53, Observed: 0.25, Expected: 1e-3, Error: 1.7}, "udp", "53/udp peers (new 1.7)"},
+		{"outbound traffic is not counted", Cell{Channel: peers, Port: 8443, Observed: 0.2, Expected: 1e-3, Error: 1.4}, "tcp", "8443/tcp peers (new 1.4)"},
+		{"vanished, from an earlier round", Cell{Channel: peers, Port: 5060, Observed: 0, Expected: 0.9, Error: 2.3}, "udp", "5060/udp peers (vanished 2.3)"},
+		{"vanished, in no round", Cell{Channel: peers, Port: 9999, Observed: 0, Expected: 0.9, Error: 2.3}, "tcp,udp", "9999/tcp,udp peers (vanished 2.3)"},
+		{"syn_in", Cell{Channel: syn, Port: 22, Observed: 0.1, Expected: 1e-3, Error: 1}, "tcp", "22/tcp syn (new 1.0)"},
+		{"tcp_in", Cell{Channel: tcpIn, Port: 8443, Observed: 0.3, Expected: 1e-3, Error: 2}, "tcp", "8443/tcp in (new 2.0)"},
+		{"udp_in", Cell{Channel: udpIn, Port: 123, Observed: 0.6, Expected: 1e-3, Error: 4}, "udp", "123/udp in (new 4.0)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := explain(l, w, []Cell{tt.cell})
+			if got[0].Protocol != tt.protocol {
+				t.Errorf("protocol: got %q, want %q", got[0].Protocol, tt.protocol)
+			}
+			if text := portsText(got, tablePorts); text != tt.text {
+				t.Errorf("text: got %q, want %q", text, tt.text)
 			}
 		})
 	}

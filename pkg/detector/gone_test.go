@@ -96,8 +96,8 @@ func TestGoneLimit(t *testing.T) {
 		if got := cal.goneRatio(st) > 1; got != tc.anomalous {
 			t.Errorf("missing %d rounds: gone ratio %.3f, want anomalous %v", tc.missing, cal.goneRatio(st), tc.anomalous)
 		}
-		if got := cal.score(st) > 1; got != tc.anomalous {
-			t.Errorf("missing %d rounds: score %.3f, want anomalous %v", tc.missing, cal.score(st), tc.anomalous)
+		if got := cal.score(st, false) > 1; got != tc.anomalous {
+			t.Errorf("missing %d rounds: score %.3f, want anomalous %v", tc.missing, cal.score(st, false), tc.anomalous)
 		}
 	}
 	// A file from before Gone has no limit for it and never judges it.

@@ -35,6 +35,9 @@ type Scored struct {
 	startOpener *phaseCell
 	load        *usualLoad   // the round's client connections beside the usual, with a phase model
 	round       *store.Round // the round scored, for its traffic summary and sockets
+	// trafficOnly is set on a round scored by a model of traffic alone (no
+	// occupancy channel): it is judged on its traffic statistics only.
+	trafficOnly bool
 }
 
 // Port is one port's contribution to a round's score: a cell of the

@@ -83,6 +83,13 @@ func TestTrafficStatistics(t *testing.T) {
 	shell.Backdoor = traffic.BackdoorStat{Host: "10.234.2.116", Port: 4444, Peers: 1}
 	stranger := benignTraffic(r)
 	stranger.Top[0].Address, stranger.Top[1].Address = "192.0.2.200", "192.0.2.201"
+	// Background training never had: NTP from 35 addresses, a peer-to-peer
+	// client's port. The model rules these ports out; they are new, not
+	// anomalous.
+	newPorts := benignTraffic(r)
+	newPorts.Ports = append(newPorts.Ports,
+		traffic.PortStat{Port: 123, Protocol: "udp", Direction: traffic.In, Packets: 35, Peers: 35},
+		traffic.PortStat{Port: 30303, Protocol: "tcp", Direction: traffic.In, Packets: 60, SYNs: 4, Peers: 4})
 	test := []struct {
 		name string
 		s    *traffic.Summary
@@ -103,6 +110,8 @@ func TestTrafficStatistics(t *testing.T) {
 		{"a search suffix", searched, ""},
 		{"remote shell", shell, "remote shell? 4444/tcp of 10.234.2.116 in sessions with 1 peer (a backdoor's port)"},
 		{"sources never seen", stranger, ""},
+		{"ports never seen", newPorts, ""},
+		{"scan after them", scan, "port scan from 192.168.1.10: probes to 1000 ports of 1 host"},
 	}
 	split := len(rounds)
 	for _, tt := range test {
@@ -134,6 +143,11 @@ func TestTrafficStatistics(t *testing.T) {
 	}
 	if text := causesText(got[1]); !strings.HasPrefix(text, "port scan from 192.168.1.10") {
 		t.Errorf("table causes %q, want the scan first", text)
+	}
+	for _, g := range got {
+		if i := slices.IndexFunc(g.Ports, func(p Port) bool { return p.Over }); i >= 0 {
+			t.Errorf("round %d: port %+v marked a cause, want none (the model of traffic alone is judged on its traffic)", g.RoundID, g.Ports[i])
+		}
 	}
 }
 
@@ -170,4 +184,63 @@ func TestTrafficLimits(t *testing.T) {
 
 func statIndex(name string) int {
 	return slices.IndexFunc(trafficStats(), func(st trafficStat) bool { return st.name == name })
+}
+
+// A round of a model of traffic alone is judged on its traffic statistics
+// only: a cell past the peak limit (a port with peers training never had)
+// neither flags it nor is marked a cause, while a traffic figure past its
+// limit flags it and is what it is told by. An occupancy model's rounds
+// are judged on the peak as before.
+func TestJudgeTrafficOnly(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var normal []stats
+	for range 200 {
+		normal = append(normal, stats{Total: 10 + r.Float64(), Excess: 1 + r.Float64(), Peak: 3 + r.Float64(), Traffic: trafficValues(benignTraffic(r))})
+	}
+	cal, err := calibrate(normal, 1e-4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ntp := benignTraffic(r) // NTP from 35 addresses, never in training
+	ntp.Ports = append(ntp.Ports, traffic.PortStat{Port: 123, Protocol: "udp", Direction: traffic.In, Packets: 35, Peers: 35})
+	scan := benignTraffic(r)
+	scan.Top = append(scan.Top, traffic.SourceStat{Address: "192.168.1.10", LocalPorts: 1000, LocalHosts: 1, ProbedPorts: 1000, ProbedHosts: 1, SYNs: 1000})
+	newPort := Port{Port: 123, Protocol: "udp", State: "peers", Channel: features.PeersIn, Change: "new", Error: 13}
+	tests := []struct {
+		name        string
+		trafficOnly bool
+		s           *traffic.Summary
+		peak        float64
+		anomalous   bool
+		over        bool   // the port marked a cause
+		finding     string // the first finding's Stat
+	}{
+		{"traffic model, a new port's peers", true, ntp, 13, false, false, ""},
+		{"traffic model, a scan", true, scan, 13, true, false, "probed_ports"},
+		{"traffic model, an ordinary round", true, benignTraffic(r), 3, false, false, ""},
+		{"occupancy model, a new port", false, ntp, 13, true, true, ""},
+		{"occupancy model, a scan", false, scan, 3, true, false, "probed_ports"},
+		{"occupancy model, no capture", false, nil, 3, false, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := stats{Total: 10.5, Excess: 1.5, Peak: tt.peak, Traffic: trafficValues(tt.s)}
+			p := newPort
+			p.Error = tt.peak
+			rs := []Scored{{stats: st, Ports: []Port{p}, round: &store.Round{Traffic: tt.s}, trafficOnly: tt.trafficOnly}}
+			judge(rs, cal)
+			g := rs[0]
+			var first string
+			if len(g.Traffic) > 0 {
+				first = g.Traffic[0].Stat
+			}
+			if g.Anomalous != tt.anomalous || g.Ports[0].Over != tt.over || first != tt.finding {
+				t.Errorf("anomalous %v (score %.2f), port over %v, first finding %q; want %v, %v, %q",
+					g.Anomalous, g.Score, g.Ports[0].Over, first, tt.anomalous, tt.over, tt.finding)
+			}
+			if tt.trafficOnly && g.Score != trafficRatio(cal.Traffic, st.Traffic) {
+				t.Errorf("score %g, want the traffic statistics' %g", g.Score, trafficRatio(cal.Traffic, st.Traffic))
+			}
+		})
+	}
 }

@@ -173,8 +173,8 @@ func report(ctx context.Context, in pcaptl.Inputs, o options, out io.Writer) err
 }
 
 // printFalseAlarms lists the test rounds portwatch flagged outside the
-// events and their grace rounds, with what fired: what a floor or a
-// statistic must be checked against.
+// events and their grace rounds, with what fired (findings, and cells
+// past their limit): what a floor or a statistic must be checked against.
 func printFalseAlarms(out io.Writer, tl *pcaptl.Timeline, scored []pwdetector.Scored) {
 	inEvent := make([]bool, len(scored))
 	for _, ev := range tl.Events {
@@ -191,8 +191,14 @@ func printFalseAlarms(out io.Writer, tl *pcaptl.Timeline, scored []pwdetector.Sc
 		for _, f := range s.Traffic {
 			fmt.Fprintf(out, " [%s %.4g > %.4g: %s]", f.Stat, f.Value, f.Limit, f.Text)
 		}
-		for _, p := range s.Ports[:min(3, len(s.Ports))] {
-			fmt.Fprintf(out, " %d/%s %s %s %s %.3g", p.Port, p.Protocol, p.State, p.Channel, p.Change, p.Error)
+		// Only the cells past their limit are causes; a capture model's
+		// never are (it is judged on the traffic statistics).
+		named := 0
+		for _, p := range s.Ports {
+			if p.Over && named < 3 {
+				fmt.Fprintf(out, " %d/%s %s %s %s %.3g", p.Port, p.Protocol, p.State, p.Channel, p.Change, p.Error)
+				named++
+			}
 		}
 		fmt.Fprintln(out)
 	}

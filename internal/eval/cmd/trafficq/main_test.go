@@ -77,10 +77,16 @@ func TestPrintFalseAlarms(t *testing.T) {
 	flag(5, "event")                  // minute 105: the event
 	flag(6+quality.Grace, "in grace") // minute 116: the event's last grace round
 	flag(7+quality.Grace, "after")    // minute 117: a false alarm
+	scored[8+quality.Grace].Ports = []pwdetector.Port{
+		{Port: 4444, Protocol: "tcp", State: "listen", Channel: "tcp_listen", Change: "new", Error: 13.8, Over: true},
+		{Port: 123, Protocol: "udp", State: "peers", Channel: "peers_in", Change: "new", Error: 5}, // a bystander
+	}
+	scored[8+quality.Grace].Anomalous, scored[8+quality.Grace].Score = true, 1.5
 	var out bytes.Buffer
 	printFalseAlarms(&out, tl, scored)
 	got := out.String()
-	for _, want := range []string{"minute 102 score 2: [unreachable 40 > 20: before]", "minute 117 score 2: [unreachable 40 > 20: after]"} {
+	for _, want := range []string{"minute 102 score 2: [unreachable 40 > 20: before]", "minute 117 score 2: [unreachable 40 > 20: after]",
+		"minute 118 score 1.5: 4444/tcp listen tcp_listen new 13.8\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("listing lacks %q:\n%s", want, got)
 		}

@@ -403,6 +403,17 @@ func (d *Detector) targets(rounds []store.Round, t int, selected func(*store.Rou
 // heldOutEvery holds one window in this many out of training, for calibration.
 const heldOutEvery = 5
 
+// heldOut reports whether the window ending at round id is held out, one
+// in every: by a hash of the id, not its place in the row, because a day
+// of minute rounds (1440) and an hour (60) are multiples of 5, so a daily
+// restart or the hourly job's minute would be held out every time or never.
+func heldOut(id int64, every int) bool {
+	z := uint64(id) + 0x9e3779b97f4a7c15 // splitmix64's finaliser
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return (z^z>>31)%uint64(every) == 0
+}
+
 // build trains m on the newest complete rounds in [from, to), calibrates
 // its threshold on held-out windows, saves it and returns the held-out
 // windows' verdicts under it and the rounds it trained on.
@@ -448,8 +459,8 @@ func (d *Detector) train(m *model, rounds []store.Round) (*Result, error) {
 	}
 	var train, held []features.Window
 	var trainedOn []int64
-	for i, w := range ws {
-		if i%every == every-1 {
+	for _, w := range ws {
+		if heldOut(w.Last().ID, every) {
 			held = append(held, w)
 		} else {
 			train = append(train, w)

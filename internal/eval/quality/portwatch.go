@@ -1,6 +1,7 @@
 package quality
 
 import (
+	"fmt"
 	"log/slog"
 
 	"portwatch/pkg/detector"
@@ -33,10 +34,27 @@ func (p *Portwatch) Score(rounds []store.Round) ([]Verdict, error) {
 	p.scored = scored
 	out := make([]Verdict, len(scored))
 	for i, s := range scored {
-		out[i] = Verdict{Round: i, Anomalous: s.Anomalous, Score: s.Score}
+		out[i] = Verdict{Round: i, Anomalous: s.Anomalous, Score: s.Score, Why: why(s)}
 	}
 	return out, nil
 }
 
 // Scored returns the last Score's verdicts in full: what fired in each round.
 func (p *Portwatch) Scored() []detector.Scored { return p.scored }
+
+// why tells the first cause of a flagged round: its first finding, or its
+// first port past its limit ("22/tcp tcp_listen sshd vanished 14.6").
+func why(s detector.Scored) string {
+	if !s.Anomalous {
+		return ""
+	}
+	if len(s.Traffic) > 0 {
+		return s.Traffic[0].Text
+	}
+	for _, p := range s.Ports {
+		if p.Over {
+			return fmt.Sprintf("%d/%s %s %s %s %.3g", p.Port, p.Protocol, p.Channel, p.Process, p.Change, p.Error)
+		}
+	}
+	return "the volume (total or excess surprise)"
+}

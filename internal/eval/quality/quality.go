@@ -38,6 +38,7 @@ type Verdict struct {
 	Round     int // index into the rounds given to Score
 	Anomalous bool
 	Score     float64
+	Why       string // what fired, for the detectors that say; "" otherwise
 }
 
 // Detector is a detector under test.
@@ -73,7 +74,9 @@ type Result struct {
 	Kinds       []Stats   // one per kind present, in scenario.Kinds order and then by name, then "all"
 	Events      []Outcome // one per event, in order
 	FalseAlarms int       // flagged normal rounds
-	NormalDays  float64
+	// Flagged are the flagged normal rounds' verdicts, in order.
+	Flagged    []Verdict
+	NormalDays float64
 	// AtOneADay is the score a round must exceed for recall at 1 false alarm a day.
 	AtOneADay float64
 	// MaxNormal is the highest score of a normal round and MinEvent the
@@ -146,9 +149,13 @@ func Evaluate(events []scenario.Event, active []scenario.Phenomena, n int, verdi
 	for i := range scores {
 		scores[i] = math.Inf(-1)
 	}
+	why := make([]Verdict, n)
 	for _, v := range verdicts {
 		if v.Round < 0 || v.Round >= n {
 			return Result{}, fmt.Errorf("verdict for round %d of %d scored", v.Round, n)
+		}
+		if v.Anomalous && !why[v.Round].Anomalous {
+			why[v.Round] = v
 		}
 		flagged[v.Round] = flagged[v.Round] || v.Anomalous
 		scores[v.Round] = math.Max(scores[v.Round], v.Score)
@@ -173,6 +180,7 @@ func Evaluate(events []scenario.Event, active []scenario.Phenomena, n int, verdi
 			res.MaxNormal = math.Max(res.MaxNormal, scores[i])
 			if flagged[i] {
 				res.FalseAlarms++
+				res.Flagged = append(res.Flagged, why[i])
 			}
 		}
 	}

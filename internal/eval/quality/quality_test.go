@@ -26,7 +26,7 @@ func TestEvaluate(t *testing.T) {
 	flags := map[int]float64{50: 3, 51: 2, 103: 4, 112: 9, 1000: 1.5, 1001: 1, 2000: 5}
 	verdicts := []Verdict{{Round: 700, Score: 0.5}} // judged normal
 	for r, score := range flags {
-		verdicts = append(verdicts, Verdict{Round: r, Anomalous: true, Score: score})
+		verdicts = append(verdicts, Verdict{Round: r, Anomalous: true, Score: score, Why: fmt.Sprint("round ", r)})
 	}
 	res, err := Evaluate(events, nil, 3000, verdicts)
 	if err != nil {
@@ -35,6 +35,13 @@ func TestEvaluate(t *testing.T) {
 	normalRounds := 3000 - (10 + Grace) - (5 + Grace) - (10 + Grace)
 	if got, want := res.FalseAlarms, 3; got != want {
 		t.Errorf("false alarms: got %d, want %d", got, want)
+	}
+	if got, want := res.Flagged, []Verdict{
+		{Round: 50, Anomalous: true, Score: 3, Why: "round 50"},
+		{Round: 51, Anomalous: true, Score: 2, Why: "round 51"},
+		{Round: 2000, Anomalous: true, Score: 5, Why: "round 2000"},
+	}; !slices.Equal(got, want) {
+		t.Errorf("flagged normal rounds: got %+v, want %+v", got, want)
 	}
 	if got, want := res.NormalDays, float64(normalRounds)/1440; !near(got, want) {
 		t.Errorf("normal days: got %v, want %v", got, want)
@@ -180,7 +187,7 @@ func TestPrintEvents(t *testing.T) {
 	r := Result{Detector: "a", AtOneADay: 2.5, Events: []Outcome{
 		{Event: scenario.Event{Kind: scenario.NewListener, Start: 7, End: 12, Port: 4444, Detail: "tcp 0.0.0.0 port 4444 listen by nc"}, Detected: true, TTD: 1, MaxScore: 3},
 		{Event: scenario.Event{Kind: scenario.Vanished, Start: 40, End: 45, Port: 22, Detail: "sshd gone"}, MaxScore: 0.5},
-	}}
+	}, Flagged: []Verdict{{Round: 99, Anomalous: true, Score: 1.5, Why: "batch-job opened 8"}}}
 	var buf bytes.Buffer
 	if err := PrintEvents(&buf, r); err != nil {
 		t.Fatal(err)
@@ -191,6 +198,8 @@ func TestPrintEvents(t *testing.T) {
 		{"kind", "start", "rounds", "port", "detected", "TTD", "max", "score", "detail"},
 		{"new_listener", "7", "5", "4444", "true", "1", "3", "tcp", "0.0.0.0", "port", "4444", "listen", "by", "nc"},
 		{"listener_vanished", "40", "5", "22", "false", "-", "0.5", "sshd", "gone"},
+		{"false", "alarm", "round", "score", "why"},
+		{"false", "alarm", "99", "1.5", "batch-job", "opened", "8"},
 	}
 	if len(lines) != len(want) {
 		t.Fatalf("got %d lines, want %d:\n%s", len(lines), len(want), buf.String())

@@ -59,6 +59,12 @@ func PrintEvents(w io.Writer, r Result) error {
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%v\t%s\t%.4g\t%s\n", o.Kind, o.Start, o.End-o.Start, o.Port, o.Detected, ttd, o.MaxScore, o.Detail)
 	}
+	if len(r.Flagged) > 0 {
+		fmt.Fprintln(tw, "false alarm\tround\t\t\t\t\tscore\twhy")
+	}
+	for _, v := range r.Flagged {
+		fmt.Fprintf(tw, "false alarm\t%d\t\t\t\t\t%.4g\t%s\n", v.Round, v.Score, v.Why)
+	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("print events of %s: %w", r.Detector, err)
 	}

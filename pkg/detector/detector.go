@@ -508,11 +508,12 @@ func (d *Detector) train(m *model, rounds []store.Round) (*Result, error) {
 	tr.PeakLimit, tr.PeakMethod = m.cal.peakLimit(), m.cal.Peak.Method
 	tr.HourLimit = m.cal.hourLimit()
 	tr.StartLimit, tr.LoadLimit = m.cal.startLimit(), m.cal.loadLimit()
+	tr.GoneLimit = m.cal.goneLimit()
 	m.roundsTrained = len(rounds)
 	m.trainedUntil = rounds[len(rounds)-1].Start
 	d.log.Info("trained", "rounds", tr.Rounds, "windows", tr.Windows, "epochs", tr.Epochs, "loss", tr.Loss,
 		"calibrated_on", tr.Calibrated, "total_limit", tr.TotalLimit, "peak_limit", tr.PeakLimit, "hour_limit", tr.HourLimit,
-		"start_limit", tr.StartLimit, "load_limit", tr.LoadLimit)
+		"start_limit", tr.StartLimit, "load_limit", tr.LoadLimit, "gone_limit", tr.GoneLimit)
 	return &Result{Trained: tr, Rounds: scored, TrainedOn: trainedOn}, nil
 }
 

@@ -103,4 +103,5 @@ type Training struct {
 	TotalMethod, PeakMethod string
 	HourLimit               float64 // the limit on the hour statistic (quantile)
 	StartLimit, LoadLimit   float64 // the limits on the phase statistics
+	GoneLimit               float64 // the limit on a listener missing (see gone)
 }

@@ -60,7 +60,7 @@ const minHourRounds = 10
 // week: a week's count holds one round of each, and a round measured
 // against itself would make the host look steadier than it is.
 func countPhase(l features.Layout, ws []features.Window) *phase {
-	p := &phase{Starts: map[string][60]int{}, Openers: map[string][60]int{}}
+	p := &phase{Starts: map[string][60]int{}, Openers: map[string]modelfile.Opener{}}
 	p.count(l, ws)
 	p.disperse(ws)
 	p.Week = &modelfile.Week{}
@@ -77,7 +77,7 @@ func (p *phase) add(l features.Layout, ws []features.Window) {
 		p.Week = &modelfile.Week{}
 	}
 	if p.Openers == nil {
-		p.Openers = map[string][60]int{}
+		p.Openers = map[string]modelfile.Opener{}
 	}
 	p.count(l, ws)
 	p.countWeek(ws)
@@ -107,9 +107,10 @@ func (p *phase) count(l features.Layout, ws []features.Window) {
 			p.Starts[k] = on
 		}
 		for name := range openedBy(w) {
-			on := p.Openers[name]
-			on[m]++
-			p.Openers[name] = on
+			o := p.Openers[name]
+			o.Minutes[m]++
+			o.Hours[h]++
+			p.Openers[name] = o
 		}
 	}
 }
@@ -196,11 +197,31 @@ func (p *phase) start(l features.Layout, w features.Window) (float64, *phaseCell
 		}
 	}
 	for name, n := range openedBy(w) {
-		if on, ok := p.Openers[name]; ok {
-			consider(on, phaseCell{Process: name, Opened: n, Usual: busiestMinute(on)})
+		if o, ok := p.Openers[name]; ok && everyHour(o) {
+			consider(o.Minutes, phaseCell{Process: name, Opened: n, Usual: busiestMinute(o.Minutes)})
 		}
 	}
 	return worst, cell
+}
+
+// openerHours is how many hours of the day a process must have opened
+// connections in for its minutes of the hour to be a phase: an hourly job
+// runs in all of them, an office-hours one in eight, while the nightly
+// backup's dozen minutes at 02:00 say when in the night it ran, not at which
+// minute of every hour it connects, and its running two minutes longer
+// one night is no anomaly.
+const openerHours = 6
+
+// everyHour reports whether o opened connections in openerHours hours of the
+// day or more.
+func everyHour(o modelfile.Opener) bool {
+	n := 0
+	for _, c := range o.Hours {
+		if c > 0 {
+			n++
+		}
+	}
+	return n >= openerHours
 }
 
 // busiestMinute is the minute of the hour on counts most of, the first of a tie.

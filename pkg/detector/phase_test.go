@@ -340,8 +340,9 @@ func opener(process string, first, n int) []sock.Socket {
 // A batch job that connects at minute 0 of every hour (and a client that
 // connects every minute) makes the job connecting at minute 23 a surprise,
 // however few its connections, and the job at its minute, the client at
-// any minute and a program never seen connecting none; a round past the
-// start limit for it tells the job's burst first.
+// any minute, a program never seen connecting and the nightly backup
+// (02:01-02:12) at minute 14 none; a round past the start limit for it
+// tells the job's burst first.
 func TestPhaseOpener(t *testing.T) {
 	l, err := features.NewLayout(modelfile.DefaultChannels())
 	if err != nil {
@@ -354,6 +355,9 @@ func TestPhaseOpener(t *testing.T) {
 		r := store.Round{ID: int64(i + 1), Start: at, Sockets: opener("client", 32768+i%2*300, 5)}
 		if at.Minute() == 0 {
 			r.Sockets = append(r.Sockets, opener("batch-job", 40000, 40)...)
+		}
+		if at.Hour() == 2 && at.Minute() >= 1 && at.Minute() <= 12 {
+			r.Sockets = append(r.Sockets, opener("rsync", 45000+i%2*10, 5)...)
 		}
 		rounds = append(rounds, r)
 	}
@@ -376,6 +380,7 @@ func TestPhaseOpener(t *testing.T) {
 		{"the job at minute 23", window(23, opener("batch-job", 40000, 8)), 3, math.Inf(1), "batch-job"},
 		{"the client at minute 23", window(23, opener("client", 32768, 5)), 0, 0.05, "client"},
 		{"a program never seen connecting", window(23, opener("curl", 50000, 30)), 0, 0, ""},
+		{"the nightly backup at minute 14", window(14, opener("rsync", 45000, 5)), 0, 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

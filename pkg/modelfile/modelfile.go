@@ -136,10 +136,17 @@ type Phase struct {
 	// from before it, which gain it with their next refit.
 	Week *Week `json:"week,omitempty"`
 	// Openers holds, for each process that opened client connections, the
-	// rounds at each minute of the hour it opened some in: a batch job that
-	// connects at minute 0 only. Nil in files from before it, which start
-	// counting with their next refit.
-	Openers map[string][60]int `json:"openers,omitempty"`
+	// rounds it opened some in by minute of the hour (a batch job that
+	// connects at minute 0 only) and by hour of the day. Nil in files from
+	// before it, which start counting with their next refit.
+	Openers map[string]Opener `json:"openers,omitempty"`
+}
+
+// Opener is one process's rounds opening client connections, by minute of
+// the hour and by hour of the day (UTC).
+type Opener struct {
+	Minutes [60]int `json:"minutes"`
+	Hours   [24]int `json:"hours"`
 }
 
 // Week is Phase's count of rounds and the client connections they opened

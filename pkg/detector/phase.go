@@ -197,7 +197,7 @@ func (p *phase) start(l features.Layout, w features.Window) (float64, *phaseCell
 		}
 	}
 	for name, n := range openedBy(w) {
-		if o, ok := p.Openers[name]; ok && everyHour(o) {
+		if o, ok := p.Openers[name]; ok && everyHour(o) && phased(o) {
 			consider(o.Minutes, phaseCell{Process: name, Opened: n, Usual: busiestMinute(o.Minutes)})
 		}
 	}
@@ -222,6 +222,38 @@ func everyHour(o modelfile.Opener) bool {
 		}
 	}
 	return n >= openerHours
+}
+
+// Least evidence of a process's phase: openerRounds rounds with
+// connections opened, their minutes of the hour openerKL nats or more from
+// spread evenly (the Kullback-Leibler divergence from uniform). A job at
+// one minute is ln 60 ≈ 4.1 from even, at two ln 30, at each quarter hour
+// ln 15 ≈ 2.7; a program that connects now and then (sshd's outbound
+// checks, 86 rounds in three days) is well under 1, and the minute its
+// rounds happen to miss is chance, not its phase.
+const (
+	openerRounds = 24
+	openerKL     = 2
+)
+
+// phased reports whether o's minutes of the hour are concentrated enough,
+// on enough rounds, to be a phase.
+func phased(o modelfile.Opener) bool {
+	var n float64
+	for _, c := range o.Minutes {
+		n += float64(c)
+	}
+	if n < openerRounds {
+		return false
+	}
+	var kl float64
+	for _, c := range o.Minutes {
+		if c > 0 {
+			q := float64(c) / n
+			kl += q * math.Log(q*60)
+		}
+	}
+	return kl >= openerKL
 }
 
 // busiestMinute is the minute of the hour on counts most of, the first of a tie.

@@ -339,9 +339,10 @@ func opener(process string, first, n int) []sock.Socket {
 
 // A batch job that connects at minute 0 of every hour (and a client that
 // connects every minute) makes the job connecting at minute 23 a surprise,
-// however few its connections, and the job at its minute, the client at
-// any minute, a program never seen connecting and the nightly backup
-// (02:01-02:12) at minute 14 none; a round past the start limit for it
+// however few its connections, and the job at its minute none, while the
+// client (connecting at every minute: no phase), a program never seen
+// connecting and the nightly backup (02:01-02:12) at minute 14 are not
+// judged; a round past the start limit for it
 // tells the job's burst first.
 func TestPhaseOpener(t *testing.T) {
 	l, err := features.NewLayout(modelfile.DefaultChannels())
@@ -378,7 +379,7 @@ func TestPhaseOpener(t *testing.T) {
 	}{
 		{"the job at minute 0", window(0, opener("batch-job", 40000, 40)), 0, 0.01, "batch-job"},
 		{"the job at minute 23", window(23, opener("batch-job", 40000, 8)), 3, math.Inf(1), "batch-job"},
-		{"the client at minute 23", window(23, opener("client", 32768, 5)), 0, 0.05, "client"},
+		{"the client at minute 23", window(23, opener("client", 32768, 5)), 0, 0, ""}, // no phase: not judged
 		{"a program never seen connecting", window(23, opener("curl", 50000, 30)), 0, 0, ""},
 		{"the nightly backup at minute 14", window(14, opener("rsync", 45000, 5)), 0, 0, ""},
 	}
@@ -410,5 +411,35 @@ func TestPhaseOpener(t *testing.T) {
 	want := "batch-job opened 8 client connections at minute 23 of the hour; it opens them at minute 0"
 	if r := rs[0]; !r.Anomalous || len(r.Traffic) == 0 || r.Traffic[0].Text != want || r.Traffic[0].Process != "batch-job" || r.Traffic[0].Kind != "burst" {
 		t.Errorf("the job at minute 23: anomalous %v, findings %+v; want flagged, telling %q", r.Anomalous, r.Traffic, want)
+	}
+}
+
+func TestPhased(t *testing.T) {
+	at := func(n int, minutes ...int) modelfile.Opener {
+		var o modelfile.Opener
+		for i := range n {
+			o.Minutes[minutes[i%len(minutes)]]++
+		}
+		return o
+	}
+	every := make([]int, 60)
+	for m := range every {
+		every[m] = m
+	}
+	for _, tc := range []struct {
+		name string
+		o    modelfile.Opener
+		want bool
+	}{
+		{"an hourly job at minute 0", at(72, 0), true},
+		{"an hourly job over minutes 0 and 1", at(144, 0, 1), true},
+		{"a quarter-hourly fetch", at(288, 3, 18, 33, 48), true},
+		{"a client at every minute", at(240, every...), false},
+		{"a job seen 20 times", at(20, 0), false},
+		{"a job over a third of the hour", at(240, every[:20]...), false},
+	} {
+		if got := phased(tc.o); got != tc.want {
+			t.Errorf("%s: phased %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -65,7 +65,7 @@ const SchemaVersion = 10
 // migration returns the statements that take a database from user_version
 // v to a later version next; a new file (v 0) gets the current schema at
 // once, with no ALTER TABLE (each one re-parses the whole schema: 18 of them
-// were two thirds of the schema's CPU). Add a case to change the schema, the
+// were three quarters of the schema's CPU). Add a case to change the schema, the
 // same change to sql/schema.sql (a column added as ALTER TABLE ADD COLUMN
 // stores it: after the table's last column), and a file of the old version to
 // the migration tests; never change what a shipped case leaves.

@@ -121,7 +121,13 @@ CREATE TABLE traffic_rounds (
     dns_txt_null_share REAL   NOT NULL,        -- queries of type TXT or NULL / queries
     dns_nxdomain_share REAL   NOT NULL,        -- NXDOMAIN responses / responses
     note              TEXT                     -- why figures are zero or partial ('no IP traffic', 'one direction only: ...')
-);
+, syn_sources INTEGER NOT NULL DEFAULT 0, reflect_port INTEGER NOT NULL DEFAULT 0, reflect_sources INTEGER NOT NULL DEFAULT 0,
+  reflect_packets INTEGER NOT NULL DEFAULT 0, spread_source TEXT NOT NULL DEFAULT '', spread_port INTEGER NOT NULL DEFAULT 0,
+  spread_hosts INTEGER NOT NULL DEFAULT 0, dns_nx_depth INTEGER NOT NULL DEFAULT 0, dns_nx_name TEXT NOT NULL DEFAULT '',
+  backdoor_host TEXT NOT NULL DEFAULT '', backdoor_port INTEGER NOT NULL DEFAULT 0, backdoor_peers INTEGER NOT NULL DEFAULT 0);
+-- Columns added after a table shipped are spelled as ALTER TABLE ADD COLUMN leaves them (pkg/store's migrations),
+-- so a migrated file's stored CREATE text is a new file's: here syn_sources .. spread_hosts (v8) and
+-- dns_nx_depth .. backdoor_peers (v9), described in the v8 and v9 notes at the end.
 -- Per destination port, protocol and direction of a round.
 CREATE TABLE traffic_ports (
     round_id  INTEGER NOT NULL REFERENCES rounds (id) ON DELETE CASCADE,
@@ -141,9 +147,12 @@ CREATE TABLE traffic_sources (
     local_ports INTEGER NOT NULL,              -- distinct local (address, port) destinations: scan fan-out
     local_hosts INTEGER NOT NULL,              -- distinct local addresses
     packets     INTEGER NOT NULL,
-    syns        INTEGER NOT NULL,
+    syns        INTEGER NOT NULL, probed_ports INTEGER NOT NULL DEFAULT 0, probed_hosts INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0, attempt_host TEXT NOT NULL DEFAULT '', attempt_port INTEGER NOT NULL DEFAULT 0,
+    local INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (round_id, address)
 ) WITHOUT ROWID;
+-- probed_ports, probed_hosts (v7) and attempts .. local (v8): see the notes at the end.
 -- DNS query names per registered domain (eTLD+1) of a round.
 CREATE TABLE traffic_dns (
     round_id  INTEGER NOT NULL REFERENCES rounds (id) ON DELETE CASCADE,
@@ -206,47 +215,23 @@ CREATE TABLE accepted (
 );
 -- end v6
 
--- section v7
 -- Probes per source (v7): the local (address, port) destinations, and the local addresses, that got a TCP
 -- segment with neither ACK nor RST from the source (SYN, FIN, NULL, XMAS): scan fan-out that a server's
 -- replies to a busy client's ephemeral ports never reach. 0 in rounds stored before v7.
-ALTER TABLE traffic_sources ADD COLUMN probed_ports INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE traffic_sources ADD COLUMN probed_hosts INTEGER NOT NULL DEFAULT 0;
--- end v7
 
--- section v8
 -- Figures of floods, reflection and password guessing (v8); 0 in rounds stored before v8.
 -- syn_sources: distinct addresses that sent a SYN without ACK to anyone, local or not (spoofed floods aimed
 -- past the local side show here). reflect_*: UDP that local addresses got from one service source port (53,
 -- 123, 161, 1900, ...; reflect_port, the one with the most sources) of remote addresses they sent nothing to on
 -- that port in the round: answers to queries never asked, a reflection attack's traffic.
-ALTER TABLE traffic_rounds ADD COLUMN syn_sources INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE traffic_rounds ADD COLUMN reflect_port INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE traffic_rounds ADD COLUMN reflect_sources INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE traffic_rounds ADD COLUMN reflect_packets INTEGER NOT NULL DEFAULT 0;
 -- spread_*: the local source that sent TCP probes (no ACK, no RST) to the most remote addresses on one port
 -- (spread_port) that sent nothing back in the round, and how many (spread_hosts): a worm or bot scanning outward.
-ALTER TABLE traffic_rounds ADD COLUMN spread_source TEXT NOT NULL DEFAULT '';
-ALTER TABLE traffic_rounds ADD COLUMN spread_port INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE traffic_rounds ADD COLUMN spread_hosts INTEGER NOT NULL DEFAULT 0;
 -- attempts: the most SYNs the source sent to one local (attempt_host, attempt_port): repeated connections to
 -- one service (password guessing); local: 1 when the source is a local address. Sources are kept for 2+
 -- attempts too, not only for fan-out.
-ALTER TABLE traffic_sources ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE traffic_sources ADD COLUMN attempt_host TEXT NOT NULL DEFAULT '';
-ALTER TABLE traffic_sources ADD COLUMN attempt_port INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE traffic_sources ADD COLUMN local INTEGER NOT NULL DEFAULT 0;
--- end v8
 
--- section v9
 -- Exfiltration and remote shells (v9); 0 and '' in rounds stored before v9.
 -- dns_nx_depth: the most labels an NXDOMAIN-answered query name has below its registered domain (reverse
 -- lookups under .arpa left out), dns_nx_name that name: data sent as labels to a domain that answers nothing.
 -- backdoor_*: the address (local, or a remote reverse-shell listener) with the most peers in sessions on one
 -- of its backdoor or remote-shell ports (1524, 3127, 4444, 5554, 9996, 27374), the port and how many peers.
-ALTER TABLE traffic_rounds ADD COLUMN dns_nx_depth INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE traffic_rounds ADD COLUMN dns_nx_name TEXT NOT NULL DEFAULT '';
-ALTER TABLE traffic_rounds ADD COLUMN backdoor_host TEXT NOT NULL DEFAULT '';
-ALTER TABLE traffic_rounds ADD COLUMN backdoor_port INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE traffic_rounds ADD COLUMN backdoor_peers INTEGER NOT NULL DEFAULT 0;
--- end v9

@@ -325,6 +325,36 @@ PRAGMA user_version = 3;`)
 	checkMigrated(t, db)
 }
 
+// TestMigrateFromV5 opens a database of schema v5 (testdata/schema_v5.sql, as main shipped it) with
+// a capture round's traffic summary, and checks the columns of v7 to v9 (spelled in schema.sql as
+// ALTER TABLE leaves them, a new file creating them at once) are added with their defaults.
+func TestMigrateFromV5(t *testing.T) {
+	v5, err := os.ReadFile("testdata/schema_v5.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := sqliteFile(t, string(v5)+`
+INSERT INTO rounds (id, start_time, end_time, status, source, local_from, local_addrs) VALUES
+  (1, '2026-11-21T10:00:00.000000Z', '2026-11-21T10:01:00.000000Z', 'complete', 'pcap:a.pcap', 'inferred', '10.0.0.2');
+INSERT INTO traffic_rounds (round_id, packets, ip_packets, overflow, sources, icmp_unreachable, dns_queries, dns_responses,
+  dns_names, dns_max_label, dns_mean_label, dns_entropy, dns_max_entropy, dns_txt_null_share, dns_nxdomain_share) VALUES
+  (1, 10, 9, 0, 2, 0, 1, 1, 1, 7, 7, 2.5, 2.5, 0, 0);
+INSERT INTO traffic_sources (round_id, address, local_ports, local_hosts, packets, syns) VALUES (1, '10.0.0.9', 3, 1, 4, 3);
+PRAGMA user_version = 5;`)
+	db, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("open v5 database: %v", err)
+	}
+	defer db.Close()
+	checkInts(t, db, []intCheck{
+		{"PRAGMA user_version", store.SchemaVersion},
+		{"SELECT count(*) FROM traffic_rounds WHERE packets = 10 AND syn_sources = 0 AND spread_source = '' AND backdoor_peers = 0 AND dns_nx_name = ''", 1},
+		{"SELECT count(*) FROM traffic_sources WHERE local_ports = 3 AND probed_ports = 0 AND attempts = 0 AND attempt_host = '' AND local = 0", 1},
+		{"SELECT count(*) FROM sqlite_schema WHERE name IN ('incidents', 'accepted')", 2},
+	})
+	checkMigrated(t, db)
+}
+
 // BenchmarkOpenNew measures what a first run pays before its first write:
 // creating a new file with the schema and the 65,536 ports.
 func BenchmarkOpenNew(b *testing.B) {

@@ -192,12 +192,12 @@ func (p *phase) start(l features.Layout, w features.Window) (float64, *phaseCell
 		}
 	}
 	for _, c := range starts(l, w) {
-		if on, ok := p.Starts[hourKey(l.Channels()[c.Channel], c.Port)]; ok {
+		if on, ok := p.Starts[hourKey(l.Channels()[c.Channel], c.Port)]; ok && phased(on) {
 			consider(on, phaseCell{Channel: c.Channel, Port: c.Port})
 		}
 	}
 	for name, n := range openedBy(w) {
-		if o, ok := p.Openers[name]; ok && everyHour(o) && phased(o) {
+		if o, ok := p.Openers[name]; ok && everyHour(o) && phased(o.Minutes) {
 			consider(o.Minutes, phaseCell{Process: name, Opened: n, Usual: busiestMinute(o.Minutes)})
 		}
 	}
@@ -224,36 +224,39 @@ func everyHour(o modelfile.Opener) bool {
 	return n >= openerHours
 }
 
-// Least evidence of a process's phase: openerRounds rounds with
-// connections opened, their minutes of the hour openerKL nats or more from
-// spread evenly (the Kullback-Leibler divergence from uniform). A job at
-// one minute is ln 60 ≈ 4.1 from even, at two ln 30, at each quarter hour
-// ln 15 ≈ 2.7; a program that connects now and then (sshd's outbound
-// checks, 86 rounds in three days) is well under 1, and the minute its
-// rounds happen to miss is chance, not its phase.
+// Least evidence of a phase, for a listener's starts or a process's
+// rounds opening connections: phaseRounds of them, their minutes of the
+// hour phaseKL nats or more from spread evenly (the Kullback-Leibler
+// divergence from uniform). A job at one minute is ln 60 ≈ 4.1 from even,
+// at two ln 30, at each quarter hour ln 15 ≈ 2.7; a program that connects
+// now and then (sshd's outbound checks, 86 rounds in three days) or a dev
+// server started a dozen times in office hours is well under 1, and the
+// minute its rounds happen to miss is chance, not its phase. Fewer than a
+// dozen counts are far from even by sparsity alone (ten at ten minutes,
+// ln 6 ≈ 1.8), so they are no evidence.
 const (
-	openerRounds = 24
-	openerKL     = 2
+	phaseRounds = 12
+	phaseKL     = 2
 )
 
-// phased reports whether o's minutes of the hour are concentrated enough,
-// on enough rounds, to be a phase.
-func phased(o modelfile.Opener) bool {
+// phased reports whether counts by minute of the hour are concentrated
+// enough, on enough rounds, to be a phase.
+func phased(minutes [60]int) bool {
 	var n float64
-	for _, c := range o.Minutes {
+	for _, c := range minutes {
 		n += float64(c)
 	}
-	if n < openerRounds {
+	if n < phaseRounds {
 		return false
 	}
 	var kl float64
-	for _, c := range o.Minutes {
+	for _, c := range minutes {
 		if c > 0 {
 			q := float64(c) / n
 			kl += q * math.Log(q*60)
 		}
 	}
-	return kl >= openerKL
+	return kl >= phaseKL
 }
 
 // busiestMinute is the minute of the hour on counts most of, the first of a tie.

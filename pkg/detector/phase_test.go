@@ -79,9 +79,9 @@ func clients(i, n int) []sock.Socket {
 }
 
 // A listener that starts at minute 26 of every hour is usual starting at
-// 26 or 27 and unusual at 7; one that started once has no phase; one never
-// seen starting is not judged here; a listener already there in the round
-// before is not starting.
+// 26 or 27 and unusual at 7; one that started once has no phase and is not
+// judged, nor is one never seen starting; a listener already there in the
+// round before is not starting.
 func TestPhaseStart(t *testing.T) {
 	l, p := phaseHistory(t)
 	at := func(min int) time.Time { return time.Date(2026, 11, 12, 14, min, 0, 0, time.UTC) }
@@ -103,7 +103,7 @@ func TestPhaseStart(t *testing.T) {
 		{"admin a minute late", 27, []sock.Socket{sshd}, []sock.Socket{sshd, admin}, 0, 0.01, 8167},
 		{"admin at minute 7", 7, []sock.Socket{sshd}, []sock.Socket{sshd, admin}, 3, math.Inf(1), 8167},
 		{"admin listening on", 7, []sock.Socket{sshd, admin}, []sock.Socket{sshd, admin}, 0, 0, 0},
-		{"dev server at another time", 45, []sock.Socket{sshd}, []sock.Socket{sshd, dev}, 0, math.Ln2, 3000},
+		{"dev server at another time", 45, []sock.Socket{sshd}, []sock.Socket{sshd, dev}, 0, 0, 0}, // started once: no phase
 		{"never seen starting", 7, nil, []sock.Socket{sshd, listener4(4444, "nc")}, 0, 0, 0},
 	}
 	for _, tt := range tests {
@@ -415,12 +415,12 @@ func TestPhaseOpener(t *testing.T) {
 }
 
 func TestPhased(t *testing.T) {
-	at := func(n int, minutes ...int) modelfile.Opener {
-		var o modelfile.Opener
+	at := func(n int, minutes ...int) [60]int {
+		var on [60]int
 		for i := range n {
-			o.Minutes[minutes[i%len(minutes)]]++
+			on[minutes[i%len(minutes)]]++
 		}
-		return o
+		return on
 	}
 	every := make([]int, 60)
 	for m := range every {
@@ -428,14 +428,15 @@ func TestPhased(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		o    modelfile.Opener
+		o    [60]int
 		want bool
 	}{
 		{"an hourly job at minute 0", at(72, 0), true},
 		{"an hourly job over minutes 0 and 1", at(144, 0, 1), true},
 		{"a quarter-hourly fetch", at(288, 3, 18, 33, 48), true},
 		{"a client at every minute", at(240, every...), false},
-		{"a job seen 20 times", at(20, 0), false},
+		{"a job seen 10 times", at(10, 0), false},
+		{"ten starts at ten minutes", at(10, 3, 9, 14, 22, 30, 35, 41, 47, 52, 58), false},
 		{"a job over a third of the hour", at(240, every[:20]...), false},
 	} {
 		if got := phased(tc.o); got != tc.want {

@@ -564,10 +564,7 @@ func (d *Detector) score(m *model, ws []features.Window) ([]Scored, error) {
 	out := make([]Scored, 0, len(ws))
 	b := newBatcher(m, d.cfg.Batch)
 	plane := m.layout.C() * features.Ports
-	skip := make([]bool, m.layout.C())
-	for c := range skip {
-		skip[c] = m.layout.IsClock(c)
-	}
+	rules := rulesFor(m.layout)
 	for lo := 0; lo < len(ws); lo += d.cfg.Batch {
 		batch := ws[lo:min(lo+d.cfg.Batch, len(ws))]
 		recon, err := b.predict(batch)
@@ -576,7 +573,7 @@ func (d *Detector) score(m *model, ws []features.Window) ([]Scored, error) {
 		}
 		for i, w := range batch {
 			target, rec := b.target(i), recon[i*plane:(i+1)*plane]
-			st, cells := score(target, rec, features.Ports, d.cfg.Top, skip)
+			st, cells := score(target, rec, features.Ports, d.cfg.Top, rules)
 			s := Scored{
 				RoundID: w.Last().ID,
 				Start:   w.Last().Start,

@@ -3,6 +3,8 @@ package detector
 import (
 	"math"
 	"slices"
+
+	"portwatch/pkg/features"
 )
 
 // eps bounds predictions away from 0 and 1, so a cell costs at most
@@ -64,21 +66,55 @@ type stats struct {
 	Traffic []float64 `json:"traffic,omitempty"`
 }
 
+// channelRule is how score judges a channel's cells. A skipped channel is
+// not judged (the clock: an input, not an outcome). A cell in use is read
+// at no less than floor: a client port, however unlikely the model made it,
+// never costs what a listener nobody has seen does, so that a model sure a
+// minute's ephemeral ports stay empty cannot make a DNS query look like a
+// new service.
+type channelRule struct {
+	skip  bool
+	floor float64
+}
+
+// rulesFor returns the rules of the channels of l: the clock skipped, the
+// connection and UDP channels floored at pooledFloor (the least rate
+// basePrior gives a port of a range in use), listeners at eps.
+func rulesFor(l features.Layout) []channelRule {
+	rules := make([]channelRule, l.C())
+	for c, name := range l.Channels() {
+		switch {
+		case l.IsClock(c):
+			rules[c].skip = true
+		case !listening(name):
+			rules[c].floor = pooledFloor
+		}
+	}
+	return rules
+}
+
 // score returns a round's statistics and its top k cells by error, largest
 // first. Sums over cells, never means, so that one port's change counts the
 // same however many of the 196,608 cells are empty; cross-entropy, so that a
 // port predicted at p = 0.001 costs 6.9 nats while the many ports rightly
 // predicted empty cost almost nothing. It is also the training loss.
 //
-// Channels skip says are not judged (the clock: an input, not an outcome).
-func score(target, recon []float32, ports, k int, skip []bool) (stats, []Cell) {
+// rules, per channel, say how its cells are judged (nil: all alike).
+func score(target, recon []float32, ports, k int, rules []channelRule) (stats, []Cell) {
 	var st stats
 	top := make([]Cell, 0, k+1)
 	for i, y := range target {
-		if skip != nil && skip[i/ports] {
-			continue
+		lo := eps
+		if rules != nil {
+			r := rules[i/ports]
+			if r.skip {
+				continue
+			}
+			if y != 0 {
+				lo = max(lo, r.floor)
+			}
 		}
-		p := min(max(float64(recon[i]), eps), 1-eps)
+		p := min(max(float64(recon[i]), lo), 1-eps)
 		var e, h float64
 		if y == 0 && p < 1e-3 {
 			e = p + p*p/2 // -ln(1-p) to 1e-9; spares a log for the empty ports

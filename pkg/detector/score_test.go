@@ -3,6 +3,8 @@ package detector
 import (
 	"math"
 	"testing"
+
+	"portwatch/pkg/features"
 )
 
 func TestScore(t *testing.T) {
@@ -100,7 +102,7 @@ func TestExcess(t *testing.T) {
 		}
 		return y
 	}
-	skip := []bool{false, true}
+	skip := []channelRule{{}, {skip: true}}
 	// The excess of one cell has variance p(1-p)ln²(p/(1-p)), ~0.21 nats² here.
 	sd := math.Sqrt(ports * p * (1 - p) * math.Pow(math.Log(p/(1-p)), 2))
 	usual, _ := score(round(200), recon, ports, 0, skip)
@@ -117,5 +119,43 @@ func TestExcess(t *testing.T) {
 	noSkip, _ := score(round(200), recon, ports, 0, nil)
 	if noSkip.Total <= usual.Total {
 		t.Errorf("the skipped channel's cells: Total %.1f with them, %.1f without; want more with", noSkip.Total, usual.Total)
+	}
+}
+
+// TestScoreFloor: a port in use that the model all but ruled out costs
+// -ln(eps) on a listening channel and -ln(pooledFloor) on a client channel
+// (see channelRule); an empty cell is not floored, and the clock not judged.
+func TestScoreFloor(t *testing.T) {
+	l, err := features.NewLayout([]string{features.TCPListen, features.TCPConn, features.Clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ports = features.Ports
+	recon := make([]float32, 3*ports)
+	for i := range recon {
+		recon[i] = 1e-9
+	}
+	tests := []struct {
+		name string
+		cell int
+		want float64
+	}{
+		{"listener", 8080, -math.Log(eps)},
+		{"client port", ports + 45000, -math.Log(pooledFloor)},
+		{"clock", 2*ports + 61440, 0},
+	}
+	rules := rulesFor(l)
+	empty, _ := score(make([]float32, 3*ports), recon, ports, 0, rules)
+	for _, tt := range tests {
+		target := make([]float32, 3*ports)
+		target[tt.cell] = 1
+		st, _ := score(target, recon, ports, 0, rules)
+		if got := st.Total - empty.Total; math.Abs(got-tt.want) > 1e-6 {
+			t.Errorf("%s: costs %.4f nats, want %.4f", tt.name, got, tt.want)
+		}
+	}
+	// Each judged empty cell costs what eps bounds it to, not the floor.
+	if got, want := empty.Total, 2*ports*eps; math.Abs(got-want) > 1e-3 {
+		t.Errorf("an empty round: Total %g, want %g (empty cells not floored)", got, want)
 	}
 }

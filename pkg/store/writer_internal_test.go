@@ -80,6 +80,9 @@ func TestWriterHandsBackItsConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantFK, wantPages := settings(fresh)
+	if wantFK != 1 { // the connection Open migrated on, with foreign keys off for a while
+		t.Errorf("foreign_keys after Open = %d, want 1", wantFK)
+	}
 	w, err := d.NewWriter()
 	if err != nil {
 		t.Fatal(err)

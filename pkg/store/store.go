@@ -17,6 +17,7 @@
 //	err = w.AddTraffic(id, summary)   // a round with a capture: its *traffic.Summary, once, before EndRound
 //	err = w.EndRound(id, end, store.Complete, counts)
 //	err = w.Commit()                  // a durable point; the write lock is held from the first write until here
+//	err = w.CommitAsync()             // or one on the Writer's goroutine, which begins the next transaction
 //	err = w.Close()                   // commits what is pending
 //
 // A capture file's ingest is tracked with OpenCapture (by content identity),

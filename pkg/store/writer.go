@@ -555,8 +555,7 @@ func (w *Writer) closeFused(stmts ...*fusedStmt) {
 // flushRows inserts the packets buffered since the last full block, and
 // the rows of rounds and their traffic summaries buffered since their last
 // full INSERT. Call it after wait.
-func (w *Writer) flushRows() error {
-	b := w.cur
+func (w *Writer) flushRows(b *packetBlock) error {
 	b.setTimestamps()
 	err := w.packets.insert(w, b.args[:b.rows*numPacketColumns])
 	b.reset()
@@ -619,7 +618,7 @@ func (w *Writer) Commit() error {
 	if !w.tx {
 		return nil
 	}
-	if err := w.flushRows(); err != nil {
+	if err := w.flushRows(w.cur); err != nil {
 		return err
 	}
 	if _, err := w.conn.ExecContext(w.ctx, "COMMIT"); err != nil {
@@ -627,6 +626,55 @@ func (w *Writer) Commit() error {
 	}
 	w.tx = false
 	w.ckpt.committed()
+	return nil
+}
+
+// CommitAsync is Commit on the Writer's goroutine, which then begins the
+// next transaction: the caller goes on meanwhile, and a failure is
+// returned by a later call, at the latest by Commit. For the periodic
+// commits of a long ingest, whose main goroutine stood still for the
+// COMMIT (10 ms, writing the page cache's dirty pages to the WAL).
+func (w *Writer) CommitAsync() error {
+	if err := w.failed(); err != nil || !w.tx {
+		return err
+	}
+	w.insertPending()
+	b, nextID := w.cur, w.nextID
+	w.cur = <-w.free
+	w.ops <- func() {
+		if w.failed() == nil {
+			if err := w.commitAndBegin(b, nextID); err != nil {
+				w.fail(err)
+			}
+		}
+		b.reset()
+		w.free <- b
+	}
+	return w.failed()
+}
+
+// commitAndBegin commits, with the rows buffered (b's packets among them),
+// and begins the next transaction. nextID, the caller's next round id when
+// it asked, must still be the next: only this Writer inserts rounds (collect
+// holds its run lock), and its rounds are all stored by now.
+func (w *Writer) commitAndBegin(b *packetBlock, nextID int64) error {
+	if err := w.flushRows(b); err != nil {
+		return err
+	}
+	if _, err := w.conn.ExecContext(w.ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	w.ckpt.committed()
+	if _, err := w.conn.ExecContext(w.ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	var next int64
+	if err := w.conn.QueryRowContext(w.ctx, "SELECT coalesce(max(id), 0) + 1 FROM rounds").Scan(&next); err != nil {
+		return fmt.Errorf("read the next round id: %w", err)
+	}
+	if next != nextID {
+		return fmt.Errorf("rounds stored by another program while this one writes: next round id %d, want %d", next, nextID)
+	}
 	return nil
 }
 

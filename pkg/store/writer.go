@@ -554,7 +554,8 @@ func (w *Writer) closeFused(stmts ...*fusedStmt) {
 
 // flushRows inserts the packets buffered since the last full block, and
 // the rows of rounds and their traffic summaries buffered since their last
-// full INSERT. Call it after wait.
+// full INSERT, b's packets being the former. Call it on the Writer's
+// goroutine or after wait.
 func (w *Writer) flushRows(b *packetBlock) error {
 	b.setTimestamps()
 	err := w.packets.insert(w, b.args[:b.rows*numPacketColumns])
@@ -655,8 +656,9 @@ func (w *Writer) CommitAsync() error {
 
 // commitAndBegin commits, with the rows buffered (b's packets among them),
 // and begins the next transaction. nextID, the caller's next round id when
-// it asked, must still be the next: only this Writer inserts rounds (collect
-// holds its run lock), and its rounds are all stored by now.
+// it asked, stays the one StartRound gives: only this Writer inserts rounds
+// (collect holds its run lock) and its rounds are all stored by now, so no
+// round has that id or a larger one (cleanup may have deleted some below).
 func (w *Writer) commitAndBegin(b *packetBlock, nextID int64) error {
 	if err := w.flushRows(b); err != nil {
 		return err
@@ -672,7 +674,7 @@ func (w *Writer) commitAndBegin(b *packetBlock, nextID int64) error {
 	if err := w.conn.QueryRowContext(w.ctx, "SELECT coalesce(max(id), 0) + 1 FROM rounds").Scan(&next); err != nil {
 		return fmt.Errorf("read the next round id: %w", err)
 	}
-	if next != nextID {
+	if next > nextID {
 		return fmt.Errorf("rounds stored by another program while this one writes: next round id %d, want %d", next, nextID)
 	}
 	return nil

@@ -314,7 +314,8 @@ func (in *fileIngest) store(f *frame) error {
 }
 
 // commit makes the frames up to frame durable, with the capture's progress
-// in the same transaction.
+// in the same transaction, while decoding goes on; ingestFile's last Commit
+// waits for it.
 func (in *fileIngest) commit(frame int64) error {
 	if in.tracked {
 		in.capture.Frames, in.capture.Round, in.capture.RoundFrame = frame, in.round.id, in.round.firstFrame
@@ -322,7 +323,7 @@ func (in *fileIngest) commit(frame int64) error {
 			return err
 		}
 	}
-	return in.w.Commit()
+	return in.w.CommitAsync()
 }
 
 // openCapture looks the file up by content. done is true for a file ingested

@@ -56,9 +56,8 @@ func (w *Writer) newRowInserter(table, columns string, perInsert int) (*rowInser
 // DNS names nor a payload (ingest's wall time fell by a twentieth).
 type narrowInsert struct {
 	q    driver.StmtQueryContext
-	keep []int               // the columns it binds, in order
-	omit []int               // the others
-	args []driver.NamedValue // perInsert rows of them
+	keep []int // the columns it binds, in order
+	omit []int // the others
 }
 
 // addNarrow prepares an INSERT of perInsert rows of r's columns but those
@@ -83,7 +82,7 @@ func (w *Writer) addNarrow(r *rowInserter, columns string, omit ...int) error {
 	if err != nil {
 		return fmt.Errorf("prepare an INSERT into %s: %w", r.table, err)
 	}
-	r.narrow = append(r.narrow, narrowInsert{q: q, keep: keep, omit: omit, args: insertArgs(r.perInsert, len(keep), r.perInsert)})
+	r.narrow = append(r.narrow, narrowInsert{q: q, keep: keep, omit: omit})
 	return nil
 }
 
@@ -101,16 +100,19 @@ func (n *narrowInsert) fits(args []driver.NamedValue, cols int) bool {
 	return true
 }
 
-// run inserts the rows of args, one statement's worth, through n.
-func (n *narrowInsert) run(w *Writer, args []driver.NamedValue, cols int) error {
+// pack moves the values of the columns n binds, of the rows of args, to
+// the front of args, in the order n binds them, and returns how many. The
+// ordinals stay: numbered from 1 in each statement's worth of args
+// (insertArgs), they number the packed arguments too.
+func (n *narrowInsert) pack(args []driver.NamedValue, cols int) int {
 	i := 0
 	for row := 0; row < len(args); row += cols {
 		for _, c := range n.keep {
-			n.args[i].Value = args[row+c].Value
+			args[i].Value = args[row+c].Value // i <= row+c: nothing is overwritten before it is moved
 			i++
 		}
 	}
-	return w.runQuery(n.q, n.args)
+	return i
 }
 
 // valuesList returns the VALUES list of rows rows of cols parameters.
@@ -153,12 +155,20 @@ func (r *rowInserter) insert(w *Writer, args []driver.NamedValue) error {
 // insertChunk inserts one statement's worth of rows by the narrowest INSERT
 // that fits them.
 func (r *rowInserter) insertChunk(w *Writer, args []driver.NamedValue) error {
+	q, n := r.pack(args)
+	return w.runQuery(q, args[:n])
+}
+
+// pack readies one statement's worth of rows for the narrowest INSERT that
+// fits them: it returns that statement and how many of args, packed to the
+// front, it binds. args are the statement's to use until it has run.
+func (r *rowInserter) pack(args []driver.NamedValue) (driver.StmtQueryContext, int) {
 	for i := range r.narrow {
 		if n := &r.narrow[i]; n.fits(args, r.cols) {
-			return n.run(w, args, r.cols)
+			return n.q, n.pack(args, r.cols)
 		}
 	}
-	return w.runQuery(r.many, args)
+	return r.many, len(args)
 }
 
 // add buffers one row, vals in column order as driver values (int64, not

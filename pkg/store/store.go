@@ -17,6 +17,7 @@
 //	err = w.AddTraffic(id, summary)   // a round with a capture: its *traffic.Summary, once, before EndRound
 //	err = w.EndRound(id, end, store.Complete, counts)
 //	err = w.Commit()                  // a durable point; the write lock is held from the first write until here
+//	err = w.CommitAsync()             // or one on the Writer's goroutine, which begins the next transaction
 //	err = w.Close()                   // commits what is pending
 //
 // A capture file's ingest is tracked with OpenCapture (by content identity),
@@ -60,7 +61,7 @@ import (
 )
 
 // SchemaVersion is the PRAGMA user_version this code creates and expects.
-const SchemaVersion = 10
+const SchemaVersion = 11
 
 // migration returns the statements that take a database from user_version
 // v to a later version next; a new file (v 0) gets the current schema at
@@ -109,6 +110,8 @@ func migration(v int) (stmts string, next int, err error) {
 			ALTER TABLE traffic_rounds ADD COLUMN backdoor_peers INTEGER NOT NULL DEFAULT 0;`, 9, nil
 	case 9:
 		return `DROP INDEX packets_round_port; CREATE INDEX packets_round ON packets (round_id);`, 10, nil
+	case 10:
+		return portsV11, 11, nil
 	}
 	return "", 0, fmt.Errorf("no migration from schema version %d", v)
 }
@@ -145,14 +148,31 @@ DROP TABLE rounds_ports_v3;
 CREATE INDEX rounds_ports_port ON rounds_ports (port_id);
 `
 
+// portsV11 rebuilds ports without the UNIQUE index on value, which the
+// CHECK (value = id) makes redundant. It runs with foreign keys off (see
+// migrate), as rounds_ports and packets reference ports: SQLite would
+// otherwise point their REFERENCES at the renamed table, and check every
+// reference when the old one is dropped. With legacy_alter_table on, the
+// RENAME leaves the references as they are; the new table has the old
+// ids, so every one of them holds again. The old table is renamed away
+// first so the new one's stored CREATE text is schema.sql's.
+var portsV11 = `
+PRAGMA legacy_alter_table = ON;
+ALTER TABLE ports RENAME TO ports_v10;
+` + schema.Section("ports") + `
+INSERT INTO ports (id, value) SELECT id, value FROM ports_v10;
+DROP TABLE ports_v10;
+PRAGMA legacy_alter_table = OFF;
+`
+
 // seedPorts returns the statements that fill ports with 0..65535 in the
 // migration's transaction: 256 x 256 rows of a VALUES list, in order (CROSS
-// JOIN keeps hi the outer loop), so every row appends to the table and to
-// its value index; a recursive CTE of 65,536 steps was twice its CPU. After
-// port 0 the ids are SQLite's own, one past the largest, so equal to the
-// value without a search of the table for each (a seventh of the seed). OR FAIL spares the statement journal (a
-// third of the seed's CPU); a failure rolls the whole migration back all
-// the same.
+// JOIN keeps hi the outer loop), so every row appends to the table; a
+// recursive CTE of 65,536 steps was twice its CPU. After port 0 the ids are
+// SQLite's own, one past the largest, so equal to the value (as the CHECK
+// wants) without a search of the table for each (a seventh of the seed).
+// OR FAIL spares the statement journal (a third of the seed's CPU); a
+// failure rolls the whole migration back all the same.
 func seedPorts() string {
 	var b strings.Builder
 	b.WriteString("\nINSERT OR FAIL INTO ports (id, value) VALUES (0, 0);\nWITH b(v) AS (VALUES (0)")
@@ -348,7 +368,21 @@ func (d *DB) migrate(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close()
-	for _, pragma := range []string{fmt.Sprintf("PRAGMA page_size = %d", pageSize), "PRAGMA auto_vacuum = INCREMENTAL"} {
+	// An empty file is set up without fsyncs (eight of them, in two
+	// rollback-journal transactions and the WAL's first commit): until the
+	// migration commits there is nothing in it to lose, a power cut leaves
+	// an empty or schema-less file that the next Open sets up again, and
+	// the checkpointer (synchronous NORMAL) syncs the WAL before it copies
+	// a page into the file.
+	var pages int64
+	if err := conn.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages); err != nil {
+		return fmt.Errorf("read page count: %w", err)
+	}
+	pragmas := []string{fmt.Sprintf("PRAGMA page_size = %d", pageSize), "PRAGMA auto_vacuum = INCREMENTAL"}
+	if pages == 0 {
+		pragmas = append([]string{"PRAGMA synchronous = OFF"}, pragmas...)
+	}
+	for _, pragma := range pragmas {
 		if _, err := conn.ExecContext(ctx, pragma); err != nil {
 			return fmt.Errorf("%s: %w", pragma, err)
 		}
@@ -357,11 +391,31 @@ func (d *DB) migrate(ctx context.Context) error {
 	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
 		return fmt.Errorf("set WAL mode: %w", err)
 	}
-	conn.Close()
 	if mode != "wal" {
 		return fmt.Errorf("set WAL mode: the file system left journal mode %q; use a local file system", mode)
 	}
-	tx, err := d.db.BeginTx(ctx, nil)
+	// Migrations rebuild tables others reference (portsV11), which SQLite
+	// allows only with foreign keys off, set outside the transaction. The
+	// connection goes back to the pool with them on again; if that fails,
+	// Open fails and closes the pool.
+	if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
+		return fmt.Errorf("turn foreign keys off to migrate: %w", err)
+	}
+	if err := d.migrateOn(ctx, conn); err != nil {
+		return err
+	}
+	// Back to the DSN's settings (see dsn).
+	for _, pragma := range []string{"PRAGMA foreign_keys = ON", "PRAGMA synchronous = NORMAL"} {
+		if _, err := conn.ExecContext(ctx, pragma); err != nil {
+			return fmt.Errorf("%s after migrating: %w", pragma, err)
+		}
+	}
+	return nil
+}
+
+// migrateOn applies the missing migrations on conn in one transaction.
+func (d *DB) migrateOn(ctx context.Context, conn *sql.Conn) error {
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}

@@ -355,6 +355,50 @@ PRAGMA user_version = 5;`)
 	checkMigrated(t, db)
 }
 
+// TestMigrateFromV10 opens a database of schema v10 (testdata/schema_v10.sql, as main shipped it, with
+// every port seeded) holding a round's socket and packet, and checks the v11 rebuild of ports: its rows
+// kept, its UNIQUE index gone, the CHECK in force, and the other tables' references on the new table.
+func TestMigrateFromV10(t *testing.T) {
+	v10, err := os.ReadFile("testdata/schema_v10.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := sqliteFile(t, string(v10)+`
+WITH RECURSIVE n(v) AS (VALUES (0) UNION ALL SELECT v + 1 FROM n WHERE v < 65535)
+INSERT INTO ports (id, value) SELECT v, v FROM n;
+INSERT INTO rounds (id, start_time, end_time, status, source) VALUES
+  (1, '2026-11-21T10:00:00.000000Z', '2026-11-21T10:01:00.000000Z', 'complete', 'live');
+INSERT INTO rounds_ports (id, round_id, port_id, timestamp, protocol, family, address, state) VALUES
+  (7, 1, 22, '2026-11-21T10:00:00.000000Z', 'tcp', 4, '0.0.0.0', 'listen');
+INSERT INTO packets (id, round_id, frame, timestamp, protocols, port_id, dest_port, length) VALUES
+  (9, 1, 1, '2026-11-21T10:00:00.000000Z', 'eth:ipv4:udp:dns', 53, 5353, 60);
+PRAGMA user_version = 10;`)
+	db, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("open v10 database: %v", err)
+	}
+	defer db.Close()
+	checkInts(t, db, []intCheck{
+		{"PRAGMA user_version", store.SchemaVersion},
+		{"SELECT count(*) FROM ports WHERE id = value", 65536},
+		{"SELECT count(*) FROM sqlite_schema WHERE tbl_name = 'ports' AND type = 'index'", 0},
+		{"SELECT count(*) FROM sqlite_schema WHERE name = 'ports_v10'", 0},
+		{"SELECT count(*) FROM rounds_ports JOIN ports ON ports.id = port_id WHERE rounds_ports.id = 7 AND value = 22", 1},
+		{"SELECT count(*) FROM packets JOIN ports ON ports.id = port_id WHERE packets.id = 9 AND value = 53", 1},
+	})
+	checkMigrated(t, db)
+	raw := storetest.Raw(t, db)
+	for _, c := range []struct{ stmt, want string }{
+		{"INSERT INTO ports (id, value) VALUES (65536, 1)", "CHECK constraint failed"},
+		{"UPDATE ports SET value = 1 WHERE id = 2", "CHECK constraint failed"},
+		{"DELETE FROM ports WHERE id = 53", "FOREIGN KEY constraint failed"}, // packet 9's source port
+	} {
+		if _, err := raw.Exec(c.stmt); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", c.stmt, err, c.want)
+		}
+	}
+}
+
 // BenchmarkOpenNew measures what a first run pays before its first write:
 // creating a new file with the schema and the 65,536 ports.
 func BenchmarkOpenNew(b *testing.B) {

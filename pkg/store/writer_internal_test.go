@@ -80,6 +80,15 @@ func TestWriterHandsBackItsConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantFK, wantPages := settings(fresh)
+	// The connection Open migrated on, with foreign keys and (the file
+	// being new) fsyncs off for a while.
+	var sync int64
+	if err := fresh.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
+		t.Fatal(err)
+	}
+	if wantFK != 1 || sync != 1 {
+		t.Errorf("after Open: foreign_keys %d, synchronous %d; want 1, 1 (NORMAL)", wantFK, sync)
+	}
 	w, err := d.NewWriter()
 	if err != nil {
 		t.Fatal(err)

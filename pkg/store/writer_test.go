@@ -345,19 +345,26 @@ func TestWriterLeavesForeignKeysOn(t *testing.T) {
 
 // TestRoundsAcrossCommits checks a round is stored alike whether a commit
 // falls inside it (inserted running, then updated) or not (one INSERT at
-// its end), and that no commit holds packets without their round.
+// its end), and that no commit holds packets without their round; the
+// commit is Commit or CommitAsync, which takes the part-filled block of
+// packets with it.
 func TestRoundsAcrossCommits(t *testing.T) {
-	for _, commitInside := range []bool{false, true} {
-		t.Run(fmt.Sprintf("commit inside %v", commitInside), func(t *testing.T) {
+	for _, commit := range []string{"none", "Commit", "CommitAsync"} {
+		t.Run(commit, func(t *testing.T) {
 			db, _ := storetest.New(t)
 			w := newWriter(t, db)
 			id := startRound(t, w, "pcap:x")
-			for i := int64(1); i <= 100; i++ {
-				if err := w.AddPacket(id, newPacket(i, nil)); err != nil {
-					t.Fatal(err)
+			add := func(from, to int64) {
+				t.Helper()
+				for i := from; i <= to; i++ {
+					if err := w.AddPacket(id, newPacket(i, nil)); err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
-			if commitInside {
+			add(1, 100)
+			switch commit {
+			case "Commit":
 				if err := w.Commit(); err != nil {
 					t.Fatal(err)
 				}
@@ -365,13 +372,18 @@ func TestRoundsAcrossCommits(t *testing.T) {
 					t.Errorf("committed round %d running: %d rows, want 1", id, got)
 				}
 				storetest.Integrity(t, db)
+			case "CommitAsync":
+				if err := w.CommitAsync(); err != nil {
+					t.Fatal(err)
+				}
 			}
+			add(101, 400) // past a full block
 			sum := &traffic.Summary{Local: traffic.Local{From: traffic.FromFlag,
-				Prefixes: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, Packets: 100}
+				Prefixes: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, Packets: 400}
 			if err := w.AddTraffic(id, sum); err != nil {
 				t.Fatal(err)
 			}
-			if err := w.EndRound(id, t0.Add(time.Second), store.Complete, store.Counts{Frames: 100, Malformed: 2, BadTime: 1}); err != nil {
+			if err := w.EndRound(id, t0.Add(time.Second), store.Complete, store.Counts{Frames: 400, Malformed: 2, BadTime: 1}); err != nil {
 				t.Fatal(err)
 			}
 			if err := w.Close(); err != nil {
@@ -383,16 +395,42 @@ func TestRoundsAcrossCommits(t *testing.T) {
 				FROM rounds`).Scan(&got); err != nil {
 				t.Fatal(err)
 			}
-			want := "1 2026-11-21T10:00:00.000000Z 2026-11-21T10:00:01.000000Z complete pcap:x 0 100 2 0 0 1 flag 10.0.0.0/8"
+			want := "1 2026-11-21T10:00:00.000000Z 2026-11-21T10:00:01.000000Z complete pcap:x 0 400 2 0 0 1 flag 10.0.0.0/8"
 			if got != want {
 				t.Errorf("round = %q, want %q", got, want)
 			}
-			if got := storetest.Count(t, db, "packets"); got != 100 {
-				t.Errorf("packets = %d, want 100", got)
+			if got := storetest.Int(t, db, "SELECT count(*) FROM packets WHERE frame = id"); got != 400 {
+				t.Errorf("packets in order = %d, want 400", got)
 			}
 			storetest.Integrity(t, db)
 		})
 	}
+}
+
+// TestCommitAsyncFailureComesBackLater checks a CommitAsync whose
+// transaction holds a refused statement fails the Writer: the next calls
+// and Close return the error, and nothing of the transaction is stored.
+func TestCommitAsyncFailureComesBackLater(t *testing.T) {
+	db, _ := storetest.New(t)
+	w := newWriter(t, db)
+	id := startRound(t, w, "pcap:x")
+	for i := int64(1); i <= 10; i++ {
+		if err := w.AddPacket(id, newPacket(i, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = w.EndRound(id, t0, store.Status("bogus"), store.Counts{}) // may fail now or later
+	_ = w.CommitAsync()
+	if err := w.Commit(); err == nil {
+		t.Fatal("Commit after a refused round and CommitAsync succeeded, want the error")
+	}
+	if err := w.Close(); err == nil {
+		t.Error("Close after a failed write succeeded, want the error")
+	}
+	if got := storetest.Count(t, db, "packets"); got != 0 {
+		t.Errorf("packets = %d, want none of the failed transaction", got)
+	}
+	storetest.Integrity(t, db)
 }
 
 // TestLaterFailureComesBackByCommit checks a statement that fails on the

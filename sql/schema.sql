@@ -1,4 +1,4 @@
--- portwatch database, schema version 4 (PRAGMA user_version; pkg/store migrates older files).
+-- portwatch database, schema version 11 (PRAGMA user_version; pkg/store migrates older files).
 -- Times are TEXT, RFC 3339 in UTC with fractional seconds, so they sort as text.
 -- This is the contract users query with sqlite3; add columns and tables, never rename.
 

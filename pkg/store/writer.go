@@ -306,13 +306,40 @@ func (w *Writer) begin() error {
 		return nil
 	}
 	w.wait()
-	if _, err := w.conn.ExecContext(w.ctx, "BEGIN IMMEDIATE"); err != nil {
-		return w.fail(fmt.Errorf("begin transaction: %w", err))
+	if err := w.beginTx(); err != nil {
+		return w.fail(err)
 	}
 	w.tx = true
-	if err := w.conn.QueryRowContext(w.ctx, "SELECT coalesce(max(id), 0) + 1 FROM rounds").Scan(&w.nextID); err != nil {
-		return w.fail(fmt.Errorf("read the next round id: %w", err))
+	var err error
+	if w.nextID, err = w.nextRoundID(); err != nil {
+		return w.fail(err)
 	}
+	return nil
+}
+
+// beginTx begins a transaction that holds the write lock from the start.
+func (w *Writer) beginTx() error {
+	if _, err := w.conn.ExecContext(w.ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	return nil
+}
+
+// nextRoundID reads the id the next round stored gets.
+func (w *Writer) nextRoundID() (int64, error) {
+	var next int64
+	if err := w.conn.QueryRowContext(w.ctx, "SELECT coalesce(max(id), 0) + 1 FROM rounds").Scan(&next); err != nil {
+		return 0, fmt.Errorf("read the next round id: %w", err)
+	}
+	return next, nil
+}
+
+// commitTx commits the transaction and tells the checkpointer.
+func (w *Writer) commitTx() error {
+	if _, err := w.conn.ExecContext(w.ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	w.ckpt.committed()
 	return nil
 }
 
@@ -622,11 +649,10 @@ func (w *Writer) Commit() error {
 	if err := w.flushRows(w.cur); err != nil {
 		return err
 	}
-	if _, err := w.conn.ExecContext(w.ctx, "COMMIT"); err != nil {
-		return w.fail(fmt.Errorf("commit: %w", err))
+	if err := w.commitTx(); err != nil {
+		return w.fail(err)
 	}
 	w.tx = false
-	w.ckpt.committed()
 	return nil
 }
 
@@ -663,16 +689,15 @@ func (w *Writer) commitAndBegin(b *packetBlock, nextID int64) error {
 	if err := w.flushRows(b); err != nil {
 		return err
 	}
-	if _, err := w.conn.ExecContext(w.ctx, "COMMIT"); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	if err := w.commitTx(); err != nil {
+		return err
 	}
-	w.ckpt.committed()
-	if _, err := w.conn.ExecContext(w.ctx, "BEGIN IMMEDIATE"); err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
+	if err := w.beginTx(); err != nil {
+		return err
 	}
-	var next int64
-	if err := w.conn.QueryRowContext(w.ctx, "SELECT coalesce(max(id), 0) + 1 FROM rounds").Scan(&next); err != nil {
-		return fmt.Errorf("read the next round id: %w", err)
+	next, err := w.nextRoundID()
+	if err != nil {
+		return err
 	}
 	if next > nextID {
 		return fmt.Errorf("rounds stored by another program while this one writes: next round id %d, want %d", next, nextID)

@@ -434,6 +434,21 @@ func (d *DB) migrateOn(ctx context.Context, conn *sql.Conn) error {
 		}
 		v = next
 	}
+	// Foreign keys are off while migrations run (see migrate), so what they
+	// would have refused is looked for once before the commit.
+	if version > 0 && version < SchemaVersion {
+		rows, err := tx.QueryContext(ctx, "PRAGMA foreign_key_check")
+		if err != nil {
+			return fmt.Errorf("check foreign keys after migrating: %w", err)
+		}
+		broken := rows.Next()
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return fmt.Errorf("check foreign keys after migrating: %w", err)
+		}
+		if broken {
+			return fmt.Errorf("migrate schema %d to %d: rows would reference rows that are gone; the file is left at version %d", version, SchemaVersion, version)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", SchemaVersion)); err != nil {
 		return fmt.Errorf("set schema version: %w", err)
 	}

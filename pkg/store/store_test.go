@@ -399,6 +399,38 @@ PRAGMA user_version = 10;`)
 	}
 }
 
+// TestMigrateRefusesBrokenReferences: migrations run with foreign keys off,
+// so a file whose rows reference rows that are gone (written by a program
+// without them) is refused before the commit and left at its version.
+func TestMigrateRefusesBrokenReferences(t *testing.T) {
+	v10, err := os.ReadFile("testdata/schema_v10.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := sqliteFile(t, string(v10)+`
+INSERT INTO ports (id, value) VALUES (22, 22);
+INSERT INTO rounds_ports (id, round_id, port_id, timestamp, protocol, family, address, state) VALUES
+  (7, 2, 22, '2026-11-21T10:00:00.000000Z', 'tcp', 4, '0.0.0.0', 'listen');
+PRAGMA user_version = 10;`)
+	db, err := store.Open(context.Background(), path)
+	if err == nil {
+		db.Close()
+		t.Fatal("open a v10 file with a round_id of no round: no error")
+	}
+	if !strings.Contains(err.Error(), "reference rows that are gone") {
+		t.Errorf("error %q, want it to say rows reference rows that are gone", err)
+	}
+	raw, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var v int
+	if err := raw.QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != 10 {
+		t.Errorf("user_version after the refusal: %d (%v), want 10", v, err)
+	}
+}
+
 // BenchmarkOpenNew measures what a first run pays before its first write:
 // creating a new file with the schema and the 65,536 ports.
 func BenchmarkOpenNew(b *testing.B) {

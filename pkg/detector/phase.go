@@ -313,23 +313,49 @@ func (p *phase) usual(w features.Window) *usualLoad {
 // that day and time, no false alarm.
 const weekPseudo = 0.25
 
+// weekSpread is how many minutes on either side of a round's own the usual
+// at its day of the week and time is the mean of, where that minute was
+// never seen on that day (the host was asleep or down). A weekly job seen
+// once is one sample of how long it runs, and a run cut short by the host
+// sleeping says nothing of its end: Sunday's update seen to 03:12, when the
+// host slept, runs to 03:19 the next week. Minutes seen keep their own
+// counts, so a busy minute does not raise its neighbours'.
+const weekSpread = 15
+
+// minutesPerWeek is the length of the week's counts' clock.
+const minutesPerWeek = 7 * 24 * 60
+
 // weekly returns the connections usual at r's day of the week and time,
 // the largest within loadSpread minutes, smoothed toward mu by weekPseudo
-// rounds; 0 where that day and time was never seen (or without the
-// week's counts).
+// rounds; where none of those was seen, the mean of those seen within
+// weekSpread; 0 where none was (or without the week's counts).
 func (p *phase) weekly(r *store.Round, mu float64) float64 {
 	if p.Week == nil {
 		return 0
 	}
 	d, h, m := weekClockOf(r)
-	var usual float64
-	for dm := -loadSpread; dm <= loadSpread; dm++ {
-		mm := (m + dm + 60) % 60
-		if n := float64(p.Week.Rounds[d][h][mm]); n > 0 {
-			usual = max(usual, (p.Week.Opened[d][h][mm]+weekPseudo*mu)/(n+weekPseudo))
+	at := (d*24+h)*60 + m
+	var largest, rounds, opened float64
+	seen := false
+	for dm := -weekSpread; dm <= weekSpread; dm++ {
+		t := (at + dm + minutesPerWeek) % minutesPerWeek
+		d, h, m := t/(24*60), t/60%24, t%60
+		n, o := float64(p.Week.Rounds[d][h][m]), p.Week.Opened[d][h][m]
+		if n == 0 {
+			continue
+		}
+		rounds, opened = rounds+n, opened+o
+		if -loadSpread <= dm && dm <= loadSpread {
+			largest, seen = max(largest, (o+weekPseudo*mu)/(n+weekPseudo)), true
 		}
 	}
-	return usual
+	switch {
+	case seen:
+		return largest
+	case rounds > 0:
+		return (opened + weekPseudo*mu) / (rounds + weekPseudo)
+	}
+	return 0
 }
 
 // deviance is the Poisson deviance of N past Mu, N·ln(N/Mu) - (N - Mu),

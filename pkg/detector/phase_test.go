@@ -270,10 +270,12 @@ func TestBoundedLimitCap(t *testing.T) {
 }
 
 // A weekly job seen once in training (Tuesday 03:20-03:40, 120 connections
-// a minute on top of the usual 20) is usual at its day and time the next
-// week, and as far past the usual on another day as a model without the
-// week's counts finds it on its own day; a model file from before the
-// week's counts gains them with its first refit.
+// a minute on top of the usual 20, the host asleep from then to 05:00) is
+// usual at its day and time the next week, and running on into the minutes
+// the host slept through, and as far past the usual on another day, or
+// later on its day, as a model without the week's counts finds it on its
+// own day; a model file from before the week's counts gains them with its
+// first refit.
 func TestPhaseWeekly(t *testing.T) {
 	l, err := features.NewLayout(modelfile.DefaultChannels())
 	if err != nil {
@@ -286,6 +288,9 @@ func TestPhaseWeekly(t *testing.T) {
 	var rounds []store.Round
 	for i := range 8 * 24 * 60 {
 		at := start.Add(time.Duration(i) * time.Minute)
+		if at.Weekday() == time.Tuesday && at.Hour()*60+at.Minute() >= 3*60+40 && at.Hour() < 5 {
+			continue // asleep
+		}
 		n := 20
 		if job(at) {
 			n += 120
@@ -297,8 +302,11 @@ func TestPhaseWeekly(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := countPhase(l, ws)
-	window := func(day, n int) features.Window {
+	window := func(day, n int, clock ...int) features.Window {
 		at := time.Date(2026, 11, day, 3, 30, 0, 0, time.UTC)
+		if len(clock) == 2 {
+			at = time.Date(2026, 11, day, clock[0], clock[1], 0, 0, time.UTC)
+		}
 		return features.Window{Rounds: []*store.Round{{Start: at.Add(-time.Minute)}, {Start: at, Sockets: clients(0, n)}}}
 	}
 	noWeek := *p
@@ -311,6 +319,10 @@ func TestPhaseWeekly(t *testing.T) {
 	}{
 		{"the job on its day", p, window(17, 140), 0, 5},
 		{"the job on another day", p, window(18, 140), 100, math.Inf(1)},
+		{"the job running on while the host slept", p, window(17, 140, 3, 52), 0, 5},
+		{"the job a half hour after its last minute", p, window(17, 140, 4, 10), 100, math.Inf(1)},
+		{"the job twenty minutes before its first", p, window(17, 140, 2, 58), 100, math.Inf(1)},
+		{"the job after the host woke", p, window(17, 140, 5, 5), 100, math.Inf(1)},
 		{"a usual minute on its day", p, window(17, 21), 0, 1},
 		{"the job on its day, no week's counts", &noWeek, window(17, 140), 100, math.Inf(1)},
 	}

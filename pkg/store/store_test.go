@@ -229,11 +229,7 @@ INSERT INTO ports (id, value) VALUES (0, 0), (53, 53);
 INSERT INTO rounds (id, start_time, status, source) VALUES (1, '2026-11-21T10:00:00.000000Z', 'complete', 'live');
 INSERT INTO packets (round_id, frame, timestamp, protocols, port_id, dest_port, length) VALUES (1, 1, '2026-11-21T10:00:00.000000Z', 'eth:ipv4:udp:dns', 53, 53, 60);
 PRAGMA user_version = 1;`)
-	db, err := store.Open(context.Background(), path)
-	if err != nil {
-		t.Fatalf("open v1 database: %v", err)
-	}
-	defer db.Close()
+	db := openMigrated(t, path, "v1")
 	checkInts(t, db, []intCheck{
 		{"PRAGMA user_version", store.SchemaVersion},
 		{"SELECT count(*) FROM packets WHERE dest_port = 53", 1},
@@ -256,6 +252,18 @@ func checkInts(t *testing.T, db *store.DB, checks []intCheck) {
 			t.Errorf("%s = %d, want %d", c.query, got, c.want)
 		}
 	}
+}
+
+// openMigrated opens the file at path, of an older schema (version, for
+// the message), which Open migrates, and closes it when the test ends.
+func openMigrated(t *testing.T, path, version string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("open %s database: %v", version, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 // checkMigrated checks a migrated database has a new file's schema and is intact.
@@ -304,11 +312,7 @@ INSERT INTO rounds_ports (id, round_id, port_id, timestamp, protocol, family, ad
   (7, 1, 22, '2026-11-21T10:00:00.000000Z', 'tcp', 4, '0.0.0.0', 'listen', 10, 'sshd'),
   (8, 1, 53, '2026-11-21T10:00:00.000000Z', 'udp', 4, '127.0.0.53', 'unconn', NULL, NULL);
 PRAGMA user_version = 3;`)
-	db, err := store.Open(context.Background(), path)
-	if err != nil {
-		t.Fatalf("open v3 database: %v", err)
-	}
-	defer db.Close()
+	db := openMigrated(t, path, "v3")
 	raw := storetest.Raw(t, db)
 	if _, err := raw.Exec(`INSERT INTO rounds_ports (round_id, port_id, timestamp, protocol, family, address, state, netns, netns_host, netns_name)
 		VALUES (1, 22, '2026-11-21T10:00:00.000000Z', 'tcp', 4, '0.0.0.0', 'listen', 4026532999, 0, 'docker:0123abcd')`); err != nil {
@@ -341,11 +345,7 @@ INSERT INTO traffic_rounds (round_id, packets, ip_packets, overflow, sources, ic
   (1, 10, 9, 0, 2, 0, 1, 1, 1, 7, 7, 2.5, 2.5, 0, 0);
 INSERT INTO traffic_sources (round_id, address, local_ports, local_hosts, packets, syns) VALUES (1, '10.0.0.9', 3, 1, 4, 3);
 PRAGMA user_version = 5;`)
-	db, err := store.Open(context.Background(), path)
-	if err != nil {
-		t.Fatalf("open v5 database: %v", err)
-	}
-	defer db.Close()
+	db := openMigrated(t, path, "v5")
 	checkInts(t, db, []intCheck{
 		{"PRAGMA user_version", store.SchemaVersion},
 		{"SELECT count(*) FROM traffic_rounds WHERE packets = 10 AND syn_sources = 0 AND spread_source = '' AND backdoor_peers = 0 AND dns_nx_name = ''", 1},
@@ -373,11 +373,7 @@ INSERT INTO rounds_ports (id, round_id, port_id, timestamp, protocol, family, ad
 INSERT INTO packets (id, round_id, frame, timestamp, protocols, port_id, dest_port, length) VALUES
   (9, 1, 1, '2026-11-21T10:00:00.000000Z', 'eth:ipv4:udp:dns', 53, 5353, 60);
 PRAGMA user_version = 10;`)
-	db, err := store.Open(context.Background(), path)
-	if err != nil {
-		t.Fatalf("open v10 database: %v", err)
-	}
-	defer db.Close()
+	db := openMigrated(t, path, "v10")
 	checkInts(t, db, []intCheck{
 		{"PRAGMA user_version", store.SchemaVersion},
 		{"SELECT count(*) FROM ports WHERE id = value", 65536},

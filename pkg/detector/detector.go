@@ -536,7 +536,7 @@ func judge(rs []Scored, cal *calibration) {
 		}
 		r.TotalFired = ratio(r.stats.Total, cal.totalLimit()) > 1
 		for j := range r.Ports {
-			r.Ports[j].Over = r.Ports[j].Error > cal.peakLimit()
+			r.Ports[j].Over = listening(r.Ports[j].Channel) && r.Ports[j].Error > cal.peakLimit()
 		}
 		for _, p := range []struct {
 			port *Port

@@ -64,8 +64,9 @@ type Port struct {
 	Container string `json:"container,omitempty"`
 	Family    string `json:"family,omitempty"` // address family(ies), "4", "6" or "4,6"
 	Netns     string `json:"netns,omitempty"`  // network namespace(s): "host", a name, or net:[inode]; "" when unknown
-	// Over is set when the cell alone passes its limit (the peak's, or the
-	// hour's for an unusual hour): a cause, not a bystander of the top list.
+	// Over is set when the cell alone passes its limit (a listener past the
+	// peak's, or the hour's for an unusual hour): a cause, not a bystander
+	// of the top list. A client port is never over alone (see channelRule).
 	Over bool `json:"over,omitempty"`
 }
 

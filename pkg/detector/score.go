@@ -40,8 +40,9 @@ type stats struct {
 	// the burst costs nothing there and a great deal at another minute,
 	// while Total counts the burst's ports the same at any minute.
 	Excess float64 `json:"excess"`
-	// Peak is the largest single cell's cross-entropy: one port the model
-	// ruled out (a new listener) or was sure of (a vanished service). Its
+	// Peak is the largest single listening cell's cross-entropy (client
+	// ports are pooled, see channelRule): one port the model ruled out (a
+	// new listener) or was sure of (a vanished service). Its
 	// own statistic, because in Total it drowns in the churn of ephemeral
 	// ports, dozens of which open every minute at a few nats each.
 	Peak float64 `json:"peak"`
@@ -71,15 +72,20 @@ type stats struct {
 // at no less than floor: a client port, however unlikely the model made it,
 // never costs what a listener nobody has seen does, so that a model sure a
 // minute's ephemeral ports stay empty cannot make a DNS query look like a
-// new service.
+// new service. A pooled channel's cells count in Total and Excess but not in
+// Peak: nearly every round draws a fresh ephemeral port at the floor, which
+// would be every round's peak and bury a listener's surprise under it (a
+// service missing at its minute of the hour, ~5 nats), and a client port's
+// one cell says little; many at once are Excess's and Load's to judge.
 type channelRule struct {
-	skip  bool
-	floor float64
+	skip   bool
+	pooled bool
+	floor  float64
 }
 
 // rulesFor returns the rules of the channels of l: the clock skipped, the
-// connection and UDP channels floored at pooledFloor (the least rate
-// basePrior gives a port of a range in use), listeners at eps.
+// connection and UDP channels pooled and floored at pooledFloor (the least
+// rate basePrior gives a port of a range in use), listeners at eps.
 func rulesFor(l features.Layout) []channelRule {
 	rules := make([]channelRule, l.C())
 	for c, name := range l.Channels() {
@@ -87,7 +93,7 @@ func rulesFor(l features.Layout) []channelRule {
 		case l.IsClock(c):
 			rules[c].skip = true
 		case !listening(name):
-			rules[c].floor = pooledFloor
+			rules[c].pooled, rules[c].floor = true, pooledFloor
 		}
 	}
 	return rules
@@ -104,7 +110,7 @@ func score(target, recon []float32, ports, k int, rules []channelRule) (stats, [
 	var st stats
 	top := make([]Cell, 0, k+1)
 	for i, y := range target {
-		lo := eps
+		lo, pooled := eps, false
 		if rules != nil {
 			r := rules[i/ports]
 			if r.skip {
@@ -113,6 +119,7 @@ func score(target, recon []float32, ports, k int, rules []channelRule) (stats, [
 			if y != 0 {
 				lo = max(lo, r.floor)
 			}
+			pooled = r.pooled
 		}
 		p := min(max(float64(recon[i]), lo), 1-eps)
 		var e, h float64
@@ -129,7 +136,9 @@ func score(target, recon []float32, ports, k int, rules []channelRule) (stats, [
 		}
 		st.Total += e
 		st.Excess += e - h
-		st.Peak = max(st.Peak, e)
+		if !pooled {
+			st.Peak = max(st.Peak, e)
+		}
 		if k == 0 || (len(top) == k && e <= top[k-1].Error) {
 			continue
 		}

@@ -125,6 +125,7 @@ func TestExcess(t *testing.T) {
 // TestScoreFloor: a port in use that the model all but ruled out costs
 // -ln(eps) on a listening channel and -ln(pooledFloor) on a client channel
 // (see channelRule); an empty cell is not floored, and the clock not judged.
+// Only the listener sets the peak: a client port counts in the sum alone.
 func TestScoreFloor(t *testing.T) {
 	l, err := features.NewLayout([]string{features.TCPListen, features.TCPConn, features.Clock})
 	if err != nil {
@@ -136,13 +137,13 @@ func TestScoreFloor(t *testing.T) {
 		recon[i] = 1e-9
 	}
 	tests := []struct {
-		name string
-		cell int
-		want float64
+		name       string
+		cell       int
+		want, peak float64
 	}{
-		{"listener", 8080, -math.Log(eps)},
-		{"client port", ports + 45000, -math.Log(pooledFloor)},
-		{"clock", 2*ports + 61440, 0},
+		{"listener", 8080, -math.Log(eps), -math.Log(eps)},
+		{"client port", ports + 45000, -math.Log(pooledFloor), 0},
+		{"clock", 2*ports + 61440, 0, 0},
 	}
 	rules := rulesFor(l)
 	empty, _ := score(make([]float32, 3*ports), recon, ports, 0, rules)
@@ -152,6 +153,10 @@ func TestScoreFloor(t *testing.T) {
 		st, _ := score(target, recon, ports, 0, rules)
 		if got := st.Total - empty.Total; math.Abs(got-tt.want) > 1e-6 {
 			t.Errorf("%s: costs %.4f nats, want %.4f", tt.name, got, tt.want)
+		}
+		// An empty listening cell costs about eps, so the peak is that at least.
+		if math.Abs(st.Peak-tt.peak) > 1e-5 {
+			t.Errorf("%s: peak %.4f nats, want %.4f", tt.name, st.Peak, tt.peak)
 		}
 	}
 	// Each judged empty cell costs what eps bounds it to, not the floor.

@@ -190,7 +190,7 @@ func statIndex(name string) int {
 // only: a cell past the peak limit (a port with peers training never had)
 // neither flags it nor is marked a cause, while a traffic figure past its
 // limit flags it and is what it is told by. An occupancy model's rounds
-// are judged on the peak as before.
+// are judged on the peak as before, which a listener sets.
 func TestJudgeTrafficOnly(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	var normal []stats
@@ -205,27 +205,33 @@ func TestJudgeTrafficOnly(t *testing.T) {
 	ntp.Ports = append(ntp.Ports, traffic.PortStat{Port: 123, Protocol: "udp", Direction: traffic.In, Packets: 35, Peers: 35})
 	scan := benignTraffic(r)
 	scan.Top = append(scan.Top, traffic.SourceStat{Address: "192.168.1.10", LocalPorts: 1000, LocalHosts: 1, ProbedPorts: 1000, ProbedHosts: 1, SYNs: 1000})
-	newPort := Port{Port: 123, Protocol: "udp", State: "peers", Channel: features.PeersIn, Change: "new", Error: 13}
+	newPeers := Port{Port: 123, Protocol: "udp", State: "peers", Channel: features.PeersIn, Change: "new"}
+	newListener := Port{Port: 123, Protocol: "tcp", State: "listen", Channel: features.TCPListen, Change: "new"}
+	newClient := Port{Port: 50325, Protocol: "udp", State: "established", Channel: features.UDPBound, Change: "new"}
 	tests := []struct {
 		name        string
 		trafficOnly bool
 		s           *traffic.Summary
+		port        Port
 		peak        float64
 		anomalous   bool
 		over        bool   // the port marked a cause
 		finding     string // the first finding's Stat
 	}{
-		{"traffic model, a new port's peers", true, ntp, 13, false, false, ""},
-		{"traffic model, a scan", true, scan, 13, true, false, "probed_ports"},
-		{"traffic model, an ordinary round", true, benignTraffic(r), 3, false, false, ""},
-		{"occupancy model, a new port", false, ntp, 13, true, true, ""},
-		{"occupancy model, a scan", false, scan, 3, true, false, "probed_ports"},
-		{"occupancy model, no capture", false, nil, 3, false, false, ""},
+		{"traffic model, a new port's peers", true, ntp, newPeers, 13, false, false, ""},
+		{"traffic model, a scan", true, scan, newPeers, 13, true, false, "probed_ports"},
+		{"traffic model, an ordinary round", true, benignTraffic(r), newPeers, 3, false, false, ""},
+		{"occupancy model, a new listener", false, ntp, newListener, 13, true, true, ""},
+		// A client port is no cause alone, however unlikely (the peak is
+		// the listener's): a fresh DNS port beside a new service.
+		{"occupancy model, a client port", false, ntp, newClient, 13, true, false, ""},
+		{"occupancy model, a scan", false, scan, newPeers, 3, true, false, "probed_ports"},
+		{"occupancy model, no capture", false, nil, newPeers, 3, false, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st := stats{Total: 10.5, Excess: 1.5, Peak: tt.peak, Traffic: trafficValues(tt.s)}
-			p := newPort
+			p := tt.port
 			p.Error = tt.peak
 			rs := []Scored{{stats: st, Ports: []Port{p}, round: &store.Round{Traffic: tt.s}, trafficOnly: tt.trafficOnly}}
 			judge(rs, cal)

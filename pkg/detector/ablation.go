@@ -20,15 +20,21 @@ const (
 	// AblatePhase predicts each cell's frequency at the round's minute of
 	// the hour, smoothed toward its all-day frequency by phasePseudo rounds.
 	AblatePhase Ablation = "phase-table"
+	// AblateSeasonal predicts the table's frequencies, those of listeners
+	// that come and go shifted by what their port did the round before and
+	// an hour, a day and a week before (see seasonal).
+	AblateSeasonal Ablation = "seasonal"
 )
 
 // phasePseudo is the weight, in rounds, of a cell's all-day frequency in its
 // frequency at one minute of the hour.
 const phasePseudo = 2
 
-// table is an ablation's predictions: one plane, or one per minute of the hour.
+// table is an ablation's predictions: one plane, or one per minute of the
+// hour, and for the seasonal ablation the shifts of its listeners.
 type table struct {
-	planes [][]float32 // [1 or 60][C*65536]
+	planes   [][]float32 // [1 or 60][C*65536]
+	seasonal *seasonal
 }
 
 func newTable(kind Ablation, l features.Layout, ws []features.Window) (*table, error) {
@@ -36,6 +42,8 @@ func newTable(kind Ablation, l features.Layout, ws []features.Window) (*table, e
 	switch kind {
 	case AblateTable:
 		return &table{planes: [][]float32{toFloat32(base, nil)}}, nil
+	case AblateSeasonal:
+		return &table{planes: [][]float32{toFloat32(base, nil)}, seasonal: newSeasonal(l, ws, base)}, nil
 	case AblatePhase:
 		var byMinute [60][]features.Window
 		for _, w := range ws {
@@ -69,6 +77,9 @@ func (t *table) predict(dst []float32, ws []features.Window) []float32 {
 			p = t.planes[w.Last().Start.UTC().Minute()]
 		}
 		dst = append(dst, p...)
+		if t.seasonal != nil {
+			t.seasonal.adjust(dst[len(dst)-len(p):], w)
+		}
 	}
 	return dst
 }

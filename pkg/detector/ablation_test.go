@@ -101,3 +101,82 @@ func TestModelOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestSeasonal: a per-port table, even by minute of the hour, cannot tell a
+// nightly job's listener at its hour from the same at another hour; the
+// seasonal ablation can, from the day before. An admin port that listens
+// at minutes 30-31 of every hour is likely at 05:30 (it listened at 04:30)
+// and unlikely at 05:45, far below its all-day rate.
+func TestSeasonal(t *testing.T) {
+	l, err := features.NewLayout([]string{features.TCPListen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 12, 0, 0, 0, 0, time.UTC)
+	listen := func(port uint16) sock.Socket {
+		return sock.Socket{Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr("127.0.0.1"), Port: port, State: sock.Listen}
+	}
+	const admin, rsync = 8125, 873
+	var rounds []store.Round
+	for i := range 4 * 24 * 60 {
+		r := store.Round{ID: int64(i + 1), Start: at.Add(time.Duration(i) * time.Minute)}
+		if m := r.Start.Minute(); m == 30 || m == 31 {
+			r.Sockets = append(r.Sockets, listen(admin))
+		}
+		if r.Start.Hour() == 2 && r.Start.Minute() < 10 {
+			r.Sockets = append(r.Sockets, listen(rsync))
+		}
+		rounds = append(rounds, r)
+	}
+	ws, err := features.Windows(rounds, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	train := ws[:3*24*60]
+	flat, err := newTable(AblateTable, l, train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	phase, err := newTable(AblatePhase, l, train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := newTable(AblateSeasonal, l, train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Day 4, scored in order, each round then learnt as normal as a refit
+	// does, so it is looked back at an hour later.
+	day4 := 3 * 24 * 60
+	var p []float32
+	for i := day4; i < len(ws); i++ {
+		got := tb.predict(nil, ws[i:i+1])
+		p = append(p, got[admin], got[rsync])
+		tb.seasonal.remember(ws[i].Last())
+	}
+	predict := func(port, hour, minute int) float32 {
+		k := 2 * (hour*60 + minute)
+		if port == rsync {
+			k++
+		}
+		return p[k]
+	}
+	rate := func(tb *table, port, hour, minute int) float32 {
+		return tb.predict(nil, ws[day4+hour*60+minute:day4+hour*60+minute+1])[port]
+	}
+	tests := []struct {
+		name     string
+		got, bar float32
+		above    bool
+	}{
+		{"admin at 05:30, above the phase table's 05:30", predict(admin, 5, 30), 0.9 * rate(phase, admin, 5, 30), true},
+		{"admin at 05:45, a tenth of its all-day rate", predict(admin, 5, 45), rate(flat, admin, 5, 45) / 10, false},
+		{"rsync at 02:00, ten times the phase table's 02:00", predict(rsync, 2, 0), 10 * rate(phase, rsync, 2, 0), true},
+		{"rsync at 14:00, a tenth of its all-day rate", predict(rsync, 14, 0), rate(flat, rsync, 14, 0) / 10, false},
+	}
+	for _, tt := range tests {
+		if tt.above != (tt.got > tt.bar) {
+			t.Errorf("%s: got %.3g, bar %.3g", tt.name, tt.got, tt.bar)
+		}
+	}
+}

@@ -272,9 +272,14 @@ func (d *Detector) learn(m *model, ws []features.Window, rs []Scored) (bool, err
 	if m.phase != nil {
 		m.phase.add(m.layout, normal)
 	}
-	if m.table == nil {
+	switch {
+	case m.table == nil:
 		if _, _, err := d.fit(m, normal, 1, d.cfg.RefitSize, refitRate); err != nil {
 			return false, err
+		}
+	case m.table.seasonal != nil:
+		for _, w := range normal {
+			m.table.seasonal.remember(w.Last())
 		}
 	}
 	m.roundsTrained += len(normal)

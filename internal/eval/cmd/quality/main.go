@@ -124,6 +124,7 @@ func report(ctx context.Context, cfg scenario.Config, base detector.Config, dbPa
 		// Ablations: portwatch's statistics on tables instead of the model's output.
 		{"table", quality.NewPortwatch(ablated(base, detector.AblateTable), logger(verbose))},
 		{"phase-table", quality.NewPortwatch(ablated(base, detector.AblatePhase), logger(verbose))},
+		{"seasonal", quality.NewPortwatch(ablated(base, detector.AblateSeasonal), logger(verbose))},
 	}
 	// A detector that fails is named at the end; the others still report.
 	var results []quality.Result

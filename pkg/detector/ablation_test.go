@@ -180,3 +180,48 @@ func TestSeasonal(t *testing.T) {
 		}
 	}
 }
+
+// TestSeasonalHistory: the seasonal ablation looks back at the rounds a
+// refit learns from, the normal ones, and never at an anomaly: a new
+// listener flagged at 00:30 is no reason to expect it at 01:30.
+func TestSeasonalHistory(t *testing.T) {
+	at := time.Date(2026, 11, 12, 0, 0, 0, 0, time.UTC)
+	round := func(i int) store.Round {
+		r := store.Round{ID: int64(i + 1), Start: at.Add(time.Duration(i) * time.Minute), Sockets: []sock.Socket{listener4(22, "sshd")}}
+		if i%60 == 26 {
+			r.Sockets = append(r.Sockets, listener4(8167, "batch-admin"))
+		}
+		return r
+	}
+	var rounds []store.Round
+	for i := range 24 * 60 {
+		rounds = append(rounds, round(i))
+	}
+	var test []store.Round
+	for i := range 60 {
+		test = append(test, round(len(rounds)+i))
+	}
+	test[30].Sockets = append(test[30].Sockets, listener4(4444, "nc"))
+	cfg := DefaultConfig("")
+	cfg.Ablation = AblateSeasonal
+	q := NewReplay(cfg, slog.New(slog.DiscardHandler))
+	if err := q.Train(rounds); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := q.Score(test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rs[30].Anomalous {
+		t.Fatalf("the new listener's round: score %.2f, want anomalous", rs[30].Score)
+	}
+	looked := map[int64]bool{}
+	for _, r := range q.m.table.seasonal.rounds {
+		looked[r.ID] = true
+	}
+	for i, r := range rs {
+		if looked[r.RoundID] == r.Anomalous {
+			t.Errorf("round %d (anomalous %v): in the history %v, want %v", i, r.Anomalous, looked[r.RoundID], !r.Anomalous)
+		}
+	}
+}

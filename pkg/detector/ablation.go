@@ -22,7 +22,7 @@ const (
 	AblatePhase Ablation = "phase-table"
 	// AblateSeasonal predicts the table's frequencies, those of listeners
 	// that come and go shifted by what their port did the round before and
-	// an hour, a day and a week before (see seasonal).
+	// an hour and a day before (see seasonal).
 	AblateSeasonal Ablation = "seasonal"
 )
 

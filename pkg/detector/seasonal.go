@@ -11,8 +11,8 @@ import (
 
 // seasonal is the seasonal ablation (AblateSeasonal): each listening cell's
 // training frequency, shifted in logit by an offset per (channel, pattern),
-// where the pattern is what the port did the round before and an hour, a
-// day and a week before. The offsets are shared by every port of a
+// where the pattern is what the port did the round before, an hour before
+// and a day before. The offsets are shared by every port of a
 // channel, so what one service teaches (a listener that listened at this
 // minute yesterday and an hour ago is likely listening now) holds for every
 // other: a per-port table, even one per minute of the hour, cannot say
@@ -35,13 +35,18 @@ type seasonal struct {
 	ports  map[int64][][]uint16        // per round id, per channel: the ports in use
 }
 
-// seasonalLags are the lags looked back at, besides the round before.
-var seasonalLags = [...]time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
+// seasonalLags are the lags looked back at, besides the round before. Not
+// a week: ten days of training hold a week-lag round for three of them, too
+// few to fit its patterns, and with a week lag a dev server whose office
+// hours vary by the day was expected by what it did a week before, its
+// absence 30 and 23 false alarms on seed 5's server and busy server (1
+// each without).
+var seasonalLags = [...]time.Duration{time.Hour, 24 * time.Hour}
 
 const (
 	// seasonalPatterns: the round before (in use or not) times, per lag,
 	// in use, not in use, or no round then (a host asleep, a history too short).
-	seasonalPatterns = 2 * 3 * 3 * 3
+	seasonalPatterns = 2 * 3 * 3
 	seasonalSlack    = 40 * time.Second // a lag's round may start this far from its time
 	seasonalBin      = 0.1              // width in logit of the bins the offsets are fitted on
 	seasonalRidge    = 0.05             // pulls an offset little seen toward 0

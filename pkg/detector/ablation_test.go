@@ -33,14 +33,7 @@ func TestPhaseTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	phase, err := newTable(AblatePhase, l, ws)
-	if err != nil {
-		t.Fatal(err)
-	}
-	flat, err := newTable(AblateTable, l, ws)
-	if err != nil {
-		t.Fatal(err)
-	}
+	phase, flat := mustTable(t, AblatePhase, l, ws), mustTable(t, AblateTable, l, ws)
 	predict := func(tb *table, minute int) float32 {
 		return tb.predict(nil, ws[minute:minute+1])[8125]
 	}
@@ -113,18 +106,15 @@ func TestSeasonal(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 11, 12, 0, 0, 0, 0, time.UTC)
-	listen := func(port uint16) sock.Socket {
-		return sock.Socket{Protocol: sock.TCP, Family: 4, Address: netip.MustParseAddr("127.0.0.1"), Port: port, State: sock.Listen}
-	}
 	const admin, rsync = 8125, 873
 	var rounds []store.Round
 	for i := range 4 * 24 * 60 {
 		r := store.Round{ID: int64(i + 1), Start: at.Add(time.Duration(i) * time.Minute)}
 		if m := r.Start.Minute(); m == 30 || m == 31 {
-			r.Sockets = append(r.Sockets, listen(admin))
+			r.Sockets = append(r.Sockets, listener4(admin, "batch-admin"))
 		}
 		if r.Start.Hour() == 2 && r.Start.Minute() < 10 {
-			r.Sockets = append(r.Sockets, listen(rsync))
+			r.Sockets = append(r.Sockets, listener4(rsync, "rsync"))
 		}
 		rounds = append(rounds, r)
 	}
@@ -133,18 +123,7 @@ func TestSeasonal(t *testing.T) {
 		t.Fatal(err)
 	}
 	train := ws[:3*24*60]
-	flat, err := newTable(AblateTable, l, train)
-	if err != nil {
-		t.Fatal(err)
-	}
-	phase, err := newTable(AblatePhase, l, train)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb, err := newTable(AblateSeasonal, l, train)
-	if err != nil {
-		t.Fatal(err)
-	}
+	flat, phase, tb := mustTable(t, AblateTable, l, train), mustTable(t, AblatePhase, l, train), mustTable(t, AblateSeasonal, l, train)
 	// Day 4, scored in order, each round then learnt as normal as a refit
 	// does, so it is looked back at an hour later.
 	day4 := 3 * 24 * 60
@@ -224,4 +203,14 @@ func TestSeasonalHistory(t *testing.T) {
 			t.Errorf("round %d (anomalous %v): in the history %v, want %v", i, r.Anomalous, looked[r.RoundID], !r.Anomalous)
 		}
 	}
+}
+
+// mustTable is newTable for a test, which fails on its error.
+func mustTable(t *testing.T, kind Ablation, l features.Layout, ws []features.Window) *table {
+	t.Helper()
+	tb, err := newTable(kind, l, ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tb
 }

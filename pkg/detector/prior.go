@@ -1,8 +1,6 @@
 package detector
 
 import (
-	"math"
-
 	"portwatch/pkg/features"
 	"portwatch/pkg/portae"
 )
@@ -135,7 +133,7 @@ func (m *model) setPrior(prior []float64) bool {
 	}
 	bias := b.Data().([]float32)
 	for i, p := range prior {
-		bias[i] = float32(math.Log(p / (1 - p)))
+		bias[i] = float32(logit(p))
 	}
 	clear(w.Data().([]float32))
 	return true

@@ -68,19 +68,17 @@ type stats struct {
 }
 
 // channelRule is how score judges a channel's cells. A skipped channel is
-// not judged (the clock: an input, not an outcome). A cell in use is read
-// at no less than floor: a client port, however unlikely the model made it,
-// never costs what a listener nobody has seen does, so that a model sure a
-// minute's ephemeral ports stay empty cannot make a DNS query look like a
-// new service. A pooled channel's cells count in Total and Excess but not in
+// not judged (the clock: an input, not an outcome). A pooled channel's cell
+// in use is read at no less than pooledFloor: a client port, however
+// unlikely the model made it, never costs what a listener nobody has seen
+// does, so that a model sure a minute's ephemeral ports stay empty cannot
+// make a DNS query look like a new service. A pooled channel's cells count in Total and Excess but not in
 // Peak: nearly every round draws a fresh ephemeral port at the floor, which
 // would be every round's peak and bury a listener's surprise under it (a
 // service missing at its minute of the hour, ~5 nats), and a client port's
 // one cell says little; many at once are Excess's and Load's to judge.
 type channelRule struct {
-	skip   bool
-	pooled bool
-	floor  float64
+	skip, pooled bool
 }
 
 // rulesFor returns the rules of the channels of l: the clock skipped, the
@@ -93,7 +91,7 @@ func rulesFor(l features.Layout) []channelRule {
 		case l.IsClock(c):
 			rules[c].skip = true
 		case !listening(name):
-			rules[c].pooled, rules[c].floor = true, pooledFloor
+			rules[c].pooled = true
 		}
 	}
 	return rules
@@ -116,10 +114,9 @@ func score(target, recon []float32, ports, k int, rules []channelRule) (stats, [
 			if r.skip {
 				continue
 			}
-			if y != 0 {
-				lo = max(lo, r.floor)
+			if pooled = r.pooled; pooled && y != 0 {
+				lo = pooledFloor
 			}
-			pooled = r.pooled
 		}
 		p := min(max(float64(recon[i]), lo), 1-eps)
 		var e, h float64

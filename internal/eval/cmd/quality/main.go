@@ -94,17 +94,23 @@ func parseProfiles(s string) ([]scenario.Profile, error) {
 	return out, nil
 }
 
-// report generates the timeline of cfg, runs the detectors on it and prints their results.
-func report(ctx context.Context, cfg scenario.Config, base detector.Config, dbPath, only string, list, verbose bool, out io.Writer) error {
-	tl, err := scenario.Generate(cfg)
-	if err != nil {
-		return err
+// checkOnly returns an error naming each detector of only, a comma-separated
+// list (empty: all), that is not among names: a misspelt -only would
+// otherwise run nothing and print an empty report.
+func checkOnly(only string, names []string) error {
+	if only == "" {
+		return nil
 	}
-	if dbPath != "" {
-		if tl.Rounds, err = roundTrip(ctx, tl, dbPath); err != nil {
-			return err
+	for _, n := range strings.Split(only, ",") {
+		if !slices.Contains(names, n) {
+			return fmt.Errorf("-only: unknown detector %q (known: %s)", n, strings.Join(names, ", "))
 		}
 	}
+	return nil
+}
+
+// report generates the timeline of cfg, runs the detectors on it and prints their results.
+func report(ctx context.Context, cfg scenario.Config, base detector.Config, dbPath, only string, list, verbose bool, out io.Writer) error {
 	all, err := features.NewLayout(features.OccupancyChannels())
 	if err != nil {
 		return err
@@ -125,6 +131,22 @@ func report(ctx context.Context, cfg scenario.Config, base detector.Config, dbPa
 		{"table", quality.NewPortwatch(ablated(base, detector.AblateTable), logger(verbose))},
 		{"phase-table", quality.NewPortwatch(ablated(base, detector.AblatePhase), logger(verbose))},
 		{"seasonal", quality.NewPortwatch(ablated(base, detector.AblateSeasonal), logger(verbose))},
+	}
+	var names []string
+	for _, d := range detectors {
+		names = append(names, d.name)
+	}
+	if err := checkOnly(only, names); err != nil {
+		return err
+	}
+	tl, err := scenario.Generate(cfg)
+	if err != nil {
+		return err
+	}
+	if dbPath != "" {
+		if tl.Rounds, err = roundTrip(ctx, tl, dbPath); err != nil {
+			return err
+		}
 	}
 	// A detector that fails is named at the end; the others still report.
 	var results []quality.Result

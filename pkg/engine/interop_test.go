@@ -64,13 +64,22 @@ func sparseOccupancy(n, window, channels int, seed uint64) *tensor.Dense {
 	return x
 }
 
-// TestInteropORT: a portae model the project writes, fresh and after
-// training steps, gives the same outputs in onnxruntime-node as here.
+// TestInteropORT: a portae model the project writes, v1 and v2 (its lag
+// term), fresh and after training steps, gives the same outputs in
+// onnxruntime-node as here; training moves v2's lag offsets.
 func TestInteropORT(t *testing.T) {
 	needORT(t)
+	for _, lags := range []bool{false, true} {
+		t.Run(map[bool]string{false: portae.Version, true: portae.VersionLags}[lags], func(t *testing.T) {
+			interopORT(t, lags)
+		})
+	}
+}
+
+func interopORT(t *testing.T, lags bool) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "portae.onnx")
-	b, err := portae.Build(portae.Config{Seed: 11})
+	b, err := portae.Build(portae.Config{Seed: 11, Lags: lags})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,15 +87,26 @@ func TestInteropORT(t *testing.T) {
 		t.Fatal(err)
 	}
 	x := sparseOccupancy(2, 10, 3, 1)
-	in := filepath.Join(dir, "in.pb")
-	pb, err := onnx.AppendTensor(nil, portae.Input, x)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(in, pb, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	inputs := map[string]*tensor.Dense{portae.Input: x}
+	if lags {
+		rng := rand.New(rand.NewPCG(5, 6))
+		p := make([]int64, 2*3*portae.Ports)
+		for i := range p {
+			p[i] = rng.Int64N(portae.NoPattern(3) + 1)
+		}
+		inputs[portae.PatternInput] = nn.NewI64([]int{2, 3, portae.Ports}, p)
+	}
+	files := map[string]string{}
+	for name, v := range inputs {
+		pb, err := onnx.AppendTensor(nil, name, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[name] = filepath.Join(dir, name+".pb")
+		if err := os.WriteFile(files[name], pb, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	compare := func(stage string) {
 		m, err := Load(path)
@@ -97,7 +117,7 @@ func TestInteropORT(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := runORT(t, path, map[string]string{portae.Input: in}, m.Outputs())
+		want := runORT(t, path, files, m.Outputs())
 		for name, w := range want {
 			if err := closeTo(got[name], w, 1e-4, 1e-6); err != nil {
 				t.Errorf("%s: %s: %v", stage, name, err)
@@ -123,6 +143,9 @@ func TestInteropORT(t *testing.T) {
 		if _, err := tr.Step(inputs, y); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if lags && !slices.ContainsFunc(m.Params()[portae.LagOffsets].Float32s(), func(v float32) bool { return v != 0 }) {
+		t.Errorf("%s: all 0 after training", portae.LagOffsets)
 	}
 	if err := m.Save(path); err != nil {
 		t.Fatal(err)

@@ -1,5 +1,7 @@
-// Package portae builds portwatch's own model, portae v1: a Conv1D-LSTM
-// autoencoder over port occupancy, as a complete ONNX file.
+// Package portae builds portwatch's own model: a Conv1D-LSTM autoencoder
+// over port occupancy, as a complete ONNX file. portae v1 sees the window
+// alone; portae v2 (Config.Lags) also looks up, per cell, what its port did
+// the round before, an hour before and a day before.
 //
 // Input `occupancy` float32 [N, T, C, 65536] holds T consecutive rounds of C
 // per-port channels; output `reconstruction` float32 [N, C, 65536] is the
@@ -8,6 +10,15 @@
 // ports) -> Relu -> MaxPool -> Dropout; the T round codes -> LSTM along
 // time -> Gemm bottleneck -> Relu -> Gemm -> Sigmoid. Only standard ops, so
 // the file opens unchanged in onnxruntime and Netron.
+//
+// v2 adds an input `pattern` int64 [N, C, 65536]: per cell, an index into
+// the trained offsets `lag.offset` [C*Patterns] (see Pattern), whose value
+// is added to the cell's logit before the Sigmoid; the index C*Patterns
+// (NoPattern) adds 0, for the cells the term leaves alone. The offsets are
+// shared by every port of a channel, so what one service teaches (a
+// listener that listened at this minute yesterday is likely to now) holds
+// for every other, which a per-port row of weights learns only from that
+// port's own few days.
 //
 // This package is the architecture only. What the file holds besides the
 // graph (metadata, calibration, the contract detect checks) is
@@ -29,12 +40,16 @@ import (
 )
 
 const (
-	// Version names this architecture, in the file's producer_version and
-	// (written by pkg/modelfile) its portwatch.version.
-	Version = "portae-v1"
-	// Input and Output name the graph's input and output.
-	Input  = "occupancy"
-	Output = "reconstruction"
+	// Version and VersionLags name the architectures without and with the
+	// lag term, in the file's producer_version and (written by
+	// pkg/modelfile) its portwatch.version.
+	Version     = "portae-v1"
+	VersionLags = "portae-v2"
+	// Input and Output name the graph's input and output; PatternInput the
+	// second input of a v2 graph.
+	Input        = "occupancy"
+	Output       = "reconstruction"
+	PatternInput = "pattern"
 	// Ports is the length of the port axis, features.Ports: one value per
 	// port number in every channel the features fill.
 	Ports = features.Ports
@@ -50,6 +65,37 @@ type Layer struct {
 // Build names them so; code that reaches into a portae graph (detect's
 // prior) asks here rather than spelling them.
 func OutputLayer() Layer { return Layer{Weight: "decode.weight", Bias: "decode.bias"} }
+
+// LagOffsets names the v2 graph's offsets, [C*Patterns] float32, in the
+// order Pattern indexes them.
+const LagOffsets = "lag.offset"
+
+// Patterns is the number of lag patterns per channel: the port in use the
+// round before or not, times in use, not in use or no round at all an hour
+// before, times the same a day before.
+const Patterns = 2 * 3 * 3
+
+// Lag states of Pattern's hour and day arguments.
+const (
+	Absent = iota
+	Present
+	NoRound
+)
+
+// Pattern returns the pattern input's value for a cell of channel c whose
+// port was in use the round before (before) and had state hour and day
+// (Absent, Present or NoRound) an hour and a day before.
+func Pattern(c int, before bool, hour, day int) int64 {
+	p := int64(c*Patterns + 2*hour + 6*day)
+	if before {
+		p++
+	}
+	return p
+}
+
+// NoPattern returns the pattern input's value that adds nothing to a cell,
+// for a graph of channels channels.
+func NoPattern(channels int) int64 { return int64(channels * Patterns) }
 
 // Sizes of the layers. Conv blocks of 64 ports (1024 per round), max over
 // 4 blocks: 8 filters x 256 = 2048 features per round, small enough that the
@@ -81,9 +127,12 @@ type Config struct {
 	Channels []string
 	Seed     uint64      // seeds the initial weights
 	Metadata []onnx.Prop // written as the file's metadata_props
+	// Lags builds v2: the pattern input and its offsets, all 0 at first.
+	Lags bool
 }
 
-// Build returns a fresh, untrained portae v1 as a serialized ONNX model.
+// Build returns a fresh, untrained portae v1 (v2 with Lags) as a serialized
+// ONNX model.
 func Build(cfg Config) ([]byte, error) {
 	if cfg.Window == 0 {
 		cfg.Window = DefaultWindow
@@ -171,18 +220,38 @@ func graph(cfg Config) *onnx.Spec {
 		{Name: "encode.relu", OpType: "Relu", Inputs: []string{"encode"}, Outputs: []string{"encode.relu"}},
 		{Name: "decode", OpType: "Gemm", Inputs: []string{"encode.relu", out.Weight, out.Bias}, Outputs: []string{"decode"},
 			Attrs: []onnx.Attr{{Name: "transB", Value: int64(1)}}},
-		{Name: "decode.sigmoid", OpType: "Sigmoid", Inputs: []string{"decode"}, Outputs: []string{"decode.sigmoid"}},
-		{Name: "reconstruction", OpType: "Reshape", Inputs: []string{"decode.sigmoid", "shape.out"}, Outputs: []string{Output}},
 	}
+	logits, version := "decode", Version
+	inputs := []onnx.ValueInfo{{Name: Input, ElemType: onnx.TypeFloat,
+		Dims: []onnx.Dim{{Param: "N"}, {Value: t}, {Value: c}, {Value: Ports}}}}
+	if cfg.Lags {
+		// The offsets and one constant 0 after them, the value of NoPattern.
+		inits = append(inits,
+			onnx.NamedTensor{Name: LagOffsets, Tensor: fill(0, int(c)*Patterns)},
+			onnx.NamedTensor{Name: "shape.cells", Tensor: ints(-1, c*Ports)})
+		nodes = append(nodes,
+			onnx.NodeSpec{Name: "lag.none", OpType: "Constant", Outputs: []string{"lag.none"},
+				Attrs: []onnx.Attr{{Name: "value", Value: nn.NewF32([]int{1}, []float32{0})}}},
+			onnx.NodeSpec{Name: "lag.table", OpType: "Concat", Inputs: []string{LagOffsets, "lag.none"}, Outputs: []string{"lag.table"},
+				Attrs: []onnx.Attr{{Name: "axis", Value: int64(0)}}},
+			onnx.NodeSpec{Name: "lag", OpType: "Gather", Inputs: []string{"lag.table", PatternInput}, Outputs: []string{"lag"}},
+			onnx.NodeSpec{Name: "lag.cells", OpType: "Reshape", Inputs: []string{"lag", "shape.cells"}, Outputs: []string{"lag.cells"}},
+			onnx.NodeSpec{Name: "decode.lagged", OpType: "Add", Inputs: []string{"decode", "lag.cells"}, Outputs: []string{"decode.lagged"}})
+		logits, version = "decode.lagged", VersionLags
+		inputs = append(inputs, onnx.ValueInfo{Name: PatternInput, ElemType: onnx.TypeInt64,
+			Dims: []onnx.Dim{{Param: "N"}, {Value: c}, {Value: Ports}}})
+	}
+	nodes = append(nodes,
+		onnx.NodeSpec{Name: "decode.sigmoid", OpType: "Sigmoid", Inputs: []string{logits}, Outputs: []string{"decode.sigmoid"}},
+		onnx.NodeSpec{Name: "reconstruction", OpType: "Reshape", Inputs: []string{"decode.sigmoid", "shape.out"}, Outputs: []string{Output}})
 	return &onnx.Spec{
 		IRVersion:       8,
 		Opset:           17,
 		Producer:        "portwatch",
-		ProducerVersion: Version,
+		ProducerVersion: version,
 		GraphName:       "portae",
 		Nodes:           nodes,
-		Inputs: []onnx.ValueInfo{{Name: Input, ElemType: onnx.TypeFloat,
-			Dims: []onnx.Dim{{Param: "N"}, {Value: t}, {Value: c}, {Value: Ports}}}},
+		Inputs:          inputs,
 		Outputs: []onnx.ValueInfo{{Name: Output, ElemType: onnx.TypeFloat,
 			Dims: []onnx.Dim{{Param: "N"}, {Value: c}, {Value: Ports}}}},
 		Initializers: inits,

@@ -541,7 +541,7 @@ func judge(rs []Scored, cal *calibration) {
 		}
 		r.TotalFired = ratio(r.stats.Total, cal.totalLimit()) > 1
 		for j := range r.Ports {
-			r.Ports[j].Over = listening(r.Ports[j].Channel) && r.Ports[j].Error > cal.peakLimit()
+			r.Ports[j].Over = features.Listening(r.Ports[j].Channel) && r.Ports[j].Error > cal.peakLimit()
 		}
 		for _, p := range []struct {
 			port *Port

@@ -26,7 +26,7 @@ func gone(l features.Layout, w features.Window, target, recon []float32) (float6
 	var worst float64
 	var cell *Cell
 	for c, name := range l.Channels() {
-		if !listening(name) {
+		if !features.Listening(name) {
 			continue
 		}
 		row := c * features.Ports

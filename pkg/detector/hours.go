@@ -47,7 +47,7 @@ func (h *hours) add(l features.Layout, ws []features.Window) {
 		hr, _ := clockOf(r)
 		h.Rounds[hr]++
 		for c, name := range names {
-			if !listening(name) {
+			if !features.Listening(name) {
 				continue
 			}
 			for _, p := range l.Ports(r, c) {
@@ -78,7 +78,7 @@ func (h *hours) surprise(l features.Layout, r *store.Round) (float64, *hourCell)
 	var worst float64
 	var cell *hourCell
 	for c, name := range l.Channels() {
-		if !listening(name) {
+		if !features.Listening(name) {
 			continue
 		}
 		for _, p := range l.Ports(r, c) {

@@ -541,7 +541,7 @@ func starts(l features.Layout, w features.Window) []startCell {
 	r, prev := w.Last(), w.Rounds[len(w.Rounds)-2]
 	var out []startCell
 	for c, name := range l.Channels() {
-		if !listening(name) {
+		if !features.Listening(name) {
 			continue
 		}
 		before := l.Ports(prev, c)

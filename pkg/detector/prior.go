@@ -52,7 +52,7 @@ func basePrior(l features.Layout, ws []features.Window) []float64 {
 	}
 	pooled := make([]bool, l.C())
 	for c, name := range l.Channels() {
-		pooled[c] = !listening(name)
+		pooled[c] = !features.Listening(name)
 	}
 	lo, hi := churnRange(p, pooled)
 	for c := range l.C() {
@@ -83,17 +83,6 @@ func basePrior(l features.Layout, ws []features.Window) []float64 {
 // occasional reports whether a cell's frequency is that of a port used now
 // and then rather than never or most of the time.
 func occasional(f float64) bool { return f > 0 && f < 0.5 }
-
-// listening reports whether a channel holds listening sockets: services,
-// never pooled, so that a listener on a port never used costs -ln(eps) and
-// an always-on one that vanishes as much, whatever the port number.
-func listening(channel string) bool {
-	switch channel {
-	case features.TCPListen, features.TCPListenWildcard, features.TCPListenLoopback, features.TCPListenContainer:
-		return true
-	}
-	return false
-}
 
 // churnRange returns the port range [lo, hi) that churns in the per-cell
 // frequencies p (all channels, one after the other) of the pooled

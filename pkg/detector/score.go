@@ -90,7 +90,7 @@ func rulesFor(l features.Layout) []channelRule {
 		switch {
 		case l.IsClock(c):
 			rules[c].skip = true
-		case !listening(name):
+		case !features.Listening(name):
 			rules[c].pooled = true
 		}
 	}

@@ -68,7 +68,7 @@ func newSeasonal(l features.Layout, ws []features.Window, base []float64) *seaso
 	}
 	type key struct{ pattern, bin int }
 	for c, name := range l.Channels() {
-		if !listening(name) {
+		if !features.Listening(name) {
 			continue
 		}
 		for _, r := range s.rounds {

@@ -317,3 +317,14 @@ func countScale(n int64) float32 {
 	}
 	return float32(math.Log1p(float64(n)) / math.Log1p(countCap))
 }
+
+// Listening reports whether channel holds listening sockets: services, which
+// a detector never pools with other ports (a listener on a port never used
+// is news whatever its number) and whose lags a portae v2 model looks up.
+func Listening(channel string) bool {
+	switch channel {
+	case TCPListen, TCPListenWildcard, TCPListenLoopback, TCPListenContainer:
+		return true
+	}
+	return false
+}

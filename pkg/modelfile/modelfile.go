@@ -4,11 +4,13 @@
 // metadata key; callers get typed values.
 //
 // The contract a file must meet, whoever made it (portae, or an export from
-// PyTorch or Keras): exactly one input, portae.Input float32 [N, T, C,
-// 65536], and an output portae.Output float32 [N, C, 65536], with T and C
-// fixed; T·C small enough for detect's memory (see CheckSize). Metadata:
+// PyTorch or Keras): an input portae.Input float32 [N, T, C, 65536], and
+// an output portae.Output float32 [N, C, 65536], with T and C fixed; T·C
+// small enough for detect's memory (see CheckSize). A second input,
+// portae.PatternInput int64 [N, C, 65536], makes the file a lag model (see
+// pkg/portae's v2), fed each cell's lag pattern. Metadata:
 //
-//	portwatch.version         the architecture; "portae-v1" for files the project builds
+//	portwatch.version         the architecture: "portae-v2" for the files the project builds, "portae-v1" before the lags
 //	portwatch.channels        the C channel names, comma-separated, in input order
 //	                          (absent: features.OccupancyChannels(), which needs C = 3)
 //	portwatch.window          T; must agree with the input's dim when present
@@ -18,8 +20,9 @@
 //	portwatch.phase           JSON Phase: per-minute-of-the-hour counts of rounds, connections and listener starts, and per day of the week
 //	portwatch.rounds_trained  rounds the model was trained on, first training and refits
 //	portwatch.trained_until   start of the newest round trained on (RFC 3339, UTC)
+//	portwatch.lags            JSON Lags: the cells a lag model's offsets shift, set by its first training
 //
-// Load reads and checks a file, New builds a fresh portae v1, File.Save
+// Load reads and checks a file, New builds a fresh portae, File.Save
 // writes one back atomically, keeping the previous file as .prev.
 //
 // The package is apart from pkg/portae, the builder, because the contract
@@ -59,6 +62,7 @@ const (
 	KeyRoundsTrained = "portwatch.rounds_trained"
 	KeyTrainedUntil  = "portwatch.trained_until"
 	KeyInput         = "portwatch.input"
+	KeyLags          = "portwatch.lags"
 )
 
 // InputForecast is KeyInput's value for a model whose window's last round
@@ -156,6 +160,13 @@ type Week struct {
 	Opened [7][24][60]float64 `json:"opened"`
 }
 
+// Lags is portwatch.lags: per listening channel, the ports whose cells a
+// lag model's offsets shift (the pattern input gives the others
+// portae.NoPattern).
+type Lags struct {
+	Ports map[string][]uint16 `json:"ports"`
+}
+
 // Provenance is what the model was trained on.
 type Provenance struct {
 	Rounds int       // portwatch.rounds_trained
@@ -171,7 +182,11 @@ type File struct {
 	Calibration *Calibration // nil until calibrated
 	Hours       *Hours       // nil until trained, or in files from before the hour statistic
 	Phase       *Phase       // nil until trained, or in files from before the phase statistics
-	Trained     Provenance
+	// Lagged says the file has the pattern input; Lags is nil until its
+	// first training, and in files without the input.
+	Lagged  bool
+	Lags    *Lags
+	Trained Provenance
 	// Forecast says the window's last round is masked (KeyInput is
 	// InputForecast): fill windows with Layout.FillForecast.
 	Forecast bool
@@ -262,15 +277,22 @@ func (c Config) Check() error {
 	return CheckSize(c.Window, len(c.Channels), c.Batch)
 }
 
-// Build returns a fresh, untrained portae v1 as a serialized ONNX file with
-// its metadata, as `detect model new` writes it.
+// Build returns a fresh, untrained portae as a serialized ONNX file with its
+// metadata, as `detect model new` writes it: v2, with the lag term, when a
+// channel holds listeners (features.Listening), which are what it shifts;
+// v1 for a model of traffic alone.
 func Build(c Config) ([]byte, error) {
 	if err := c.Check(); err != nil {
 		return nil, fmt.Errorf("new model: %w", err)
 	}
 	c = c.withDefaults()
+	lags := slices.ContainsFunc(c.Channels, features.Listening)
+	version := portae.Version
+	if lags {
+		version = portae.VersionLags
+	}
 	meta := []onnx.Prop{
-		{Key: KeyVersion, Value: portae.Version},
+		{Key: KeyVersion, Value: version},
 		{Key: KeyChannels, Value: strings.Join(c.Channels, ",")},
 		{Key: KeyWindow, Value: strconv.Itoa(c.Window)},
 		{Key: KeyRoundsTrained, Value: "0"},
@@ -280,20 +302,20 @@ func Build(c Config) ([]byte, error) {
 	if slices.Contains(c.Channels, features.Clock) {
 		meta = append(meta, onnx.Prop{Key: KeyInput, Value: InputForecast})
 	}
-	b, err := portae.Build(portae.Config{Window: c.Window, Channels: c.Channels, Seed: c.Seed, Metadata: meta})
+	b, err := portae.Build(portae.Config{Window: c.Window, Channels: c.Channels, Seed: c.Seed, Metadata: meta, Lags: lags})
 	if err != nil {
 		return nil, fmt.Errorf("new model: %w", err)
 	}
 	return b, nil
 }
 
-// New returns a fresh, untrained portae v1, in memory.
+// New returns a fresh, untrained portae, in memory, as Build makes it.
 func New(c Config) (*File, error) {
 	b, err := Build(c)
 	if err != nil {
 		return nil, err
 	}
-	eng, err := engine.Decode(b, "new "+portae.Version)
+	eng, err := engine.Decode(b, "new portae")
 	if err != nil {
 		return nil, fmt.Errorf("new model: %w", err)
 	}
@@ -303,7 +325,7 @@ func New(c Config) (*File, error) {
 // decode checks the model's input and output against the contract and
 // decodes its metadata; errors say what differs.
 func decode(eng *engine.Model) (*File, error) {
-	in, out, err := contract(eng)
+	in, out, lagged, err := contract(eng)
 	if err != nil {
 		return nil, err
 	}
@@ -331,7 +353,7 @@ func decode(eng *engine.Model) (*File, error) {
 	if s, ok := meta[KeyWindow]; ok && s != strconv.FormatInt(t.Value, 10) {
 		return nil, fmt.Errorf("input %s has a window of %d rounds, but the model's %s says %s", in.Name, t.Value, KeyWindow, s)
 	}
-	f := &File{Engine: eng, Layout: layout, Window: int(t.Value)}
+	f := &File{Engine: eng, Layout: layout, Window: int(t.Value), Lagged: lagged}
 	switch s := meta[KeyInput]; s {
 	case "":
 	case InputForecast:
@@ -356,6 +378,19 @@ func decode(eng *engine.Model) (*File, error) {
 	}
 	if f.Phase, err = decodeJSON[Phase](meta, KeyPhase); err != nil {
 		return nil, err
+	}
+	if f.Lags, err = decodeJSON[Lags](meta, KeyLags); err != nil {
+		return nil, err
+	}
+	if f.Lags != nil && !lagged {
+		return nil, fmt.Errorf("%s is set, but the model has no %s input", KeyLags, portae.PatternInput)
+	}
+	if f.Lags != nil {
+		for name := range f.Lags.Ports {
+			if !features.Listening(name) || !slices.Contains(channels, name) {
+				return nil, fmt.Errorf("%s: %q is not a listening channel of the model", KeyLags, name)
+			}
+		}
 	}
 	if s, ok := meta[KeyRoundsTrained]; ok {
 		if f.Trained.Rounds, err = strconv.Atoi(s); err != nil {
@@ -383,13 +418,23 @@ func decodeJSON[T any](meta map[string]string, key string) (*T, error) {
 	return v, nil
 }
 
-// contract finds the input and output detect uses and checks their ranks.
-func contract(eng *engine.Model) (in, out onnx.ValueInfo, err error) {
-	var foundIn, foundOut bool
+// contract finds the input and output detect uses and checks their ranks;
+// lagged reports the pattern input.
+func contract(eng *engine.Model) (in, out onnx.ValueInfo, lagged bool, err error) {
+	var foundIn bool
+	var foundOut bool
+	var pattern onnx.ValueInfo
 	for _, v := range eng.Inputs() {
-		if v.Name == portae.Input {
+		switch v.Name {
+		case portae.Input:
 			in, foundIn = v, true
+		case portae.PatternInput:
+			pattern, lagged = v, true
 		}
+	}
+	want := 1
+	if lagged {
+		want = 2
 	}
 	for _, v := range eng.Outputs() {
 		if v.Name == portae.Output {
@@ -397,16 +442,19 @@ func contract(eng *engine.Model) (in, out onnx.ValueInfo, err error) {
 		}
 	}
 	switch {
-	case !foundIn || len(eng.Inputs()) != 1:
-		return in, out, fmt.Errorf("inputs %s, want exactly one named %q", names(eng.Inputs()), portae.Input)
+	case !foundIn || len(eng.Inputs()) != want:
+		return in, out, false, fmt.Errorf("inputs %s, want one named %q and at most one more, %q", names(eng.Inputs()), portae.Input, portae.PatternInput)
 	case !foundOut:
-		return in, out, fmt.Errorf("outputs %s, want one named %q", names(eng.Outputs()), portae.Output)
+		return in, out, false, fmt.Errorf("outputs %s, want one named %q", names(eng.Outputs()), portae.Output)
 	case in.ElemType != onnx.TypeFloat || out.ElemType != onnx.TypeFloat:
-		return in, out, fmt.Errorf("%s and %s must be float32", portae.Input, portae.Output)
+		return in, out, false, fmt.Errorf("%s and %s must be float32", portae.Input, portae.Output)
 	case len(in.Dims) != 4 || in.Dims[3].Value != features.Ports:
-		return in, out, fmt.Errorf("input %s has shape %s, want [N,T,C,%d]", in.Name, engine.FormatDims(in.Dims), features.Ports)
+		return in, out, false, fmt.Errorf("input %s has shape %s, want [N,T,C,%d]", in.Name, engine.FormatDims(in.Dims), features.Ports)
+	case lagged && (pattern.ElemType != onnx.TypeInt64 || len(pattern.Dims) != 3 || pattern.Dims[1].Value != in.Dims[2].Value || pattern.Dims[2].Value != features.Ports):
+		return in, out, false, fmt.Errorf("input %s has shape %s of %s, want int64 [N,%d,%d] to match input %s",
+			pattern.Name, engine.FormatDims(pattern.Dims), onnx.TypeName(pattern.ElemType), in.Dims[2].Value, features.Ports, engine.FormatDims(in.Dims))
 	}
-	return in, out, nil
+	return in, out, lagged, nil
 }
 
 func names(vs []onnx.ValueInfo) string {
@@ -446,6 +494,11 @@ func (f *File) Save(path string) error {
 	f.Engine.SetMetadata(KeyCalibration, string(cal))
 	if f.Hours != nil {
 		if err := f.setJSON(KeyHours, f.Hours); err != nil {
+			return fmt.Errorf("save model %s: %w", path, err)
+		}
+	}
+	if f.Lags != nil {
+		if err := f.setJSON(KeyLags, f.Lags); err != nil {
 			return fmt.Errorf("save model %s: %w", path, err)
 		}
 	}

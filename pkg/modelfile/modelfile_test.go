@@ -63,8 +63,8 @@ func TestOldFileRoundTrip(t *testing.T) {
 	if got, want := f.Trained.Until.Format("2006-01-02T15:04:05.000Z"), "2026-11-12T01:29:00.577Z"; got != want {
 		t.Errorf("trained until: got %s, want %s", got, want)
 	}
-	if got, want := f.Version(), portae.Version; got != want {
-		t.Errorf("version: got %s, want %s", got, want)
+	if got, want := f.Version(), portae.Version; got != want || f.Lagged {
+		t.Errorf("version: got %s, lagged %v, want %s without the pattern input", got, f.Lagged, want)
 	}
 	// Clear the metadata Save writes, so that the file's keys come from Save.
 	for _, k := range []string{KeyThreshold, KeyCalibration, KeyHours, KeyRoundsTrained, KeyTrainedUntil} {
@@ -118,18 +118,21 @@ func TestPhaseRoundTrip(t *testing.T) {
 }
 
 // A fresh file holds version, channels, window and zero rounds trained, no
-// threshold; one with the clock also says it forecasts its last round.
+// threshold; one with the clock also says it forecasts its last round. A
+// model of listeners is v2, with the pattern input; one of traffic alone v1.
 func TestBuildMetadata(t *testing.T) {
 	for _, tt := range []struct {
 		cfg  Config
 		want map[string]string
 	}{
-		{Config{}, map[string]string{KeyVersion: "portae-v1", KeyChannels: "tcp_listen,udp_bound,tcp_conn,tcp_listen_wildcard",
+		{Config{}, map[string]string{KeyVersion: "portae-v2", KeyChannels: "tcp_listen,udp_bound,tcp_conn,tcp_listen_wildcard",
 			KeyWindow: "10", KeyRoundsTrained: "0"}},
-		{Config{Window: 4, Channels: []string{"tcp_listen", "clock"}}, map[string]string{KeyVersion: "portae-v1",
+		{Config{Window: 4, Channels: []string{"tcp_listen", "clock"}}, map[string]string{KeyVersion: "portae-v2",
 			KeyChannels: "tcp_listen,clock", KeyWindow: "4", KeyRoundsTrained: "0", KeyInput: InputForecast}},
-		{Config{Window: 4, Channels: []string{"tcp_listen", "udp_bound"}}, map[string]string{KeyVersion: "portae-v1",
+		{Config{Window: 4, Channels: []string{"tcp_listen", "udp_bound"}}, map[string]string{KeyVersion: "portae-v2",
 			KeyChannels: "tcp_listen,udp_bound", KeyWindow: "4", KeyRoundsTrained: "0"}},
+		{Config{Window: 2, Channels: []string{"syn_in", "peers_in"}}, map[string]string{KeyVersion: "portae-v1",
+			KeyChannels: "syn_in,peers_in", KeyWindow: "2", KeyRoundsTrained: "0"}},
 	} {
 		f, err := New(tt.cfg)
 		if err != nil {
@@ -141,8 +144,66 @@ func TestBuildMetadata(t *testing.T) {
 		if f.Forecast != (tt.want[KeyInput] == InputForecast) {
 			t.Errorf("New(%+v): Forecast %v, want %v", tt.cfg, f.Forecast, !f.Forecast)
 		}
+		if f.Lagged != (tt.want[KeyVersion] == portae.VersionLags) || f.Lags != nil {
+			t.Errorf("New(%+v): Lagged %v, Lags %v; want Lagged for %s and no Lags yet", tt.cfg, f.Lagged, f.Lags, portae.VersionLags)
+		}
 		if f.Calibration != nil || f.Hours != nil || Calibrated(f.Engine.Metadata()) {
 			t.Errorf("New(%+v): a fresh model is calibrated", tt.cfg)
+		}
+	}
+}
+
+// A v2 file's lag cells survive Save and Load; lags in a file without the
+// pattern input, or naming a channel that is not a listening one of the
+// model, are refused with the key named.
+func TestLagsRoundTrip(t *testing.T) {
+	f, err := New(Config{Window: 2, Channels: []string{"tcp_listen", "udp_bound"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Calibration = &Calibration{Total: &threshold.SPOT{Threshold: 10}, Peak: &threshold.SPOT{Threshold: 5}}
+	want := &Lags{Ports: map[string][]uint16{"tcp_listen": {22, 873, 3000}}}
+	f.Lags = want
+	path := filepath.Join(t.TempDir(), "portae.onnx")
+	if err := f.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Lagged || !reflect.DeepEqual(got.Lags, want) {
+		t.Errorf("got Lagged %v, Lags %+v; want true, %+v", got.Lagged, got.Lags, want)
+	}
+
+	for _, tt := range []struct {
+		name     string
+		channels []string
+		lags     string
+	}{
+		{"v1", []string{"tcp_listen", "udp_bound"}, `{"ports":{"tcp_listen":[22]}}`},
+		{"not listening", nil, `{"ports":{"udp_bound":[53]}}`},
+		{"bad json", nil, `{"ports":`},
+	} {
+		path := filepath.Join(t.TempDir(), "portae.onnx")
+		if tt.channels != nil {
+			writeFile(t, path, 2, tt.channels, map[string]string{KeyChannels: strings.Join(tt.channels, ","), KeyLags: tt.lags})
+		} else {
+			f.Lags = nil
+			if err := f.Save(path); err != nil {
+				t.Fatal(err)
+			}
+			m, err := engine.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.SetMetadata(KeyLags, tt.lags)
+			if err := m.Save(path); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := Load(path, 1); err == nil || !strings.Contains(err.Error(), KeyLags) {
+			t.Errorf("%s: got %v, want an error naming %s", tt.name, err, KeyLags)
 		}
 	}
 }

@@ -37,13 +37,16 @@ type table struct {
 	seasonal *seasonal
 }
 
-func newTable(kind Ablation, l features.Layout, ws []features.Window) (*table, error) {
+// newTable fits an ablation's table on the training windows ws; the
+// seasonal ablation looks its lags up in h.
+func newTable(kind Ablation, l features.Layout, ws []features.Window, h *history) (*table, error) {
 	base := basePrior(l, ws)
 	switch kind {
 	case AblateTable:
 		return &table{planes: [][]float32{toFloat32(base, nil)}}, nil
 	case AblateSeasonal:
-		return &table{planes: [][]float32{toFloat32(base, nil)}, seasonal: newSeasonal(l, ws, base)}, nil
+		s := &seasonal{base: base, fit: fitLags(l, ws, base, h), hist: h}
+		return &table{planes: [][]float32{toFloat32(base, nil)}, seasonal: s}, nil
 	case AblatePhase:
 		var byMinute [60][]features.Window
 		for _, w := range ws {

@@ -46,7 +46,7 @@ func TestPhaseTable(t *testing.T) {
 	if a, b := predict(flat, 30), predict(flat, 45); a != b || a > 0.02 {
 		t.Errorf("plain table at minutes 30 and 45: got %v and %v, want the same all-day rate 1/60", a, b)
 	}
-	if _, err := newTable("bogus", l, ws); err == nil {
+	if _, err := newTable("bogus", l, ws, newHistory(l)); err == nil {
 		t.Error("unknown ablation: got no error")
 	}
 }
@@ -131,7 +131,7 @@ func TestSeasonal(t *testing.T) {
 	for i := day4; i < len(ws); i++ {
 		got := tb.predict(nil, ws[i:i+1])
 		p = append(p, got[admin], got[rsync])
-		tb.seasonal.remember(ws[i].Last())
+		tb.seasonal.hist.remember(ws[i].Last())
 	}
 	predict := func(port, hour, minute int) float32 {
 		k := 2 * (hour*60 + minute)
@@ -195,7 +195,7 @@ func TestSeasonalHistory(t *testing.T) {
 		t.Fatalf("the new listener's round: score %.2f, want anomalous", rs[30].Score)
 	}
 	looked := map[int64]bool{}
-	for _, r := range q.m.table.seasonal.rounds {
+	for _, r := range q.m.hist.rounds {
 		looked[r.ID] = true
 	}
 	for i, r := range rs {
@@ -205,10 +205,17 @@ func TestSeasonalHistory(t *testing.T) {
 	}
 }
 
-// mustTable is newTable for a test, which fails on its error.
+// mustTable is newTable for a test, which fails on its error; the lags are
+// looked up in the rounds of ws.
 func mustTable(t *testing.T, kind Ablation, l features.Layout, ws []features.Window) *table {
 	t.Helper()
-	tb, err := newTable(kind, l, ws)
+	h := newHistory(l)
+	for _, w := range ws {
+		for _, r := range w.Rounds {
+			h.remember(r)
+		}
+	}
+	tb, err := newTable(kind, l, ws, h)
 	if err != nil {
 		t.Fatal(err)
 	}

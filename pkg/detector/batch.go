@@ -16,16 +16,22 @@ type batcher struct {
 	in    []float32 // [batch, T, C, 65536]
 	tgt   []float32 // [batch, C, 65536]: each window's last round as it was
 	out   []float32 // [batch, C, 65536]: an ablation table's predictions
+	pat   []int64   // [batch, C, 65536]: a v2 model's pattern input
 	plane int       // C*65536: one round
 }
 
 func newBatcher(m *model, batch int) *batcher {
 	plane := m.layout.C() * features.Ports
-	return &batcher{m: m, in: make([]float32, batch*m.window*plane), tgt: make([]float32, batch*plane), plane: plane}
+	b := &batcher{m: m, in: make([]float32, batch*m.window*plane), tgt: make([]float32, batch*plane), plane: plane}
+	if m.file.Lagged {
+		b.pat = make([]int64, batch*plane)
+	}
+	return b
 }
 
-// fill writes ws into the input buffer and returns it as an [n, T, C, 65536] tensor.
-func (b *batcher) fill(ws []features.Window) (*tensor.Dense, error) {
+// fill writes ws into the input buffers and returns the model's inputs: an
+// [n, T, C, 65536] occupancy tensor and, for a v2 model, its pattern.
+func (b *batcher) fill(ws []features.Window) (map[string]*tensor.Dense, error) {
 	size := b.m.window * b.plane
 	if len(ws)*size > len(b.in) {
 		return nil, fmt.Errorf("batch of %d windows exceeds the buffer", len(ws))
@@ -46,8 +52,16 @@ func (b *batcher) fill(ws []features.Window) (*tensor.Dense, error) {
 			return nil, err
 		}
 	}
-	return tensor.New(tensor.WithShape(len(ws), b.m.window, b.m.layout.C(), features.Ports),
-		tensor.WithBacking(b.in[:len(ws)*size])), nil
+	in := map[string]*tensor.Dense{portae.Input: tensor.New(tensor.WithShape(len(ws), b.m.window, b.m.layout.C(), features.Ports),
+		tensor.WithBacking(b.in[:len(ws)*size]))}
+	if b.pat != nil {
+		for i, w := range ws {
+			b.m.hist.fill(b.pat[i*b.plane:(i+1)*b.plane], w, b.m.lagCells)
+		}
+		in[portae.PatternInput] = tensor.New(tensor.WithShape(len(ws), b.m.layout.C(), features.Ports),
+			tensor.WithBacking(b.pat[:len(ws)*b.plane]))
+	}
+	return in, nil
 }
 
 // target returns window i's last round, [C, 65536], from the last fill: as
@@ -70,11 +84,11 @@ func (b *batcher) predict(ws []features.Window) ([]float32, error) {
 
 // reconstruct runs ws and returns their reconstructions, [n, C, 65536].
 func (b *batcher) reconstruct(ws []features.Window) ([]float32, error) {
-	x, err := b.fill(ws)
+	in, err := b.fill(ws)
 	if err != nil {
 		return nil, err
 	}
-	out, err := b.m.eng.Run(map[string]*tensor.Dense{portae.Input: x})
+	out, err := b.m.eng.Run(in)
 	if err != nil {
 		return nil, err
 	}
@@ -88,13 +102,13 @@ func (b *batcher) reconstruct(ws []features.Window) ([]float32, error) {
 // step takes one training step toward reconstructing the last round of
 // each window in ws.
 func (b *batcher) step(ws []features.Window) (float64, error) {
-	x, err := b.fill(ws)
+	in, err := b.fill(ws)
 	if err != nil {
 		return 0, err
 	}
 	y := tensor.New(tensor.WithShape(len(ws), b.m.layout.C(), features.Ports),
 		tensor.WithBacking(b.tgt[:len(ws)*b.plane]))
-	loss, err := b.m.step(x, y)
+	loss, err := b.m.step(in, y)
 	if err != nil {
 		return 0, fmt.Errorf("train: %w", err)
 	}

@@ -158,6 +158,9 @@ func (d *Detector) Run(ctx context.Context, db *store.DB) (*Result, error) {
 		return nil, err
 	}
 	ws, err := d.targets(rounds, m.window, func(r *store.Round) bool { return r.ID > last })
+	if err == nil {
+		err = d.lookBack(ctx, db, m, ws)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -230,6 +233,9 @@ func (d *Detector) unlearned(ctx context.Context, db *store.DB, m *model, last i
 	if len(ws) == 0 {
 		return nil, nil, nil
 	}
+	if err := d.lookBack(ctx, db, m, ws); err != nil {
+		return nil, nil, err
+	}
 	d.log.Info("refit again", "rounds", len(ws), "reason", "scored by an earlier run whose refit was not saved")
 	rs, err := d.score(m, ws)
 	if err != nil {
@@ -272,14 +278,13 @@ func (d *Detector) learn(m *model, ws []features.Window, rs []Scored) (bool, err
 	if m.phase != nil {
 		m.phase.add(m.layout, normal)
 	}
-	switch {
-	case m.table == nil:
+	// Looked back at by the rounds to come.
+	for _, w := range normal {
+		m.hist.remember(w.Last())
+	}
+	if m.table == nil {
 		if _, _, err := d.fit(m, normal, 1, d.cfg.RefitSize, refitRate); err != nil {
 			return false, err
-		}
-	case m.table.seasonal != nil:
-		for _, w := range normal {
-			m.table.seasonal.remember(w.Last())
 		}
 	}
 	m.roundsTrained += len(normal)
@@ -379,6 +384,9 @@ func (d *Detector) Score(ctx context.Context, db *store.DB, from, to time.Time) 
 	ws, err := d.targets(rounds, m.window, func(r *store.Round) bool {
 		return !r.Start.Before(from) && (to.IsZero() || r.Start.Before(to))
 	})
+	if err == nil {
+		err = d.lookBack(ctx, db, m, ws)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -473,16 +481,24 @@ func (d *Detector) train(m *model, rounds []store.Round) (*Result, error) {
 		}
 	}
 	tr := &Training{Rounds: len(rounds), Windows: len(train)}
+	m.hist = newHistory(m.layout)
+	for i := range rounds {
+		m.hist.remember(&rounds[i])
+	}
 	if !d.cfg.ModelOnly {
 		m.hours = countHours(m.layout, train)
 		m.phase = countPhase(m.layout, train)
 	}
 	if d.cfg.Ablation != AblateNone {
-		if m.table, err = newTable(d.cfg.Ablation, m.layout, train); err != nil {
+		if m.table, err = newTable(d.cfg.Ablation, m.layout, train, m.hist); err != nil {
 			return nil, err
 		}
 	} else {
-		tr.Prior = m.setPrior(basePrior(m.layout, train))
+		base := basePrior(m.layout, train)
+		tr.Prior = m.setPrior(base)
+		if m.file.Lagged {
+			tr.Lags = m.setLags(fitLags(m.layout, train, base, m.hist))
+		}
 		if tr.Epochs, tr.Loss, err = d.fit(m, train, d.cfg.Epochs, d.cfg.EpochSize, trainRate); err != nil {
 			return nil, err
 		}

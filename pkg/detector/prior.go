@@ -127,3 +127,18 @@ func (m *model) setPrior(prior []float64) bool {
 	clear(w.Data().([]float32))
 	return true
 }
+
+// setLags makes m's lag term fit's: the cells it shifts, and its offsets
+// as the starting point of training. It reports false, changing nothing,
+// for models without portae v2's lag offsets.
+func (m *model) setLags(fit lagFit) bool {
+	off := m.eng.Params()[portae.LagOffsets]
+	if !m.file.Lagged || off == nil || off.Shape().TotalSize() != len(fit.offsets) {
+		return false
+	}
+	for i, v := range fit.offsets {
+		off.Data().([]float32)[i] = float32(v)
+	}
+	m.lagCells = fit.cells
+	return true
+}

@@ -95,6 +95,7 @@ type Training struct {
 	Rounds     int     // complete rounds trained on
 	Windows    int     // training windows
 	Prior      bool    // the output layer started from the ports' base rates
+	Lags       bool    // the lag term (portae v2) started from its fit on the training windows
 	Epochs     int     // epochs run (early stop may cut them)
 	Loss       float64 // mean loss of the last epoch
 	Calibrated int     // rounds the limits were calibrated on

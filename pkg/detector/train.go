@@ -32,11 +32,11 @@ func (m *model) startTraining(seed uint64, lr float64) error {
 	return nil
 }
 
-// step takes one Adam step on inputs x toward targets y, with the loss the
+// step takes one Adam step on inputs toward targets y, with the loss the
 // score uses (binary cross-entropy), and returns the loss before the step.
-func (m *model) step(x, y *tensor.Dense) (float64, error) {
+func (m *model) step(inputs map[string]*tensor.Dense, y *tensor.Dense) (float64, error) {
 	if m.trainer == nil {
 		return 0, fmt.Errorf("model not prepared for training")
 	}
-	return m.trainer.Step(map[string]*tensor.Dense{portae.Input: x}, y)
+	return m.trainer.Step(inputs, y)
 }

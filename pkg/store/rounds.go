@@ -36,7 +36,10 @@ type RoundQuery struct {
 	// Captured keeps only the rounds with a traffic summary, the rounds a
 	// model of traffic alone scores.
 	Captured bool
-	Limit    int // the first Limit selected rounds, by id
+	// Normal keeps only the rounds no anomaly names: those detect judged
+	// normal, or has not scored.
+	Normal bool
+	Limit  int // the first Limit selected rounds, by id
 	// Context adds up to Context complete rounds (of the same source, and
 	// scanned when Scanned, captured when Captured) just before the first
 	// selected one, so it gets a full window; pass T-1.
@@ -107,6 +110,9 @@ func (q RoundQuery) selection() (string, []any) {
 	if !q.Until.IsZero() {
 		where = append(where, "start_time < ?")
 		args = append(args, FormatTime(q.Until))
+	}
+	if q.Normal {
+		where = append(where, "id NOT IN (SELECT round_id FROM anomalies WHERE round_id IS NOT NULL)")
 	}
 	limit := q.Limit
 	if limit <= 0 {

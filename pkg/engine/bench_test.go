@@ -20,7 +20,7 @@ import (
 // PORTWATCH_BENCH_MODEL and PORTWATCH_BENCH_INPUT at the files it also
 // gives onnxruntime-node; without them a model and input are made here.
 
-func benchModel(b *testing.B) *Model {
+func benchModel(b *testing.B, lags bool) *Model {
 	b.Helper()
 	if path := os.Getenv("PORTWATCH_BENCH_MODEL"); path != "" {
 		m, err := Load(path)
@@ -29,7 +29,7 @@ func benchModel(b *testing.B) *Model {
 		}
 		return m
 	}
-	data, err := portae.Build(portae.Config{Seed: 1})
+	data, err := portae.Build(portae.Config{Seed: 1, Lags: lags})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func peakRSS(b *testing.B) float64 {
 
 // BenchmarkPortaeRun is inference at batch 60 (or the given input).
 func BenchmarkPortaeRun(b *testing.B) {
-	m := benchModel(b)
+	m := benchModel(b, false)
 	inputs := map[string]*tensor.Dense{portae.Input: benchInput(b, 60)}
 	resetPeakRSS(b)
 	for b.Loop() {
@@ -101,11 +101,21 @@ func BenchmarkPortaeRun(b *testing.B) {
 }
 
 // BenchmarkPortaeTrainStep is one BCE training step at batch 8 (detect's
-// micro-batch) and 16; run one sub-benchmark per process for its peak RSS.
+// micro-batch) and 16, of v1 and of v2 (its pattern input mostly
+// portae.NoPattern, as detect fills it); run one sub-benchmark per process
+// for its peak RSS.
 func BenchmarkPortaeTrainStep(b *testing.B) {
-	for _, batch := range []int{8, 16} {
-		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			m := benchModel(b)
+	for _, tt := range []struct {
+		batch int
+		lags  bool
+	}{{8, false}, {16, false}, {8, true}} {
+		name := fmt.Sprintf("batch=%d", tt.batch)
+		if tt.lags {
+			name += "/" + portae.VersionLags
+		}
+		b.Run(name, func(b *testing.B) {
+			batch := tt.batch
+			m := benchModel(b, tt.lags)
 			x := sparseOccupancy(batch, 10, 3, 2)
 			y := nn.ZerosF32(batch, 3, portae.Ports)
 			for n := range batch {
@@ -116,6 +126,9 @@ func BenchmarkPortaeTrainStep(b *testing.B) {
 				b.Fatal(err)
 			}
 			inputs := map[string]*tensor.Dense{portae.Input: x}
+			if tt.lags {
+				inputs[portae.PatternInput] = benchPattern(batch, 3)
+			}
 			resetPeakRSS(b)
 			for b.Loop() {
 				if _, err := tr.Step(inputs, y); err != nil {
@@ -125,4 +138,19 @@ func BenchmarkPortaeTrainStep(b *testing.B) {
 			b.ReportMetric(peakRSS(b), "MB-peak-RSS")
 		})
 	}
+}
+
+// benchPattern is a v2 pattern input for n windows of c channels: a few
+// dozen cells a channel with a pattern, the rest portae.NoPattern.
+func benchPattern(n, c int) *tensor.Dense {
+	p := make([]int64, n*c*portae.Ports)
+	for i := range p {
+		p[i] = portae.NoPattern(c)
+	}
+	for i := range n * c {
+		for k := range 30 {
+			p[i*portae.Ports+k*997] = portae.Pattern(i%c, k%2 == 0, k%3, k%3)
+		}
+	}
+	return nn.NewI64([]int{n, c, portae.Ports}, p)
 }

@@ -33,6 +33,7 @@ type gatherPlan struct {
 	out         []int
 	src         []int // data offset of block j; block j starts at j*inner in the output
 	inner       int
+	flat        bool // one block is inner contiguous entries (nothing before axis)
 	block, back *walker
 }
 
@@ -65,6 +66,7 @@ func (g *gather) plan(in []*tensor.Dense) (*gatherPlan, error) {
 		return nil, fmt.Errorf("Gather: output: %w", err)
 	}
 	block := []int{Size(x[:axis]), p.inner}
+	p.flat = block[0] == 1
 	outStr, dataStr := []int{len(idx) * p.inner, 1}, []int{int(d) * p.inner, 1}
 	p.block, p.back = newWalker(block, outStr, dataStr), newWalker(block, dataStr, outStr)
 	return p, nil
@@ -76,6 +78,15 @@ func (g *gather) Forward(_ *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, err
 		return nil, nil, err
 	}
 	out := newDense(in[0].Dtype(), p.out)
+	// A lookup table's rows (portae v2's offsets: one entry per cell) are
+	// copied directly: the walker's per-block setup costs more than a row.
+	if d, ok := backing(out).([]float32); ok && p.flat {
+		x := in[0].Float32s()
+		for j, s := range p.src {
+			copy(d[j*p.inner:(j+1)*p.inner], x[s:s+p.inner])
+		}
+		return []*tensor.Dense{out}, nil, nil
+	}
 	for j, s := range p.src {
 		if err := moveData(out, in[0], p.block, j*p.inner, s); err != nil {
 			return nil, nil, &UnsupportedError{Op: "Gather", Reason: err.Error()}
@@ -96,6 +107,15 @@ func (g *gather) Backward(in, _, gradOut []*tensor.Dense, _ any) ([]*tensor.Dens
 	}
 	dx := ZerosF32(Shape(in[0])...)
 	gy := gradOut[0].Float32s()
+	if p.flat {
+		d := dx.Float32s()
+		for j, s := range p.src {
+			for k, g := range gy[j*p.inner : (j+1)*p.inner] {
+				d[s+k] += g
+			}
+		}
+		return []*tensor.Dense{dx, nil}, nil
+	}
 	for j, s := range p.src {
 		addStrided(dx.Float32s(), gy, p.back, s, j*p.inner)
 	}

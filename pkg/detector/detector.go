@@ -110,9 +110,6 @@ func DefaultConfig(path string) Config {
 	}
 }
 
-// Alg names the detector in batches.alg.
-const Alg = "portae-v1"
-
 // ErrNoModel reports a range run with no model file, or with one detect has
 // never trained and calibrated: it never scores with an untrained model.
 var ErrNoModel = errors.New("no trained model yet; run detect without a range to train one, or pass --train")
@@ -173,7 +170,7 @@ func (d *Detector) Run(ctx context.Context, db *store.DB) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := record(ctx, db, d.cfg.Now(), Alg, m.describe(d.cfg.ModelPath), res.Rounds, nil); err != nil {
+	if err := record(ctx, db, d.cfg.Now(), m.file.Version(), m.describe(d.cfg.ModelPath), res.Rounds, nil); err != nil {
 		return nil, err
 	}
 	if d.cfg.Report != nil {
@@ -311,7 +308,7 @@ func (d *Detector) first(ctx context.Context, db *store.DB, m *model) (*Result, 
 	if _, err := d.accept(ctx, db, m, res.Rounds); err != nil {
 		return nil, err
 	}
-	if err := record(ctx, db, d.cfg.Now(), Alg, m.describe(d.cfg.ModelPath), res.Rounds, res.TrainedOn); err != nil {
+	if err := record(ctx, db, d.cfg.Now(), m.file.Version(), m.describe(d.cfg.ModelPath), res.Rounds, res.TrainedOn); err != nil {
 		return nil, err
 	}
 	return res, nil

@@ -20,6 +20,13 @@ import (
 // for every other: a per-port table, even one per minute of the hour,
 // cannot say that.
 //
+// A cell is shifted only where there is a precedent: the port in use the
+// round before, an hour before or a day before. A start without one (a
+// backup whose hour varies by the night, a weekly job) keeps the port's own
+// rate, as a window alone would give it: shifted down by the pattern it
+// cost 10-12 nats, and 1-3 false alarms more on 4 of the first 7 hosts
+// measured, where the hour and phase statistics already judge such starts.
+//
 // Only listeners that come and go are shifted (a training frequency within
 // [lagFrom, lagTo]): a service always there keeps its rate, so that the
 // pattern does not make its one restart cost -ln eps, and a port seen once
@@ -109,6 +116,10 @@ func (h *history) pattern(w features.Window, c int, port uint16) (int64, bool) {
 				states[k] = portae.Present
 			}
 		}
+	}
+	if !before && !slices.Contains(states[:], portae.Present) {
+		// No precedent: the port's own rate, as a window alone would say.
+		return portae.NoPattern(h.l.C()), h.has(last, c, port)
 	}
 	return portae.Pattern(c, before, states[0], states[1]), h.has(last, c, port)
 }

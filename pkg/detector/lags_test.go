@@ -37,10 +37,12 @@ func lagTimeline() []store.Round {
 
 // TestLagModel: portae v2, trained on three days, expects the admin port at
 // 05:30 of the fourth (it listened at 04:30 and at 05:30 the day before)
-// far above its all-day rate and at 05:45 far below it, where a model that
-// sees only its window (the table it starts from) cannot tell the two; its
-// lag term shifts the listeners that come and go, not sshd; and its lag
-// cells and offsets survive the model file.
+// and rsync at 02:00 (it listened at 02:00 the day before) far above their
+// all-day rates, where a model that sees only its window (the table it
+// starts from) cannot tell them from any other minute; a start without a
+// precedent (the admin port at 05:45) keeps the all-day rate. Its lag term
+// shifts the listeners that come and go, not sshd; and its lag cells and
+// offsets survive the model file.
 func TestLagModel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a model")
@@ -72,21 +74,25 @@ func TestLagModel(t *testing.T) {
 	for _, w := range ws[day4 : day4+6*60] {
 		m.hist.remember(w.Last()) // as refits do, up to 06:00 of day 4
 	}
-	predict := func(m *model, hour, minute int) float32 {
+	predictPort := func(m *model, port, hour, minute int) float32 {
 		t.Helper()
 		i := day4 + hour*60 + minute
 		p, err := newBatcher(m, 1).predict(ws[i : i+1])
 		if err != nil {
 			t.Fatal(err)
 		}
-		return p[8125]
+		return p[port]
 	}
-	rate := float32(2.0 / 60) // the admin port's all-day rate
-	if got := predict(m, 5, 30); got < 10*rate {
-		t.Errorf("admin port at 05:30: got %.3g, want above ten times its all-day rate %.3g", got, rate)
+	predict := func(m *model, hour, minute int) float32 { return predictPort(m, 8125, hour, minute) }
+	admin, rsync := float32(2.0/60), float32(10.0/1440) // all-day rates
+	if got := predict(m, 5, 30); got < 10*admin {
+		t.Errorf("admin port at 05:30: got %.3g, want above ten times its all-day rate %.3g", got, admin)
 	}
-	if got := predict(m, 5, 45); got > rate/10 {
-		t.Errorf("admin port at 05:45: got %.3g, want below a tenth of its all-day rate %.3g", got, rate)
+	if got := predictPort(m, 873, 2, 0); got < 10*rsync {
+		t.Errorf("rsync at 02:00: got %.3g, want above ten times its all-day rate %.3g", got, rsync)
+	}
+	if got := predict(m, 5, 45); got < admin/2 || got > 2*admin {
+		t.Errorf("admin port at 05:45: got %.3g, want about its all-day rate %.3g", got, admin)
 	}
 
 	if err := m.save(cfg.ModelPath); err != nil {

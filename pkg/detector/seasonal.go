@@ -20,6 +20,9 @@ func (s *seasonal) adjust(plane []float32, w features.Window) {
 	for c, ports := range s.fit.cells {
 		for _, p := range ports {
 			pat, _ := s.hist.pattern(w, c, p)
+			if int(pat) >= len(s.fit.offsets) {
+				continue // portae.NoPattern
+			}
 			i := c*features.Ports + int(p)
 			plane[i] = float32(min(max(sigmoid(logit(s.base[i])+s.fit.offsets[pat]), eps), 1-eps))
 		}

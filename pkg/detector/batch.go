@@ -55,8 +55,12 @@ func (b *batcher) fill(ws []features.Window) (map[string]*tensor.Dense, error) {
 	in := map[string]*tensor.Dense{portae.Input: tensor.New(tensor.WithShape(len(ws), b.m.window, b.m.layout.C(), features.Ports),
 		tensor.WithBacking(b.in[:len(ws)*size]))}
 	if b.pat != nil {
+		var lags lagFit // none before the first training: every cell portae.NoPattern
+		if b.m.lags != nil {
+			lags = *b.m.lags
+		}
 		for i, w := range ws {
-			b.m.hist.fill(b.pat[i*b.plane:(i+1)*b.plane], w, b.m.lagCells)
+			b.m.hist.fill(b.pat[i*b.plane:(i+1)*b.plane], w, lags)
 		}
 		in[portae.PatternInput] = tensor.New(tensor.WithShape(len(ws), b.m.layout.C(), features.Ports),
 			tensor.WithBacking(b.pat[:len(ws)*b.plane]))

@@ -27,10 +27,14 @@ import (
 // cost 10-12 nats, and 1-3 false alarms more on 4 of the first 7 hosts
 // measured, where the hour and phase statistics already judge such starts.
 //
-// Only listeners that come and go are shifted (a training frequency within
-// [lagFrom, lagTo]): a service always there keeps its rate, so that the
-// pattern does not make its one restart cost -ln eps, and a port seen once
-// or twice stays the stranger it is. Only rounds judged normal are looked
+// The listeners that come and go (a training frequency within [lagFrom,
+// lagTo]) are shifted by every pattern; a port seen once or twice stays
+// the stranger it is. A service nearly always there (above lagTo) is
+// shifted by one pattern only, portae.Restart: gone a day before at this
+// minute, so that a nightly restart is expected at its minute (at its rate
+// alone it cost ln 1440 = 7.3 nats, over the peak limit of a model that
+// predicts the host's other listeners well), while a restart without
+// precedent keeps costing its rate, not -ln eps. Only rounds judged normal are looked
 // back at (the training's, and each refit's; in a cron run those no
 // anomaly names): an anomaly is no precedent, or a service that listened at
 // 03:00 once would be expected, and its absence alarm, every day at 03:00
@@ -102,8 +106,9 @@ func (h *history) has(r *store.Round, c int, port uint16) bool {
 }
 
 // pattern returns port's pattern on channel c for w's last round
-// (portae.Pattern), and whether that round has the port in use.
-func (h *history) pattern(w features.Window, c int, port uint16) (int64, bool) {
+// (portae.Pattern, or for a steady port portae.Restart; portae.NoPattern
+// where neither applies), and whether that round has the port in use.
+func (h *history) pattern(w features.Window, c int, port uint16, steady bool) (int64, bool) {
 	last := w.Last()
 	n := len(w.Rounds)
 	before := n > 1 && w.Rounds[n-2] != last && h.has(w.Rounds[n-2], c, port)
@@ -117,6 +122,12 @@ func (h *history) pattern(w features.Window, c int, port uint16) (int64, bool) {
 			}
 		}
 	}
+	if steady {
+		if before && states[1] == portae.Absent {
+			return portae.Restart(c), h.has(last, c, port)
+		}
+		return portae.NoPattern(h.l.C()), h.has(last, c, port)
+	}
 	if !before && !slices.Contains(states[:], portae.Present) {
 		// No precedent: the port's own rate, as a window alone would say.
 		return portae.NoPattern(h.l.C()), h.has(last, c, port)
@@ -124,25 +135,35 @@ func (h *history) pattern(w features.Window, c int, port uint16) (int64, bool) {
 	return portae.Pattern(c, before, states[0], states[1]), h.has(last, c, port)
 }
 
-// fill writes w's pattern input, [C, 65536]: each cell of cells (per
-// channel) its pattern, every other cell portae.NoPattern.
-func (h *history) fill(dst []int64, w features.Window, cells [][]uint16) {
+// fill writes w's pattern input, [C, 65536]: each cell of fit's its
+// pattern, every other cell portae.NoPattern.
+func (h *history) fill(dst []int64, w features.Window, fit lagFit) {
 	none := portae.NoPattern(h.l.C())
 	for i := range dst {
 		dst[i] = none
 	}
-	for c, ports := range cells {
-		for _, p := range ports {
-			dst[c*features.Ports+int(p)], _ = h.pattern(w, c, p)
-		}
-	}
+	fit.each(func(c int, p uint16, steady bool) {
+		dst[c*features.Ports+int(p)], _ = h.pattern(w, c, p, steady)
+	})
 }
 
-// lagFit is the lag term of a model: the cells it shifts, per channel, and
-// the offsets in logit, indexed by portae.Pattern.
+// lagFit is the lag term of a model: the cells it shifts, per channel,
+// those that come and go and the steady ones, and the offsets in logit,
+// indexed by portae.Pattern.
 type lagFit struct {
-	cells   [][]uint16
-	offsets []float64
+	cells, steady [][]uint16
+	offsets       []float64
+}
+
+// each calls f for each cell the term shifts.
+func (fit lagFit) each(f func(c int, port uint16, steady bool)) {
+	for k, cells := range [][][]uint16{fit.cells, fit.steady} {
+		for c, ports := range cells {
+			for _, p := range ports {
+				f(c, p, k == 1)
+			}
+		}
+	}
 }
 
 // fitLags fits the lag term on the training windows ws, given base, the
@@ -150,7 +171,7 @@ type lagFit struct {
 // greatest penalised likelihood, by Newton's method on counts binned by the
 // cells' base logit. The lags are looked up in h.
 func fitLags(l features.Layout, ws []features.Window, base []float64, h *history) lagFit {
-	fit := lagFit{cells: make([][]uint16, l.C()), offsets: make([]float64, l.C()*portae.Patterns)}
+	fit := lagFit{cells: make([][]uint16, l.C()), steady: make([][]uint16, l.C()), offsets: make([]float64, l.C()*portae.Patterns)}
 	type key struct {
 		pattern int64
 		bin     int
@@ -159,27 +180,33 @@ func fitLags(l features.Layout, ws []features.Window, base []float64, h *history
 		if !features.Listening(name) {
 			continue
 		}
+		var seen []uint16
 		for _, w := range ws {
-			fit.cells[c] = append(fit.cells[c], h.inUse(w.Last())[c]...)
+			seen = append(seen, h.inUse(w.Last())[c]...)
 		}
-		slices.Sort(fit.cells[c])
-		fit.cells[c] = slices.Compact(fit.cells[c])
-		fit.cells[c] = slices.DeleteFunc(fit.cells[c], func(p uint16) bool {
-			b := base[c*features.Ports+int(p)]
-			return b < lagFrom || b > lagTo
-		})
+		slices.Sort(seen)
+		for _, p := range slices.Compact(seen) {
+			switch b := base[c*features.Ports+int(p)]; {
+			case b > lagTo:
+				fit.steady[c] = append(fit.steady[c], p)
+			case b >= lagFrom:
+				fit.cells[c] = append(fit.cells[c], p)
+			}
+		}
 		counts := map[key]*[2]float64{} // absent, present
 		for _, w := range ws {
-			for _, p := range fit.cells[c] {
-				pat, in := h.pattern(w, c, p)
-				k := key{pat, int(math.Round(logit(base[c*features.Ports+int(p)]) / lagBin))}
-				if counts[k] == nil {
-					counts[k] = new([2]float64)
-				}
-				if in {
-					counts[k][1]++
-				} else {
-					counts[k][0]++
+			for k, ports := range [][]uint16{fit.cells[c], fit.steady[c]} {
+				for _, p := range ports {
+					pat, in := h.pattern(w, c, p, k == 1)
+					k := key{pat, int(math.Round(logit(base[c*features.Ports+int(p)]) / lagBin))}
+					if counts[k] == nil {
+						counts[k] = new([2]float64)
+					}
+					if in {
+						counts[k][1]++
+					} else {
+						counts[k][0]++
+					}
 				}
 			}
 		}
@@ -210,7 +237,7 @@ func fitLags(l features.Layout, ws []features.Window, base []float64, h *history
 // before the rounds of ws, which a lag model looks up: a cron run starts
 // with none.
 func (d *Detector) lookBack(ctx context.Context, db *store.DB, m *model, ws []features.Window) error {
-	if m.lagCells == nil || len(ws) == 0 {
+	if m.lags == nil || len(ws) == 0 {
 		return nil
 	}
 	first, last := ws[0].Last().Start, ws[len(ws)-1].Last().Start

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -12,18 +13,20 @@ import (
 	"portwatch/pkg/detector/detectortest"
 	"portwatch/pkg/features"
 	"portwatch/pkg/portae"
-	"portwatch/pkg/sock"
 	"portwatch/pkg/store"
 )
 
-// lagTimeline is four days of minute rounds: sshd always, an admin port at
-// minutes 30-31 of every hour, rsync at 02:00-02:09 every night.
+// lagTimeline is four days of minute rounds: sshd always but for its
+// restart at 03:00 every night, an admin port at minutes 30-31 of every
+// hour, rsync at 02:00-02:09 every night.
 func lagTimeline() []store.Round {
 	at := time.Date(2026, 11, 12, 0, 0, 0, 0, time.UTC)
 	var rounds []store.Round
 	for i := range 4 * 24 * 60 {
-		r := store.Round{ID: int64(i + 1), Start: at.Add(time.Duration(i) * time.Minute),
-			Sockets: []sock.Socket{listener4(22, "sshd")}}
+		r := store.Round{ID: int64(i + 1), Start: at.Add(time.Duration(i) * time.Minute)}
+		if r.Start.Hour() != 3 || r.Start.Minute() != 0 {
+			r.Sockets = append(r.Sockets, listener4(22, "sshd"))
+		}
 		if m := r.Start.Minute(); m == 30 || m == 31 {
 			r.Sockets = append(r.Sockets, listener4(8125, "batch-admin"))
 		}
@@ -40,9 +43,9 @@ func lagTimeline() []store.Round {
 // and rsync at 02:00 (it listened at 02:00 the day before) far above their
 // all-day rates, where a model that sees only its window (the table it
 // starts from) cannot tell them from any other minute; a start without a
-// precedent (the admin port at 05:45) keeps the all-day rate. Its lag term
-// shifts the listeners that come and go, not sshd; and its lag cells and
-// offsets survive the model file.
+// precedent (the admin port at 05:45) keeps the all-day rate. sshd, steady,
+// is expected gone at 03:00, its restart the night before, and not at
+// 04:00. Its lag cells and offsets survive the model file.
 func TestLagModel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a model")
@@ -64,8 +67,8 @@ func TestLagModel(t *testing.T) {
 	if !res.Trained.Lags {
 		t.Fatal("training: the lag term was not set")
 	}
-	if got := m.lagCells[0]; !slices.Contains(got, 8125) || !slices.Contains(got, 873) || slices.Contains(got, 22) {
-		t.Errorf("lag cells: got %v, want 873 and 8125, not sshd's 22", got)
+	if got, steady := m.lags.cells[0], m.lags.steady[0]; !slices.Equal(got, []uint16{873, 8125}) || !slices.Equal(steady, []uint16{22}) {
+		t.Errorf("lag cells: got %v and steady %v, want 873 and 8125, and sshd's 22 steady", got, steady)
 	}
 	ws, err := features.Windows(rounds, m.window)
 	if err != nil {
@@ -94,6 +97,12 @@ func TestLagModel(t *testing.T) {
 	if got := predict(m, 5, 45); got < admin/2 || got > 2*admin {
 		t.Errorf("admin port at 05:45: got %.3g, want about its all-day rate %.3g", got, admin)
 	}
+	if got := predictPort(m, 22, 3, 0); got > 0.9 {
+		t.Errorf("sshd at 03:00, its restart: got %.3g, want below 0.9 (its absence under ln 10 nats)", got)
+	}
+	if got := predictPort(m, 22, 4, 0); got < 0.999 {
+		t.Errorf("sshd at 04:00: got %.4g, want its steady rate, above 0.999", got)
+	}
 
 	if err := m.save(cfg.ModelPath); err != nil {
 		t.Fatal(err)
@@ -102,8 +111,8 @@ func TestLagModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(loaded.lagCells[0], m.lagCells[0]) || loaded.file.Version() != portae.VersionLags {
-		t.Errorf("loaded: cells %v, version %s; want %v, %s", loaded.lagCells, loaded.file.Version(), m.lagCells, portae.VersionLags)
+	if !reflect.DeepEqual(loaded.lags, m.lags) || loaded.file.Version() != portae.VersionLags {
+		t.Errorf("loaded: lags %+v, version %s; want %+v, %s", loaded.lags, loaded.file.Version(), m.lags, portae.VersionLags)
 	}
 	loaded.hist = m.hist
 	for _, hm := range [][2]int{{5, 30}, {5, 45}} {
@@ -131,7 +140,7 @@ func TestLookBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.lagCells = make([][]uint16, m.layout.C())
+	m.lags = &lagFit{}
 	ws, err := features.Windows(rounds, m.window)
 	if err != nil {
 		t.Fatal(err)

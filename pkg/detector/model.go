@@ -26,11 +26,11 @@ type model struct {
 	trainer       *engine.Trainer // set by startTraining
 	table         *table          // set for an ablation: predictions instead of the engine's
 	lr            float64         // the trainer's step size
-	// hist holds the normal rounds the lags are looked up in; lagCells,
-	// per channel, the cells a v2 model's lag term shifts (nil for v1 and
-	// until the first training).
-	hist     *history
-	lagCells [][]uint16
+	// hist holds the normal rounds the lags are looked up in; lags the
+	// cells a v2 model's lag term shifts (nil for v1 and until the first
+	// training; its offsets are the engine's).
+	hist *history
+	lags *lagFit
 }
 
 // loadModel reads and checks the model file at path for micro-batches of
@@ -55,16 +55,16 @@ func newModel(channels []string, window, batch int, seed uint64) (*model, error)
 }
 
 func fromFile(f *modelfile.File) *model {
-	var cells [][]uint16
+	var lags *lagFit
 	if f.Lags != nil {
-		cells = make([][]uint16, f.Layout.C())
+		lags = &lagFit{cells: make([][]uint16, f.Layout.C()), steady: make([][]uint16, f.Layout.C())}
 		for c, name := range f.Layout.Channels() {
-			cells[c] = f.Lags.Ports[name]
+			lags.cells[c], lags.steady[c] = f.Lags.Ports[name], f.Lags.Steady[name]
 		}
 	}
 	return &model{
 		hist:          newHistory(f.Layout),
-		lagCells:      cells,
+		lags:          lags,
 		file:          f,
 		eng:           f.Engine,
 		layout:        f.Layout,
@@ -98,11 +98,14 @@ func (m *model) save(path string) error {
 	f.Calibration = (*modelfile.Calibration)(m.cal)
 	f.Hours = (*modelfile.Hours)(m.hours)
 	f.Phase = (*modelfile.Phase)(m.phase)
-	if m.lagCells != nil {
-		f.Lags = &modelfile.Lags{Ports: map[string][]uint16{}}
+	if m.lags != nil {
+		f.Lags = &modelfile.Lags{Ports: map[string][]uint16{}, Steady: map[string][]uint16{}}
 		for c, name := range m.layout.Channels() {
-			if len(m.lagCells[c]) > 0 {
-				f.Lags.Ports[name] = m.lagCells[c]
+			if len(m.lags.cells[c]) > 0 {
+				f.Lags.Ports[name] = m.lags.cells[c]
+			}
+			if len(m.lags.steady[c]) > 0 {
+				f.Lags.Steady[name] = m.lags.steady[c]
 			}
 		}
 	}

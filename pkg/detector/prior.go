@@ -139,6 +139,7 @@ func (m *model) setLags(fit lagFit) bool {
 	for i, v := range fit.offsets {
 		off.Data().([]float32)[i] = float32(v)
 	}
-	m.lagCells = fit.cells
+	fit.offsets = nil // the engine's from now on
+	m.lags = &fit
 	return true
 }

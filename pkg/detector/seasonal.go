@@ -17,14 +17,12 @@ type seasonal struct {
 
 // adjust rewrites plane, w's last round's prediction, at the shifted cells.
 func (s *seasonal) adjust(plane []float32, w features.Window) {
-	for c, ports := range s.fit.cells {
-		for _, p := range ports {
-			pat, _ := s.hist.pattern(w, c, p)
-			if int(pat) >= len(s.fit.offsets) {
-				continue // portae.NoPattern
-			}
-			i := c*features.Ports + int(p)
-			plane[i] = float32(min(max(sigmoid(logit(s.base[i])+s.fit.offsets[pat]), eps), 1-eps))
+	s.fit.each(func(c int, p uint16, steady bool) {
+		pat, _ := s.hist.pattern(w, c, p, steady)
+		if int(pat) >= len(s.fit.offsets) {
+			return // portae.NoPattern
 		}
-	}
+		i := c*features.Ports + int(p)
+		plane[i] = float32(min(max(sigmoid(logit(s.base[i])+s.fit.offsets[pat]), eps), 1-eps))
+	})
 }

@@ -162,9 +162,11 @@ type Week struct {
 
 // Lags is portwatch.lags: per listening channel, the ports whose cells a
 // lag model's offsets shift (the pattern input gives the others
-// portae.NoPattern).
+// portae.NoPattern): Ports those that come and go, Steady those nearly
+// always listening, shifted only by portae.Restart.
 type Lags struct {
-	Ports map[string][]uint16 `json:"ports"`
+	Ports  map[string][]uint16 `json:"ports"`
+	Steady map[string][]uint16 `json:"steady,omitempty"`
 }
 
 // Provenance is what the model was trained on.
@@ -386,9 +388,11 @@ func decode(eng *engine.Model) (*File, error) {
 		return nil, fmt.Errorf("%s is set, but the model has no %s input", KeyLags, portae.PatternInput)
 	}
 	if f.Lags != nil {
-		for name := range f.Lags.Ports {
-			if !features.Listening(name) || !slices.Contains(channels, name) {
-				return nil, fmt.Errorf("%s: %q is not a listening channel of the model", KeyLags, name)
+		for _, ports := range []map[string][]uint16{f.Lags.Ports, f.Lags.Steady} {
+			for name := range ports {
+				if !features.Listening(name) || !slices.Contains(channels, name) {
+					return nil, fmt.Errorf("%s: %q is not a listening channel of the model", KeyLags, name)
+				}
 			}
 		}
 	}

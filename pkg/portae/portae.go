@@ -72,8 +72,8 @@ const LagOffsets = "lag.offset"
 
 // Patterns is the number of lag patterns per channel: the port in use the
 // round before or not, times in use, not in use or no round at all an hour
-// before, times the same a day before.
-const Patterns = 2 * 3 * 3
+// before, times the same a day before; and one more, Restart.
+const Patterns = 2*3*3 + 1
 
 // Lag states of Pattern's hour and day arguments.
 const (
@@ -92,6 +92,11 @@ func Pattern(c int, before bool, hour, day int) int64 {
 	}
 	return p
 }
+
+// Restart returns the pattern input's value for a cell of channel c of a
+// service nearly always listening, in use the round before and not a day
+// before: a nightly restart, expected at its minute.
+func Restart(c int) int64 { return int64(c*Patterns + 2*3*3) }
 
 // NoPattern returns the pattern input's value that adds nothing to a cell,
 // for a graph of channels channels.

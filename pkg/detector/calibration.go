@@ -213,8 +213,13 @@ func (c *calibration) totalLimit() float64 {
 	return max(c.Total.Threshold, (1+totalMargin)*c.Total.Max)
 }
 
-// peakLimit is the limit on Peak.
-func (c *calibration) peakLimit() float64 { return boundedLimit(c.Peak.Threshold) }
+// peakLimit is the limit on Peak: at least PeakFloor, so that a listener
+// seen once in training (a weekly job) is no anomaly by its start alone,
+// however well the model predicts the host's other listeners; a port never
+// seen (-ln eps) still is.
+func (c *calibration) peakLimit() float64 {
+	return max(boundedLimit(c.Peak.Threshold), min(c.PeakFloor, -math.Log(eps)-peakMargin))
+}
 
 // boundedLimit is the limit of a bounded statistic whose largest normal
 // value is threshold: peakMargin over it, and at most peakMargin under what

@@ -511,6 +511,8 @@ func (d *Detector) train(m *model, rounds []store.Round) (*Result, error) {
 	if m.cal, err = calibrate(sts, d.cfg.Risk); err != nil {
 		return nil, err
 	}
+	// A port in use in one training round has a base rate of 1/len(train).
+	m.cal.PeakFloor = math.Log(float64(max(len(train), 1))) + peakMargin
 	// The traffic figures do not depend on the model, so every training
 	// round is an honest sample of them, not only the held-out ones.
 	all := make([]stats, len(ws))

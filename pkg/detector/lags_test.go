@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -66,6 +67,9 @@ func TestLagModel(t *testing.T) {
 	}
 	if !res.Trained.Lags {
 		t.Fatal("training: the lag term was not set")
+	}
+	if got, want := m.cal.PeakFloor, math.Log(float64(res.Trained.Windows))+peakMargin; got != want {
+		t.Errorf("peak floor: got %.3f, want ln(training windows) + margin = %.3f", got, want)
 	}
 	if got, steady := m.lags.cells[0], m.lags.steady[0]; !slices.Equal(got, []uint16{873, 8125}) || !slices.Equal(steady, []uint16{22}) {
 		t.Errorf("lag cells: got %v and steady %v, want 873 and 8125, and sshd's 22 steady", got, steady)

@@ -111,6 +111,9 @@ type Calibration struct {
 	// probed_ports, dns_names, ...), for models trained on rounds with a
 	// traffic summary; absent otherwise and in files from before them.
 	Traffic map[string]*threshold.SPOT `json:"traffic,omitempty"`
+	// PeakFloor is the least limit on Peak, in nats: what a listener seen
+	// once in training costs (see pkg/detector). 0 in files from before it.
+	PeakFloor float64 `json:"peak_floor,omitempty"`
 }
 
 // Hours is portwatch.hours: the training rounds of each hour of the day

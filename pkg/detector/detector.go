@@ -9,15 +9,17 @@
 // and its peak surprise (the largest single cell's). The third is its hour
 // surprise (see hours): how rarely its least expected listening port listens
 // at that hour of the day, from per-(channel, port, hour) counts of the
-// training rounds kept in the model file, since the autoencoder's ten-round
-// windows carry no calendar and it learns little more than each port's base
-// rate; a nightly backup daemon listening in the afternoon is caught here.
+// training rounds kept in the model file: the autoencoder's lag term (portae
+// v2, see lags.go) expects a listener at the minute it listened an hour or a
+// day before, but a start with no precedent keeps its base rate, so a
+// nightly backup daemon listening in the afternoon is caught here.
 // Each statistic has a limit calibrated on windows the model was not trained
 // on (see calibration), kept in the model file and updated with each run's
 // normal rounds; never derived from the batch being scored. The score is the
 // largest ratio of statistic to limit, so 1 is the threshold. A first
 // training starts the output layer from the ports' base rates (see
-// basePrior), so the autoencoder learns what time and context add.
+// basePrior) and its lag offsets from their fit on the training windows
+// (fitLags), so the autoencoder learns what time and context add.
 //
 // Three entry points:
 //

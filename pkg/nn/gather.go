@@ -26,15 +26,25 @@ func newGather(_ int, a Attrs) (Op, error) {
 	return &gather{axis: axis}, nil
 }
 
-// gatherPlan is the output shape, the data offset of each index's block,
-// and the walkers over one block: operands (output, data) forward and
-// (data, output) backward.
+// gatherPlan is the output shape, the indices (checked), and the walkers
+// over one block: operands (output, data) forward and (data, output)
+// backward.
 type gatherPlan struct {
 	out         []int
-	src         []int // data offset of block j; block j starts at j*inner in the output
+	idx         []int64 // block j starts at j*inner in the output and at src(j) in the data
+	d           int64   // the size of axis
 	inner       int
 	flat        bool // one block is inner contiguous entries (nothing before axis)
 	block, back *walker
+}
+
+// src returns the data offset of block j.
+func (p *gatherPlan) src(j int) int {
+	v := p.idx[j]
+	if v < 0 {
+		v += p.d
+	}
+	return int(v) * p.inner
 }
 
 func (g *gather) plan(in []*tensor.Dense) (*gatherPlan, error) {
@@ -51,15 +61,13 @@ func (g *gather) plan(in []*tensor.Dense) (*gatherPlan, error) {
 		return nil, fmt.Errorf("Gather: %w", err)
 	}
 	d := int64(x[axis])
-	p := &gatherPlan{inner: Size(x[axis+1:]), src: make([]int, len(idx))}
-	for j, v := range idx {
+	// The indices are the input's own backing, not a copy: a lookup of
+	// one entry per cell (portae v2) has millions of them.
+	p := &gatherPlan{inner: Size(x[axis+1:]), idx: idx, d: d}
+	for _, v := range idx {
 		if v < -d || v >= d {
 			return nil, fmt.Errorf("Gather: index %d out of range for axis %d of size %d", v, axis, d)
 		}
-		if v < 0 {
-			v += d
-		}
-		p.src[j] = int(v) * p.inner
 	}
 	p.out = append(append(append([]int(nil), x[:axis]...), Shape(in[1])...), x[axis+1:]...)
 	if err := checkSize(p.out); err != nil {
@@ -82,13 +90,14 @@ func (g *gather) Forward(_ *Pass, in []*tensor.Dense) ([]*tensor.Dense, any, err
 	// copied directly: the walker's per-block setup costs more than a row.
 	if d, ok := backing(out).([]float32); ok && p.flat {
 		x := in[0].Float32s()
-		for j, s := range p.src {
+		for j := range p.idx {
+			s := p.src(j)
 			copy(d[j*p.inner:(j+1)*p.inner], x[s:s+p.inner])
 		}
 		return []*tensor.Dense{out}, nil, nil
 	}
-	for j, s := range p.src {
-		if err := moveData(out, in[0], p.block, j*p.inner, s); err != nil {
+	for j := range p.idx {
+		if err := moveData(out, in[0], p.block, j*p.inner, p.src(j)); err != nil {
 			return nil, nil, &UnsupportedError{Op: "Gather", Reason: err.Error()}
 		}
 	}
@@ -109,15 +118,16 @@ func (g *gather) Backward(in, _, gradOut []*tensor.Dense, _ any) ([]*tensor.Dens
 	gy := gradOut[0].Float32s()
 	if p.flat {
 		d := dx.Float32s()
-		for j, s := range p.src {
+		for j := range p.idx {
+			s := p.src(j)
 			for k, g := range gy[j*p.inner : (j+1)*p.inner] {
 				d[s+k] += g
 			}
 		}
 		return []*tensor.Dense{dx, nil}, nil
 	}
-	for j, s := range p.src {
-		addStrided(dx.Float32s(), gy, p.back, s, j*p.inner)
+	for j := range p.idx {
+		addStrided(dx.Float32s(), gy, p.back, p.src(j), j*p.inner)
 	}
 	return []*tensor.Dense{dx, nil}, nil
 }

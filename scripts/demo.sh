@@ -25,7 +25,7 @@ step() { printf '\n== %s\n' "$*"; }
 step "1. history: 6 hours of minute rounds of a generated host; the last hour held back"
 go run ./internal/eval/cmd/history -db "$DB" -rounds 360 -hold 60 -listener 331-337
 
-step "2. first detect run: no model yet, so it trains portae v1 on the 300 complete rounds and calibrates the threshold"
+step "2. first detect run: no model yet, so it trains portae v2 on the 300 complete rounds and calibrates the threshold"
 bin/detect -d "$DB"
 
 step "3. the next hour completes; in it, nc listened on 0.0.0.0:4444 for 6 minutes"

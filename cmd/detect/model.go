@@ -16,7 +16,6 @@ import (
 	"portwatch/pkg/modelfile"
 	"portwatch/pkg/nn"
 	"portwatch/pkg/onnx"
-	"portwatch/pkg/portae"
 	"portwatch/pkg/runerr"
 )
 
@@ -27,7 +26,7 @@ func modelCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:      "new",
-				Usage:     "write a fresh, untrained portae v1 model",
+				Usage:     "write a fresh, untrained portae model (v2, with the lag term, for listening channels)",
 				UsageText: "detect model new --out FILE [--window T] [--channels a,b,c] [--seed N] [--force]",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the model to `FILE` (required)"},
@@ -93,7 +92,7 @@ func modelNew(c *cli.Context) error {
 	if err := engine.WriteFile(out, b); err != nil {
 		return fmt.Errorf("write model %s: %w", out, err)
 	}
-	fmt.Fprintf(c.App.Writer, "wrote %s: %s, window %d, channels %s\n", out, portae.Version, c.Int("window"), strings.Join(channels, ","))
+	fmt.Fprintf(c.App.Writer, "wrote %s: %s, window %d, channels %s\n", out, cfg.Version(), c.Int("window"), strings.Join(channels, ","))
 	return nil
 }
 

@@ -26,8 +26,12 @@ func runApp(t *testing.T, args ...string) (string, string, int) {
 
 func TestModelNewInfo(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "portae.onnx")
-	if _, stderr, code := runApp(t, "model", "new", "--out", path, "--window", "4", "--channels", "tcp_listen,udp_bound"); code != 0 {
+	out, stderr, code := runApp(t, "model", "new", "--out", path, "--window", "4", "--channels", "tcp_listen,udp_bound")
+	if code != 0 {
 		t.Fatalf("model new: exit %d: %s", code, stderr)
+	}
+	if want := "portae-v2, window 4"; !strings.Contains(out, want) {
+		t.Errorf("model new: want %q in %q", want, out)
 	}
 	st, err := os.Stat(path)
 	if err != nil {
@@ -36,12 +40,14 @@ func TestModelNewInfo(t *testing.T) {
 	if mode := st.Mode().Perm(); mode != 0o600 {
 		t.Errorf("mode: got %v, want 0600", mode)
 	}
-	out, stderr, code := runApp(t, "model", "info", path)
+	out, stderr, code = runApp(t, "model", "info", path)
 	if code != 0 {
 		t.Fatalf("model info: exit %d: %s", code, stderr)
 	}
 	for _, want := range []string{
 		"input:      occupancy float32[N,4,2,65536]",
+		"input:      pattern int64[N,2,65536]",
+		"portwatch.version = portae-v2",
 		"output:     reconstruction float32[N,2,65536]",
 		"opset:      17",
 		"LSTM×1",

@@ -282,20 +282,25 @@ func (c Config) Check() error {
 	return CheckSize(c.Window, len(c.Channels), c.Batch)
 }
 
+// Version is the architecture Build makes for c: portae v2 when a channel
+// holds listeners (features.Listening), which its lag term shifts; v1 for a
+// model of traffic alone.
+func (c Config) Version() string {
+	if slices.ContainsFunc(c.withDefaults().Channels, features.Listening) {
+		return portae.VersionLags
+	}
+	return portae.Version
+}
+
 // Build returns a fresh, untrained portae as a serialized ONNX file with its
-// metadata, as `detect model new` writes it: v2, with the lag term, when a
-// channel holds listeners (features.Listening), which are what it shifts;
-// v1 for a model of traffic alone.
+// metadata, as `detect model new` writes it, of c.Version().
 func Build(c Config) ([]byte, error) {
 	if err := c.Check(); err != nil {
 		return nil, fmt.Errorf("new model: %w", err)
 	}
 	c = c.withDefaults()
-	lags := slices.ContainsFunc(c.Channels, features.Listening)
-	version := portae.Version
-	if lags {
-		version = portae.VersionLags
-	}
+	version := c.Version()
+	lags := version == portae.VersionLags
 	meta := []onnx.Prop{
 		{Key: KeyVersion, Value: version},
 		{Key: KeyChannels, Value: strings.Join(c.Channels, ",")},

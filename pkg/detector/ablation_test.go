@@ -98,8 +98,9 @@ func TestModelOnly(t *testing.T) {
 // TestSeasonal: a per-port table, even by minute of the hour, cannot tell a
 // nightly job's listener at its hour from the same at another hour; the
 // seasonal ablation can, from the day before. An admin port that listens
-// at minutes 30-31 of every hour is likely at 05:30 (it listened at 04:30);
-// at 05:45, with no precedent, it keeps its all-day rate.
+// at minutes 30-31 of every hour is likely at 05:30 (it listened at 04:30)
+// and, as it never started without a precedent, unlikely at 05:45; rsync,
+// seen starting twice with both lags known, keeps its rate at 14:00.
 func TestSeasonal(t *testing.T) {
 	l, err := features.NewLayout([]string{features.TCPListen})
 	if err != nil {
@@ -149,11 +150,11 @@ func TestSeasonal(t *testing.T) {
 		above    bool
 	}{
 		{"admin at 05:30, above the phase table's 05:30", predict(admin, 5, 30), 0.9 * rate(phase, admin, 5, 30), true},
-		{"admin at 05:45, no precedent: not below its all-day rate", predict(admin, 5, 45), 0.99 * rate(flat, admin, 5, 45), true},
-		{"admin at 05:45, no precedent: not above its all-day rate", predict(admin, 5, 45), 1.01 * rate(flat, admin, 5, 45), false},
+		{"admin at 05:45, strict and unheralded: a tenth of its all-day rate", predict(admin, 5, 45), rate(flat, admin, 5, 45) / 10, false},
 		{"rsync at 02:00, ten times the phase table's 02:00", predict(rsync, 2, 0), 10 * rate(phase, rsync, 2, 0), true},
 		{"rsync at 02:05, running: above nine tenths", predict(rsync, 2, 5), 0.9, true},
-		{"rsync at 14:00, no precedent: not above its all-day rate", predict(rsync, 14, 0), 1.01 * rate(flat, rsync, 14, 0), false},
+		{"rsync at 14:00, loose and without precedent: not below its all-day rate", predict(rsync, 14, 0), 0.99 * rate(flat, rsync, 14, 0), true},
+		{"rsync at 14:00, loose and without precedent: not above its all-day rate", predict(rsync, 14, 0), 1.01 * rate(flat, rsync, 14, 0), false},
 	}
 	for _, tt := range tests {
 		if tt.above != (tt.got > tt.bar) {

@@ -20,12 +20,14 @@ import (
 // for every other: a per-port table, even one per minute of the hour,
 // cannot say that.
 //
-// A cell is shifted only where there is a precedent: the port in use the
-// round before, an hour before or a day before. A start without one (a
-// backup whose hour varies by the night, a weekly job) keeps the port's own
-// rate, as a window alone would give it: shifted down by the pattern it
-// cost 10-12 nats, and 1-3 false alarms more on 4 of the first 7 hosts
-// measured, where the hour and phase statistics already judge such starts.
+// A cell is shifted where there is a precedent: the port in use the round
+// before, an hour before or a day before. A start without one (a backup
+// whose hour varies by the night, a weekly job) keeps the port's own rate,
+// as a window alone would give it: shifted down by the pattern it cost
+// 10-12 nats, and 1-3 false alarms more on 4 of the first 7 hosts
+// measured. Only a strict listener, one that in training never started
+// without a precedent (an admin port at its minute of every hour), is
+// shifted without one (portae.Unheralded): at another minute it is news.
 //
 // The listeners that come and go (a training frequency within [lagFrom,
 // lagTo]) are shifted by every pattern; a port seen once or twice stays
@@ -105,14 +107,36 @@ func (h *history) has(r *store.Round, c int, port uint16) bool {
 	return found
 }
 
-// pattern returns port's pattern on channel c for w's last round
-// (portae.Pattern, or for a steady port portae.Restart; portae.NoPattern
-// where neither applies), and whether that round has the port in use.
-func (h *history) pattern(w features.Window, c int, port uint16, steady bool) (int64, bool) {
+// cellKind is how the lag term treats a cell.
+type cellKind int
+
+const (
+	// loose: a listener that comes and goes, shifted by the patterns with a
+	// precedent; a start without one keeps its rate.
+	loose cellKind = iota
+	// strict: one that comes and goes and in training started only with a
+	// precedent (strictStarts or more starts, at most strictShare of them
+	// without): a start without one is portae.Unheralded, news.
+	strict
+	// steady: a service nearly always listening, shifted by
+	// portae.Restart only.
+	steady
+	kinds
+)
+
+// A listener is strict after this many starts in training with both lags
+// known, at most strictShare of them without a precedent.
+const (
+	strictStarts = 5
+	strictShare  = 0.1
+)
+
+// lagStates returns, for w's last round, whether port was in use on
+// channel c the round before, and its state at each lag.
+func (h *history) lagStates(w features.Window, c int, port uint16) (before bool, states [len(lagTimes)]int) {
 	last := w.Last()
 	n := len(w.Rounds)
-	before := n > 1 && w.Rounds[n-2] != last && h.has(w.Rounds[n-2], c, port)
-	var states [len(lagTimes)]int
+	before = n > 1 && w.Rounds[n-2] != last && h.has(w.Rounds[n-2], c, port)
 	for k, lag := range lagTimes {
 		states[k] = portae.NoRound
 		if r := h.at(last.Start.Add(-lag)); r != nil {
@@ -122,17 +146,28 @@ func (h *history) pattern(w features.Window, c int, port uint16, steady bool) (i
 			}
 		}
 	}
-	if steady {
-		if before && states[1] == portae.Absent {
-			return portae.Restart(c), h.has(last, c, port)
-		}
-		return portae.NoPattern(h.l.C()), h.has(last, c, port)
+	return before, states
+}
+
+// pattern returns the pattern input's value for port's cell on channel c,
+// of kind k, for w's last round, and whether that round has the port in use.
+func (h *history) pattern(w features.Window, c int, port uint16, k cellKind) (int64, bool) {
+	before, states := h.lagStates(w, c, port)
+	in := h.has(w.Last(), c, port)
+	none := portae.NoPattern(h.l.C())
+	switch {
+	case k == steady && before && states[1] == portae.Absent:
+		return portae.Restart(c), in
+	case k == steady:
+		return none, in
+	case before || slices.Contains(states[:], portae.Present):
+		return portae.Pattern(c, before, states[0], states[1]), in
+	case k == strict && states == [len(lagTimes)]int{portae.Absent, portae.Absent}:
+		return portae.Unheralded(c), in
 	}
-	if !before && !slices.Contains(states[:], portae.Present) {
-		// No precedent: the port's own rate, as a window alone would say.
-		return portae.NoPattern(h.l.C()), h.has(last, c, port)
-	}
-	return portae.Pattern(c, before, states[0], states[1]), h.has(last, c, port)
+	// No precedent, or no round to tell: the port's own rate, as a window
+	// alone would give it.
+	return none, in
 }
 
 // fill writes w's pattern input, [C, 65536]: each cell of fit's its
@@ -142,25 +177,24 @@ func (h *history) fill(dst []int64, w features.Window, fit lagFit) {
 	for i := range dst {
 		dst[i] = none
 	}
-	fit.each(func(c int, p uint16, steady bool) {
-		dst[c*features.Ports+int(p)], _ = h.pattern(w, c, p, steady)
+	fit.each(func(c int, p uint16, k cellKind) {
+		dst[c*features.Ports+int(p)], _ = h.pattern(w, c, p, k)
 	})
 }
 
-// lagFit is the lag term of a model: the cells it shifts, per channel,
-// those that come and go and the steady ones, and the offsets in logit,
-// indexed by portae.Pattern.
+// lagFit is the lag term of a model: the cells it shifts, per kind and
+// channel, and the offsets in logit, indexed by portae.Pattern.
 type lagFit struct {
-	cells, steady [][]uint16
-	offsets       []float64
+	cells   [kinds][][]uint16
+	offsets []float64
 }
 
 // each calls f for each cell the term shifts.
-func (fit lagFit) each(f func(c int, port uint16, steady bool)) {
-	for k, cells := range [][][]uint16{fit.cells, fit.steady} {
+func (fit lagFit) each(f func(c int, port uint16, k cellKind)) {
+	for k, cells := range fit.cells {
 		for c, ports := range cells {
 			for _, p := range ports {
-				f(c, p, k == 1)
+				f(c, p, cellKind(k))
 			}
 		}
 	}
@@ -171,7 +205,10 @@ func (fit lagFit) each(f func(c int, port uint16, steady bool)) {
 // greatest penalised likelihood, by Newton's method on counts binned by the
 // cells' base logit. The lags are looked up in h.
 func fitLags(l features.Layout, ws []features.Window, base []float64, h *history) lagFit {
-	fit := lagFit{cells: make([][]uint16, l.C()), steady: make([][]uint16, l.C()), offsets: make([]float64, l.C()*portae.Patterns)}
+	fit := lagFit{offsets: make([]float64, l.C()*portae.Patterns)}
+	for k := range fit.cells {
+		fit.cells[k] = make([][]uint16, l.C())
+	}
 	type key struct {
 		pattern int64
 		bin     int
@@ -188,16 +225,18 @@ func fitLags(l features.Layout, ws []features.Window, base []float64, h *history
 		for _, p := range slices.Compact(seen) {
 			switch b := base[c*features.Ports+int(p)]; {
 			case b > lagTo:
-				fit.steady[c] = append(fit.steady[c], p)
+				fit.cells[steady][c] = append(fit.cells[steady][c], p)
+			case b >= lagFrom && h.strict(ws, c, p):
+				fit.cells[strict][c] = append(fit.cells[strict][c], p)
 			case b >= lagFrom:
-				fit.cells[c] = append(fit.cells[c], p)
+				fit.cells[loose][c] = append(fit.cells[loose][c], p)
 			}
 		}
 		counts := map[key]*[2]float64{} // absent, present
 		for _, w := range ws {
-			for k, ports := range [][]uint16{fit.cells[c], fit.steady[c]} {
-				for _, p := range ports {
-					pat, in := h.pattern(w, c, p, k == 1)
+			for k := range kinds {
+				for _, p := range fit.cells[k][c] {
+					pat, in := h.pattern(w, c, p, k)
 					k := key{pat, int(math.Round(logit(base[c*features.Ports+int(p)]) / lagBin))}
 					if counts[k] == nil {
 						counts[k] = new([2]float64)
@@ -231,6 +270,23 @@ func fitLags(l features.Layout, ws []features.Window, base []float64, h *history
 		}
 	}
 	return fit
+}
+
+// strict reports whether port, on channel c, started only with a precedent
+// in the training windows ws (see strict).
+func (h *history) strict(ws []features.Window, c int, port uint16) bool {
+	var starts, unheralded int
+	for _, w := range ws {
+		before, states := h.lagStates(w, c, port)
+		if before || slices.Contains(states[:], portae.NoRound) || !h.has(w.Last(), c, port) {
+			continue
+		}
+		starts++
+		if !slices.Contains(states[:], portae.Present) {
+			unheralded++
+		}
+	}
+	return starts >= strictStarts && float64(unheralded) <= strictShare*float64(starts)
 }
 
 // lookBack adds to m's history the normal rounds stored an hour and a day

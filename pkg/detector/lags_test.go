@@ -43,8 +43,9 @@ func lagTimeline() []store.Round {
 // 05:30 of the fourth (it listened at 04:30 and at 05:30 the day before)
 // and rsync at 02:00 (it listened at 02:00 the day before) far above their
 // all-day rates, where a model that sees only its window (the table it
-// starts from) cannot tell them from any other minute; a start without a
-// precedent (the admin port at 05:45) keeps the all-day rate. sshd, steady,
+// starts from) cannot tell them from any other minute. The admin port,
+// strict (every start heralded), is unlikely at 05:45, where it has no
+// precedent; rsync, seen starting twice, keeps its rate at 14:00. sshd, steady,
 // is expected gone at 03:00, its restart the night before, and not at
 // 04:00. Its lag cells and offsets survive the model file.
 func TestLagModel(t *testing.T) {
@@ -71,8 +72,8 @@ func TestLagModel(t *testing.T) {
 	if got, want := m.cal.PeakFloor, math.Log(float64(res.Trained.Windows))+peakMargin; got != want {
 		t.Errorf("peak floor: got %.3f, want ln(training windows) + margin = %.3f", got, want)
 	}
-	if got, steady := m.lags.cells[0], m.lags.steady[0]; !slices.Equal(got, []uint16{873, 8125}) || !slices.Equal(steady, []uint16{22}) {
-		t.Errorf("lag cells: got %v and steady %v, want 873 and 8125, and sshd's 22 steady", got, steady)
+	if got := [kinds][]uint16{m.lags.cells[loose][0], m.lags.cells[strict][0], m.lags.cells[steady][0]}; !reflect.DeepEqual(got, [kinds][]uint16{{873}, {8125}, {22}}) {
+		t.Errorf("lag cells loose, strict, steady: got %v, want rsync's 873 (two starts with both lags), the admin port's 8125 and sshd's 22", got)
 	}
 	ws, err := features.Windows(rounds, m.window)
 	if err != nil {
@@ -98,8 +99,11 @@ func TestLagModel(t *testing.T) {
 	if got := predictPort(m, 873, 2, 0); got < 10*rsync {
 		t.Errorf("rsync at 02:00: got %.3g, want above ten times its all-day rate %.3g", got, rsync)
 	}
-	if got := predict(m, 5, 45); got < admin/2 || got > 2*admin {
-		t.Errorf("admin port at 05:45: got %.3g, want about its all-day rate %.3g", got, admin)
+	if got := predict(m, 5, 45); got > admin/10 {
+		t.Errorf("admin port at 05:45, unheralded: got %.3g, want below a tenth of its all-day rate %.3g", got, admin)
+	}
+	if got := predictPort(m, 873, 14, 0); got < rsync/2 || got > 2*rsync {
+		t.Errorf("rsync at 14:00, loose and without precedent: got %.3g, want about its all-day rate %.3g", got, rsync)
 	}
 	if got := predictPort(m, 22, 3, 0); got > 0.9 {
 		t.Errorf("sshd at 03:00, its restart: got %.3g, want below 0.9 (its absence under ln 10 nats)", got)

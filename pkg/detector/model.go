@@ -57,9 +57,12 @@ func newModel(channels []string, window, batch int, seed uint64) (*model, error)
 func fromFile(f *modelfile.File) *model {
 	var lags *lagFit
 	if f.Lags != nil {
-		lags = &lagFit{cells: make([][]uint16, f.Layout.C()), steady: make([][]uint16, f.Layout.C())}
-		for c, name := range f.Layout.Channels() {
-			lags.cells[c], lags.steady[c] = f.Lags.Ports[name], f.Lags.Steady[name]
+		lags = &lagFit{}
+		for k, ports := range lagPorts(f.Lags) {
+			lags.cells[k] = make([][]uint16, f.Layout.C())
+			for c, name := range f.Layout.Channels() {
+				lags.cells[k][c] = (*ports)[name]
+			}
 		}
 	}
 	return &model{
@@ -99,16 +102,21 @@ func (m *model) save(path string) error {
 	f.Hours = (*modelfile.Hours)(m.hours)
 	f.Phase = (*modelfile.Phase)(m.phase)
 	if m.lags != nil {
-		f.Lags = &modelfile.Lags{Ports: map[string][]uint16{}, Steady: map[string][]uint16{}}
-		for c, name := range m.layout.Channels() {
-			if len(m.lags.cells[c]) > 0 {
-				f.Lags.Ports[name] = m.lags.cells[c]
-			}
-			if len(m.lags.steady[c]) > 0 {
-				f.Lags.Steady[name] = m.lags.steady[c]
+		f.Lags = &modelfile.Lags{}
+		for k, ports := range lagPorts(f.Lags) {
+			*ports = map[string][]uint16{}
+			for c, name := range m.layout.Channels() {
+				if len(m.lags.cells[k][c]) > 0 {
+					(*ports)[name] = m.lags.cells[k][c]
+				}
 			}
 		}
 	}
 	f.Trained = modelfile.Provenance{Rounds: m.roundsTrained, Until: m.trainedUntil}
 	return f.Save(path)
+}
+
+// lagPorts returns l's port lists by cellKind.
+func lagPorts(l *modelfile.Lags) [kinds]*map[string][]uint16 {
+	return [kinds]*map[string][]uint16{loose: &l.Ports, strict: &l.Strict, steady: &l.Steady}
 }

@@ -17,8 +17,8 @@ type seasonal struct {
 
 // adjust rewrites plane, w's last round's prediction, at the shifted cells.
 func (s *seasonal) adjust(plane []float32, w features.Window) {
-	s.fit.each(func(c int, p uint16, steady bool) {
-		pat, _ := s.hist.pattern(w, c, p, steady)
+	s.fit.each(func(c int, p uint16, k cellKind) {
+		pat, _ := s.hist.pattern(w, c, p, k)
 		if int(pat) >= len(s.fit.offsets) {
 			return // portae.NoPattern
 		}

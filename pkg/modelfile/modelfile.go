@@ -165,10 +165,13 @@ type Week struct {
 
 // Lags is portwatch.lags: per listening channel, the ports whose cells a
 // lag model's offsets shift (the pattern input gives the others
-// portae.NoPattern): Ports those that come and go, Steady those nearly
-// always listening, shifted only by portae.Restart.
+// portae.NoPattern): Ports those that come and go, Strict those that come
+// and go and started only with a precedent in training (a start without one
+// is portae.Unheralded), Steady those nearly always listening, shifted only
+// by portae.Restart.
 type Lags struct {
 	Ports  map[string][]uint16 `json:"ports"`
+	Strict map[string][]uint16 `json:"strict,omitempty"`
 	Steady map[string][]uint16 `json:"steady,omitempty"`
 }
 
@@ -396,7 +399,7 @@ func decode(eng *engine.Model) (*File, error) {
 		return nil, fmt.Errorf("%s is set, but the model has no %s input", KeyLags, portae.PatternInput)
 	}
 	if f.Lags != nil {
-		for _, ports := range []map[string][]uint16{f.Lags.Ports, f.Lags.Steady} {
+		for _, ports := range []map[string][]uint16{f.Lags.Ports, f.Lags.Strict, f.Lags.Steady} {
 			for name := range ports {
 				if !features.Listening(name) || !slices.Contains(channels, name) {
 					return nil, fmt.Errorf("%s: %q is not a listening channel of the model", KeyLags, name)

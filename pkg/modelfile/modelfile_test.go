@@ -162,7 +162,8 @@ func TestLagsRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Calibration = &Calibration{Total: &threshold.SPOT{Threshold: 10}, Peak: &threshold.SPOT{Threshold: 5}}
-	want := &Lags{Ports: map[string][]uint16{"tcp_listen": {873, 3000}}, Steady: map[string][]uint16{"tcp_listen": {22}}}
+	want := &Lags{Ports: map[string][]uint16{"tcp_listen": {873, 3000}}, Strict: map[string][]uint16{"tcp_listen": {8125}},
+		Steady: map[string][]uint16{"tcp_listen": {22}}}
 	f.Lags = want
 	path := filepath.Join(t.TempDir(), "portae.onnx")
 	if err := f.Save(path); err != nil {
@@ -184,6 +185,7 @@ func TestLagsRoundTrip(t *testing.T) {
 		{"v1", []string{"tcp_listen", "udp_bound"}, `{"ports":{"tcp_listen":[22]}}`},
 		{"not listening", nil, `{"ports":{"udp_bound":[53]}}`},
 		{"steady not listening", nil, `{"ports":{},"steady":{"udp_bound":[53]}}`},
+		{"strict not listening", nil, `{"ports":{},"strict":{"tcp_conn":[80]}}`},
 		{"bad json", nil, `{"ports":`},
 	} {
 		path := filepath.Join(t.TempDir(), "portae.onnx")

@@ -72,8 +72,9 @@ const LagOffsets = "lag.offset"
 
 // Patterns is the number of lag patterns per channel: the port in use the
 // round before or not, times in use, not in use or no round at all an hour
-// before, times the same a day before; and one more, Restart.
-const Patterns = 2*3*3 + 1
+// before, times the same a day before; and two more, Restart and
+// Unheralded.
+const Patterns = 2*3*3 + 2
 
 // Lag states of Pattern's hour and day arguments.
 const (
@@ -97,6 +98,12 @@ func Pattern(c int, before bool, hour, day int) int64 {
 // service nearly always listening, in use the round before and not a day
 // before: a nightly restart, expected at its minute.
 func Restart(c int) int64 { return int64(c*Patterns + 2*3*3) }
+
+// Unheralded returns the pattern input's value for a cell of channel c of
+// a listener that starts only with a precedent (it was in use an hour or a
+// day before), not in use the round before, an hour before or a day
+// before: were it in use now, it would be at a time it never keeps.
+func Unheralded(c int) int64 { return int64(c*Patterns + 2*3*3 + 1) }
 
 // NoPattern returns the pattern input's value that adds nothing to a cell,
 // for a graph of channels channels.

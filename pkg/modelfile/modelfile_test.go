@@ -103,14 +103,7 @@ func TestPhaseRoundTrip(t *testing.T) {
 	for _, want := range []*Phase{want, &weekly} {
 		f.Phase = want
 		f.Calibration = &Calibration{Total: &threshold.SPOT{Threshold: 10}, Peak: &threshold.SPOT{Threshold: 5}, Start: &threshold.SPOT{Threshold: 1}}
-		path := filepath.Join(t.TempDir(), "portae.onnx")
-		if err := f.Save(path); err != nil {
-			t.Fatal(err)
-		}
-		got, err := Load(path, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := saveLoad(t, f)
 		if !reflect.DeepEqual(got.Phase, want) || got.Calibration.Start == nil || got.Calibration.Start.Threshold != 1 {
 			t.Errorf("phase: got %+v, start limit %+v; want %+v, 1", got.Phase, got.Calibration.Start, want)
 		}
@@ -165,14 +158,7 @@ func TestLagsRoundTrip(t *testing.T) {
 	want := &Lags{Ports: map[string][]uint16{"tcp_listen": {873, 3000}}, Strict: map[string][]uint16{"tcp_listen": {8125}},
 		Steady: map[string][]uint16{"tcp_listen": {22}}}
 	f.Lags = want
-	path := filepath.Join(t.TempDir(), "portae.onnx")
-	if err := f.Save(path); err != nil {
-		t.Fatal(err)
-	}
-	got, err := Load(path, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := saveLoad(t, f)
 	if !got.Lagged || !reflect.DeepEqual(got.Lags, want) {
 		t.Errorf("got Lagged %v, Lags %+v; want true, %+v", got.Lagged, got.Lags, want)
 	}
@@ -298,4 +284,18 @@ func TestLoadRefusesAbsurdWindow(t *testing.T) {
 	if _, err := Load(path+".missing", 8); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: got %v, want fs.ErrNotExist", err)
 	}
+}
+
+// saveLoad saves f to a new file and loads it back.
+func saveLoad(t *testing.T, f *File) *File {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "portae.onnx")
+	if err := f.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
